@@ -1,0 +1,1 @@
+//! A faithful SignalWire Relay v2 server (in progress).

@@ -1,0 +1,189 @@
+//! The JSON-RPC 2.0 envelope: decoding any frame the server sends, encoding our requests and
+//! responses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::ids::RequestId;
+
+/// A JSON-RPC error object. `code` is lenient: a string holding a number is accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RpcError {
+    /// The error code (e.g. `-32601`, `-32002`).
+    #[serde(deserialize_with = "code_i64", default)]
+    pub code: i64,
+    /// The human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// Anything else the server put in the error object.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn code_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(match &v {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+/// One decoded frame from the peer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A request (or notification, when `id` is `None`) the peer originated.
+    Request {
+        /// The request id, if any (numbers are rendered as strings).
+        id: Option<RequestId>,
+        /// The method, e.g. `blade.broadcast`.
+        method: String,
+        /// The params; `Value::Null` when absent.
+        params: Value,
+    },
+    /// A response to one of our requests.
+    Response {
+        /// The id of the request it answers.
+        id: RequestId,
+        /// `Ok(result)` or `Err(error object)`.
+        payload: Result<Value, RpcError>,
+    },
+}
+
+/// Decodes one text frame. Never panics; anything that is not a JSON object with either a
+/// `method` or an `id` plus `result`/`error` is an [`Error::Decode`] or
+/// [`Error::PeerMisbehaved`].
+pub fn decode(text: &str) -> Result<Incoming, Error> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
+    decode_value(value)
+}
+
+/// Like [`decode`] for an already parsed value.
+pub fn decode_value(value: Value) -> Result<Incoming, Error> {
+    let Value::Object(mut obj) = value else {
+        return Err(Error::Decode(format!(
+            "frame is JSON {} rather than an object",
+            json_kind(&value)
+        )));
+    };
+    let id = obj.remove("id").and_then(|v| match v {
+        Value::String(s) => Some(RequestId::new(s)),
+        Value::Number(n) => Some(RequestId::new(n.to_string())),
+        _ => None,
+    });
+    if let Some(method) = obj.get("method") {
+        let Some(method) = method.as_str() else {
+            return Err(Error::PeerMisbehaved("`method` is not a string".into()));
+        };
+        let method = method.to_owned();
+        let params = obj.remove("params").unwrap_or(Value::Null);
+        return Ok(Incoming::Request { id, method, params });
+    }
+    let Some(id) = id else {
+        return Err(Error::PeerMisbehaved(
+            "frame has neither `method` nor a usable `id`".into(),
+        ));
+    };
+    if let Some(err) = obj.remove("error").filter(|e| !e.is_null()) {
+        let err = match serde_json::from_value::<RpcError>(err.clone()) {
+            Ok(e) => e,
+            Err(_) => RpcError {
+                code: 0,
+                message: err.to_string(),
+                extra: Map::new(),
+            },
+        };
+        return Ok(Incoming::Response {
+            id,
+            payload: Err(err),
+        });
+    }
+    match obj.remove("result") {
+        Some(result) => Ok(Incoming::Response {
+            id,
+            payload: Ok(result),
+        }),
+        None => Err(Error::PeerMisbehaved(format!(
+            "response {id} has neither `result` nor `error`"
+        ))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Encodes a request frame.
+pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> String {
+    #[derive(Serialize)]
+    struct Req<'a> {
+        jsonrpc: &'static str,
+        id: &'a str,
+        method: &'a str,
+        params: &'a Value,
+    }
+    serde_json::to_string(&Req {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method,
+        params,
+    })
+    .unwrap_or_default()
+}
+
+/// Encodes a success response frame.
+pub fn encode_result(id: &RequestId, result: &Value) -> String {
+    serde_json::json!({"jsonrpc": "2.0", "id": id.as_str(), "result": result}).to_string()
+}
+
+/// Encodes an error response frame.
+pub fn encode_error(id: Option<&RequestId>, code: i64, message: &str) -> String {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.map(|i| Value::String(i.as_str().to_owned())).unwrap_or(Value::Null),
+        "error": {"code": code, "message": message},
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_each_shape() {
+        let r = decode(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(r, Incoming::Response { payload: Ok(_), .. }));
+        let r = decode(r#"{"jsonrpc":"2.0","id":"a","error":{"code":"-32000","message":"x"}}"#)
+            .unwrap();
+        match r {
+            Incoming::Response { payload: Err(e), .. } => assert_eq!(e.code, -32000),
+            other => panic!("{other:?}"),
+        }
+        let r = decode(r#"{"jsonrpc":"2.0","id":7,"method":"blade.ping"}"#).unwrap();
+        assert_eq!(
+            r,
+            Incoming::Request {
+                id: Some(RequestId::new("7")),
+                method: "blade.ping".into(),
+                params: Value::Null
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_non_objects() {
+        for bad in ["null", "123", "\"x\"", "[1]", "not json", "", "{}", r#"{"id":"a"}"#] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+}
