@@ -326,10 +326,8 @@ impl Handshake {
 
     pub(crate) fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
         match core.phase {
-            Phase::Disconnected => {
-                if self.reconnect_at.is_some_and(|t| t <= now) {
-                    self.start_connect(core, now);
-                }
+            Phase::Disconnected if self.reconnect_at.is_some_and(|t| t <= now) => {
+                self.start_connect(core, now);
             }
             Phase::Ready => {
                 if self.pause_deadline.is_some_and(|t| t <= now) {

@@ -81,6 +81,8 @@ pub enum TransportAction {
 /// and command, until it returns `Timeout`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// Outputs are moved out once; boxing events would cost an allocation each for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Send this text frame on the current WebSocket.
     Transmit(String),
