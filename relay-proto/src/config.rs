@@ -50,7 +50,9 @@ impl Backoff {
 /// [`Error::Capacity`](crate::Error::Capacity), never silent growth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds {
-    /// Requests awaiting a response on the current connection.
+    /// Requests awaiting a response on the current connection, keepalive included (one slot
+    /// is kept for the ping, so relay commands get `max_in_flight - 1`; values below 2 act
+    /// as 2). Commands beyond it wait in the offline queue.
     pub max_in_flight: usize,
     /// Commands waiting for the next handshake.
     pub max_offline_queue: usize,

@@ -576,7 +576,7 @@ fn in_flight_bound_holds_and_overflow_waits_in_the_queue() {
         ..Bounds::default()
     }));
     h.handshake(false);
-    // The first ping is in flight: two slots left.
+    // One slot is kept for the keepalive ping: two relay commands in flight, the rest queue.
     for _ in 0..4 {
         h.s.execute(h.now, "x.y", json!({})).unwrap();
         h.drain();

@@ -234,10 +234,30 @@ impl Core {
         self.pending.len()
     }
 
+    /// Whether another relay command may be put in flight. One slot of `max_in_flight` is kept
+    /// for the keepalive ping (handshake requests only exist while nothing else is in flight),
+    /// so the total never exceeds the bound; the bound is treated as at least 2.
+    fn has_relay_slot(&self) -> bool {
+        let relay = self
+            .pending
+            .values()
+            .filter(|p| {
+                !matches!(
+                    p.kind,
+                    PendingKind::Connect
+                        | PendingKind::Setup
+                        | PendingKind::Subscribe
+                        | PendingKind::Ping
+                )
+            })
+            .count();
+        relay < self.bounds.max_in_flight.max(2) - 1
+    }
+
     /// Sends queued commands, oldest first, while the session is ready and under its bound.
     /// Each is sent exactly once and then leaves the queue.
     pub(crate) fn pump_queue(&mut self, now: Instant) {
-        while self.can_send() && self.in_flight() < self.bounds.max_in_flight {
+        while self.can_send() && self.has_relay_slot() {
             let Some(q) = self.queue.pop_front() else {
                 break;
             };
