@@ -69,6 +69,8 @@
 pub mod calling;
 pub mod config;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ids;
 pub mod messaging;
 pub mod rng;
