@@ -1,0 +1,432 @@
+//! Frame dispatch and the Blade layer: `blade.connect` (auth, restore), `signalwire.setup`,
+//! `blade.subscription`, `blade.ping`, `signalwire.receive`, and the `blade.execute` envelope.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde_json::{json, Value};
+
+use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
+
+/// JSON-RPC error codes the server uses.
+pub(crate) mod code {
+    /// Not JSON.
+    pub const PARSE: i64 = -32700;
+    /// Not a request object.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// Unknown method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Bad params.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// Scripted internal error.
+    pub const INTERNAL: i64 = -32603;
+    /// Authentication failed / not authenticated.
+    pub const AUTH: i64 = -32002;
+}
+
+/// A decoded `blade.execute` request.
+#[derive(Debug, Clone)]
+pub(crate) struct Exec {
+    pub conn: ConnId,
+    pub id: Value,
+    pub session: SessKey,
+    pub protocol: String,
+    pub method: String,
+    pub params: Value,
+}
+
+impl Exec {
+    /// A string param.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.params.get(key).and_then(Value::as_str)
+    }
+}
+
+impl MockServer {
+    /// Handles one frame. `forced` is the outcome decided earlier for a delayed request.
+    pub(crate) fn dispatch(&mut self, conn: ConnId, text: &str, forced: Option<Outcome>) {
+        let v: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => {
+                self.reply_error(conn, None, code::PARSE, "Parse error");
+                return;
+            }
+        };
+        let Some(obj) = v.as_object() else {
+            self.reply_error(conn, None, code::INVALID_REQUEST, "Invalid Request");
+            return;
+        };
+        let id = obj
+            .get("id")
+            .filter(|i| i.is_string() || i.is_number())
+            .cloned();
+        let Some(method) = obj.get("method") else {
+            if id.is_some() && (obj.contains_key("result") || obj.contains_key("error")) {
+                // A reply to one of our own requests (a better client answering blade.ping).
+                return;
+            }
+            self.reply_error(conn, id.as_ref(), code::INVALID_REQUEST, "Invalid Request");
+            return;
+        };
+        let Some(method) = method.as_str().map(str::to_owned) else {
+            self.reply_error(conn, id.as_ref(), code::INVALID_REQUEST, "Invalid Request");
+            return;
+        };
+        let Some(id) = id else {
+            tracing::debug!(%method, "notification without id ignored");
+            return;
+        };
+        let params = obj.get("params").cloned().unwrap_or(Value::Null);
+        let inner = (method == "blade.execute")
+            .then(|| params.get("method").and_then(Value::as_str))
+            .flatten()
+            .map(str::to_owned);
+        let key = inner.clone().unwrap_or_else(|| method.clone());
+
+        let outcome = match forced {
+            Some(o) => Some(o),
+            None => {
+                if let Some(o) = self.fault_outcome(conn, &key) {
+                    if o == Outcome::NoResponse && !self.conns.get(&conn).is_some_and(|c| c.open) {
+                        return; // DropOnMethod closed it.
+                    }
+                    Some(o)
+                } else {
+                    self.script.take(&key)
+                }
+            }
+        };
+        let outcome = match outcome {
+            Some(Outcome::NoResponse) => {
+                tracing::debug!(%key, "scripted: no response");
+                return;
+            }
+            Some(Outcome::Delayed { delay, then }) => {
+                self.schedule_in(
+                    delay,
+                    Action::Redeliver {
+                        conn,
+                        text: text.to_owned(),
+                        outcome: *then,
+                    },
+                );
+                return;
+            }
+            Some(Outcome::RpcError { code, message }) => {
+                self.reply_error(conn, Some(&id), code, &message);
+                return;
+            }
+            Some(Outcome::RelayError { message, .. }) if inner.is_none() => {
+                self.reply_error(conn, Some(&id), code::INTERNAL, &message);
+                return;
+            }
+            Some(Outcome::Default) => None,
+            other => other,
+        };
+
+        match method.as_str() {
+            "blade.connect" => self.on_connect(conn, &id, &params),
+            "blade.ping" => self.reply(conn, &id, json!({})),
+            "blade.subscription" => self.on_subscription(conn, &id, &params),
+            "blade.execute" => self.on_execute(conn, &id, &params, outcome),
+            "blade.reauthenticate" => {
+                let project = self.config.project.clone();
+                self.reply(
+                    conn,
+                    &id,
+                    json!({"authorization": {"project": project, "expires_at": 0,
+                        "scopes": ["calling","messaging","tasking"], "signature": self.signature}}),
+                );
+            }
+            "blade.disconnect" => self.reply(conn, &id, json!({})),
+            _ => self.reply_error(conn, Some(&id), code::METHOD_NOT_FOUND, "Method not found"),
+        }
+    }
+
+    /// Applies the request-level faults for `key`; `Some(NoResponse)` when the request must be
+    /// dropped, `Some(Delayed)` when it must wait.
+    fn fault_outcome(&mut self, conn: ConnId, key: &str) -> Option<Outcome> {
+        if let Some(i) = self
+            .faults
+            .iter()
+            .position(|f| matches!(f, Fault::DropOnMethod { method } if method == key))
+        {
+            self.faults.remove(i);
+            self.close_conn(conn, None);
+            return Some(Outcome::NoResponse);
+        }
+        for f in self.faults.iter_mut() {
+            match f {
+                Fault::SwallowResponses { method, count } if method == key && *count > 0 => {
+                    *count -= 1;
+                    self.prune_faults();
+                    return Some(Outcome::NoResponse);
+                }
+                Fault::DelayResponses {
+                    method,
+                    delay,
+                    count,
+                } if method == key && *count > 0 => {
+                    *count -= 1;
+                    let delay = *delay;
+                    self.prune_faults();
+                    return Some(Outcome::Delayed {
+                        delay,
+                        then: Box::new(Outcome::Default),
+                    });
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn on_connect(&mut self, conn: ConnId, id: &Value, params: &Value) {
+        let auth = params.get("authentication");
+        let project = auth.and_then(|a| a.get("project")).and_then(Value::as_str);
+        let token = auth
+            .and_then(|a| a.get("token").or_else(|| a.get("jwt_token")))
+            .and_then(Value::as_str);
+        if project != Some(self.config.project.as_str())
+            || token != Some(self.config.token.as_str())
+        {
+            self.reply_error(conn, Some(id), code::AUTH, "Authentication failed");
+            self.close_conn(conn, Some(1008));
+            return;
+        }
+        let project = self.config.project.clone();
+        let wanted = params.get("sessionid").and_then(Value::as_str);
+        let restore = wanted
+            .and_then(|w| self.session_by_id(w))
+            .filter(|k| self.sessions.get(k).is_some_and(|s| s.project == project));
+        // A second blade.connect on the same socket moves it to the new session.
+        if let Some(old) = self.conns.get(&conn).and_then(|c| c.session) {
+            if let Some(s) = self.sessions.get_mut(&old) {
+                if s.conn == Some(conn) {
+                    s.conn = None;
+                    s.subscribed = false;
+                }
+            }
+        }
+        let key = match restore {
+            Some(k) => {
+                let previous = self.sessions.get(&k).and_then(|s| s.conn);
+                if let Some(prev) = previous.filter(|p| *p != conn) {
+                    // The session moved to a new socket: the old one is dead to it.
+                    self.close_conn(prev, None);
+                }
+                k
+            }
+            None => {
+                self.next_session += 1;
+                let sessionid = self.new_id();
+                let nodeid = self.new_id();
+                self.sessions.insert(
+                    self.next_session,
+                    Session {
+                        sessionid,
+                        nodeid,
+                        project: project.clone(),
+                        protocol: None,
+                        contexts: BTreeSet::new(),
+                        conn: None,
+                        subscribed: false,
+                        backlog: VecDeque::new(),
+                    },
+                );
+                self.next_session
+            }
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(key);
+        }
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        s.conn = Some(conn);
+        s.subscribed = false;
+        let result = json!({
+            "session_restored": restore.is_some(),
+            "sessionid": s.sessionid,
+            "nodeid": s.nodeid,
+            "master_nodeid": "00000000-0000-0000-0000-000000000000",
+            "authorization": {
+                "project": project,
+                "expires_at": null,
+                "scopes": ["calling", "messaging", "tasking"],
+                "signature": self.signature,
+            },
+            "routes": [], "protocols": [], "subscriptions": [], "authorities": [],
+            "authorizations": [], "accesses": [], "protocols_uncertified": ["signalwire"],
+        });
+        self.reply(conn, id, result);
+    }
+
+    fn conn_session(&self, conn: ConnId) -> Option<SessKey> {
+        self.conns.get(&conn).and_then(|c| c.session)
+    }
+
+    fn on_subscription(&mut self, conn: ConnId, id: &Value, params: &Value) {
+        let Some(session) = self.conn_session(conn) else {
+            self.reply_error(conn, Some(id), code::AUTH, "Not authenticated");
+            return;
+        };
+        let command = params
+            .get("command")
+            .and_then(Value::as_str)
+            .unwrap_or("add");
+        let Some(protocol) = params.get("protocol").and_then(Value::as_str) else {
+            self.reply_error(conn, Some(id), code::INVALID_PARAMS, "Missing protocol");
+            return;
+        };
+        let channels: Vec<Value> = params
+            .get("channels")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|c| c.is_string()).cloned().collect())
+            .unwrap_or_default();
+        let result = json!({
+            "command": command,
+            "failed_channels": [],
+            "protocol": protocol,
+            "subscribe_channels": channels,
+        });
+        self.reply(conn, id, result);
+        if command == "add" {
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.subscribed = true;
+            }
+            self.flush_backlog(session);
+        }
+    }
+
+    fn on_execute(&mut self, conn: ConnId, id: &Value, params: &Value, outcome: Option<Outcome>) {
+        let (Some(protocol), Some(method)) = (
+            params.get("protocol").and_then(Value::as_str),
+            params.get("method").and_then(Value::as_str),
+        ) else {
+            self.reply_error(
+                conn,
+                Some(id),
+                code::INVALID_PARAMS,
+                "blade.execute needs `protocol` and `method`",
+            );
+            return;
+        };
+        let Some(session) = self.conn_session(conn) else {
+            self.reply_error(conn, Some(id), code::AUTH, "Not authenticated");
+            return;
+        };
+        let inner = match params.get("params") {
+            Some(Value::Object(m)) => Value::Object(m.clone()),
+            None | Some(Value::Null) => json!({}),
+            Some(_) => {
+                self.reply_error(
+                    conn,
+                    Some(id),
+                    code::INVALID_PARAMS,
+                    "`params` must be an object",
+                );
+                return;
+            }
+        };
+        let ex = Exec {
+            conn,
+            id: id.clone(),
+            session,
+            protocol: protocol.to_owned(),
+            method: method.to_owned(),
+            params: inner,
+        };
+        if let Some(Outcome::RelayError { code, message }) = &outcome {
+            self.reply_relay(&ex, json!({"code": code, "message": message}));
+            return;
+        }
+        match (protocol, method) {
+            ("signalwire", "setup") => self.on_setup(&ex),
+            (_, "signalwire.receive") => self.on_receive(&ex),
+            (_, "messaging.send") => self.on_messaging_send(&ex, outcome),
+            (_, m) if m.starts_with("calling.") => self.on_calling(&ex, outcome),
+            _ => self.reply_error(conn, Some(id), code::METHOD_NOT_FOUND, "Method not found"),
+        }
+    }
+
+    /// Answers a `blade.execute` with a relay result.
+    pub(crate) fn reply_relay(&mut self, ex: &Exec, relay: Value) {
+        let nodeid = self
+            .sessions
+            .get(&ex.session)
+            .map(|s| s.nodeid.clone())
+            .unwrap_or_default();
+        let result = json!({
+            "requester_nodeid": nodeid,
+            "responder_nodeid": self.server_node,
+            "protocol": ex.protocol,
+            "result": relay,
+        });
+        self.reply(ex.conn, &ex.id, result);
+    }
+
+    /// `{"code":"200","message":message}` plus `extra` members.
+    pub(crate) fn reply_ok(&mut self, ex: &Exec, message: &str, extra: Value) {
+        let mut r = json!({"code": "200", "message": message});
+        if let (Some(o), Value::Object(e)) = (r.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        self.reply_relay(ex, r);
+    }
+
+    /// A relay failure result.
+    pub(crate) fn reply_fail(&mut self, ex: &Exec, code: &str, message: &str) {
+        self.reply_relay(ex, json!({"code": code, "message": message}));
+    }
+
+    fn on_setup(&mut self, ex: &Exec) {
+        let asked = ex.str("protocol").map(str::to_owned);
+        let project = self.config.project.clone();
+        let known = asked.filter(|p| {
+            self.sessions
+                .values()
+                .any(|s| s.project == project && s.protocol.as_deref() == Some(p.as_str()))
+        });
+        let protocol = match known {
+            Some(p) => p,
+            None => {
+                let u = self.new_id();
+                format!("signalwire_{}_{}_{}", self.signature, u, project)
+            }
+        };
+        if let Some(s) = self.sessions.get_mut(&ex.session) {
+            s.protocol = Some(protocol.clone());
+        }
+        self.reply_relay(ex, json!({"protocol": protocol}));
+    }
+
+    fn on_receive(&mut self, ex: &Exec) {
+        let Some(list) = ex.params.get("contexts").and_then(Value::as_array) else {
+            self.reply_error(
+                ex.conn,
+                Some(&ex.id),
+                code::INVALID_PARAMS,
+                "`contexts` must be an array",
+            );
+            return;
+        };
+        let contexts: Vec<String> = list
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if contexts.is_empty() {
+            self.reply_fail(ex, "400", "No contexts given");
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(&ex.session) {
+            s.contexts.extend(contexts);
+        }
+        self.reply_ok(
+            ex,
+            "Receiving all inbound related to the requested relay contexts and available scopes",
+            json!({}),
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Call components (play, collect, record, detect, fax, tap, send_digits) on the virtual clock.

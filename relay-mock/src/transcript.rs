@@ -1,0 +1,442 @@
+//! JSONL transcripts (see `shared/protocol/TRANSCRIPTS.md`): recording, reading, canonical JSON,
+//! id normalisation and a readable comparison for golden tests.
+//!
+//! ```
+//! use relay_mock::transcript::{compare, normalize, parse_jsonl};
+//! let a = parse_jsonl(r#"{"dir":"c2s","frame":{"id":"x","method":"blade.ping"},"conn":1,"t":0}"#).unwrap();
+//! let b = parse_jsonl(r#"{"dir":"c2s","frame":{"method":"blade.ping","id":"y"},"conn":1,"t":5}"#).unwrap();
+//! assert!(compare(&a, &b).is_ok());
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::server::ConnId;
+
+/// Direction of a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Dir {
+    /// Client to server.
+    C2s,
+    /// Server to client.
+    S2c,
+    /// A marker that is not protocol (`ws_open`, `ws_close`, a control request).
+    Ctl,
+}
+
+impl Dir {
+    /// The wire spelling (`c2s`, `s2c`, `ctl`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::C2s => "c2s",
+            Dir::S2c => "s2c",
+            Dir::Ctl => "ctl",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "c2s" => Some(Dir::C2s),
+            "s2c" => Some(Dir::S2c),
+            "ctl" => Some(Dir::Ctl),
+            _ => None,
+        }
+    }
+}
+
+/// One transcript line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Direction.
+    pub dir: Dir,
+    /// The JSON-RPC object (or the raw text as a JSON string when it was not JSON), or the `ctl`
+    /// marker object.
+    pub frame: Value,
+    /// Connection number; `None` for markers not tied to a connection (control requests).
+    pub conn: Option<u64>,
+    /// Milliseconds since the first line.
+    pub t: u64,
+    /// Optional transport marker (`"http"` for the REST task request).
+    pub transport: Option<String>,
+}
+
+impl Line {
+    /// The line as a JSON object in the TRANSCRIPTS.md layout.
+    pub fn to_value(&self) -> Value {
+        let mut v = json!({
+            "dir": self.dir.as_str(),
+            "frame": self.frame,
+            "conn": self.conn.map_or(Value::Null, Value::from),
+            "t": self.t,
+        });
+        if let (Some(t), Some(o)) = (&self.transport, v.as_object_mut()) {
+            o.insert("transport".into(), Value::String(t.clone()));
+        }
+        v
+    }
+
+    /// Parses one JSONL line.
+    pub fn from_value(v: &Value) -> Result<Line, String> {
+        let dir = v
+            .get("dir")
+            .and_then(Value::as_str)
+            .and_then(Dir::parse)
+            .ok_or("missing or unknown `dir`")?;
+        let frame = v.get("frame").cloned().ok_or("missing `frame`")?;
+        let conn = v.get("conn").and_then(Value::as_u64);
+        let t = v
+            .get("t")
+            .and_then(|t| t.as_u64().or_else(|| t.as_f64().map(|f| f.max(0.0) as u64)))
+            .unwrap_or(0);
+        let transport = v
+            .get("transport")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(Line {
+            dir,
+            frame,
+            conn,
+            t,
+            transport,
+        })
+    }
+}
+
+/// Records what a [`MockServer`](crate::MockServer) sees and sends.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    first: Option<Instant>,
+    lines: Vec<Line>,
+}
+
+/// Recorded lines are bounded so a long-running server cannot grow without limit.
+const RECORD_LIMIT: usize = 200_000;
+
+impl Recorder {
+    fn push(&mut self, now: Option<Instant>, dir: Dir, conn: Option<ConnId>, frame: Value) {
+        if self.lines.len() >= RECORD_LIMIT {
+            return;
+        }
+        let t = match (now, self.first) {
+            (Some(n), Some(f)) => n.saturating_duration_since(f).as_millis() as u64,
+            (Some(n), None) => {
+                self.first = Some(n);
+                0
+            }
+            _ => 0,
+        };
+        self.lines.push(Line {
+            dir,
+            frame,
+            conn: conn.map(|c| c.0),
+            t,
+            transport: None,
+        });
+    }
+
+    fn text_frame(text: &str) -> Value {
+        serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    }
+
+    /// Records a frame from the client.
+    pub fn c2s(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
+        self.push(now, Dir::C2s, Some(conn), Self::text_frame(text));
+    }
+
+    /// Records a frame to the client.
+    pub fn s2c(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
+        self.push(now, Dir::S2c, Some(conn), Self::text_frame(text));
+    }
+
+    /// Records a marker.
+    pub fn ctl(&mut self, now: Option<Instant>, conn: Option<ConnId>, frame: Value) {
+        self.push(now, Dir::Ctl, conn, frame);
+    }
+
+    /// Everything recorded.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.first = None;
+    }
+}
+
+/// Renders lines as JSONL (one object per line, trailing newline).
+pub fn to_jsonl(lines: &[Line]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&l.to_value().to_string());
+        s.push('\n');
+    }
+    s
+}
+
+/// A transcript that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("transcript line {line}: {message}")]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Parses JSONL text; blank lines are skipped.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Line>, ParseError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let err = |message: String| ParseError {
+            line: i + 1,
+            message,
+        };
+        let v: Value = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
+        out.push(Line::from_value(&v).map_err(|m| err(m.to_owned()))?);
+    }
+    Ok(out)
+}
+
+/// Canonical JSON text: object keys sorted at every level, no whitespace.
+pub fn canonical(v: &Value) -> String {
+    let mut s = String::new();
+    write_canonical(v, &mut s);
+    s
+}
+
+fn write_canonical(v: &Value, s: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            s.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(&Value::String(k.clone()).to_string());
+                s.push(':');
+                if let Some(x) = m.get(k) {
+                    write_canonical(x, s);
+                }
+            }
+            s.push('}');
+        }
+        Value::Array(a) => {
+            s.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                write_canonical(x, s);
+            }
+            s.push(']');
+        }
+        other => s.push_str(&other.to_string()),
+    }
+}
+
+/// Keys whose string values are opaque ids.
+const ID_KEYS: &[&str] = &[
+    "id",
+    "call_id",
+    "control_id",
+    "tag",
+    "sessionid",
+    "nodeid",
+    "node_id",
+    "master_nodeid",
+    "requester_nodeid",
+    "responder_nodeid",
+    "broadcaster_nodeid",
+    "message_id",
+    "space_id",
+    "signature",
+    "event_channel",
+];
+
+/// Maps id strings to `id1`, `id2`, ... in order of first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct IdNormalizer {
+    map: BTreeMap<String, String>,
+}
+
+impl IdNormalizer {
+    /// A fresh mapping.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn name(&mut self, s: &str) -> String {
+        let n = self.map.len() + 1;
+        self.map
+            .entry(s.to_owned())
+            .or_insert_with(|| format!("id{n}"))
+            .clone()
+    }
+
+    /// Rewrites ids inside `v` in place: the values of id keys (`id`, `call_id`, `control_id`,
+    /// `tag`, `sessionid`, node ids, `message_id`, ...), relay protocol names (`signalwire_…`) and
+    /// `timestamp`s (set to 0, as they depend on the wall clock).
+    pub fn normalize_value(&mut self, v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                let keys: Vec<String> = m.keys().cloned().collect();
+                for k in keys {
+                    let Some(x) = m.get_mut(&k) else { continue };
+                    if k == "timestamp" && x.is_number() {
+                        *x = Value::from(0);
+                    } else if let Value::String(s) = x {
+                        if ID_KEYS.contains(&k.as_str())
+                            || (k == "protocol" && s.starts_with("signalwire_"))
+                        {
+                            *s = self.name(s);
+                        }
+                    } else {
+                        self.normalize_value(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.normalize_value(x)),
+            _ => {}
+        }
+    }
+}
+
+/// Normalised copies of `lines` (one id mapping over the whole transcript).
+pub fn normalize(lines: &[Line]) -> Vec<Line> {
+    let mut n = IdNormalizer::new();
+    lines
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            n.normalize_value(&mut l.frame);
+            l
+        })
+        .collect()
+}
+
+/// The first difference between two transcripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// 0-based index of the first line that differs.
+    pub index: usize,
+    /// The expected line (normalised, canonical), or `None` if the expected transcript ended.
+    pub expected: Option<String>,
+    /// The actual line, or `None` if the actual transcript ended.
+    pub actual: Option<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "transcripts differ at line {}:", self.index + 1)?;
+        writeln!(
+            f,
+            "  expected: {}",
+            self.expected.as_deref().unwrap_or("<end of transcript>")
+        )?;
+        write!(
+            f,
+            "  actual:   {}",
+            self.actual.as_deref().unwrap_or("<end of transcript>")
+        )
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+fn key(l: &Line) -> String {
+    format!(
+        "{} conn={} {}",
+        l.dir.as_str(),
+        l.conn.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        canonical(&l.frame)
+    )
+}
+
+/// Compares two transcripts after id normalisation and canonicalisation (`t` is ignored).
+pub fn compare(expected: &[Line], actual: &[Line]) -> Result<(), Mismatch> {
+    compare_filtered(expected, actual, |_| true)
+}
+
+/// Like [`compare`], on the lines for which `keep` holds (e.g. only `c2s`/`s2c`).
+pub fn compare_filtered(
+    expected: &[Line],
+    actual: &[Line],
+    keep: impl Fn(&Line) -> bool,
+) -> Result<(), Mismatch> {
+    let e: Vec<Line> = expected.iter().filter(|l| keep(l)).cloned().collect();
+    let a: Vec<Line> = actual.iter().filter(|l| keep(l)).cloned().collect();
+    let (e, a) = (normalize(&e), normalize(&a));
+    for i in 0..e.len().max(a.len()) {
+        let ek = e.get(i).map(key);
+        let ak = a.get(i).map(key);
+        if ek != ak {
+            return Err(Mismatch {
+                index: i,
+                expected: ek,
+                actual: ak,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_sorts_keys() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"z":0,"y":"s"}],"c":null}}"#).unwrap();
+        assert_eq!(
+            canonical(&v),
+            r#"{"a":{"c":null,"d":[1,{"y":"s","z":0}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn normalizer_maps_in_order() {
+        let mut n = IdNormalizer::new();
+        let mut v = json!({"id":"x","params":{"call_id":"y","peer":{"call_id":"x"},"protocol":"signalwire_a_b","timestamp":3.5}});
+        n.normalize_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"id":"id1","params":{"call_id":"id2","peer":{"call_id":"id1"},"protocol":"id3","timestamp":0}})
+        );
+    }
+
+    #[test]
+    fn diff_is_readable() {
+        let a = parse_jsonl(
+            "{\"dir\":\"c2s\",\"frame\":{\"id\":\"a\",\"method\":\"x\"},\"conn\":1,\"t\":0}\n",
+        )
+        .unwrap();
+        let b = parse_jsonl(
+            "{\"dir\":\"c2s\",\"frame\":{\"id\":\"b\",\"method\":\"y\"},\"conn\":1,\"t\":0}\n",
+        )
+        .unwrap();
+        let m = compare(&a, &b).unwrap_err();
+        assert_eq!(m.index, 0);
+        let text = m.to_string();
+        assert!(
+            text.contains("expected: c2s conn=1 {\"id\":\"id1\",\"method\":\"x\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("actual:   c2s conn=1 {\"id\":\"id1\",\"method\":\"y\"}"),
+            "{text}"
+        );
+        let m = compare(&a, &[]).unwrap_err();
+        assert_eq!(m.actual, None);
+    }
+}
