@@ -6,6 +6,7 @@
 //!
 //! The tokio WebSocket/HTTP binary wraps [`MockServer`].
 
+pub mod net;
 pub mod server;
 pub mod transcript;
 
