@@ -165,3 +165,36 @@ async fn websocket_blade_connect() {
         .expect("closed in time");
     assert!(!matches!(end, Some(Ok(Message::Text(_)))), "{end:?}");
 }
+
+#[tokio::test]
+async fn record_dir_gets_a_jsonl_transcript() {
+    let dir = std::env::temp_dir().join(format!("relay-mock-record-test-{}", std::process::id()));
+    let opts = relay_mock::net::ServeOptions::default().record_dir(&dir);
+    let server = relay_mock::net::start_with(MockConfig::default(), opts)
+        .await
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    let ping = json!({"jsonrpc": "2.0", "id": "p1", "method": "blade.ping", "params": {}});
+    ws.send(Message::Text(ping.to_string())).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+    drop(ws);
+    let summary = server.shutdown().await.expect("clean shutdown");
+    let path = summary.transcript.expect("a transcript path");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text.lines().map(json_body).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["dir"] == "c2s" && l["frame"]["id"] == "p1"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["t"].is_u64() && l["dir"].is_string()),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
