@@ -16,7 +16,8 @@ USAGE:
     relay-mock [OPTIONS]
 
 OPTIONS:
-    --listen ADDR     address to bind (default 127.0.0.1:8080; port 0 picks a free port)
+    --listen ADDR     IP:PORT or HOST:PORT to bind (default 127.0.0.1:8080; port 0 picks a
+                      free port, printed on the startup line)
     --project ID      project id clients must authenticate with (default: test-project)
     --token TOKEN     project token clients must authenticate with (default: test-token)
     --seed N          seed for generated ids and routing order (default: 0)
@@ -56,7 +57,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         match flag.as_str() {
             "--listen" => {
                 let v = value()?;
-                listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+                listen = resolve(&v)?;
             }
             "--project" => config.project = value()?,
             "--token" => config.token = value()?,
@@ -76,6 +77,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         config,
         record,
     }))
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved once (first address wins).
+fn resolve(v: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(v)
+        .map_err(|e| format!("--listen {v}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--listen {v}: no address"))
 }
 
 async fn shutdown_signal() {
@@ -189,6 +201,15 @@ mod tests {
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--seed", "x"]).is_err());
         assert!(parse(&["--listen"]).is_err());
+        assert!(parse(&["--listen", "nonsense"]).is_err());
+        assert_eq!(
+            parse(&["--listen", "localhost:0"])
+                .unwrap()
+                .unwrap()
+                .listen
+                .port(),
+            0
+        );
         assert!(parse(&["--bogus"]).is_err());
     }
 }
