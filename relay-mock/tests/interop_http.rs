@@ -198,3 +198,71 @@ async fn record_dir_gets_a_jsonl_transcript() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Opens a socket and completes `blade.connect`; returns the socket and the session id.
+async fn connected_socket(url: &str) -> (Ws, String) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let connect = json!({
+        "jsonrpc": "2.0", "id": "c1", "method": "blade.connect",
+        "params": {
+            "version": {"major": 2, "minor": 1, "revision": 0},
+            "authentication": {"project": "test-project", "token": "test-token"},
+        }
+    });
+    ws.send(Message::Text(connect.to_string())).await.unwrap();
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("connect result in time")
+            .expect("socket open")
+            .unwrap();
+        if let Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["id"] == "c1" {
+                let sid = v["result"]["sessionid"].as_str().unwrap().to_string();
+                return (ws, sid);
+            }
+        }
+    }
+}
+
+/// Reads until the socket ends; returns the close frame's code, or `None` for an abrupt end.
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("socket ends in time");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn control_drop_is_abrupt_and_blade_disconnect_closes_with_1001() {
+    let server = start(MockConfig::default()).await.unwrap();
+    let (mut ws, sid) = connected_socket(&server.ws_url()).await;
+    let body = json!({ "sessionid": sid }).to_string();
+    let (status, _, resp) = request(server.addr(), "POST", "/__control/drop", &[], &body).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(json_body(&resp)["dropped"], json!(1));
+    assert_eq!(close_code(&mut ws).await, None, "drop sends no close frame");
+
+    let (mut ws, sid) = connected_socket(&server.ws_url()).await;
+    let body = json!({ "sessionid": sid, "close_after_ms": 0 }).to_string();
+    let (status, _, resp) = request(
+        server.addr(),
+        "POST",
+        "/__control/blade_disconnect",
+        &[],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    server.shutdown().await;
+}
