@@ -3,13 +3,16 @@
 //!
 //! * [`MockServer`]: the sans-IO server core (see [`server`]).
 //! * [`transcript`]: JSONL transcripts: record, read, normalise, compare.
+//! * [`Pair`]: a `relay_proto::Session` against a [`MockServer`] in memory on a virtual clock.
 //!
 //! The tokio WebSocket/HTTP binary wraps [`MockServer`].
 
 pub mod net;
+pub mod pair;
 pub mod server;
 pub mod transcript;
 
+pub use pair::Pair;
 pub use server::{
     ConnId, ControlError, Fault, HttpResponse, MockConfig, MockServer, Outcome, Script,
     ScriptedEvent, ServerOutput,

@@ -390,6 +390,60 @@ pub fn compare_filtered(
     Ok(())
 }
 
+/// Learns how the ids of a recorded transcript map to the ids a live server made, so recorded
+/// client frames can be replayed against it: walk a recorded frame and the live frame at the same
+/// position together, and record `recorded id -> live id` for every id-valued string.
+#[derive(Debug, Clone, Default)]
+pub struct IdMap {
+    map: BTreeMap<String, String>,
+}
+
+impl IdMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Learns the id correspondences between `recorded` and `live` (same shape expected; where the
+    /// shapes differ, that branch is skipped).
+    pub fn learn(&mut self, recorded: &Value, live: &Value) {
+        match (recorded, live) {
+            (Value::Object(r), Value::Object(l)) => {
+                for (k, rv) in r {
+                    let Some(lv) = l.get(k) else { continue };
+                    match (rv, lv) {
+                        (Value::String(a), Value::String(b))
+                            if ID_KEYS.contains(&k.as_str())
+                                || (k == "protocol" && a.starts_with("signalwire_")) =>
+                        {
+                            self.map.entry(a.clone()).or_insert_with(|| b.clone());
+                        }
+                        _ => self.learn(rv, lv),
+                    }
+                }
+            }
+            (Value::Array(r), Value::Array(l)) => {
+                r.iter().zip(l).for_each(|(a, b)| self.learn(a, b));
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces every string that is a learned recorded id by its live id.
+    pub fn apply(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(n) = self.map.get(s.as_str()) {
+                    *s = n.clone();
+                }
+            }
+            Value::Object(m) => m.values_mut().for_each(|x| self.apply(x)),
+            Value::Array(a) => a.iter_mut().for_each(|x| self.apply(x)),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

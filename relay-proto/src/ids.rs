@@ -181,8 +181,14 @@ mod tests {
     #[test]
     fn sequential_ids_count() {
         let mut g = SequentialIds::new();
-        assert_eq!(g.next_id(IdKind::Request), "00000000-0000-4000-8000-000000000001");
-        assert_eq!(g.next_id(IdKind::Control), "00000000-0000-4000-8000-000000000002");
+        assert_eq!(
+            g.next_id(IdKind::Request),
+            "00000000-0000-4000-8000-000000000001"
+        );
+        assert_eq!(
+            g.next_id(IdKind::Control),
+            "00000000-0000-4000-8000-000000000002"
+        );
     }
 
     #[test]

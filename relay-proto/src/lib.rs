@@ -1,10 +1,91 @@
 //! Sans-IO core of a SignalWire Relay v2 ("Blade") client.
+//!
+//! `relay-proto` is a pure state machine: text frames, transport changes and the current time
+//! go in; frames to send, transport actions, timers and typed events come out. It does no I/O,
+//! reads no clock and draws no randomness (time is a parameter, ids come from an injected
+//! [`IdGenerator`], jitter from a seeded RNG), so it runs the same under tokio, async-std, a
+//! game loop or a deterministic test.
+//!
+//! # The run loop
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use relay_proto::{Input, Output, Session, SessionConfig, TransportAction};
+//!
+//! # fn open_websocket() {}
+//! # fn send_text(_: &str) {}
+//! # fn close_websocket(_: u16) {}
+//! # fn next_io(_deadline: Option<Instant>) -> Option<String> { None }
+//! let config = SessionConfig::new("my-project", "my-token").with_contexts(["office"]);
+//! let mut session = Session::new(config, Instant::now());
+//! loop {
+//!     // 1. Drain everything the session wants done.
+//!     let deadline = loop {
+//!         match session.poll_output() {
+//!             Output::Transmit(frame) => send_text(&frame),
+//!             Output::Transport(TransportAction::Connect) => {
+//!                 open_websocket();
+//!                 session.handle_input(Instant::now(), Input::Opened).ok();
+//!             }
+//!             Output::Transport(TransportAction::Close { code, .. }) => close_websocket(code),
+//!             Output::Event(event) => println!("{event:?}"),
+//!             Output::Timeout(at) => break at,
+//!             _ => {}
+//!         }
+//!     };
+//!     // 2. Wait for the first of: a frame, a command of yours, the deadline.
+//!     match next_io(deadline) {
+//!         Some(frame) => {
+//!             // A bad frame is reported and ignored; the session goes on.
+//!             let _ = session.handle_input(Instant::now(), Input::Frame(&frame));
+//!         }
+//!         None => {
+//!             let _ = session.handle_input(Instant::now(), Input::Timeout);
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! The rule: after every input or command, drain [`Session::poll_output`] until it returns
+//! [`Output::Timeout`]. `Timeout(None)` means nothing is scheduled.
+//!
+//! # What the session does for you
+//!
+//! * The Blade handshake (`blade.connect` → `signalwire.setup` → `blade.subscription`), then
+//!   `signalwire.receive` for the configured contexts after every handshake.
+//! * Commands issued before the session is ready (or while disconnected, or paused by a server
+//!   `blade.disconnect`) are queued and sent once, in order, after the next handshake.
+//! * One keepalive `blade.ping` per interval; an unanswered ping closes the transport.
+//! * Per-request deadlines with a typed [`RequestError::Timeout`]; a request in flight when the
+//!   transport drops fails with [`RequestError::ConnectionLost`] (it is not re-sent: the server
+//!   may have executed it).
+//! * Reconnect with exponential backoff and seeded jitter, resuming the Blade session
+//!   (`sessionid`) and the relay protocol so calls survive.
+//!
+//! Section 13 of the protocol reference lists the official Node SDK's faults; the tests of
+//! this crate show each one fixed.
 #![forbid(unsafe_code)]
 
+pub mod calling;
+pub mod config;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ids;
+pub mod messaging;
 pub mod rng;
+mod session;
+pub mod task;
 pub mod wire;
 
+pub use calling::CallEvent;
+pub use config::{Backoff, Bounds, SessionConfig};
 pub use error::Error;
 pub use ids::*;
+pub use messaging::{
+    Message, MessageEvent, MessageEventKind, MessageParams, MessageState, SendResult,
+};
+pub use session::{
+    CloseInfo, Event, Input, Output, RequestError, Session, StopReason, TransportAction,
+};
+pub use task::{Task, TaskError, TaskRequest};

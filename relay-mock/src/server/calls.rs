@@ -1,39 +1,656 @@
-//! Calls: inbound and dialled legs, their state machine, and the call-level methods.
+//! Calls: inbound and dialled legs, their state machine, and the call-level methods (dial with
+//! device trees, answer, end, pass, connect, disconnect, refer). Event orders follow PROTOCOL.md
+//! §7; every event is scheduled on the virtual clock and sent to whichever session owns the call
+//! when it fires.
 
-use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
-use super::{Effect, MockServer, Outcome, SessKey};
+use super::components::Component;
+use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
-/// A call the server knows.
+/// Spacing of successive call events (as in the recorded transcripts).
+pub(crate) const GAP: Duration = Duration::from_millis(15);
+
+/// A call the server knows. Ended calls stay (so `end_call` can answer 404 "already ended")
+/// until `reset`.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub call_id: String,
+    pub node_id: String,
     pub owner: SessKey,
+    /// `created`, `ringing`, `answered`, `ending`, `ended`, as last sent.
+    pub state: &'static str,
+    pub direction: &'static str,
+    pub device: Value,
+    pub context: Option<String>,
+    /// The dial tag, on legs made by `calling.dial`.
+    pub tag: Option<String>,
+    /// The call whose `calling.connect` created this leg: `(call_id, node_id)`.
+    pub peer_of: Option<(String, String)>,
+    /// The call this one is bridged with.
+    pub peer: Option<String>,
+    /// Components in creation order.
+    pub components: Vec<Component>,
+    /// Sessions that already had (and passed) this inbound call.
+    pub tried: BTreeSet<SessKey>,
+}
+
+impl Call {
+    /// `calling.call.state` params.
+    pub fn state_params(&self, state: &str, end_reason: Option<&str>) -> Value {
+        let mut p =
+            json!({"call_state": state, "direction": self.direction, "device": self.device});
+        if let Some(ctx) = &self.context {
+            p["context"] = json!(ctx);
+        }
+        if let Some(tag) = &self.tag {
+            p["tag"] = json!(tag);
+            p["created_by"] = json!("dial");
+        }
+        if let Some((cid, nid)) = &self.peer_of {
+            p["peer"] = json!({"call_id": cid, "node_id": nid});
+        }
+        p["call_id"] = json!(self.call_id);
+        p["node_id"] = json!(self.node_id);
+        if let Some(r) = end_reason {
+            p["end_reason"] = json!(r);
+        }
+        p
+    }
+
+    /// `calling.call.receive` params.
+    pub fn receive_params(&self) -> Value {
+        json!({
+            "call_state": "created",
+            "context": self.context.clone().unwrap_or_default(),
+            "device": self.device,
+            "direction": "inbound",
+            "call_id": self.call_id,
+            "node_id": self.node_id,
+        })
+    }
+
+    /// `{call_id, node_id}` of this call.
+    pub fn ids(&self) -> Value {
+        json!({"call_id": self.call_id, "node_id": self.node_id})
+    }
+
+    /// Whether the call is `ending` or `ended`.
+    pub fn is_over(&self) -> bool {
+        matches!(self.state, "ending" | "ended")
+    }
+}
+
+/// Removes `null` members everywhere (the server never sends JSON null in echoed data).
+pub(crate) fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), strip_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => {
+            Value::Array(a.iter().filter(|x| !x.is_null()).map(strip_nulls).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The device tree of a dial/connect request: serial groups of parallel devices. Accepts the
+/// legacy single `device` too. Non-object entries are dropped.
+fn device_tree(params: &Value) -> Vec<Vec<Value>> {
+    let mut groups: Vec<Vec<Value>> = Vec::new();
+    if let Some(outer) = params.get("devices").and_then(Value::as_array) {
+        for g in outer {
+            let group: Vec<Value> = match g {
+                Value::Array(inner) => inner
+                    .iter()
+                    .filter(|d| d.is_object())
+                    .map(strip_nulls)
+                    .collect(),
+                Value::Object(_) => vec![strip_nulls(g)],
+                _ => Vec::new(),
+            };
+            if !group.is_empty() {
+                groups.push(group);
+            }
+        }
+    } else if let Some(d) = params.get("device").filter(|d| d.is_object()) {
+        groups.push(vec![strip_nulls(d)]);
+    }
+    groups
+}
+
+fn named(outcome: &Option<Outcome>) -> Option<&str> {
+    match outcome {
+        Some(Outcome::Named(n)) => Some(n.as_str()),
+        _ => None,
+    }
 }
 
 impl MockServer {
-    pub(crate) fn on_calling(&mut self, ex: &Exec, _outcome: Option<Outcome>) {
-        self.reply_error(
-            ex.conn,
-            Some(&ex.id),
-            code::METHOD_NOT_FOUND,
-            "Method not found",
+    /// Schedules a calling event of `call_id` at `offset` from now.
+    pub(crate) fn call_event(
+        &mut self,
+        offset: Duration,
+        call_id: &str,
+        event_type: &str,
+        params: Value,
+        effect: Effect,
+    ) {
+        self.schedule_in(
+            offset,
+            Action::CallEvent {
+                call_id: call_id.to_owned(),
+                control_id: None,
+                event_type: event_type.to_owned(),
+                params,
+                effect,
+            },
+        );
+    }
+
+    /// Schedules a `calling.call.state` event (and the state change it makes).
+    fn state_event(
+        &mut self,
+        offset: Duration,
+        call_id: &str,
+        state: &'static str,
+        reason: Option<&str>,
+    ) {
+        let Some(p) = self
+            .calls
+            .get(call_id)
+            .map(|c| c.state_params(state, reason))
+        else {
+            return;
+        };
+        self.call_event(
+            offset,
+            call_id,
+            "calling.call.state",
+            p,
+            Effect::State(state),
         );
     }
 
     pub(crate) fn fire_call_event(
         &mut self,
         call_id: &str,
-        _control_id: Option<&str>,
+        control_id: Option<&str>,
         event_type: String,
         params: Value,
-        _effect: Effect,
+        effect: Effect,
     ) {
-        if let Some(owner) = self.calls.get(call_id).map(|c| c.owner) {
-            self.emit(owner, super::Pending::Calling { event_type, params });
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let owner = call.owner;
+        match effect {
+            Effect::None => {}
+            Effect::State(s) => call.state = s,
+            Effect::Complete(cid) => {
+                if let Some(c) = call.components.iter_mut().find(|c| c.control_id == cid) {
+                    c.done = true;
+                }
+            }
+            Effect::Bridge(peer) => {
+                call.peer = Some(peer.clone());
+                let me = call_id.to_owned();
+                if let Some(p) = self.calls.get_mut(&peer) {
+                    p.peer = Some(me);
+                }
+            }
+            Effect::Unbridge => {
+                if let Some(peer) = call.peer.take() {
+                    if let Some(p) = self.calls.get_mut(&peer) {
+                        p.peer = None;
+                    }
+                }
+            }
+        }
+        if params.is_null() {
+            return; // effect only
+        }
+        tracing::trace!(call_id, control_id, %event_type, "event");
+        self.emit(owner, Pending::Calling { event_type, params });
+    }
+
+    /// A new call record (not yet announced).
+    pub(crate) fn new_call(
+        &mut self,
+        owner: SessKey,
+        direction: &'static str,
+        device: Value,
+        context: Option<String>,
+        tag: Option<String>,
+        peer_of: Option<(String, String)>,
+    ) -> String {
+        let call_id = self.new_id();
+        let call = Call {
+            call_id: call_id.clone(),
+            node_id: self.media_node.clone(),
+            owner,
+            state: "created",
+            direction,
+            device,
+            context,
+            tag,
+            peer_of,
+            peer: None,
+            components: Vec::new(),
+            tried: BTreeSet::new(),
+        };
+        self.calls.insert(call_id.clone(), call);
+        call_id
+    }
+
+    pub(crate) fn on_calling(&mut self, ex: &Exec, outcome: Option<Outcome>) {
+        if matches!(ex.method.as_str(), "calling.dial" | "calling.begin") {
+            self.dial(ex, outcome);
+            return;
+        }
+        let call_id = ex.str("call_id").unwrap_or_default().to_owned();
+        let Some(call) = self.calls.get(&call_id) else {
+            self.reply_fail(ex, "404", "Call not found");
+            return;
+        };
+        let control = ex.method.ends_with(".stop")
+            || ex.method.ends_with(".pause")
+            || ex.method.ends_with(".resume")
+            || ex.method.ends_with(".volume");
+        if call.state == "ended" && !control {
+            self.reply_fail(ex, "404", "Call has ended");
+            return;
+        }
+        if let Some(Outcome::Events(list)) = outcome {
+            let ids = call.ids();
+            self.reply_ok(ex, "OK", json!({}));
+            for e in list {
+                let mut params = e.params.clone();
+                if let (Some(o), Some(ids)) = (params.as_object_mut(), ids.as_object()) {
+                    for (k, v) in ids {
+                        o.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                    if let Some(cid) = ex.str("control_id") {
+                        o.entry("control_id").or_insert_with(|| json!(cid));
+                    }
+                }
+                self.call_event(e.after, &call_id, &e.event_type, params, Effect::None);
+            }
+            return;
+        }
+        match ex.method.as_str() {
+            "calling.answer" => self.answer(ex, &call_id),
+            "calling.end" => {
+                let reason = ex.str("reason").unwrap_or("hangup").to_owned();
+                if self.calls.get(&call_id).is_some_and(Call::is_over) {
+                    self.reply_fail(ex, "404", "Call is already ending");
+                } else {
+                    self.reply_ok(ex, "Ending call", json!({}));
+                    self.end_call(&call_id, &reason);
+                }
+            }
+            "calling.pass" => self.pass(ex, &call_id),
+            "calling.connect" => self.connect(ex, &call_id, outcome),
+            "calling.disconnect" => self.disconnect(ex, &call_id),
+            "calling.refer" => self.refer(ex, &call_id, outcome),
+            _ => self.on_component(ex, &call_id, outcome),
         }
     }
 
-    pub(crate) fn finish_component(&mut self, _call_id: &str, _control_id: &str) {}
+    fn dial(&mut self, ex: &Exec, outcome: Option<Outcome>) {
+        let Some(tag) = ex.str("tag").map(str::to_owned) else {
+            self.reply_error(
+                ex.conn,
+                Some(&ex.id),
+                code::INVALID_PARAMS,
+                "`tag` is required",
+            );
+            return;
+        };
+        let groups = device_tree(&ex.params);
+        if groups.is_empty() {
+            self.reply_fail(ex, "400", "No valid devices to dial");
+            return;
+        }
+        self.reply_ok(ex, "Dialing", json!({}));
+        let node = self.media_node.clone();
+        let fail_reason = match named(&outcome) {
+            Some("busy") => Some("busy"),
+            Some("no_answer") => Some("noAnswer"),
+            _ => None,
+        };
+        if let Some(reason) = fail_reason {
+            let mut t = Duration::ZERO;
+            let mut last = None;
+            for device in groups.into_iter().flatten() {
+                let leg = self.new_call(
+                    ex.session,
+                    "outbound",
+                    device,
+                    None,
+                    Some(tag.clone()),
+                    None,
+                );
+                self.state_event(t, &leg, "created", None);
+                if reason == "noAnswer" {
+                    t += GAP;
+                    self.state_event(t, &leg, "ringing", None);
+                }
+                t += GAP;
+                self.state_event(t, &leg, "ending", Some(reason));
+                t += GAP;
+                self.state_event(t, &leg, "ended", Some(reason));
+                t += GAP;
+                last = Some(leg);
+            }
+            if let Some(leg) = last {
+                let p = json!({"dial_state": "failed", "tag": tag, "node_id": node});
+                self.call_event(t, &leg, "calling.call.dial", p, Effect::None);
+            }
+            return;
+        }
+        // Success: the first group rings; its first device answers, the others are cancelled.
+        let first = groups.into_iter().next().unwrap_or_default();
+        let legs: Vec<String> = first
+            .into_iter()
+            .map(|d| self.new_call(ex.session, "outbound", d, None, Some(tag.clone()), None))
+            .collect();
+        let Some(winner) = legs.first().cloned() else {
+            return;
+        };
+        for leg in &legs {
+            self.state_event(Duration::ZERO, leg, "created", None);
+        }
+        let dialing = json!({"dial_state": "dialing", "tag": tag, "node_id": node});
+        self.call_event(GAP, &winner, "calling.call.dial", dialing, Effect::None);
+        for leg in &legs {
+            self.state_event(GAP * 2, leg, "ringing", None);
+        }
+        self.state_event(GAP * 3, &winner, "answered", None);
+        for leg in legs.iter().skip(1) {
+            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
+            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+        }
+        let Some(w) = self.calls.get(&winner) else {
+            return;
+        };
+        let call = json!({"call_id": w.call_id, "node_id": w.node_id, "tag": tag,
+            "device": w.device, "dial_winner": true});
+        let answered = json!({"dial_state": "answered", "tag": tag, "node_id": node, "call": call});
+        self.call_event(
+            GAP * 4,
+            &winner,
+            "calling.call.dial",
+            answered,
+            Effect::None,
+        );
+    }
+
+    fn answer(&mut self, ex: &Exec, call_id: &str) {
+        self.reply_ok(ex, "Answering call", json!({}));
+        if self
+            .calls
+            .get(call_id)
+            .is_some_and(|c| c.state == "answered" || c.is_over())
+        {
+            return;
+        }
+        self.state_event(GAP, call_id, "answered", None);
+    }
+
+    /// The far end (or the client) hangs up: terminal events for running components, connect
+    /// teardown, then `ending` and `ended`. Returns false if the call is unknown or over.
+    pub(crate) fn end_call(&mut self, call_id: &str, reason: &str) -> bool {
+        let Some(call) = self.calls.get(call_id) else {
+            return false;
+        };
+        if call.is_over() {
+            return false;
+        }
+        let dialing = call.tag.is_some() && matches!(call.state, "created" | "ringing");
+        let tag = call.tag.clone();
+        let peer = call.peer.clone();
+        let id = call_id.to_owned();
+        self.cancel_where(|a| match a {
+            Action::CallEvent { call_id, .. } | Action::Finish { call_id, .. } => *call_id == id,
+            _ => false,
+        });
+        self.stop_all_components(call_id);
+        if let Some(peer) = peer {
+            let me = self.calls.get(call_id).map(|c| c.peer_info());
+            let them = self.calls.get(&peer).map(|c| c.peer_info());
+            let is_leg = self.calls.get(call_id).is_some_and(|c| c.peer_of.is_some());
+            match them {
+                // A leg made by `calling.connect` has no client-side connect component.
+                Some(them) if !is_leg => {
+                    let p = json!({"connect_state": "disconnected", "peer": them});
+                    let p = merge(p, self.calls.get(call_id).map(Call::ids));
+                    self.call_event(
+                        Duration::ZERO,
+                        call_id,
+                        "calling.call.connect",
+                        p,
+                        Effect::Unbridge,
+                    );
+                }
+                _ => self.call_event(
+                    Duration::ZERO,
+                    call_id,
+                    "calling.call.connect",
+                    Value::Null,
+                    Effect::Unbridge,
+                ),
+            }
+            let created_by_me = self
+                .calls
+                .get(&peer)
+                .and_then(|c| c.peer_of.as_ref())
+                .is_some_and(|(c, _)| c == call_id);
+            if created_by_me {
+                self.end_call(&peer, reason);
+            } else if let Some(me) = me {
+                let p = json!({"connect_state": "disconnected", "peer": me});
+                let p = merge(p, self.calls.get(&peer).map(Call::ids));
+                self.call_event(
+                    Duration::ZERO,
+                    &peer,
+                    "calling.call.connect",
+                    p,
+                    Effect::None,
+                );
+            }
+        }
+        self.state_event(Duration::ZERO, call_id, "ending", Some(reason));
+        self.state_event(GAP, call_id, "ended", Some(reason));
+        if let (true, Some(tag)) = (dialing, tag) {
+            let p = json!({"dial_state": "failed", "tag": tag, "node_id": self.media_node});
+            self.call_event(GAP, call_id, "calling.call.dial", p, Effect::None);
+        }
+        // The state is "ending" from now on for new commands.
+        if let Some(c) = self.calls.get_mut(call_id) {
+            c.state = "ending";
+        }
+        true
+    }
+
+    fn pass(&mut self, ex: &Exec, call_id: &str) {
+        self.reply_ok(ex, "Call passed", json!({}));
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        call.tried.insert(call.owner);
+        let (context, tried) = (call.context.clone(), call.tried.clone());
+        let Some(context) = context else {
+            return;
+        };
+        let Some(next) = self.route(&context, None, &tried) else {
+            tracing::debug!(call_id, "pass: no other session receives the context");
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(call_id) {
+            call.owner = next;
+            let p = call.receive_params();
+            self.call_event(
+                Duration::ZERO,
+                call_id,
+                "calling.call.receive",
+                p,
+                Effect::None,
+            );
+        }
+    }
+
+    fn connect(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
+        let groups = device_tree(&ex.params);
+        if groups.is_empty() {
+            self.reply_fail(ex, "400", "No valid devices to connect");
+            return;
+        }
+        let Some(a) = self.calls.get(call_id) else {
+            return;
+        };
+        let a_ids = a.ids();
+        let a_ref = (a.call_id.clone(), a.node_id.clone());
+        self.reply_ok(ex, "Connecting", json!({}));
+        let connecting = merge(json!({"connect_state": "connecting"}), Some(a_ids.clone()));
+        self.call_event(
+            Duration::ZERO,
+            call_id,
+            "calling.call.connect",
+            connecting,
+            Effect::None,
+        );
+        let session = ex.session;
+        if named(&outcome) == Some("failed") {
+            let mut t = GAP;
+            for d in groups.into_iter().flatten() {
+                let leg = self.new_call(session, "outbound", d, None, None, Some(a_ref.clone()));
+                self.state_event(t, &leg, "created", None);
+                self.state_event(t + GAP, &leg, "ending", Some("busy"));
+                self.state_event(t + GAP * 2, &leg, "ended", Some("busy"));
+                t += GAP * 3;
+            }
+            let failed = merge(json!({"connect_state": "failed"}), Some(a_ids));
+            self.call_event(t, call_id, "calling.call.connect", failed, Effect::None);
+            return;
+        }
+        let first = groups.into_iter().next().unwrap_or_default();
+        let legs: Vec<String> = first
+            .into_iter()
+            .map(|d| self.new_call(session, "outbound", d, None, None, Some(a_ref.clone())))
+            .collect();
+        let Some(winner) = legs.first().cloned() else {
+            return;
+        };
+        for leg in &legs {
+            self.state_event(GAP, leg, "created", None);
+            self.state_event(GAP * 2, leg, "ringing", None);
+        }
+        self.state_event(GAP * 3, &winner, "answered", None);
+        for leg in legs.iter().skip(1) {
+            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
+            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+        }
+        let Some(peer) = self.calls.get(&winner).map(Call::peer_info) else {
+            return;
+        };
+        let connected = merge(
+            json!({"connect_state": "connected", "peer": peer}),
+            Some(a_ids),
+        );
+        self.call_event(
+            GAP * 4,
+            call_id,
+            "calling.call.connect",
+            connected,
+            Effect::Bridge(winner),
+        );
+    }
+
+    fn disconnect(&mut self, ex: &Exec, call_id: &str) {
+        let Some(a) = self.calls.get(call_id) else {
+            return;
+        };
+        let ids = a.ids();
+        let peer = a
+            .peer
+            .clone()
+            .and_then(|p| self.calls.get(&p))
+            .map(Call::peer_info);
+        self.reply_ok(ex, "Disconnecting", json!({}));
+        let (p, effect) = match peer {
+            Some(peer) => (
+                json!({"connect_state": "disconnected", "peer": peer}),
+                Effect::Unbridge,
+            ),
+            None => (json!({"connect_state": "failed"}), Effect::None),
+        };
+        self.call_event(
+            GAP,
+            call_id,
+            "calling.call.connect",
+            merge(p, Some(ids)),
+            effect,
+        );
+    }
+
+    fn refer(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
+        let Some(ids) = self.calls.get(call_id).map(Call::ids) else {
+            return;
+        };
+        self.reply_ok(ex, "Referring call", json!({}));
+        let to = ex
+            .params
+            .get("device")
+            .and_then(|d| d.get("params"))
+            .and_then(|p| p.get("to"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let final_state = named(&outcome).unwrap_or("success").to_owned();
+        let notify = match final_state.as_str() {
+            "success" => "200",
+            "cancel" => "487",
+            "busy" => "486",
+            "noAnswer" => "480",
+            _ => "500",
+        };
+        for (t, state, notify) in [
+            (Duration::ZERO, "inProgress".to_owned(), None),
+            (GAP, final_state.clone(), Some(notify)),
+        ] {
+            let mut p = merge(
+                json!({"state": state, "sip_refer_to": to, "sip_refer_response_code": "202"}),
+                Some(ids.clone()),
+            );
+            if let Some(n) = notify {
+                p["sip_notify_response_code"] = json!(n);
+            }
+            self.call_event(t, call_id, "calling.call.refer", p, Effect::None);
+        }
+    }
+}
+
+impl Call {
+    /// `{call_id, node_id, device}` as used in connect `peer` objects.
+    pub fn peer_info(&self) -> Value {
+        json!({"call_id": self.call_id, "node_id": self.node_id, "device": self.device})
+    }
+}
+
+/// Adds the members of `extra` (an object) to `base` without overwriting.
+pub(crate) fn merge(mut base: Value, extra: Option<Value>) -> Value {
+    if let (Some(b), Some(Value::Object(e))) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.entry(k).or_insert(v);
+        }
+    }
+    base
 }

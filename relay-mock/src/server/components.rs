@@ -1,1 +1,627 @@
-//! Call components (play, collect, record, detect, fax, tap, send_digits) on the virtual clock.
+//! Call components (play, play_and_collect, record, detect, send/receive fax, tap, send_digits)
+//! on the virtual clock, following "Component timing" in CONTROL_API.md.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::blade::{code, Exec};
+use super::calls::merge;
+use super::{Action, Effect, MockServer, Outcome};
+
+/// Which kind of component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Play,
+    Collect,
+    Record,
+    Detect,
+    SendFax,
+    ReceiveFax,
+    Tap,
+    SendDigits,
+}
+
+impl Kind {
+    fn from_method(m: &str) -> Option<Kind> {
+        Some(match m {
+            "play" => Kind::Play,
+            "play_and_collect" => Kind::Collect,
+            "record" => Kind::Record,
+            "detect" => Kind::Detect,
+            "send_fax" => Kind::SendFax,
+            "receive_fax" => Kind::ReceiveFax,
+            "tap" => Kind::Tap,
+            "send_digits" => Kind::SendDigits,
+            _ => return None,
+        })
+    }
+
+    fn event_type(self) -> &'static str {
+        match self {
+            Kind::Play => "calling.call.play",
+            Kind::Collect => "calling.call.collect",
+            Kind::Record => "calling.call.record",
+            Kind::Detect => "calling.call.detect",
+            Kind::SendFax | Kind::ReceiveFax => "calling.call.fax",
+            Kind::Tap => "calling.call.tap",
+            Kind::SendDigits => "calling.call.send_digits",
+        }
+    }
+}
+
+/// A running (or finished) component of a call.
+#[derive(Debug, Clone)]
+pub(crate) struct Component {
+    pub control_id: String,
+    pub kind: Kind,
+    pub done: bool,
+    /// When the natural end is scheduled (while running).
+    pub finish_at: Option<Instant>,
+    /// Time left when paused.
+    pub paused: Option<Duration>,
+    /// The request params.
+    pub spec: Value,
+    /// A scripted named outcome.
+    pub outcome: Option<String>,
+}
+
+fn secs(v: Option<&Value>) -> Option<Duration> {
+    let f = v.and_then(relay_proto::wire::lenient::value_as_f64)?;
+    (f.is_finite() && f >= 0.0).then(|| Duration::from_secs_f64(f.min(86_400.0)))
+}
+
+/// Media length: silence/ringtone `params.duration` (ringtone 1 s if absent), audio/tts 0.3 s.
+fn media_length(play: Option<&Value>) -> Duration {
+    let mut total = Duration::ZERO;
+    for m in play.and_then(Value::as_array).into_iter().flatten() {
+        let p = m.get("params");
+        let d = p.and_then(|p| p.get("duration"));
+        total += match m.get("type").and_then(Value::as_str) {
+            Some("silence") => secs(d).unwrap_or(Duration::ZERO),
+            Some("ringtone") => secs(d).unwrap_or(Duration::from_secs(1)),
+            _ => Duration::from_millis(300),
+        };
+    }
+    total
+}
+
+impl Component {
+    fn base(&self, ids: &Value) -> Value {
+        merge(json!({"control_id": self.control_id}), Some(ids.clone()))
+    }
+
+    fn record_url(&self) -> String {
+        let format = self
+            .spec
+            .pointer("/record/audio/format")
+            .and_then(Value::as_str)
+            .unwrap_or("mp3");
+        format!(
+            "https://mock.relay.invalid/recordings/{}.{format}",
+            self.control_id
+        )
+    }
+
+    fn record_finished(&self, ids: &Value, state: &str) -> Value {
+        let d = secs(self.spec.pointer("/record/audio/end_silence_timeout"))
+            .unwrap_or(Duration::from_secs(1));
+        let audio = self
+            .spec
+            .pointer("/record/audio")
+            .cloned()
+            .unwrap_or(json!({}));
+        let mut p = merge(
+            json!({"state": state, "url": self.record_url()}),
+            Some(self.base(ids)),
+        );
+        if state == "finished" {
+            p["duration"] = json!(d.as_secs());
+            p["size"] = json!(d.as_secs() * 8000 + 44);
+        }
+        p["record"] = json!({"audio": audio});
+        p
+    }
+
+    fn detect_type(&self) -> String {
+        self.spec
+            .pointer("/detect/type")
+            .and_then(Value::as_str)
+            .unwrap_or("machine")
+            .to_owned()
+    }
+
+    fn detect_event(&self, ids: &Value, event: &str) -> Value {
+        let t = self.detect_type();
+        merge(
+            json!({"detect": {"type": t, "params": {"event": event}}}),
+            Some(self.base(ids)),
+        )
+    }
+
+    fn fax_params(&self, success: bool) -> Value {
+        let direction = if self.kind == Kind::SendFax {
+            "send"
+        } else {
+            "receive"
+        };
+        let document = self
+            .spec
+            .get("document")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("https://mock.relay.invalid/faxes/{}.pdf", self.control_id));
+        let identity = self
+            .spec
+            .get("identity")
+            .and_then(Value::as_str)
+            .unwrap_or("+15550000000");
+        json!({"direction": direction, "identity": identity, "remote_identity": "+15559999999",
+            "document": document, "success": success, "result": if success { "1231" } else { "1220" },
+            "result_text": "", "pages": if success { 1 } else { 0 }})
+    }
+
+    fn collect_result(&self) -> Value {
+        let forced = self.outcome.as_deref();
+        let digits = self.spec.pointer("/collect/digits");
+        let speech = self.spec.pointer("/collect/speech");
+        let kind = forced.unwrap_or(if digits.is_some() {
+            "digit"
+        } else if speech.is_some() {
+            "speech"
+        } else {
+            "no_input"
+        });
+        match kind {
+            "digit" => {
+                let max = digits
+                    .and_then(|d| d.get("max"))
+                    .and_then(relay_proto::wire::lenient::value_as_u64)
+                    .unwrap_or(3) as usize;
+                let term = digits
+                    .and_then(|d| d.get("terminators"))
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.chars().next())
+                    .unwrap_or('#');
+                let d: String = "123".chars().take(max.max(1)).collect();
+                json!({"type": "digit", "params": {"digits": d, "terminator": term.to_string()}})
+            }
+            "speech" => {
+                json!({"type": "speech", "params": {"text": "hello world", "confidence": 83.2}})
+            }
+            other => json!({"type": other}),
+        }
+    }
+
+    /// The event sent when the component ends by itself.
+    fn natural_end(&self, ids: &Value) -> Value {
+        match self.kind {
+            Kind::Play => merge(json!({"state": "finished"}), Some(self.base(ids))),
+            Kind::Collect => merge(
+                json!({"result": self.collect_result()}),
+                Some(self.base(ids)),
+            ),
+            Kind::Record => {
+                let state = if self.outcome.as_deref() == Some("no_input") {
+                    "no_input"
+                } else {
+                    "finished"
+                };
+                self.record_finished(ids, state)
+            }
+            Kind::Detect => self.detect_event(ids, "finished"),
+            Kind::SendFax | Kind::ReceiveFax => merge(
+                json!({"fax": {"type": "finished", "params": self.fax_params(true)}}),
+                Some(self.base(ids)),
+            ),
+            Kind::Tap | Kind::SendDigits => self.stop_event(ids),
+        }
+    }
+
+    /// The event sent when the component is stopped (or its call ends).
+    fn stop_event(&self, ids: &Value) -> Value {
+        match self.kind {
+            Kind::Play | Kind::SendDigits => {
+                merge(json!({"state": "finished"}), Some(self.base(ids)))
+            }
+            Kind::Collect => merge(json!({"result": {"type": "error"}}), Some(self.base(ids))),
+            Kind::Record => self.record_finished(ids, "finished"),
+            Kind::Detect => self.detect_event(ids, "finished"),
+            Kind::SendFax | Kind::ReceiveFax => merge(
+                json!({"fax": {"type": "finished", "params": self.fax_params(false)}}),
+                Some(self.base(ids)),
+            ),
+            Kind::Tap => {
+                let mut p = merge(json!({"state": "finished"}), Some(self.base(ids)));
+                p["tap"] = self
+                    .spec
+                    .get("tap")
+                    .cloned()
+                    .unwrap_or(json!({"type": "audio", "params": {}}));
+                p["device"] = self.spec.get("device").cloned().unwrap_or(json!({}));
+                p
+            }
+        }
+    }
+}
+
+impl MockServer {
+    fn comp_event(
+        &mut self,
+        offset: Duration,
+        call_id: &str,
+        control_id: &str,
+        kind: Kind,
+        params: Value,
+        effect: Effect,
+    ) {
+        self.schedule_in(
+            offset,
+            Action::CallEvent {
+                call_id: call_id.to_owned(),
+                control_id: Some(control_id.to_owned()),
+                event_type: kind.event_type().to_owned(),
+                params,
+                effect,
+            },
+        );
+    }
+
+    fn schedule_finish(&mut self, call_id: &str, control_id: &str, after: Duration) {
+        let at = self.now().map(|n| n + after);
+        if let Some(c) = self.component_mut(call_id, control_id) {
+            c.finish_at = at;
+        }
+        self.schedule_in(
+            after,
+            Action::Finish {
+                call_id: call_id.to_owned(),
+                control_id: control_id.to_owned(),
+            },
+        );
+    }
+
+    fn component_mut(&mut self, call_id: &str, control_id: &str) -> Option<&mut Component> {
+        self.calls
+            .get_mut(call_id)?
+            .components
+            .iter_mut()
+            .find(|c| c.control_id == control_id)
+    }
+
+    fn cancel_component(&mut self, call_id: &str, control_id: &str) {
+        self.cancel_where(|a| match a {
+            Action::CallEvent {
+                call_id: c,
+                control_id: Some(k),
+                ..
+            } => c == call_id && k == control_id,
+            Action::Finish {
+                call_id: c,
+                control_id: k,
+            } => c == call_id && k == control_id,
+            _ => false,
+        });
+    }
+
+    pub(crate) fn on_component(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
+        let rest = ex.method.trim_start_matches("calling.");
+        let (base, control) = match rest.split_once('.') {
+            Some((b, c)) => (b, Some(c)),
+            None => (rest, None),
+        };
+        let Some(kind) = Kind::from_method(base) else {
+            self.reply_error(
+                ex.conn,
+                Some(&ex.id),
+                code::METHOD_NOT_FOUND,
+                "Method not found",
+            );
+            return;
+        };
+        let Some(control_id) = ex.str("control_id").map(str::to_owned) else {
+            self.reply_error(
+                ex.conn,
+                Some(&ex.id),
+                code::INVALID_PARAMS,
+                "`control_id` is required",
+            );
+            return;
+        };
+        match control {
+            None => self.start_component(ex, call_id, &control_id, kind, outcome),
+            Some(op) => self.control_component(ex, call_id, &control_id, kind, op),
+        }
+    }
+
+    fn start_component(
+        &mut self,
+        ex: &Exec,
+        call_id: &str,
+        control_id: &str,
+        kind: Kind,
+        outcome: Option<Outcome>,
+    ) {
+        let Some(call) = self.calls.get(call_id) else {
+            return;
+        };
+        if call.is_over() {
+            self.reply_fail(ex, "404", "Call is ending");
+            return;
+        }
+        let ids = call.ids();
+        let named = match outcome {
+            Some(Outcome::Named(n)) => Some(n),
+            _ => None,
+        };
+        let comp = Component {
+            control_id: control_id.to_owned(),
+            kind,
+            done: false,
+            finish_at: None,
+            paused: None,
+            spec: ex.params.clone(),
+            outcome: named.clone(),
+        };
+        let base = comp.base(&ids);
+        let extra = match kind {
+            Kind::Record => json!({"url": comp.record_url()}),
+            Kind::Tap => json!({"source_device": {"type": "rtp",
+                "params": {"addr": "10.10.10.10", "port": 3000, "codec": "PCMU", "rate": 8000}}}),
+            _ => json!({"call_id": call_id}),
+        };
+        let message = match kind {
+            Kind::Play => "Playing",
+            Kind::Collect => "Prompting",
+            Kind::Record => "Recording",
+            Kind::Detect => "Detecting",
+            Kind::SendFax => "Sending fax",
+            Kind::ReceiveFax => "Receiving fax",
+            Kind::Tap => "Tapping",
+            Kind::SendDigits => "Sending digits",
+        };
+        if let Some(call) = self.calls.get_mut(call_id) {
+            call.components.retain(|c| c.control_id != control_id);
+            call.components.push(comp.clone());
+        }
+        self.reply_ok(ex, message, extra);
+        let z = Duration::ZERO;
+        match kind {
+            Kind::Play => {
+                if named.as_deref() == Some("error") {
+                    let p = merge(json!({"state": "error"}), Some(base));
+                    self.comp_event(
+                        z,
+                        call_id,
+                        control_id,
+                        kind,
+                        p,
+                        Effect::Complete(control_id.to_owned()),
+                    );
+                } else {
+                    let p = merge(json!({"state": "playing"}), Some(base));
+                    self.comp_event(z, call_id, control_id, kind, p, Effect::None);
+                    self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")));
+                }
+            }
+            Kind::Collect => {
+                self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")))
+            }
+            Kind::Record => {
+                let p = merge(
+                    json!({"state": "recording", "url": comp.record_url()}),
+                    Some(base),
+                );
+                self.comp_event(z, call_id, control_id, kind, p, Effect::None);
+                let d = secs(ex.params.pointer("/record/audio/end_silence_timeout"))
+                    .unwrap_or(Duration::from_secs(1));
+                self.schedule_finish(call_id, control_id, d);
+            }
+            Kind::Detect => {
+                let events: Vec<String> = match &named {
+                    Some(n) => n
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    None => match comp.detect_type().as_str() {
+                        "fax" => vec![ex
+                            .params
+                            .pointer("/detect/params/tone")
+                            .and_then(Value::as_str)
+                            .unwrap_or("CED")
+                            .to_owned()],
+                        "digit" => vec![ex
+                            .params
+                            .pointer("/detect/params/digits")
+                            .and_then(Value::as_str)
+                            .and_then(|d| d.chars().next())
+                            .unwrap_or('1')
+                            .to_string()],
+                        _ => vec!["MACHINE".into(), "NOT_READY".into(), "READY".into()],
+                    },
+                };
+                for (i, e) in events.iter().enumerate() {
+                    let p = comp.detect_event(&ids, e);
+                    self.comp_event(
+                        Duration::from_millis(45 * (i as u64 + 1)),
+                        call_id,
+                        control_id,
+                        kind,
+                        p,
+                        Effect::None,
+                    );
+                }
+                let t = secs(ex.params.get("timeout"))
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(Duration::from_secs(30));
+                self.schedule_finish(
+                    call_id,
+                    control_id,
+                    t.max(Duration::from_millis(45 * (events.len() as u64 + 1))),
+                );
+            }
+            Kind::SendFax | Kind::ReceiveFax => {
+                let direction = if kind == Kind::SendFax {
+                    "send"
+                } else {
+                    "receive"
+                };
+                let p = merge(
+                    json!({"fax": {"type": "page", "params": {"direction": direction, "number": 1}}}),
+                    Some(base),
+                );
+                self.comp_event(
+                    Duration::from_millis(500),
+                    call_id,
+                    control_id,
+                    kind,
+                    p,
+                    Effect::None,
+                );
+                self.schedule_finish(call_id, control_id, Duration::from_secs(1));
+            }
+            Kind::Tap => {
+                let mut p = merge(json!({"state": "tapping"}), Some(base));
+                p["tap"] = ex
+                    .params
+                    .get("tap")
+                    .cloned()
+                    .unwrap_or(json!({"type": "audio", "params": {}}));
+                p["device"] = ex.params.get("device").cloned().unwrap_or(json!({}));
+                self.comp_event(z, call_id, control_id, kind, p, Effect::None);
+            }
+            Kind::SendDigits => {
+                let n = ex.str("digits").map_or(0, |d| d.chars().count()) as u64;
+                self.schedule_finish(call_id, control_id, Duration::from_millis(50 * n.max(1)));
+            }
+        }
+    }
+
+    fn control_component(
+        &mut self,
+        ex: &Exec,
+        call_id: &str,
+        control_id: &str,
+        kind: Kind,
+        op: &str,
+    ) {
+        let valid = match op {
+            "stop" => kind != Kind::SendDigits,
+            "volume" => matches!(kind, Kind::Play | Kind::Collect),
+            "pause" | "resume" => kind == Kind::Play,
+            _ => false,
+        };
+        if !valid {
+            self.reply_error(
+                ex.conn,
+                Some(&ex.id),
+                code::METHOD_NOT_FOUND,
+                "Method not found",
+            );
+            return;
+        }
+        let now = self.now();
+        let ids = self.calls.get(call_id).map(|c| c.ids()).unwrap_or_default();
+        let Some(comp) = self
+            .component_mut(call_id, control_id)
+            .filter(|c| !c.done && c.kind == kind)
+        else {
+            self.reply_fail(ex, "404", "Component not found");
+            return;
+        };
+        let comp_snapshot = comp.clone();
+        let base = comp.base(&ids);
+        match op {
+            "volume" => self.reply_ok(ex, "Volume changed", json!({})),
+            "pause" => {
+                if comp.paused.is_none() {
+                    let left = match (comp.finish_at, now) {
+                        (Some(f), Some(n)) => f.saturating_duration_since(n),
+                        _ => Duration::ZERO,
+                    };
+                    comp.paused = Some(left);
+                    comp.finish_at = None;
+                    self.reply_ok(ex, "Paused", json!({}));
+                    self.cancel_component(call_id, control_id);
+                    let p = merge(json!({"state": "paused"}), Some(base));
+                    self.comp_event(Duration::ZERO, call_id, control_id, kind, p, Effect::None);
+                } else {
+                    self.reply_ok(ex, "Paused", json!({}));
+                }
+            }
+            "resume" => {
+                if let Some(left) = comp.paused.take() {
+                    self.reply_ok(ex, "Resumed", json!({}));
+                    let p = merge(json!({"state": "playing"}), Some(base));
+                    self.comp_event(Duration::ZERO, call_id, control_id, kind, p, Effect::None);
+                    self.schedule_finish(call_id, control_id, left);
+                } else {
+                    self.reply_ok(ex, "Resumed", json!({}));
+                }
+            }
+            _ => {
+                self.reply_ok(ex, "Stopped", json!({}));
+                self.cancel_component(call_id, control_id);
+                let p = comp_snapshot.stop_event(&ids);
+                self.comp_event(
+                    Duration::ZERO,
+                    call_id,
+                    control_id,
+                    kind,
+                    p,
+                    Effect::Complete(control_id.to_owned()),
+                );
+            }
+        }
+    }
+
+    /// A component's natural end (its [`Action::Finish`] fired).
+    pub(crate) fn finish_component(&mut self, call_id: &str, control_id: &str) {
+        let Some(ids) = self.calls.get(call_id).map(|c| c.ids()) else {
+            return;
+        };
+        let Some(comp) = self
+            .component_mut(call_id, control_id)
+            .filter(|c| !c.done)
+            .cloned()
+        else {
+            return;
+        };
+        if comp.paused.is_some() {
+            return;
+        }
+        let p = comp.natural_end(&ids);
+        self.fire_call_event(
+            call_id,
+            Some(control_id),
+            comp.kind.event_type().to_owned(),
+            p,
+            Effect::Complete(control_id.to_owned()),
+        );
+    }
+
+    /// Terminal events for every running component of the call, now, in creation order.
+    pub(crate) fn stop_all_components(&mut self, call_id: &str) {
+        let Some(call) = self.calls.get(call_id) else {
+            return;
+        };
+        let ids = call.ids();
+        let running: Vec<_> = call
+            .components
+            .iter()
+            .filter(|c| !c.done)
+            .cloned()
+            .collect();
+        for c in running {
+            let p = c.stop_event(&ids);
+            self.fire_call_event(
+                call_id,
+                Some(&c.control_id),
+                c.kind.event_type().to_owned(),
+                p,
+                Effect::Complete(c.control_id.clone()),
+            );
+        }
+    }
+}

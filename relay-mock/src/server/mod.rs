@@ -23,8 +23,6 @@
 //! }
 //! ```
 
-#![allow(dead_code)] // TEMP: filled in by the next commits
-
 mod blade;
 mod calls;
 mod components;
@@ -197,7 +195,9 @@ pub(crate) enum Effect {
     None,
     State(&'static str),
     Complete(String),
+    /// Bridge the call with this peer (both ways).
     Bridge(String),
+    /// Clear the bridge (both ways).
     Unbridge,
 }
 
@@ -237,6 +237,7 @@ pub struct MockServer {
     signature: String,
     server_node: String,
     space_id: String,
+    media_node: String,
     epoch: Option<Instant>,
     now: Option<Instant>,
     next_conn: u64,
@@ -268,6 +269,7 @@ impl MockServer {
             .collect::<String>();
         let server_node = ids.next_id(IdKind::Other);
         let space_id = ids.next_id(IdKind::Other);
+        let media_node = ids.next_id(IdKind::Other);
         Self {
             config,
             ids,
@@ -275,6 +277,7 @@ impl MockServer {
             signature,
             server_node,
             space_id,
+            media_node,
             epoch: None,
             now: None,
             next_conn: 0,

@@ -166,7 +166,9 @@ mod tests {
         let r = decode(r#"{"jsonrpc":"2.0","id":"a","error":{"code":"-32000","message":"x"}}"#)
             .unwrap();
         match r {
-            Incoming::Response { payload: Err(e), .. } => assert_eq!(e.code, -32000),
+            Incoming::Response {
+                payload: Err(e), ..
+            } => assert_eq!(e.code, -32000),
             other => panic!("{other:?}"),
         }
         let r = decode(r#"{"jsonrpc":"2.0","id":7,"method":"blade.ping"}"#).unwrap();
@@ -182,7 +184,16 @@ mod tests {
 
     #[test]
     fn rejects_non_objects() {
-        for bad in ["null", "123", "\"x\"", "[1]", "not json", "", "{}", r#"{"id":"a"}"#] {
+        for bad in [
+            "null",
+            "123",
+            "\"x\"",
+            "[1]",
+            "not json",
+            "",
+            "{}",
+            r#"{"id":"a"}"#,
+        ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,622 @@
+//! The Blade session: handshake, keepalive, request timeouts, reconnect with resume, the
+//! offline queue, and dispatch of server requests and broadcasts to the sub-machines.
+
+pub(crate) mod core;
+mod handshake;
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::calling::{CallEvent, Calling};
+use crate::config::SessionConfig;
+use crate::error::Error;
+use crate::ids::{RequestId, SessionId};
+use crate::messaging::{MessageEvent, SendResult};
+use crate::wire::{
+    self, BroadcastKind, BroadcastParams, Incoming, RelayEvent, RelayResult, RpcError,
+};
+
+use self::core::{relay_outcome, Core, PendingKind, Phase};
+
+/// How a request ended: the server answered (possibly with an error object), or no answer
+/// will come.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    Reply(Result<Value, RpcError>),
+    Local(RequestError),
+}
+
+impl Answer {
+    /// The relay outcome of a `blade.execute`.
+    pub(crate) fn relay(self) -> Result<RelayResult, RequestError> {
+        match self {
+            Answer::Reply(a) => relay_outcome(a),
+            Answer::Local(e) => Err(e),
+        }
+    }
+}
+
+/// Something that happened to the transport, fed to [`Session::handle_input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// The WebSocket asked for by [`TransportAction::Connect`] is open.
+    Opened,
+    /// One text frame arrived.
+    Frame(&'a str),
+    /// The transport closed, failed to connect, or was closed as asked by
+    /// [`TransportAction::Close`]. Always report it, whoever closed.
+    Closed(CloseInfo<'a>),
+    /// The instant last returned by [`Output::Timeout`] has been reached. Harmless to feed
+    /// early or repeatedly.
+    Timeout,
+}
+
+/// How the transport closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CloseInfo<'a> {
+    /// WebSocket close code, if a close frame was seen (1006 or `None` for an abrupt drop).
+    pub code: Option<u16>,
+    /// Close reason or I/O error text.
+    pub reason: &'a str,
+}
+
+/// What the driver must do with the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportAction {
+    /// Open a WebSocket to the Relay URL, then feed [`Input::Opened`] (or [`Input::Closed`] if
+    /// that fails).
+    Connect,
+    /// Close the WebSocket with a close frame of this code, then feed [`Input::Closed`].
+    Close {
+        /// WebSocket close code (1000 normal, 1001 going away, 4000+ application).
+        code: u16,
+        /// Why, for logs and the close frame.
+        reason: String,
+    },
+}
+
+/// What the session asks of its driver. Drain with [`Session::poll_output`] after every input
+/// and command, until it returns `Timeout`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+// Outputs are moved out once; boxing events would cost an allocation each for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum Output {
+    /// Send this text frame on the current WebSocket.
+    Transmit(String),
+    /// Open or close the transport.
+    Transport(TransportAction),
+    /// Something happened that the application may care about.
+    Event(Event),
+    /// Nothing more to do: call back with [`Input::Timeout`] at this instant (`None`: nothing
+    /// is scheduled; wait for a frame, a transport change or a command).
+    Timeout(Option<Instant>),
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No answer before the request timeout. The connection is left alone.
+    #[error("request timed out")]
+    Timeout,
+    /// The connection dropped while the request was in flight; it was not re-sent, because the
+    /// server may have executed it.
+    #[error("connection lost before the answer arrived")]
+    ConnectionLost,
+    /// The session stopped (closed by the application, bad credentials, or attempts
+    /// exhausted) before the command could be sent.
+    #[error("session stopped")]
+    SessionStopped,
+    /// The server answered with a JSON-RPC error (including `-32000`, which is an ordinary
+    /// error here and never a reason to reconnect).
+    #[error("server error {}: {}", .0.code, .0.message)]
+    Rpc(RpcError),
+    /// The server answered with a relay failure (`code` other than `"200"`).
+    #[error("relay failure {}: {}", .0.code.as_deref().unwrap_or("?"), .0.message.as_deref().unwrap_or(""))]
+    Relay(RelayResult),
+    /// Refused locally, nothing sent (e.g. a command on a call that is ending).
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// Why the session stopped for good.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// [`Session::close`] was called.
+    Closed,
+    /// `blade.connect` was rejected and `retry_on_auth_failure` is off.
+    AuthFailed(RpcError),
+    /// `Backoff::max_attempts` consecutive reconnects failed.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+/// Events of the session. Calling, messaging and task events carry typed payloads.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed; relay commands flow (queued ones were just sent).
+    Ready {
+        /// The Blade session id.
+        session_id: SessionId,
+        /// The relay protocol of this session.
+        protocol: String,
+        /// The server restored the previous session (calls survive).
+        restored: bool,
+        /// This is not the first handshake of this `Session`.
+        reconnected: bool,
+    },
+    /// The transport is gone; in-flight requests were failed with
+    /// [`RequestError::ConnectionLost`]. A reconnect follows unless the session stopped.
+    Disconnected {
+        /// When the next connection attempt is due (`None`: not reconnecting).
+        reconnect_at: Option<Instant>,
+    },
+    /// The server sent `blade.disconnect`: commands are queued until it closes the socket and
+    /// the session reconnects.
+    Paused,
+    /// `blade.connect` was rejected.
+    AuthFailed {
+        /// The server's error.
+        error: RpcError,
+    },
+    /// The session stopped for good; queued commands were failed with
+    /// [`RequestError::SessionStopped`].
+    Stopped {
+        /// Why.
+        reason: StopReason,
+    },
+    /// Outcome of a `signalwire.receive` (sent after each handshake and by
+    /// [`Session::receive`]).
+    ContextsRegistered {
+        /// The request.
+        request: RequestId,
+        /// The contexts it carried.
+        contexts: Vec<String>,
+        /// `Ok` once the server accepted them.
+        outcome: Result<(), RequestError>,
+    },
+    /// Outcome of [`Session::execute`].
+    Response {
+        /// The request.
+        request: RequestId,
+        /// The relay result, or why there is none.
+        outcome: Result<RelayResult, RequestError>,
+    },
+    /// Outcome of [`Session::messaging_send`].
+    MessageSent {
+        /// The request.
+        request: RequestId,
+        /// The send result (unsuccessful results carry the error).
+        result: SendResult,
+    },
+    /// An inbound message or a state change of a message (`queuing.relay.messaging`).
+    Message(MessageEvent),
+    /// A task delivered to one of our contexts (`queuing.relay.tasks`).
+    Task {
+        /// The context it was delivered to.
+        context: String,
+        /// The task's message: any JSON value.
+        message: Value,
+    },
+    /// A calling event: call state, dial and connect results, component updates.
+    Call(CallEvent),
+    /// An event this version does not understand, from a newer server. Never dropped silently.
+    Unrecognized {
+        /// The `event_type` (or broadcast `event`) naming it.
+        event_type: String,
+        /// The whole event object.
+        raw: Value,
+    },
+}
+
+/// A sans-IO Relay v2 client session.
+///
+/// One `Session` lives across reconnects: it asks for a transport with
+/// [`TransportAction::Connect`] as soon as it is created, performs the Blade handshake on
+/// [`Input::Opened`], keeps the connection alive, and reconnects with backoff when it drops,
+/// resuming the Blade session and the relay protocol so calls survive.
+pub struct Session {
+    pub(crate) core: Core,
+    pub(crate) calling: Calling,
+    pub(crate) handshake: handshake::Handshake,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("phase", &self.core.phase)
+            .field("conn", &self.core.conn)
+            .field("session_id", &self.core.session_id)
+            .field("protocol", &self.core.protocol)
+            .field("in_flight", &self.core.pending.len())
+            .field("queued", &self.core.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Creates the session. The first [`poll_output`](Self::poll_output) asks for a transport.
+    pub fn new(config: SessionConfig, now: Instant) -> Self {
+        let contexts = config.contexts.clone();
+        let bounds = config.bounds.clone();
+        let mut core = Core::new(config);
+        let mut handshake = handshake::Handshake::new(contexts);
+        handshake.start_connect(&mut core, now);
+        Session {
+            calling: Calling::new(&bounds),
+            core,
+            handshake,
+        }
+    }
+
+    /// Feeds one input. An `Err` reports a frame that was ignored (garbage, or a rule broken
+    /// by the peer) or an input that made no sense in this state; the session goes on either way.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        match input {
+            Input::Opened => self.handshake.on_opened(&mut self.core, now),
+            Input::Frame(text) => self.handle_frame(now, text),
+            Input::Closed(info) => {
+                self.on_closed(now, info);
+                Ok(())
+            }
+            Input::Timeout => {
+                self.handle_timeout(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// The next thing to do. Call until it returns [`Output::Timeout`].
+    #[must_use]
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.core.pop_output() {
+            return o;
+        }
+        Output::Timeout(self.poll_timeout())
+    }
+
+    /// The next instant at which [`Input::Timeout`] must be fed, if any.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.core.next_deadline(),
+            self.handshake.next_timer(&self.core),
+            self.calling.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the handshake is complete and relay commands are being sent.
+    pub fn is_ready(&self) -> bool {
+        self.core.can_send()
+    }
+
+    /// The Blade session id, once known.
+    pub fn session_id(&self) -> Option<&str> {
+        self.core.session_id.as_deref()
+    }
+
+    /// The relay protocol, once known.
+    pub fn protocol(&self) -> Option<&str> {
+        self.core.protocol.as_deref()
+    }
+
+    /// Requests awaiting an answer on the current connection.
+    pub fn in_flight(&self) -> usize {
+        self.core.in_flight()
+    }
+
+    /// Commands waiting for the next handshake.
+    pub fn queued(&self) -> usize {
+        self.core.queue.len()
+    }
+
+    /// Registers more contexts for inbound calls, messages and tasks. They are also
+    /// re-registered after every reconnect. Returns the request id when a `signalwire.receive`
+    /// was sent now; `None` when every context is already registered or being registered, or
+    /// when the session is not ready (they go out with the next handshake's receive).
+    pub fn receive<I, S>(&mut self, now: Instant, contexts: I) -> Result<Option<RequestId>, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let contexts: Vec<String> = contexts.into_iter().map(Into::into).collect();
+        if contexts.is_empty() {
+            return Err(Error::misuse("receive needs at least one context"));
+        }
+        if let Some(bad) = contexts.iter().find(|c| c.trim().is_empty()) {
+            return Err(Error::misuse(format!("invalid empty context {bad:?}")));
+        }
+        self.handshake.receive(&mut self.core, now, contexts)
+    }
+
+    /// Sends any relay command as `blade.execute` with the session's protocol; the outcome
+    /// arrives as [`Event::Response`]. Queued while the session is not ready.
+    pub fn execute(
+        &mut self,
+        now: Instant,
+        method: &str,
+        params: Value,
+    ) -> Result<RequestId, Error> {
+        if method.trim().is_empty() {
+            return Err(Error::misuse("empty method"));
+        }
+        self.core.execute(now, method, params, PendingKind::Execute)
+    }
+
+    /// Closes the session for good: the transport is closed with code 1000, in-flight and
+    /// queued commands fail, and no reconnect follows.
+    pub fn close(&mut self, now: Instant) {
+        self.stop(now, StopReason::Closed);
+    }
+
+    pub(crate) fn stop(&mut self, now: Instant, reason: StopReason) {
+        if self.core.phase == Phase::Stopped {
+            return;
+        }
+        let had_transport = matches!(
+            self.core.phase,
+            Phase::Connecting | Phase::Handshaking | Phase::Ready | Phase::Closing
+        );
+        self.core.phase = Phase::Stopped;
+        if had_transport {
+            self.core
+                .push_output(Output::Transport(TransportAction::Close {
+                    code: 1000,
+                    reason: "session closed".into(),
+                }));
+        }
+        self.fail_all_pending(now, RequestError::ConnectionLost);
+        for q in self.core.take_queue() {
+            self.complete(
+                now,
+                q.id,
+                q.kind,
+                Answer::Local(RequestError::SessionStopped),
+            );
+        }
+        self.handshake.reset_connection();
+        self.core.emit(Event::Stopped { reason });
+    }
+
+    fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), Error> {
+        if text.len() > self.core.bounds.max_frame_size {
+            return Err(Error::PeerMisbehaved(format!(
+                "frame of {} bytes exceeds the {} byte limit",
+                text.len(),
+                self.core.bounds.max_frame_size
+            )));
+        }
+        if !matches!(
+            self.core.phase,
+            Phase::Handshaking | Phase::Ready | Phase::Closing
+        ) {
+            return Err(Error::misuse("frame fed while no transport is open"));
+        }
+        match wire::decode(text)? {
+            Incoming::Response { id, payload } => {
+                let Some(p) = self.core.pending.remove(&id) else {
+                    tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
+                    return Ok(());
+                };
+                self.complete(now, id, p.kind, Answer::Reply(payload));
+                self.core.pump_queue(now);
+                Ok(())
+            }
+            Incoming::Request { id, method, params } => {
+                self.handle_server_request(now, id, &method, params)
+            }
+        }
+    }
+
+    fn handle_server_request(
+        &mut self,
+        now: Instant,
+        id: Option<RequestId>,
+        method: &str,
+        params: Value,
+    ) -> Result<(), Error> {
+        match method {
+            wire::method::PING => {
+                if let Some(id) = id {
+                    let echo = if params.is_object() {
+                        params
+                    } else {
+                        Value::Object(Default::default())
+                    };
+                    self.core.transmit(wire::rpc::encode_result(&id, &echo));
+                }
+                Ok(())
+            }
+            wire::method::DISCONNECT => {
+                self.handshake.on_server_disconnect(&mut self.core, now);
+                Ok(())
+            }
+            wire::method::BROADCAST => self.handle_broadcast(now, params),
+            other => {
+                if let Some(id) = id {
+                    self.core.transmit(wire::rpc::encode_error(
+                        Some(&id),
+                        -32601,
+                        "method not found",
+                    ));
+                }
+                Err(Error::PeerMisbehaved(format!(
+                    "unknown server method {other:?}"
+                )))
+            }
+        }
+    }
+
+    fn handle_broadcast(&mut self, now: Instant, params: Value) -> Result<(), Error> {
+        let b: BroadcastParams = serde_json::from_value(params)
+            .map_err(|e| Error::PeerMisbehaved(format!("bad blade.broadcast params: {e}")))?;
+        if let (Some(theirs), Some(ours)) = (b.protocol.as_deref(), self.core.protocol.as_deref()) {
+            if theirs != ours {
+                tracing::debug!(theirs, ours, "broadcast for another protocol; ignored");
+                return Ok(());
+            }
+        }
+        let event = b.event.clone().unwrap_or_default();
+        let Some(inner) = b.params else {
+            return Err(Error::PeerMisbehaved(
+                "blade.broadcast without params".into(),
+            ));
+        };
+        let Some(kind) = BroadcastKind::from_event(&event) else {
+            self.core.emit(Event::Unrecognized {
+                event_type: event,
+                raw: inner,
+            });
+            return Ok(());
+        };
+        match kind {
+            BroadcastKind::Tasks => {
+                let context = inner.get("context").and_then(Value::as_str);
+                let Some(context) = context else {
+                    return Err(Error::PeerMisbehaved(
+                        "task broadcast without context".into(),
+                    ));
+                };
+                let message = inner.get("message").cloned().unwrap_or(Value::Null);
+                self.core.emit(Event::Task {
+                    context: context.to_owned(),
+                    message,
+                });
+                Ok(())
+            }
+            BroadcastKind::Messaging => {
+                let ev = decode_relay_event(&inner)?;
+                match crate::messaging::decode_event(&ev) {
+                    Some(m) => self.core.emit(Event::Message(m)),
+                    None => self.core.emit(Event::Unrecognized {
+                        event_type: ev.event_type,
+                        raw: inner,
+                    }),
+                }
+                Ok(())
+            }
+            BroadcastKind::Calling => {
+                let ev = decode_relay_event(&inner)?;
+                if !ev.event_type.starts_with("calling.") {
+                    self.core.emit(Event::Unrecognized {
+                        event_type: ev.event_type,
+                        raw: inner,
+                    });
+                    return Ok(());
+                }
+                self.calling.handle_event(&mut self.core, now, ev, inner)
+            }
+        }
+    }
+
+    fn on_closed(&mut self, now: Instant, info: CloseInfo<'_>) {
+        if matches!(self.core.phase, Phase::Disconnected | Phase::Stopped) {
+            tracing::debug!(?info, "close reported while not connected; ignored");
+            return;
+        }
+        tracing::info!(code = ?info.code, reason = info.reason, "transport closed");
+        // A server that sent blade.disconnect is restarting on purpose: reconnect at once.
+        let immediate = self.core.paused;
+        self.core.paused = false;
+        self.core.phase = Phase::Disconnected;
+        self.handshake.reset_connection();
+        self.fail_all_pending(now, RequestError::ConnectionLost);
+        self.calling.on_transport_lost(&mut self.core, now);
+        match self
+            .handshake
+            .schedule_reconnect(&mut self.core, now, immediate)
+        {
+            Ok(at) => self.core.emit(Event::Disconnected {
+                reconnect_at: Some(at),
+            }),
+            Err(attempts) => {
+                self.core.emit(Event::Disconnected { reconnect_at: None });
+                self.stop(now, StopReason::GaveUp { attempts });
+            }
+        }
+    }
+
+    fn fail_all_pending(&mut self, now: Instant, why: RequestError) {
+        for (id, p) in self.core.take_all_pending() {
+            self.complete(now, id, p.kind, Answer::Local(why.clone()));
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for (id, p) in self.core.take_expired(now) {
+            tracing::debug!(request = %id, conn = p.conn, "request timed out");
+            self.complete(now, id, p.kind, Answer::Local(RequestError::Timeout));
+        }
+        self.handshake.handle_timeout(&mut self.core, now);
+        self.calling.handle_timeout(&mut self.core, now);
+        self.core.pump_queue(now);
+    }
+
+    /// Routes the outcome of a request to the sub-machine that sent it.
+    pub(crate) fn complete(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        kind: PendingKind,
+        answer: Answer,
+    ) {
+        match kind {
+            PendingKind::Connect
+            | PendingKind::Setup
+            | PendingKind::Subscribe
+            | PendingKind::Ping => {
+                let reply = match answer {
+                    Answer::Reply(a) => Some(a),
+                    Answer::Local(_) => None,
+                };
+                if let Some(stop) = self
+                    .handshake
+                    .on_answer(&mut self.core, now, &id, kind, reply)
+                {
+                    self.stop(now, stop);
+                }
+            }
+            PendingKind::Receive { contexts } => {
+                let res = answer.relay().map(|_| ());
+                self.handshake.on_receive_outcome(&contexts, res.is_ok());
+                self.core.emit(Event::ContextsRegistered {
+                    request: id,
+                    contexts,
+                    outcome: res,
+                });
+            }
+            PendingKind::Execute => {
+                self.core.emit(Event::Response {
+                    request: id,
+                    outcome: answer.relay(),
+                });
+            }
+            PendingKind::MessagingSend => {
+                let result = SendResult::from_outcome(answer.relay());
+                self.core.emit(Event::MessageSent {
+                    request: id,
+                    result,
+                });
+            }
+            PendingKind::Calling(req) => {
+                self.calling
+                    .handle_response(&mut self.core, now, id, req, answer.relay());
+            }
+        }
+    }
+}
+
+fn decode_relay_event(inner: &Value) -> Result<RelayEvent, Error> {
+    serde_json::from_value::<RelayEvent>(inner.clone())
+        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))
+}
