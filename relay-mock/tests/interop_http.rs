@@ -61,6 +61,21 @@ async fn http_control_api() {
     );
     assert_eq!(json_body(&body)["ok"], json!(true));
 
+    let (status, _, body) = request(addr, "GET", "/__control/sessions", &[], "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(json_body(&body)["sessions"].is_array(), "{body}");
+    let (status, _, body) = request(addr, "GET", "/__control/frames?since=0", &[], "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(json_body(&body)["frames"].is_array(), "{body}");
+    let (status, _, body) = request(addr, "POST", "/__control/reset", &[], "").await;
+    assert_eq!(
+        (status, json_body(&body)),
+        (200, json!({"reset": true})),
+        "empty body = {{}}"
+    );
+    let (status, _, _) = request(addr, "GET", "/__control/inbound_call", &[], "").await;
+    assert_eq!(status, 405, "inbound_call is POST only");
+
     let (status, _, body) = request(addr, "POST", "/__control/no_such_thing", &[], "{}").await;
     assert_eq!(status, 404, "{body}");
     assert!(json_body(&body)["error"].is_string());

@@ -337,6 +337,19 @@ mod tests {
         assert!(!parse_head(raw).unwrap().is_websocket_upgrade());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_head_never_panics(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_head(&raw);
+        }
+
+        #[test]
+        fn parse_head_never_panics_on_texty_input(raw in "[A-Z]{0,6} [ -~]{0,40} HTTP/1\\.[01]\r\n([ -~]{0,30}\r\n){0,5}\r\n") {
+            let _ = parse_head(raw.as_bytes());
+            let _ = query_to_json(&raw);
+        }
+    }
+
     #[test]
     fn renders_byte_lengths_and_bodyless_204() {
         let r = String::from_utf8(render_response(200, "{\"é\":1}", &[])).unwrap();
