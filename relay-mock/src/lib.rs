@@ -7,6 +7,7 @@
 //!
 //! The tokio WebSocket/HTTP binary wraps [`MockServer`].
 
+pub mod net;
 pub mod pair;
 pub mod server;
 pub mod transcript;

@@ -1,0 +1,215 @@
+//! `relay-mock`: a SignalWire Relay v2 test server (WebSocket + control API on one port).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use relay_mock::net::{serve, ServeOptions};
+use relay_mock::MockConfig;
+
+const HELP: &str = "\
+relay-mock: a faithful SignalWire Relay v2 (Blade JSON-RPC over WebSocket) test server
+
+USAGE:
+    relay-mock [OPTIONS]
+
+OPTIONS:
+    --listen ADDR     IP:PORT or HOST:PORT to bind (default 127.0.0.1:8080; port 0 picks a
+                      free port, printed on the startup line)
+    --project ID      project id clients must authenticate with (default: test-project)
+    --token TOKEN     project token clients must authenticate with (default: test-token)
+    --seed N          seed for generated ids and routing order (default: 0)
+    --record DIR      write a JSONL transcript of the run (shared/protocol/TRANSCRIPTS.md
+                      format) to DIR/relay-mock-<unix secs>-<pid>.jsonl
+    -h, --help        print this help
+
+The WebSocket (any path) and the HTTP control API (/__control/..., POST /api/relay/rest/tasks)
+share the port. On startup exactly one line `relay-mock listening on ws://ADDR` goes to stdout.
+SIGINT or SIGTERM stops the server gracefully (transcript flushed).
+";
+
+struct Args {
+    listen: SocketAddr,
+    config: MockConfig,
+    record: Option<PathBuf>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+    let mut config = MockConfig::default();
+    let mut record = None;
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--listen" => {
+                let v = value()?;
+                listen = resolve(&v)?;
+            }
+            "--project" => config.project = value()?,
+            "--token" => config.token = value()?,
+            "--seed" => {
+                let v = value()?;
+                config.seed = v.parse().map_err(|e| format!("--seed {v}: {e}"))?;
+            }
+            "--record" => record = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    if config.project.is_empty() || config.token.is_empty() {
+        return Err("--project and --token must not be empty".into());
+    }
+    Ok(Some(Args {
+        listen,
+        config,
+        record,
+    }))
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved once (first address wins).
+fn resolve(v: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(v)
+        .map_err(|e| format!("--listen {v}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--listen {v}: no address"))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("relay-mock: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!("relay-mock: cannot listen on {}: {err}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(err) => {
+            eprintln!("relay-mock: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = ServeOptions::default().shutdown_on(shutdown_signal());
+    if let Some(dir) = args.record {
+        opts = opts.record_dir(dir);
+    }
+    println!("relay-mock listening on ws://{addr}");
+    let _ = std::io::stdout().flush();
+    match serve(listener, args.config, opts).await {
+        Ok(summary) => {
+            if let Some(path) = summary.transcript {
+                eprintln!("relay-mock: transcript written to {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("relay-mock: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(list: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse(&[]).unwrap().unwrap();
+        assert_eq!(a.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            (a.config.project.as_str(), a.config.token.as_str()),
+            ("test-project", "test-token")
+        );
+        let a = parse(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--project=p",
+            "--token",
+            "t",
+            "--seed",
+            "7",
+            "--record",
+            "/tmp/x",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.listen.port(), 0);
+        assert_eq!(
+            (
+                a.config.project.as_str(),
+                a.config.token.as_str(),
+                a.config.seed
+            ),
+            ("p", "t", 7)
+        );
+        assert_eq!(a.record, Some(PathBuf::from("/tmp/x")));
+        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(parse(&["--seed", "x"]).is_err());
+        assert!(parse(&["--listen"]).is_err());
+        assert!(parse(&["--listen", "nonsense"]).is_err());
+        assert_eq!(
+            parse(&["--listen", "localhost:0"])
+                .unwrap()
+                .unwrap()
+                .listen
+                .port(),
+            0
+        );
+        assert!(parse(&["--bogus"]).is_err());
+    }
+}
