@@ -7,13 +7,16 @@
 //!
 //! Needs `node` and `npm` on PATH. Without them the test FAILS, unless
 //! `RELAY_SKIP_NODE_INTEROP=1` is set (which also skips it when they are present).
+//!
+//! With `RELAY_INTEROP_RECORD_DIR=DIR`, each script's server writes its JSONL transcript to
+//! `DIR/<script>/` (the SDK's real frames, usable as golden transcripts).
 #![allow(clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use relay_mock::net::start;
+use relay_mock::net::{start_with, ServeOptions};
 use relay_mock::MockConfig;
 
 const SCRIPTS: &[&str] = &["consumer.js", "client.js", "reconnect.js", "media.js"];
@@ -147,7 +150,11 @@ async fn official_node_sdk_against_relay_mock() {
     let mut servers = Vec::new();
     let mut runs = Vec::new();
     for script in SCRIPTS {
-        let server = start(MockConfig::default())
+        let mut opts = ServeOptions::default();
+        if let Some(dir) = std::env::var_os("RELAY_INTEROP_RECORD_DIR") {
+            opts = opts.record_dir(PathBuf::from(dir).join(script.trim_end_matches(".js")));
+        }
+        let server = start_with(MockConfig::default(), opts)
             .await
             .expect("start relay-mock");
         let url = server.ws_url();

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -36,6 +37,13 @@ pub(crate) async fn handle(mut stream: TcpStream, events: mpsc::Sender<Event>) {
     if head.is_websocket_upgrade() {
         websocket(stream, head, rest, events).await;
     } else {
+        let expects_continue = head
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        if expects_continue && rest.is_empty() {
+            // curl waits (1 s) for this before sending a body larger than 1 KiB.
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
         let (status, body) = match http::read_body(&mut stream, &head, rest, READ_TIMEOUT).await {
             Ok(body) => route(&head, body, &events).await,
             Err(ReadError::Io) => return,
@@ -149,10 +157,7 @@ async fn websocket(
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
-    if tokio::io::AsyncWriteExt::write_all(&mut stream, response.as_bytes())
-        .await
-        .is_err()
-    {
+    if stream.write_all(response.as_bytes()).await.is_err() {
         return;
     }
     let _ = stream.set_nodelay(true);
