@@ -1,63 +1,927 @@
 //! Calling: the call registry, dial and connect device trees, and every component correlated
-//! by `control_id`. (Interface only; the state machines are being written.)
+//! by `control_id`.
+//!
+//! # Model
+//!
+//! * The registry holds **one** [`CallInfo`] per `call_id`. Calls enter it from
+//!   `calling.call.receive`, from state events of legs that belong to something we know (a
+//!   pending dial's `tag`, or a `peer` that is a known call), from a dial's winner, and from a
+//!   connect's peer. Their first state is applied (the official SDK leaves them at `none`: bug
+//!   14). A call leaves the registry on `ended`, after each of its unfinished components got
+//!   its one terminal outcome; an event for an unknown or removed call is traced and ignored,
+//!   so no zombie is ever created (bug 15).
+//! * Every command on a call ([`CallMut`]) returns a [`ControlId`]. Component commands send it
+//!   as `control_id`; call commands (answer, hangup, pass, connect, disconnect, refer,
+//!   wait_for) use it only locally. Each id gets exactly one [`CallEvent::ComponentFinished`]:
+//!   on its final event, on a failed request, when the call ends, or at once when the call is
+//!   already ending (nothing is sent then). A terminal event is never overturned by a later
+//!   error response (bug 23).
+//! * [`Session::dial`](crate::Session::dial) returns a [`DialTag`]; each dial gets exactly one
+//!   [`CallEvent::DialCompleted`].
+//! * Blocking vs async is the caller's concern (`play()` = `play_async()` + wait), except for
+//!   detect, whose completion rule differs ([`DetectMode`]).
 
+mod api;
+mod call;
+mod components;
+mod events;
+mod params;
+mod types;
+
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
 use crate::error::Error;
-use crate::ids::RequestId;
-use crate::session::core::Core;
+use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
+use crate::session::core::{Core, PendingKind};
 use crate::session::{Event, RequestError};
 use crate::wire::{RelayEvent, RelayResult};
 
-/// A calling event.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum CallEvent {}
+pub use api::CallMut;
+pub use call::CallInfo;
+pub use events::{
+    decode_payload, CallState, CallingPayload, CollectPayload, CollectResultPayload, ComponentIds,
+    ConnectPayload, DetectEventParams, DetectObject, DetectPayload, DeviceInfo, DialCall,
+    DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo, ReceivePayload, ReferPayload,
+    StateComponentPayload, StatePayload,
+};
+pub use params::{
+    validate_send_digits, validate_volume, AudioDirection, CollectDigits, CollectParams,
+    CollectSpeech, ConnectParams, DetectKind, DetectMode, DetectParams, Device, DeviceTree,
+    DialParams, FaxSendParams, FaxTone, Media, PhoneDevice, PlayParams, PromptParams, RecordFormat,
+    RecordParams, ReferParams, SipDevice, SipHeader, TapDevice, TapParams, DEFAULT_DEVICE_TIMEOUT,
+    SEND_DIGITS_CHARSET,
+};
+pub use types::{
+    CallEvent, CollectProgress, ComponentKind, ComponentResult, ControlAction, ControlResult,
+    DialResult, ResultEvent,
+};
+
+use call::Call;
+use components::{is_collect_progress, Component, DetectTrack, Step};
 
 /// What a pending calling request was for.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum CallingRequest {}
+pub(crate) enum CallingRequest {
+    Dial {
+        tag: DialTag,
+    },
+    Command {
+        call_id: CallId,
+        control_id: ControlId,
+        kind: ComponentKind,
+    },
+    Control {
+        call_id: CallId,
+        control_id: ControlId,
+        action: ControlAction,
+        /// Sent by the core itself (stopping a finished blocking detect): not reported.
+        internal: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct PendingDial {
+    devices: usize,
+}
 
 /// The calling sub-machine, owned by the session.
 #[derive(Debug)]
-pub(crate) struct Calling {}
+pub(crate) struct Calling {
+    calls: BTreeMap<CallId, Call>,
+    dials: BTreeMap<DialTag, PendingDial>,
+    max_calls: usize,
+    max_components: usize,
+}
 
 impl Calling {
-    pub(crate) fn new(_bounds: &Bounds) -> Self {
-        Calling {}
+    pub(crate) fn new(bounds: &Bounds) -> Self {
+        Calling {
+            calls: BTreeMap::new(),
+            dials: BTreeMap::new(),
+            max_calls: bounds.max_calls,
+            max_components: bounds.max_components_per_call,
+        }
+    }
+
+    pub(crate) fn call(&self, id: &CallId) -> Option<&CallInfo> {
+        self.calls.get(id).map(|c| &c.info)
+    }
+
+    pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
+        self.calls.values().map(|c| &c.info)
+    }
+
+    pub(crate) fn pending_dials(&self) -> usize {
+        self.dials.len()
+    }
+
+    fn ensure_room(&self) -> Result<(), Error> {
+        if self.calls.len() + self.dials.len() >= self.max_calls {
+            return Err(Error::Capacity {
+                what: "calls",
+                limit: self.max_calls,
+            });
+        }
+        Ok(())
     }
 
     /// A `queuing.relay.events` event whose type starts with `calling.`.
     pub(crate) fn handle_event(
         &mut self,
         core: &mut Core,
-        _now: Instant,
+        now: Instant,
         ev: RelayEvent,
         raw: Value,
     ) -> Result<(), Error> {
-        core.emit(Event::Unrecognized {
-            event_type: ev.event_type,
-            raw,
+        let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
+            core.emit(Event::Unrecognized {
+                event_type: ev.event_type,
+                raw,
+            });
+            return Ok(());
+        };
+        let p = &ev.params;
+        match payload {
+            CallingPayload::Receive(r) => self.on_receive(core, r),
+            CallingPayload::State(s) => self.on_state(core, s, p),
+            CallingPayload::Dial(d) => self.on_dial(core, d),
+            CallingPayload::Connect(c) => self.on_connect(core, c, p),
+            CallingPayload::Refer(r) => self.on_refer(core, r, p),
+            CallingPayload::Play(x) => {
+                let up = CallEvent::PlayUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    state: x.state.clone(),
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::Play, up, |c| {
+                    c.on_state_component(&x, p)
+                });
+                Ok(())
+            }
+            CallingPayload::Record(x) => {
+                let up = CallEvent::RecordUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    state: x.state.clone(),
+                    url: x.url.clone(),
+                    duration: x.duration,
+                    size: x.size,
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::Record, up, |c| {
+                    c.on_state_component(&x, p)
+                });
+                Ok(())
+            }
+            CallingPayload::Tap(x) => {
+                let up = CallEvent::TapUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    state: x.state.clone(),
+                    tap: x.tap.clone(),
+                    device: x.device.clone(),
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::Tap, up, |c| {
+                    c.on_state_component(&x, p)
+                });
+                Ok(())
+            }
+            CallingPayload::SendDigits(x) => {
+                let up = CallEvent::SendDigitsUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    state: x.state.clone(),
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+                    c.on_state_component(&x, p)
+                });
+                Ok(())
+            }
+            CallingPayload::Collect(x) => {
+                let up = CallEvent::CollectUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    progress: collect_progress(&x),
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::Prompt, up, |c| {
+                    c.on_collect(&x)
+                });
+                Ok(())
+            }
+            CallingPayload::Detect(x) => {
+                let up = CallEvent::DetectUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    detect_type: x.detect.detect_type.clone(),
+                    event: x.detect.params.event.clone(),
+                };
+                self.on_component(core, now, &x.ids, ComponentKind::Detect, up, |c| {
+                    c.on_detect(&x)
+                });
+                Ok(())
+            }
+            CallingPayload::Fax(x) => {
+                let fp = &x.fax.params;
+                let up = CallEvent::FaxUpdate {
+                    call_id: x.ids.call_id.clone(),
+                    control_id: x.ids.control_id.clone(),
+                    fax_type: x.fax.fax_type.clone(),
+                    direction: fp
+                        .get("direction")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    page: fp
+                        .get("number")
+                        .or_else(|| fp.get("pages"))
+                        .and_then(crate::wire::lenient::value_as_u64),
+                };
+                // Either fax kind: the events do not say which command started the component.
+                let kind = self
+                    .calls
+                    .get(&x.ids.call_id)
+                    .and_then(|c| c.components.get(&x.ids.control_id))
+                    .map(|c| c.kind)
+                    .filter(|k| *k == ComponentKind::ReceiveFax)
+                    .unwrap_or(ComponentKind::SendFax);
+                self.on_component(core, now, &x.ids, kind, up, |c| c.on_fax(&x));
+                Ok(())
+            }
+        }
+    }
+
+    fn on_receive(&mut self, core: &mut Core, r: ReceivePayload) -> Result<(), Error> {
+        if self.calls.contains_key(&r.call_id) {
+            tracing::debug!(call_id = %r.call_id, "duplicate calling.call.receive; ignored");
+            return Ok(());
+        }
+        self.ensure_room()?;
+        let mut info = CallInfo::new(r.call_id.clone());
+        info.node_id = r.node_id;
+        info.context = Some(r.context);
+        info.direction = Some(r.direction.unwrap_or_else(|| "inbound".into()));
+        info.device = r.device;
+        // The receive's state is applied (the SDK leaves inbound calls at `none`: bug 14).
+        let state = r
+            .call_state
+            .as_deref()
+            .and_then(|s| CallState::parse(s).ok())
+            .unwrap_or(CallState::Created);
+        info.set_state(state);
+        tracing::debug!(call_id = %info.id, context = ?info.context, "incoming call");
+        self.calls.insert(info.id.clone(), Call::new(info.clone()));
+        core.emit(Event::Call(CallEvent::IncomingCall {
+            call: Box::new(info),
+        }));
+        Ok(())
+    }
+
+    fn on_state(&mut self, core: &mut Core, s: StatePayload, raw: &Value) -> Result<(), Error> {
+        let state = CallState::parse(&s.call_state)
+            .map_err(|_| Error::PeerMisbehaved(format!("unknown call_state {:?}", s.call_state)))?;
+        let id = s.call_id.clone();
+        if !self.calls.contains_key(&id) {
+            let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
+            let peer_leg = s
+                .peer
+                .as_ref()
+                .is_some_and(|p| self.calls.contains_key(&p.call_id));
+            if !dial_leg && !peer_leg {
+                tracing::trace!(call_id = %id, state = %s.call_state, "state event for an unknown call; ignored");
+                return Ok(());
+            }
+            self.ensure_room()?;
+            let mut info = CallInfo::new(id.clone());
+            if dial_leg {
+                info.tag = s.tag.clone();
+            }
+            self.calls.insert(id.clone(), Call::new(info));
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Ok(());
+        };
+        let info = &mut call.info;
+        if info.node_id.is_none() {
+            info.node_id = s.node_id.clone();
+        }
+        if s.device.is_some() {
+            info.device = s.device.clone();
+        }
+        if s.direction.is_some() {
+            info.direction = s.direction.clone();
+        }
+        if s.peer.is_some() {
+            info.peer = s.peer.clone();
+        }
+        if let Some(r) = &s.end_reason {
+            info.end_reason = Some(EndReason::parse(r));
+        }
+        info.set_state(state);
+        let (prev, end_reason, tag, peer) = (
+            info.prev_state,
+            info.end_reason.clone(),
+            info.tag.clone(),
+            info.peer.clone(),
+        );
+        tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
+        core.emit(Event::Call(CallEvent::StateChanged {
+            call_id: id.clone(),
+            state,
+            prev_state: prev,
+            end_reason: end_reason.clone(),
+            tag: tag.clone(),
+            peer,
+        }));
+        let ids: Vec<ControlId> = call.components.keys().cloned().collect();
+        for cid in ids {
+            let step = match call.components.get_mut(&cid) {
+                Some(c) => c.on_call_state(state, end_reason.as_ref(), raw),
+                None => continue,
+            };
+            if step == Step::Finish {
+                if let Some(c) = call.components.remove(&cid) {
+                    emit_finished(core, &id, cid, c);
+                }
+            }
+        }
+        if state == CallState::Ended {
+            self.remove_call(core, &id, raw);
+            if let Some(t) = tag {
+                if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
+                    self.dials.remove(&t);
+                    complete_dial(
+                        core,
+                        t,
+                        DialResult {
+                            successful: false,
+                            state: "ended".into(),
+                            call_id: None,
+                            node_id: None,
+                            end_reason,
+                            error: None,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes an ended call, failing each of its unfinished components once.
+    fn remove_call(&mut self, core: &mut Core, id: &CallId, raw: &Value) {
+        let Some(call) = self.calls.remove(id) else {
+            return;
+        };
+        for (cid, mut c) in call.components {
+            c.terminate(
+                Some(ResultEvent {
+                    name: "ended".into(),
+                    payload: raw.clone(),
+                }),
+                None,
+            );
+            emit_finished(core, id, cid, c);
+        }
+        tracing::debug!(call_id = %id, "call removed from the registry");
+    }
+
+    fn on_dial(&mut self, core: &mut Core, d: DialPayload) -> Result<(), Error> {
+        if !self.dials.contains_key(&d.tag) {
+            tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
+            return Ok(());
+        }
+        match d.dial_state.as_str() {
+            "answered" => {
+                let Some(w) = d.call else {
+                    return Err(Error::PeerMisbehaved(
+                        "calling.call.dial answered without `call`".into(),
+                    ));
+                };
+                self.dials.remove(&d.tag);
+                if let Some(call) = self.calls.get_mut(&w.call_id) {
+                    let info = &mut call.info;
+                    if info.node_id.is_none() {
+                        info.node_id = w.node_id.clone();
+                    }
+                    if w.device.is_some() {
+                        info.device = w.device.clone();
+                    }
+                    info.tag = Some(d.tag.clone());
+                } else if self.calls.len() + self.dials.len() < self.max_calls {
+                    // The winner's state events never came: it answered, so it is answered.
+                    let mut info = CallInfo::new(w.call_id.clone());
+                    info.node_id = w.node_id.clone();
+                    info.device = w.device.clone();
+                    info.tag = Some(d.tag.clone());
+                    info.direction = Some("outbound".into());
+                    info.set_state(CallState::Answered);
+                    self.calls.insert(w.call_id.clone(), Call::new(info));
+                    core.emit(Event::Call(CallEvent::StateChanged {
+                        call_id: w.call_id.clone(),
+                        state: CallState::Answered,
+                        prev_state: CallState::None,
+                        end_reason: None,
+                        tag: Some(d.tag.clone()),
+                        peer: None,
+                    }));
+                } else {
+                    tracing::warn!(call_id = %w.call_id, "dial winner not registered: call capacity reached");
+                }
+                complete_dial(
+                    core,
+                    d.tag,
+                    DialResult {
+                        successful: true,
+                        state: "answered".into(),
+                        call_id: Some(w.call_id),
+                        node_id: w.node_id,
+                        end_reason: None,
+                        error: None,
+                    },
+                );
+            }
+            "failed" => {
+                self.dials.remove(&d.tag);
+                complete_dial(
+                    core,
+                    d.tag,
+                    DialResult {
+                        successful: false,
+                        state: "failed".into(),
+                        call_id: None,
+                        node_id: None,
+                        end_reason: None,
+                        error: None,
+                    },
+                );
+            }
+            other => core.emit(Event::Call(CallEvent::DialProgress {
+                tag: d.tag,
+                state: other.to_owned(),
+            })),
+        }
+        Ok(())
+    }
+
+    fn on_connect(&mut self, core: &mut Core, c: ConnectPayload, raw: &Value) -> Result<(), Error> {
+        let id = c.call_id.clone();
+        let Some(call) = self.calls.get(&id) else {
+            tracing::trace!(call_id = %id, "connect event for an unknown call; ignored");
+            return Ok(());
+        };
+        let me = PeerInfo {
+            call_id: id.clone(),
+            node_id: call.info.node_id.clone(),
+            device: None,
+        };
+        match c.connect_state.as_str() {
+            "connected" => {
+                if let Some(p) = &c.peer {
+                    // Create the peer from the connect event when the server did not announce
+                    // it first (the SDK then reports no peer: bug 27).
+                    if let Some(pc) = self.calls.get_mut(&p.call_id) {
+                        pc.info.peer = Some(me);
+                        if pc.info.node_id.is_none() {
+                            pc.info.node_id = p.node_id.clone();
+                        }
+                    } else if self.ensure_room().is_ok() {
+                        let mut info = CallInfo::new(p.call_id.clone());
+                        info.node_id = p.node_id.clone();
+                        info.device = p.device.clone();
+                        info.direction = Some("outbound".into());
+                        info.peer = Some(me);
+                        info.set_state(CallState::Answered);
+                        self.calls.insert(p.call_id.clone(), Call::new(info));
+                        core.emit(Event::Call(CallEvent::StateChanged {
+                            call_id: p.call_id.clone(),
+                            state: CallState::Answered,
+                            prev_state: CallState::None,
+                            end_reason: None,
+                            tag: None,
+                            peer: Some(PeerInfo {
+                                call_id: id.clone(),
+                                node_id: c.node_id.clone(),
+                                device: None,
+                            }),
+                        }));
+                    }
+                    if let Some(call) = self.calls.get_mut(&id) {
+                        call.info.peer = Some(p.clone());
+                    }
+                }
+            }
+            "disconnected" => {
+                let old = self.calls.get_mut(&id).and_then(|c| c.info.peer.take());
+                if let Some(old) = old {
+                    if let Some(pc) = self.calls.get_mut(&old.call_id) {
+                        if pc.info.peer.as_ref().is_some_and(|p| p.call_id == id) {
+                            pc.info.peer = None;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        core.emit(Event::Call(CallEvent::ConnectUpdate {
+            call_id: id.clone(),
+            state: c.connect_state.clone(),
+            peer: c.peer.clone(),
+        }));
+        self.step_call_components(core, &id, |comp| {
+            comp.on_connect(&c.connect_state, c.peer.as_ref(), raw)
         });
         Ok(())
+    }
+
+    fn on_refer(&mut self, core: &mut Core, r: ReferPayload, raw: &Value) -> Result<(), Error> {
+        if !self.calls.contains_key(&r.call_id) {
+            tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
+            return Ok(());
+        }
+        core.emit(Event::Call(CallEvent::ReferUpdate {
+            call_id: r.call_id.clone(),
+            state: r.state.clone(),
+            refer_to: r.sip_refer_to.clone(),
+            refer_response_code: r.sip_refer_response_code.clone(),
+            refer_notify_code: r.sip_notify_response_code.clone(),
+        }));
+        let id = r.call_id.clone();
+        self.step_call_components(core, &id, |comp| {
+            if comp.kind == ComponentKind::Refer {
+                comp.on_refer(&r, raw)
+            } else {
+                Step::Continue
+            }
+        });
+        Ok(())
+    }
+
+    /// Offers an event to every unfinished component of a call (call-level commands match by
+    /// kind, as the SDK matches them by the call's tag).
+    fn step_call_components(
+        &mut self,
+        core: &mut Core,
+        id: &CallId,
+        mut f: impl FnMut(&mut Component) -> Step,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let ids: Vec<ControlId> = call.components.keys().cloned().collect();
+        for cid in ids {
+            let step = match call.components.get_mut(&cid) {
+                Some(c) => f(c),
+                None => continue,
+            };
+            if step == Step::Finish {
+                if let Some(c) = call.components.remove(&cid) {
+                    emit_finished(core, id, cid, c);
+                }
+            }
+        }
+    }
+
+    /// A component event: report the update, then step the component it names.
+    fn on_component(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        ids: &ComponentIds,
+        kind: ComponentKind,
+        update: CallEvent,
+        step: impl FnOnce(&mut Component) -> Step,
+    ) {
+        let Some(call) = self.calls.get_mut(&ids.call_id) else {
+            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "component event for an unknown call; ignored");
+            return;
+        };
+        core.emit(Event::Call(update));
+        let Some(comp) = call.components.get_mut(&ids.control_id) else {
+            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "event for no running component");
+            return;
+        };
+        if comp.kind != kind {
+            tracing::debug!(call_id = %ids.call_id, control_id = %ids.control_id, "event of another component kind; ignored");
+            return;
+        }
+        if step(comp) == Step::Finish {
+            if let Some(c) = call.components.remove(&ids.control_id) {
+                let stop = c.stop_detector;
+                let node_id = call.info.node_id.clone();
+                emit_finished(core, &ids.call_id, ids.control_id.clone(), c);
+                if stop {
+                    let mut params = Map::new();
+                    if let Some(n) = node_id {
+                        params.insert("node_id".into(), json!(n));
+                    }
+                    params.insert("call_id".into(), json!(ids.call_id));
+                    params.insert("control_id".into(), json!(ids.control_id));
+                    let req = CallingRequest::Control {
+                        call_id: ids.call_id.clone(),
+                        control_id: ids.control_id.clone(),
+                        action: ControlAction::Stop,
+                        internal: true,
+                    };
+                    if let Err(e) = core.execute(
+                        now,
+                        "calling.detect.stop",
+                        Value::Object(params),
+                        PendingKind::Calling(req),
+                    ) {
+                        tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts a component or call command (see [`CallMut`]).
+    pub(crate) fn start(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call_id: &CallId,
+        kind: ComponentKind,
+        mut params: Map<String, Value>,
+        setup: impl FnOnce(&mut Component),
+    ) -> Result<ControlId, Error> {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return Err(Error::ApiMisuse(format!(
+                "unknown call {call_id} (it ended or was never known)"
+            )));
+        };
+        if call.components.len() >= self.max_components {
+            return Err(Error::Capacity {
+                what: "components per call",
+                limit: self.max_components,
+            });
+        }
+        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let mut comp = Component::new(kind);
+        setup(&mut comp);
+        if call.info.ended() {
+            // Nothing is sent on an ending call; the outcome is a local refusal (§6.4.3).
+            let why = format!("call {call_id} is {}", call.info.state.as_str());
+            tracing::debug!(call_id = %call_id, control_id = %control_id, "{why}: refused");
+            comp.terminate(None, Some(RequestError::Refused(why)));
+            emit_finished(core, call_id, control_id.clone(), comp);
+            return Ok(control_id);
+        }
+        let Some(method) = kind.method() else {
+            call.components.insert(control_id.clone(), comp);
+            return Ok(control_id);
+        };
+        if let Some(n) = &call.info.node_id {
+            params.insert("node_id".into(), json!(n));
+        }
+        params.insert("call_id".into(), json!(call_id));
+        if kind.has_control_id() {
+            params.insert("control_id".into(), json!(control_id));
+        }
+        // Added before sending, so events racing the response are applied (§6.5).
+        call.components.insert(control_id.clone(), comp);
+        let req = CallingRequest::Command {
+            call_id: call_id.clone(),
+            control_id: control_id.clone(),
+            kind,
+        };
+        match core.execute(
+            now,
+            method,
+            Value::Object(params),
+            PendingKind::Calling(req),
+        ) {
+            Ok(_) => Ok(control_id),
+            Err(e) => {
+                call.components.remove(&control_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reports a command outcome that needs no request (answer on an answered call, wait_for
+    /// on a reached state).
+    pub(crate) fn finish_now(
+        &mut self,
+        core: &mut Core,
+        call_id: &CallId,
+        kind: ComponentKind,
+        state: Option<&str>,
+    ) -> Result<ControlId, Error> {
+        if !self.calls.contains_key(call_id) {
+            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+        }
+        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let mut c = Component::new(kind);
+        c.result.successful = true;
+        c.result.state = state.map(str::to_owned);
+        emit_finished(core, call_id, control_id.clone(), c);
+        Ok(control_id)
+    }
+
+    /// Sends `stop`/`pause`/`resume`/`volume` to a running component.
+    pub(crate) fn control(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call_id: &CallId,
+        control_id: &ControlId,
+        action: ControlAction,
+    ) -> Result<RequestId, Error> {
+        let Some(call) = self.calls.get(call_id) else {
+            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+        };
+        let Some(comp) = call.components.get(control_id) else {
+            return Err(Error::ApiMisuse(format!(
+                "no running component {control_id} on call {call_id}"
+            )));
+        };
+        if !comp.kind.accepts(action) {
+            return Err(Error::ApiMisuse(format!(
+                "{:?} does not support {}",
+                comp.kind,
+                action.suffix()
+            )));
+        }
+        let mut params = Map::new();
+        if let ControlAction::Volume(v) = action {
+            params::validate_volume(v)?;
+            params.insert("volume".into(), json!(v));
+        }
+        if let Some(n) = &call.info.node_id {
+            params.insert("node_id".into(), json!(n));
+        }
+        params.insert("call_id".into(), json!(call_id));
+        params.insert("control_id".into(), json!(control_id));
+        let method = format!(
+            "{}.{}",
+            comp.kind.method().unwrap_or("calling"),
+            action.suffix()
+        );
+        let req = CallingRequest::Control {
+            call_id: call_id.clone(),
+            control_id: control_id.clone(),
+            action,
+            internal: false,
+        };
+        core.execute(
+            now,
+            &method,
+            Value::Object(params),
+            PendingKind::Calling(req),
+        )
+    }
+
+    pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
+        self.dials.insert(tag, PendingDial { devices });
+    }
+
+    pub(crate) fn check_dial_room(&self) -> Result<(), Error> {
+        self.ensure_room()
     }
 
     /// The outcome of a request this sub-machine sent.
     pub(crate) fn handle_response(
         &mut self,
-        _core: &mut Core,
+        core: &mut Core,
         _now: Instant,
-        _id: RequestId,
+        id: RequestId,
         req: CallingRequest,
-        _outcome: Result<RelayResult, RequestError>,
+        outcome: Result<RelayResult, RequestError>,
     ) {
-        match req {}
+        match req {
+            CallingRequest::Dial { tag } => {
+                if let Err(e) = outcome {
+                    if self.dials.remove(&tag).is_some() {
+                        tracing::debug!(tag = %tag, error = %e, "dial request failed");
+                        complete_dial(
+                            core,
+                            tag,
+                            DialResult {
+                                successful: false,
+                                state: "failed".into(),
+                                call_id: None,
+                                node_id: None,
+                                end_reason: None,
+                                error: Some(e),
+                            },
+                        );
+                    }
+                }
+            }
+            CallingRequest::Command {
+                call_id,
+                control_id,
+                kind,
+            } => {
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a removed call; ignored");
+                    return;
+                };
+                let Some(comp) = call.components.get_mut(&control_id) else {
+                    // Already finished by its events: a late error cannot overturn it (bug 23).
+                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a finished component; ignored");
+                    return;
+                };
+                let finished = match (kind, outcome) {
+                    (ComponentKind::Pass, outcome) => {
+                        let (code, message, error) = match outcome {
+                            Ok(r) => (r.code, r.message, None),
+                            Err(RequestError::Relay(r)) => (
+                                r.code.clone(),
+                                r.message.clone(),
+                                Some(RequestError::Relay(r)),
+                            ),
+                            Err(e) => (None, None, Some(e)),
+                        };
+                        let r = &mut comp.result;
+                        r.successful = error.is_none();
+                        r.event = Some(ResultEvent {
+                            name: "response".into(),
+                            payload: json!({"code": code, "message": message}),
+                        });
+                        r.code = code;
+                        r.message = message;
+                        r.error = error;
+                        true
+                    }
+                    (_, Ok(r)) => {
+                        match kind {
+                            ComponentKind::Record => {
+                                if let Some(u) = r.str_field("url") {
+                                    comp.result.url = Some(u.to_owned());
+                                }
+                            }
+                            ComponentKind::Tap => {
+                                comp.result.source_device = r
+                                    .raw
+                                    .get("source_device")
+                                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                            }
+                            _ => {}
+                        }
+                        false
+                    }
+                    (_, Err(e)) => {
+                        tracing::debug!(call_id = %call_id, control_id = %control_id, error = %e, "command failed");
+                        comp.terminate(None, Some(e));
+                        true
+                    }
+                };
+                if finished {
+                    if let Some(c) = call.components.remove(&control_id) {
+                        emit_finished(core, &call_id, control_id, c);
+                    }
+                }
+            }
+            CallingRequest::Control {
+                call_id,
+                control_id,
+                action,
+                internal,
+            } => {
+                let result = match outcome {
+                    Ok(r) => ControlResult {
+                        successful: true,
+                        code: r.code,
+                        message: r.message,
+                        error: None,
+                    },
+                    Err(e) => {
+                        let (code, message) = match &e {
+                            RequestError::Relay(r) => (r.code.clone(), r.message.clone()),
+                            RequestError::Rpc(r) => {
+                                (Some(r.code.to_string()), Some(r.message.clone()))
+                            }
+                            _ => (None, None),
+                        };
+                        ControlResult {
+                            successful: false,
+                            code,
+                            message,
+                            error: Some(e),
+                        }
+                    }
+                };
+                if internal {
+                    tracing::debug!(call_id = %call_id, control_id = %control_id, ok = result.successful, "detector stop answered");
+                    return;
+                }
+                core.emit(Event::Call(CallEvent::ControlCompleted {
+                    call_id,
+                    control_id,
+                    request: id,
+                    action,
+                    result,
+                }));
+            }
+        }
     }
 
-    /// The transport dropped (calls survive; in-flight requests were already failed).
+    /// The transport dropped. Calls survive a reconnect (the session is resumed); requests in
+    /// flight were already failed, which finished their components.
     pub(crate) fn on_transport_lost(&mut self, _core: &mut Core, _now: Instant) {}
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -65,4 +929,53 @@ impl Calling {
     }
 
     pub(crate) fn handle_timeout(&mut self, _core: &mut Core, _now: Instant) {}
+}
+
+fn emit_finished(core: &mut Core, call_id: &CallId, control_id: ControlId, c: Component) {
+    tracing::debug!(call_id = %call_id, control_id = %control_id, kind = ?c.kind, ok = c.result.successful, "component finished");
+    core.emit(Event::Call(CallEvent::ComponentFinished {
+        call_id: call_id.clone(),
+        control_id,
+        result: Box::new(c.result),
+    }));
+}
+
+fn complete_dial(core: &mut Core, tag: DialTag, result: DialResult) {
+    tracing::debug!(tag = %tag, ok = result.successful, state = %result.state, "dial completed");
+    core.emit(Event::Call(CallEvent::DialCompleted { tag, result }));
+}
+
+fn collect_progress(x: &CollectPayload) -> CollectProgress {
+    let t = x.result.result_type.clone();
+    let p = &x.result.params;
+    let s = |k: &str| p.get(k).and_then(crate::wire::lenient::value_as_string);
+    let result = s("digits").or_else(|| s("text"));
+    let confidence = p
+        .get("confidence")
+        .and_then(crate::wire::lenient::value_as_f64);
+    if t == "start_of_input" {
+        CollectProgress::StartOfInput
+    } else if is_collect_progress(x) {
+        CollectProgress::Partial {
+            result_type: t,
+            result,
+            confidence,
+        }
+    } else {
+        CollectProgress::Final {
+            result_type: t,
+            result,
+            terminator: s("terminator"),
+            confidence,
+        }
+    }
+}
+
+pub(crate) fn detect_track(params: &DetectParams, mode: DetectMode) -> DetectTrack {
+    DetectTrack {
+        mode,
+        wait_for_beep: params.kind.wait_for_beep(),
+        saw_machine: false,
+        events: Vec::new(),
+    }
 }

@@ -1,0 +1,348 @@
+//! The public calling API: [`Session`] methods and the borrowed [`CallMut`] handle.
+
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use crate::calling::params::{
+    validate_send_digits, ConnectParams, DetectMode, DetectParams, DialParams, FaxSendParams,
+    PlayParams, PromptParams, RecordParams, ReferParams, TapParams,
+};
+use crate::calling::types::{ComponentKind, ControlAction};
+use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
+use crate::error::Error;
+use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
+use crate::session::core::{Core, PendingKind};
+use crate::session::Session;
+
+impl Session {
+    /// Dials out (`calling.dial`). The outcome arrives once as
+    /// [`CallEvent::DialCompleted`](crate::CallEvent::DialCompleted) with this tag: on the
+    /// `calling.call.dial` `answered`/`failed` event, when a single-device dial's leg ends
+    /// first, or when the request fails. The winning leg is then in the registry
+    /// ([`Session::call`]). Validation errors and a full registry are refused before sending.
+    #[must_use = "the tag identifies the dial's outcome"]
+    pub fn dial(&mut self, now: Instant, params: &DialParams) -> Result<DialTag, Error> {
+        params.validate()?;
+        self.calling.check_dial_room()?;
+        let tag = DialTag::new(self.core.next_id(IdKind::Tag));
+        let wire = params.to_wire(tag.as_str())?;
+        self.core.execute(
+            now,
+            "calling.dial",
+            wire,
+            PendingKind::Calling(CallingRequest::Dial { tag: tag.clone() }),
+        )?;
+        self.calling
+            .register_dial(tag.clone(), params.device_count());
+        Ok(tag)
+    }
+
+    /// A call in the registry.
+    pub fn call(&self, id: &CallId) -> Option<&CallInfo> {
+        self.calling.call(id)
+    }
+
+    /// Every call in the registry, in `call_id` order.
+    pub fn calls(&self) -> impl Iterator<Item = &CallInfo> {
+        self.calling.calls()
+    }
+
+    /// Dials that have not completed yet.
+    pub fn pending_dials(&self) -> usize {
+        self.calling.pending_dials()
+    }
+
+    /// A handle to issue commands on a call. `ApiMisuse` if the call is not in the registry
+    /// (never known, or ended and removed).
+    pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, Error> {
+        if self.calling.call(id).is_none() {
+            return Err(Error::ApiMisuse(format!(
+                "unknown call {id} (it ended or was never known)"
+            )));
+        }
+        Ok(CallMut {
+            core: &mut self.core,
+            calling: &mut self.calling,
+            id: id.clone(),
+        })
+    }
+}
+
+/// Commands on one call. Every command returns a [`ControlId`] whose outcome arrives exactly
+/// once as [`CallEvent::ComponentFinished`](crate::CallEvent::ComponentFinished); controls
+/// (`stop`, `pause`, `resume`, `volume`) return a [`RequestId`] answered by
+/// [`CallEvent::ControlCompleted`](crate::CallEvent::ControlCompleted).
+///
+/// On a call that is `ending`/`ended`, every command but the controls is refused locally:
+/// nothing is sent and its `ComponentFinished` (with
+/// [`RequestError::Refused`](crate::RequestError::Refused)) is queued at once.
+pub struct CallMut<'a> {
+    core: &'a mut Core,
+    calling: &'a mut Calling,
+    id: CallId,
+}
+
+impl std::fmt::Debug for CallMut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallMut")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallMut<'_> {
+    /// The call id.
+    pub fn id(&self) -> &CallId {
+        &self.id
+    }
+
+    /// The call as the registry knows it.
+    pub fn info(&self) -> Option<&CallInfo> {
+        self.calling.call(&self.id)
+    }
+
+    fn start(
+        &mut self,
+        now: Instant,
+        kind: ComponentKind,
+        params: Map<String, Value>,
+    ) -> Result<ControlId, Error> {
+        self.calling
+            .start(self.core, now, &self.id, kind, params, |_| {})
+    }
+
+    /// Answers (`calling.answer`); finishes on `answered` (success) or `ending`/`ended`.
+    /// Answering an answered call succeeds at once without sending anything.
+    #[must_use = "the id identifies the outcome"]
+    pub fn answer(&mut self, now: Instant) -> Result<ControlId, Error> {
+        if self.info().is_some_and(|c| c.state == CallState::Answered) {
+            return self.calling.finish_now(
+                self.core,
+                &self.id,
+                ComponentKind::Answer,
+                Some("answered"),
+            );
+        }
+        self.start(now, ComponentKind::Answer, Map::new())
+    }
+
+    /// Hangs up (`calling.end`); finishes on `ended` with the end reason.
+    #[must_use = "the id identifies the outcome"]
+    pub fn hangup(&mut self, now: Instant, reason: EndReason) -> Result<ControlId, Error> {
+        if let EndReason::Other(r) = &reason {
+            return Err(Error::ApiMisuse(format!(
+                "hangup reason {r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"
+            )));
+        }
+        let mut m = Map::new();
+        m.insert("reason".into(), json!(reason.as_str()));
+        self.start(now, ComponentKind::Hangup, m)
+    }
+
+    /// Hands an inbound call back to Relay (`calling.pass`); finishes on the response, with
+    /// `code`/`message`. On an ending call it is refused like any command (the SDK throws: bug
+    /// 22).
+    #[must_use = "the id identifies the outcome"]
+    pub fn pass(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.start(now, ComponentKind::Pass, Map::new())
+    }
+
+    /// Bridges the call to new legs (`calling.connect`). A device without `from` takes the
+    /// call's own (and a phone device without timeout the call's timeout). Finishes on
+    /// `connected` (success, with the peer, which is then in the registry), `failed`, or
+    /// `disconnected` before `connected` (failure).
+    #[must_use = "the id identifies the outcome"]
+    pub fn connect(&mut self, now: Instant, params: &ConnectParams) -> Result<ControlId, Error> {
+        let device = self.info().and_then(|c| c.device.clone());
+        let m = params.to_wire(device.as_ref())?;
+        self.start(now, ComponentKind::Connect, m)
+    }
+
+    /// Unbridges (`calling.disconnect`); finishes on `disconnected` (success) or `failed`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn disconnect(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.start(now, ComponentKind::Disconnect, Map::new())
+    }
+
+    /// SIP REFER (`calling.refer`); finishes on any state but `inProgress` (success on
+    /// `success`), with `refer_to` and the response/notify codes.
+    #[must_use = "the id identifies the outcome"]
+    pub fn refer(&mut self, now: Instant, params: &ReferParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::Refer, m)
+    }
+
+    /// Waits for any of `states` (empty: `ended`). Finishes at once with success if the call
+    /// has already been in one of them, with success when one is reached, and with failure
+    /// when the call ends first. Nothing is sent.
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for(&mut self, now: Instant, states: &[CallState]) -> Result<ControlId, Error> {
+        let states: Vec<CallState> = if states.is_empty() {
+            vec![CallState::Ended]
+        } else {
+            states.to_vec()
+        };
+        let reached = self
+            .info()
+            .and_then(|c| states.iter().find(|s| c.has_reached(**s)).copied());
+        if let Some(s) = reached {
+            return self.calling.finish_now(
+                self.core,
+                &self.id,
+                ComponentKind::WaitFor,
+                Some(s.as_str()),
+            );
+        }
+        self.calling.start(
+            self.core,
+            now,
+            &self.id,
+            ComponentKind::WaitFor,
+            Map::new(),
+            |c| c.wait_states = states,
+        )
+    }
+
+    /// [`wait_for`](Self::wait_for) by state names; an unknown name is `ApiMisuse` (the SDK
+    /// returns `true` for it: bug 17).
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for_names(&mut self, now: Instant, names: &[&str]) -> Result<ControlId, Error> {
+        let states = names
+            .iter()
+            .map(|n| CallState::parse(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.wait_for(now, &states)
+    }
+
+    /// Plays media (`calling.play`); finishes on `finished` (success) or `error`. `paused` is
+    /// progress.
+    #[must_use = "the id identifies the outcome"]
+    pub fn play(&mut self, now: Instant, params: &PlayParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::Play, m)
+    }
+
+    /// Plays and collects (`calling.play_and_collect`); partial results and start of input
+    /// are progress; finishes on `digit`/`speech` (success) or `no_input`/`no_match`/`error`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn prompt(&mut self, now: Instant, params: &PromptParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::Prompt, m)
+    }
+
+    /// Records (`calling.record`); the URL comes with the response and the final event;
+    /// finishes on `finished` (success) or `no_input`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn record(&mut self, now: Instant, params: &RecordParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::Record, m)
+    }
+
+    /// Detects a machine, fax tone or digits (`calling.detect`); see [`DetectMode`] for when
+    /// it finishes. A blocking detect that decides early stops the server's detector with
+    /// `calling.detect.stop` (the SDK leaves it running: bug 21).
+    #[must_use = "the id identifies the outcome"]
+    pub fn detect(
+        &mut self,
+        now: Instant,
+        params: &DetectParams,
+        mode: DetectMode,
+    ) -> Result<ControlId, Error> {
+        let m = params.to_wire(mode)?;
+        let track = detect_track(params, mode);
+        self.calling
+            .start(self.core, now, &self.id, ComponentKind::Detect, m, |c| {
+                c.detect = Some(track)
+            })
+    }
+
+    /// Deprecated `detectHuman`: a blocking machine detect, successful only on `HUMAN`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn detect_human(
+        &mut self,
+        now: Instant,
+        params: &DetectParams,
+    ) -> Result<ControlId, Error> {
+        self.detect(now, params, DetectMode::Human)
+    }
+
+    /// Deprecated `detectMachine`: a blocking machine detect, successful only on `MACHINE`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn detect_machine(
+        &mut self,
+        now: Instant,
+        params: &DetectParams,
+    ) -> Result<ControlId, Error> {
+        self.detect(now, params, DetectMode::Machine)
+    }
+
+    /// Sends a fax (`calling.send_fax`); finishes on `finished`/`error` with the fax fields.
+    #[must_use = "the id identifies the outcome"]
+    pub fn send_fax(&mut self, now: Instant, params: &FaxSendParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::SendFax, m)
+    }
+
+    /// Receives a fax (`calling.receive_fax`).
+    #[must_use = "the id identifies the outcome"]
+    pub fn receive_fax(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.start(now, ComponentKind::ReceiveFax, Map::new())
+    }
+
+    /// Taps the audio (`calling.tap`); the source device comes with the response, the
+    /// destination with the events; finishes on `finished`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn tap(&mut self, now: Instant, params: &TapParams) -> Result<ControlId, Error> {
+        let m = params.to_wire()?;
+        self.start(now, ComponentKind::Tap, m)
+    }
+
+    /// Sends DTMF (`calling.send_digits`): only `1234567890*#ABCDwW` is accepted.
+    #[must_use = "the id identifies the outcome"]
+    pub fn send_digits(&mut self, now: Instant, digits: &str) -> Result<ControlId, Error> {
+        validate_send_digits(digits)?;
+        let mut m = Map::new();
+        m.insert("digits".into(), json!(digits));
+        self.start(now, ComponentKind::SendDigits, m)
+    }
+
+    fn control(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+        action: ControlAction,
+    ) -> Result<RequestId, Error> {
+        self.calling
+            .control(self.core, now, &self.id, control_id, action)
+    }
+
+    /// Stops a running component (`<method>.stop`). Allowed on an ending call.
+    #[must_use = "the request id identifies the control's answer"]
+    pub fn stop(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+        self.control(now, control_id, ControlAction::Stop)
+    }
+
+    /// Pauses a playback (`calling.play.pause`).
+    #[must_use = "the request id identifies the control's answer"]
+    pub fn pause(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+        self.control(now, control_id, ControlAction::Pause)
+    }
+
+    /// Resumes a playback (`calling.play.resume`).
+    #[must_use = "the request id identifies the control's answer"]
+    pub fn resume(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+        self.control(now, control_id, ControlAction::Resume)
+    }
+
+    /// Changes the volume of a play or prompt (`<method>.volume`), -40..=+40 dB.
+    #[must_use = "the request id identifies the control's answer"]
+    pub fn volume(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+        volume: f64,
+    ) -> Result<RequestId, Error> {
+        self.control(now, control_id, ControlAction::Volume(volume))
+    }
+}

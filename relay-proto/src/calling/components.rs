@@ -1,0 +1,356 @@
+//! Component state machines: how each event moves a component and when it is final
+//! (PROTOCOL.md §6.3, with the fixes of §13: `paused` is not terminal, partial collect results
+//! are progress, connect resolves on `disconnected`).
+
+use serde_json::Value;
+
+use crate::calling::events::{
+    truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
+    ReferPayload, StateComponentPayload,
+};
+use crate::calling::params::DetectMode;
+use crate::calling::types::{ComponentKind, ComponentResult, ResultEvent};
+use crate::session::RequestError;
+use crate::wire::lenient;
+
+/// Whether an event finished the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Continue,
+    Finish,
+}
+
+/// Detect bookkeeping.
+#[derive(Debug, Clone)]
+pub(crate) struct DetectTrack {
+    pub mode: DetectMode,
+    pub wait_for_beep: bool,
+    pub saw_machine: bool,
+    pub events: Vec<String>,
+}
+
+/// The async form joins every event; bound the list so a chatty detector cannot grow it.
+const MAX_DETECT_EVENTS: usize = 64;
+
+/// A component (or call command) waiting for its outcome.
+#[derive(Debug, Clone)]
+pub(crate) struct Component {
+    pub kind: ComponentKind,
+    pub result: ComponentResult,
+    pub detect: Option<DetectTrack>,
+    pub wait_states: Vec<CallState>,
+    /// Set when a blocking detect completed early: the caller must stop the detector.
+    pub stop_detector: bool,
+}
+
+fn ev(name: &str, payload: &Value) -> Option<ResultEvent> {
+    Some(ResultEvent {
+        name: name.to_owned(),
+        payload: payload.clone(),
+    })
+}
+
+impl Component {
+    pub(crate) fn new(kind: ComponentKind) -> Self {
+        Component {
+            kind,
+            result: ComponentResult::new(kind),
+            detect: None,
+            wait_states: Vec::new(),
+            stop_detector: false,
+        }
+    }
+
+    /// Fails the component: execute failure, local refusal, or the call ended (§6.4). The
+    /// `event` (when the call ended) names the call state.
+    pub(crate) fn terminate(&mut self, event: Option<ResultEvent>, error: Option<RequestError>) {
+        let r = &mut self.result;
+        r.successful = false;
+        r.state = Some("failed".into());
+        if event.is_some() {
+            r.event = event;
+        }
+        if let Some(RequestError::Relay(rr)) = &error {
+            r.code = rr.code.clone();
+            r.message = rr.message.clone();
+        }
+        if let Some(RequestError::Rpc(e)) = &error {
+            r.code = Some(e.code.to_string());
+            r.message = Some(e.message.clone());
+        }
+        r.error = error;
+    }
+
+    /// A `calling.call.state` for this call: Answer, Hangup and WaitFor listen.
+    pub(crate) fn on_call_state(
+        &mut self,
+        state: CallState,
+        end_reason: Option<&EndReason>,
+        raw: &Value,
+    ) -> Step {
+        let r = &mut self.result;
+        match self.kind {
+            ComponentKind::Answer => match state {
+                CallState::Answered => {
+                    r.successful = true;
+                    r.event = ev(state.as_str(), raw);
+                    Step::Finish
+                }
+                CallState::Ending | CallState::Ended => {
+                    r.successful = false;
+                    r.state = Some(state.as_str().into());
+                    r.event = ev(state.as_str(), raw);
+                    Step::Finish
+                }
+                _ => Step::Continue,
+            },
+            ComponentKind::Hangup if state == CallState::Ended => {
+                r.successful = true;
+                r.state = Some(state.as_str().into());
+                r.end_reason = end_reason.cloned();
+                r.event = ev(state.as_str(), raw);
+                Step::Finish
+            }
+            ComponentKind::WaitFor if self.wait_states.contains(&state) => {
+                r.successful = true;
+                r.state = Some(state.as_str().into());
+                r.event = ev(state.as_str(), raw);
+                Step::Finish
+            }
+            _ => Step::Continue,
+        }
+    }
+
+    /// A `calling.call.connect` for this call: Connect and Disconnect listen.
+    pub(crate) fn on_connect(&mut self, state: &str, peer: Option<&PeerInfo>, raw: &Value) -> Step {
+        let r = &mut self.result;
+        let done = match (self.kind, state) {
+            (ComponentKind::Connect, "connected") => {
+                r.successful = true;
+                r.peer = peer.cloned();
+                true
+            }
+            // A `disconnected` without `connected` resolves as a failure (the SDK hangs: bug 19).
+            (ComponentKind::Connect, "failed" | "disconnected") => true,
+            (ComponentKind::Disconnect, "disconnected") => {
+                r.successful = true;
+                true
+            }
+            (ComponentKind::Disconnect, "failed") => true,
+            _ => false,
+        };
+        if done {
+            r.state = Some(state.to_owned());
+            r.event = ev(state, raw);
+            Step::Finish
+        } else {
+            Step::Continue
+        }
+    }
+
+    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &Value) -> Step {
+        let r = &mut self.result;
+        r.refer_to = p.sip_refer_to.clone().or(r.refer_to.take());
+        r.refer_response_code = p
+            .sip_refer_response_code
+            .clone()
+            .or(r.refer_response_code.take());
+        r.refer_notify_code = p
+            .sip_notify_response_code
+            .clone()
+            .or(r.refer_notify_code.take());
+        if p.state == "inProgress" {
+            return Step::Continue;
+        }
+        r.successful = p.state == "success";
+        r.state = Some(p.state.clone());
+        r.event = ev(&p.state, raw);
+        Step::Finish
+    }
+
+    /// play, record, tap, send_digits.
+    pub(crate) fn on_state_component(&mut self, p: &StateComponentPayload, raw: &Value) -> Step {
+        let r = &mut self.result;
+        let s = p.state.as_str();
+        let outcome = match self.kind {
+            // `paused` and any other non-final state are progress (bug 18).
+            ComponentKind::Play => match s {
+                "finished" => Some(true),
+                "error" => Some(false),
+                _ => None,
+            },
+            ComponentKind::Record => {
+                if p.url.is_some() {
+                    r.url = p.url.clone();
+                }
+                if p.duration.is_some() {
+                    r.duration = p.duration;
+                }
+                if p.size.is_some() {
+                    r.size = p.size;
+                }
+                match s {
+                    "finished" => Some(true),
+                    "no_input" | "error" => Some(false),
+                    _ => None,
+                }
+            }
+            ComponentKind::Tap => {
+                if p.tap.is_some() {
+                    r.tap = p.tap.clone();
+                }
+                if p.device.is_some() {
+                    r.destination_device = p.device.clone();
+                }
+                match s {
+                    "finished" => Some(true),
+                    _ => None,
+                }
+            }
+            ComponentKind::SendDigits => match s {
+                "finished" => Some(true),
+                "error" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        match outcome {
+            Some(ok) => {
+                r.successful = ok;
+                r.state = Some(s.to_owned());
+                r.event = ev(s, raw);
+                Step::Finish
+            }
+            None => {
+                r.state = Some(s.to_owned());
+                Step::Continue
+            }
+        }
+    }
+
+    /// Partial results and start-of-input are progress; only a final result completes (bug 20).
+    pub(crate) fn on_collect(&mut self, p: &CollectPayload) -> Step {
+        if is_collect_progress(p) {
+            return Step::Continue;
+        }
+        let r = &mut self.result;
+        let t = p.result.result_type.as_str();
+        let params = &p.result.params;
+        r.result_type = Some(t.to_owned());
+        r.event = Some(ResultEvent {
+            name: t.to_owned(),
+            payload: serde_json::to_value(&p.result.params)
+                .map(|params| serde_json::json!({"type": t, "params": params}))
+                .unwrap_or(Value::Null),
+        });
+        match t {
+            "digit" => {
+                r.successful = true;
+                r.state = Some("successful".into());
+                r.result = params.get("digits").and_then(lenient::value_as_string);
+                r.terminator = params.get("terminator").and_then(lenient::value_as_string);
+            }
+            "speech" => {
+                r.successful = true;
+                r.state = Some("successful".into());
+                r.result = params.get("text").and_then(lenient::value_as_string);
+                r.confidence = params.get("confidence").and_then(lenient::value_as_f64);
+            }
+            _ => {
+                r.successful = false;
+                r.state = Some(t.to_owned());
+            }
+        }
+        Step::Finish
+    }
+
+    pub(crate) fn on_detect(&mut self, p: &DetectPayload) -> Step {
+        let Some(track) = self.detect.as_mut() else {
+            return Step::Continue;
+        };
+        let r = &mut self.result;
+        let event = p.detect.params.event.as_str();
+        let detect_obj = serde_json::json!({
+            "type": p.detect.detect_type,
+            "params": {"event": event},
+        });
+        r.result_type = Some(p.detect.detect_type.clone());
+        r.state = Some(event.to_owned());
+        let terminal = matches!(event, "finished" | "error");
+        if !track.mode.is_blocking() {
+            if terminal {
+                r.successful = event != "error";
+                r.result = Some(track.events.join(","));
+                r.event = ev(event, &detect_obj);
+                return Step::Finish;
+            }
+            if track.events.len() < MAX_DETECT_EVENTS {
+                track.events.push(event.to_owned());
+            }
+            return Step::Continue;
+        }
+        if terminal {
+            r.successful = false;
+            r.result = None;
+            r.event = ev(event, &detect_obj);
+            return Step::Finish;
+        }
+        let decided = if p.detect.detect_type == "digit" {
+            Some(event.to_owned())
+        } else if track.wait_for_beep && (track.saw_machine || event == "MACHINE") {
+            track.saw_machine = true;
+            (event == "READY").then(|| "MACHINE".to_owned())
+        } else if matches!(event, "MACHINE" | "HUMAN" | "UNKNOWN" | "CED" | "CNG") {
+            Some(event.to_owned())
+        } else {
+            None
+        };
+        let Some(result) = decided else {
+            return Step::Continue;
+        };
+        r.successful = match track.mode {
+            DetectMode::Human => result == "HUMAN",
+            DetectMode::Machine => result == "MACHINE",
+            _ => true,
+        };
+        r.result = Some(result);
+        r.event = ev(event, &detect_obj);
+        // The blocking form is done but the server-side detector still runs: stop it (bug 21).
+        self.stop_detector = true;
+        Step::Finish
+    }
+
+    pub(crate) fn on_fax(&mut self, p: &FaxPayload) -> Step {
+        let r = &mut self.result;
+        let fp = &p.fax.params;
+        let s = |k: &str| fp.get(k).and_then(lenient::value_as_string);
+        if let Some(d) = s("direction") {
+            r.direction = Some(d);
+        }
+        let t = p.fax.fax_type.as_str();
+        if !matches!(t, "finished" | "error") {
+            return Step::Continue;
+        }
+        r.identity = s("identity").or(r.identity.take());
+        r.remote_identity = s("remote_identity").or(r.remote_identity.take());
+        r.document = s("document").or(r.document.take());
+        r.pages = fp
+            .get("pages")
+            .and_then(lenient::value_as_u64)
+            .or(r.pages.take());
+        r.successful = truthy(fp.get("success"));
+        r.state = Some(t.to_owned());
+        r.event = Some(ResultEvent {
+            name: t.to_owned(),
+            payload: Value::Object(fp.clone()),
+        });
+        Step::Finish
+    }
+}
+
+/// Whether a collect event is progress (partial result, start of input) rather than final.
+pub(crate) fn is_collect_progress(p: &CollectPayload) -> bool {
+    p.is_final == Some(false)
+        || p.result.result_type == "start_of_input"
+        || p.state.as_deref() == Some("collecting")
+}

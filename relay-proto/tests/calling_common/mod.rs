@@ -1,0 +1,220 @@
+//! Test harness for the calling golden tests: a `Session` with `SequentialIds`, handshaken by
+//! hand-fed server frames, plus helpers to feed calling events and collect outputs.
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+use relay_proto::calling::CallEvent;
+use relay_proto::{
+    CallId, ControlId, Error, Event, Input, Output, SequentialIds, Session, SessionConfig,
+};
+use serde_json::{json, Value};
+
+pub const PROTO: &str = "signalwire_SIG_proto";
+
+pub struct Harness {
+    pub s: Session,
+    pub now: Instant,
+    /// Frames the session transmitted (since the last `take_sent`).
+    pub sent: Vec<Value>,
+    /// Calling events (since the last `take_events`).
+    pub events: Vec<CallEvent>,
+    /// Every other event.
+    pub other: Vec<Event>,
+}
+
+impl Harness {
+    /// A ready session (handshake done, context `office` registered, outputs cleared).
+    pub fn new() -> Self {
+        Self::with_config(|c| c)
+    }
+
+    pub fn with_config(f: impl FnOnce(SessionConfig) -> SessionConfig) -> Self {
+        let cfg = SessionConfig::new("project", "token")
+            .with_contexts(["office"])
+            .with_id_generator(SequentialIds::new());
+        let cfg = f(cfg);
+        #[allow(clippy::disallowed_methods)] // tests pick an arbitrary base instant
+        let now = Instant::now();
+        let s = Session::new(cfg, now);
+        let mut h = Harness {
+            s,
+            now,
+            sent: vec![],
+            events: vec![],
+            other: vec![],
+        };
+        h.drain();
+        h.s.handle_input(h.now, Input::Opened).expect("opened");
+        h.drain();
+        let connect = h.last_sent_id();
+        h.feed(json!({"jsonrpc":"2.0","id":connect,"result":{
+            "session_restored":false,"sessionid":"session-1","nodeid":"client-node",
+            "master_nodeid":"00000000-0000-0000-0000-000000000000",
+            "authorization":{"signature":"SIG"}}}))
+            .expect("connect");
+        let setup = h.last_sent_id();
+        h.feed(
+            json!({"jsonrpc":"2.0","id":setup,"result":{"requester_nodeid":"client-node",
+            "responder_nodeid":"server","result":{"protocol":PROTO}}}),
+        )
+        .expect("setup");
+        let sub = h.last_sent_id();
+        h.feed(
+            json!({"jsonrpc":"2.0","id":sub,"result":{"command":"add","protocol":PROTO,
+            "subscribe_channels":["notifications"],"failed_channels":[]}}),
+        )
+        .expect("subscribe");
+        // Answer the ping and the receive.
+        let pending: Vec<String> = h
+            .sent
+            .iter()
+            .filter(|f| {
+                f["method"] == "blade.ping" || f["params"]["method"] == "signalwire.receive"
+            })
+            .filter_map(|f| f["id"].as_str().map(str::to_owned))
+            .collect();
+        for id in pending {
+            h.ok(&id);
+        }
+        assert!(h.s.is_ready());
+        h.sent.clear();
+        h.events.clear();
+        h.other.clear();
+        h
+    }
+
+    /// Drains outputs into `sent`, `events` and `other`.
+    pub fn drain(&mut self) {
+        loop {
+            match self.s.poll_output() {
+                Output::Transmit(t) => self
+                    .sent
+                    .push(serde_json::from_str(&t).expect("valid JSON frame")),
+                Output::Event(Event::Call(e)) => self.events.push(e),
+                Output::Event(e) => self.other.push(e),
+                Output::Timeout(_) => break,
+                _ => {}
+            }
+        }
+    }
+
+    pub fn feed(&mut self, frame: Value) -> Result<(), Error> {
+        let text = frame.to_string();
+        let r = self.s.handle_input(self.now, Input::Frame(&text));
+        self.drain();
+        r
+    }
+
+    pub fn last_sent_id(&mut self) -> String {
+        self.drain();
+        self.sent
+            .last()
+            .and_then(|f| f["id"].as_str())
+            .expect("a request was sent")
+            .to_owned()
+    }
+
+    /// Takes the frames sent so far.
+    pub fn take_sent(&mut self) -> Vec<Value> {
+        self.drain();
+        std::mem::take(&mut self.sent)
+    }
+
+    pub fn take_events(&mut self) -> Vec<CallEvent> {
+        self.drain();
+        std::mem::take(&mut self.events)
+    }
+
+    /// Takes exactly one sent frame, asserts it is `blade.execute` of `method` with exactly
+    /// `params`, and returns its request id.
+    pub fn expect_execute(&mut self, method: &str, params: Value) -> String {
+        let sent = self.take_sent();
+        assert_eq!(sent.len(), 1, "expected one frame, got {sent:#?}");
+        let f = &sent[0];
+        assert_eq!(f["jsonrpc"], "2.0");
+        assert_eq!(f["method"], "blade.execute", "{f}");
+        assert_eq!(f["params"]["protocol"], PROTO, "{f}");
+        assert_eq!(f["params"]["method"], method, "{f}");
+        assert_eq!(f["params"]["params"], params, "{method} params");
+        f["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Answers a request with a relay result.
+    pub fn respond(&mut self, id: &str, relay_result: Value) {
+        self.feed(json!({"jsonrpc":"2.0","id":id,"result":{
+            "requester_nodeid":"client-node","responder_nodeid":"server","protocol":PROTO,
+            "result":relay_result}}))
+            .expect("response accepted");
+    }
+
+    pub fn ok(&mut self, id: &str) {
+        self.respond(id, json!({"code":"200","message":"OK"}));
+    }
+
+    pub fn rpc_error(&mut self, id: &str) {
+        self.feed(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"nope"}}))
+            .expect("error accepted");
+    }
+
+    /// Feeds a calling event as a `queuing.relay.events` broadcast.
+    pub fn event(&mut self, event_type: &str, params: Value) -> Result<(), Error> {
+        self.feed(broadcast(event_type, params))
+    }
+
+    /// Feeds an event that must be accepted.
+    pub fn ev(&mut self, event_type: &str, params: Value) {
+        self.event(event_type, params)
+            .unwrap_or_else(|e| panic!("{event_type} rejected: {e}"));
+    }
+
+    /// An inbound phone call `call_id` on node `node` offered to `office`.
+    pub fn inbound(&mut self, call_id: &str) -> CallId {
+        self.ev(
+            "calling.call.receive",
+            json!({"call_state":"created","context":"office","direction":"inbound",
+                "device":{"type":"phone","params":{"from_number":"+15551110000","to_number":"+15552220000"}},
+                "call_id":call_id,"node_id":"node-a"}),
+        );
+        CallId::new(call_id)
+    }
+
+    /// An inbound call, answered (state event applied; outputs cleared).
+    pub fn answered_inbound(&mut self, call_id: &str) -> CallId {
+        let id = self.inbound(call_id);
+        self.state(call_id, "answered");
+        self.take_sent();
+        self.take_events();
+        id
+    }
+
+    pub fn state(&mut self, call_id: &str, state: &str) {
+        self.ev(
+            "calling.call.state",
+            json!({"call_state":state,"call_id":call_id,"node_id":"node-a","direction":"inbound"}),
+        );
+    }
+
+    pub fn ended(&mut self, call_id: &str, reason: &str) {
+        self.ev(
+            "calling.call.state",
+            json!({"call_state":"ended","end_reason":reason,"call_id":call_id,"node_id":"node-a"}),
+        );
+    }
+
+    /// The `ComponentFinished` events for `control_id` seen so far in `events`.
+    pub fn finished_count(events: &[CallEvent], control_id: &ControlId) -> usize {
+        events
+            .iter()
+            .filter(|e| matches!(e, CallEvent::ComponentFinished { control_id: c, .. } if c == control_id))
+            .count()
+    }
+}
+
+pub fn broadcast(event_type: &str, params: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":"bbbbbbbb-0000-4000-8000-000000000010","method":"blade.broadcast",
+        "params":{"broadcaster_nodeid":"server","protocol":PROTO,"channel":"notifications",
+            "event":"queuing.relay.events",
+            "params":{"event_type":event_type,"event_channel":PROTO,"timestamp":1.5,
+                "project_id":"project","params":params}}})
+}

@@ -1,0 +1,503 @@
+//! Golden flows for the media components: prompt, record, detect, fax, tap, send_digits.
+
+mod calling_common;
+
+use calling_common::Harness;
+use relay_proto::calling::{
+    AudioDirection, CallEvent, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
+    DetectParams, FaxSendParams, FaxTone, Media, PromptParams, RecordFormat, RecordParams,
+    TapDevice, TapParams,
+};
+use relay_proto::ControlId;
+use serde_json::{json, Value};
+
+fn ids(c: &ControlId) -> Value {
+    json!({"control_id":c.as_str(),"call_id":"call-a","node_id":"node-a"})
+}
+
+fn with(c: &ControlId, extra: Value) -> Value {
+    let mut v = ids(c);
+    for (k, x) in extra.as_object().expect("object") {
+        v[k] = x.clone();
+    }
+    v
+}
+
+#[test]
+fn prompt_digits() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = PromptParams {
+        media: vec![Media::Tts {
+            text: "Enter PIN".into(),
+            language: Some("en-US".into()),
+            gender: Some("female".into()),
+        }],
+        collect: CollectParams {
+            digits: Some(CollectDigits {
+                max: Some(4),
+                terminators: Some("#".into()),
+                digit_timeout: Some(5.0),
+            }),
+            initial_timeout: Some(10.0),
+            ..Default::default()
+        },
+        volume: Some(-4.0),
+    };
+    let p = h.s.call_mut(&call).unwrap().prompt(h.now, &params).unwrap();
+    let rid = h.expect_execute(
+        "calling.play_and_collect",
+        with(
+            &p,
+            json!({"play":[{"type":"tts","params":{"text":"Enter PIN","language":"en-US","gender":"female"}}],
+                "collect":{"initial_timeout":10,"digits":{"max":4,"terminators":"#","digit_timeout":5}},
+                "volume":-4}),
+        ),
+    );
+    h.ok(&rid);
+    let _ = h.s.call_mut(&call).unwrap().volume(h.now, &p, 2.0).unwrap();
+    let rid = h.expect_execute(
+        "calling.play_and_collect.volume",
+        with(&p, json!({"volume":2.0})),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.collect",
+        with(&p, json!({"result":{"type":"start_of_input"}})),
+    );
+    h.ev(
+        "calling.call.collect",
+        with(
+            &p,
+            json!({"result":{"type":"digit","params":{"digits":"1234","terminator":"#"}}}),
+        ),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &p), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn prompt_speech_with_partials() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = PromptParams {
+        media: vec![],
+        collect: CollectParams {
+            speech: Some(CollectSpeech {
+                end_silence_timeout: Some(1.0),
+                speech_timeout: Some(10.0),
+                language: Some("en-US".into()),
+                hints: vec!["yes".into(), "no".into()],
+            }),
+            partial_results: true,
+            ..Default::default()
+        },
+        volume: None,
+    };
+    let p = h.s.call_mut(&call).unwrap().prompt(h.now, &params).unwrap();
+    let rid = h.expect_execute(
+        "calling.play_and_collect",
+        with(
+            &p,
+            json!({"play":[],"collect":{"partial_results":true,
+                "speech":{"end_silence_timeout":1,"speech_timeout":10,"language":"en-US","hints":["yes","no"]}}}),
+        ),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.collect",
+        with(&p, json!({"final":false,"result":{"type":"speech","params":{"text":"ye","confidence":0.4}}})),
+    );
+    h.ev(
+        "calling.call.collect",
+        with(&p, json!({"final":true,"result":{"type":"speech","params":{"text":"yes","confidence":"0.93"}}})),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &p), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn record_flow() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = RecordParams {
+        beep: Some(true),
+        stereo: Some(false),
+        format: Some(RecordFormat::Mp3),
+        direction: Some(AudioDirection::Both),
+        initial_timeout: Some(5.0),
+        end_silence_timeout: Some(3.0),
+        terminators: Some("#".into()),
+    };
+    let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
+    let rid = h.expect_execute(
+        "calling.record",
+        with(
+            &r,
+            json!({"record":{"audio":{"beep":true,"format":"mp3","stereo":false,"direction":"both",
+                "initial_timeout":5,"end_silence_timeout":3,"terminators":"#"}}}),
+        ),
+    );
+    h.respond(
+        &rid,
+        json!({"code":"200","message":"Recording started","url":"https://x/rec.mp3"}),
+    );
+    h.ev(
+        "calling.call.record",
+        with(&r, json!({"state":"recording"})),
+    );
+    let _ = h.s.call_mut(&call).unwrap().stop(h.now, &r).unwrap();
+    let rid = h.expect_execute("calling.record.stop", ids(&r));
+    h.ok(&rid);
+    h.ev(
+        "calling.call.record",
+        with(
+            &r,
+            json!({"state":"finished","url":"https://x/rec.mp3","duration":"4","size":4096,
+                "record":{"audio":{"format":"mp3","direction":"both","stereo":false}}}),
+        ),
+    );
+    // An empty record is `{"audio":{}}`.
+    let r2 =
+        h.s.call_mut(&call)
+            .unwrap()
+            .record(h.now, &RecordParams::default())
+            .unwrap();
+    h.expect_execute("calling.record", with(&r2, json!({"record":{"audio":{}}})));
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &r), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn detect_machine_with_beep_blocking() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = DetectParams {
+        kind: DetectKind::Machine {
+            initial_timeout: Some(5.0),
+            end_silence_timeout: Some(1.0),
+            machine_voice_threshold: Some(1.25),
+            machine_words_threshold: Some(6),
+            wait_for_beep: true,
+        },
+        timeout: Some(30.0),
+    };
+    let d =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(h.now, &params, DetectMode::Blocking)
+            .unwrap();
+    // Blocking: wait_for_beep is handled client-side and not sent.
+    let rid = h.expect_execute(
+        "calling.detect",
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"initial_timeout":5,"end_silence_timeout":1,
+                "machine_voice_threshold":1.25,"machine_words_threshold":6}},"timeout":30}),
+        ),
+    );
+    h.ok(&rid);
+    let det = |e: &str| {
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"event":e}}}),
+        )
+    };
+    h.ev("calling.call.detect", det("MACHINE"));
+    h.ev("calling.call.detect", det("NOT_READY"));
+    h.ev("calling.call.detect", det("READY"));
+    // Finished early: the detector is stopped (bug 21).
+    let rid = h.expect_execute("calling.detect.stop", ids(&d));
+    h.ok(&rid);
+    h.ev("calling.call.detect", det("finished"));
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &d), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn detect_async_joined_result_and_fax_digit_shapes() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let mut kind = DetectKind::machine();
+    if let DetectKind::Machine { wait_for_beep, .. } = &mut kind {
+        *wait_for_beep = true;
+    }
+    let d =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(h.now, &DetectParams::new(kind), DetectMode::Async)
+            .unwrap();
+    // Async: wait_for_beep is forwarded.
+    let rid = h.expect_execute(
+        "calling.detect",
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"wait_for_beep":true}}}),
+        ),
+    );
+    h.ok(&rid);
+    let det = |e: &str| {
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"event":e}}}),
+        )
+    };
+    for e in ["MACHINE", "NOT_READY", "READY", "finished"] {
+        h.ev("calling.call.detect", det(e));
+    }
+    let events = h.take_events();
+    let fin = events.iter().find_map(|e| match e {
+        CallEvent::ComponentFinished {
+            control_id, result, ..
+        } if *control_id == d => Some(result),
+        _ => None,
+    });
+    let fin = fin.expect("finished");
+    assert!(fin.successful);
+    assert_eq!(fin.result.as_deref(), Some("MACHINE,NOT_READY,READY"));
+
+    let f =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(
+                h.now,
+                &DetectParams::new(DetectKind::Fax {
+                    tone: Some(FaxTone::Ced),
+                }),
+                DetectMode::Blocking,
+            )
+            .unwrap();
+    h.expect_execute(
+        "calling.detect",
+        with(&f, json!({"detect":{"type":"fax","params":{"tone":"CED"}}})),
+    );
+    let g =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(
+                h.now,
+                &DetectParams::new(DetectKind::Digit {
+                    digits: Some("0123456789#*".into()),
+                }),
+                DetectMode::Blocking,
+            )
+            .unwrap();
+    h.expect_execute(
+        "calling.detect",
+        with(
+            &g,
+            json!({"detect":{"type":"digit","params":{"digits":"0123456789#*"}}}),
+        ),
+    );
+    h.ev(
+        "calling.call.detect",
+        with(
+            &g,
+            json!({"detect":{"type":"digit","params":{"event":"1#"}}}),
+        ),
+    );
+    let events = h.take_events();
+    let fin = events.iter().find_map(|e| match e {
+        CallEvent::ComponentFinished {
+            control_id, result, ..
+        } if *control_id == g => Some(result),
+        _ => None,
+    });
+    assert_eq!(fin.and_then(|r| r.result.as_deref()), Some("1#"));
+}
+
+#[test]
+fn detect_human_and_machine_helpers() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let p = DetectParams::new(DetectKind::machine());
+    let hu =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect_human(h.now, &p)
+            .unwrap();
+    let ma =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect_machine(h.now, &p)
+            .unwrap();
+    h.take_sent();
+    for c in [&hu, &ma] {
+        h.ev(
+            "calling.call.detect",
+            with(
+                c,
+                json!({"detect":{"type":"machine","params":{"event":"HUMAN"}}}),
+            ),
+        );
+    }
+    let events = h.take_events();
+    let ok = |id: &ControlId| {
+        events.iter().find_map(|e| match e {
+            CallEvent::ComponentFinished {
+                control_id, result, ..
+            } if control_id == id => Some(result.successful),
+            _ => None,
+        })
+    };
+    assert_eq!(ok(&hu), Some(true));
+    assert_eq!(ok(&ma), Some(false));
+}
+
+#[test]
+fn fax_send_and_receive() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let f =
+        h.s.call_mut(&call)
+            .unwrap()
+            .send_fax(
+                h.now,
+                &FaxSendParams {
+                    document: "https://example.com/doc.pdf".into(),
+                    identity: Some("+15550000001".into()),
+                    header_info: Some("Custom header".into()),
+                },
+            )
+            .unwrap();
+    let rid = h.expect_execute(
+        "calling.send_fax",
+        with(
+            &f,
+            json!({"document":"https://example.com/doc.pdf","identity":"+15550000001","header_info":"Custom header"}),
+        ),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.fax",
+        with(
+            &f,
+            json!({"fax":{"type":"page","params":{"direction":"send","number":1}}}),
+        ),
+    );
+    h.ev(
+        "calling.call.fax",
+        with(
+            &f,
+            json!({"fax":{"type":"finished","params":{"direction":"send","identity":"+1xxx",
+                "remote_identity":"+1yyy","document":"https://example.com/doc.pdf","success":true,
+                "result":"1231","result_text":"","pages":"1"}}}),
+        ),
+    );
+    let r = h.s.call_mut(&call).unwrap().receive_fax(h.now).unwrap();
+    let rid = h.expect_execute("calling.receive_fax", ids(&r));
+    h.ok(&rid);
+    let _ = h.s.call_mut(&call).unwrap().stop(h.now, &r).unwrap();
+    let rid = h.expect_execute("calling.receive_fax.stop", ids(&r));
+    h.ok(&rid);
+    h.ev(
+        "calling.call.fax",
+        with(
+            &r,
+            json!({"fax":{"type":"error","params":{"direction":"receive","pages":0}}}),
+        ),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &f), 1);
+    assert_eq!(Harness::finished_count(&events, &r), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn tap_flow() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let t =
+        h.s.call_mut(&call)
+            .unwrap()
+            .tap(
+                h.now,
+                &TapParams {
+                    direction: Some(AudioDirection::Listen),
+                    device: TapDevice::Rtp {
+                        addr: "127.0.0.1".into(),
+                        port: 1234,
+                        codec: Some("PCMU".into()),
+                        ptime: Some(20),
+                        rate: None,
+                    },
+                },
+            )
+            .unwrap();
+    let rid = h.expect_execute(
+        "calling.tap",
+        with(
+            &t,
+            json!({"tap":{"type":"audio","params":{"direction":"listen"}},
+                "device":{"type":"rtp","params":{"addr":"127.0.0.1","port":1234,"codec":"PCMU","ptime":20}}}),
+        ),
+    );
+    h.respond(
+        &rid,
+        json!({"code":"200","message":"Tapping","control_id":t.as_str(),
+            "source_device":{"type":"rtp","params":{"addr":"10.10.10.10","port":3000,"codec":"PCMU","rate":8000}}}),
+    );
+    let tev = |state: &str| {
+        with(
+            &t,
+            json!({"state":state,"tap":{"type":"audio","params":{"direction":"listen"}},
+                "device":{"type":"rtp","params":{"addr":"127.0.0.1","port":"1234","codec":"PCMU","ptime":"20"}}}),
+        )
+    };
+    h.ev("calling.call.tap", tev("tapping"));
+    let _ = h.s.call_mut(&call).unwrap().stop(h.now, &t).unwrap();
+    let rid = h.expect_execute("calling.tap.stop", ids(&t));
+    h.ok(&rid);
+    h.ev("calling.call.tap", tev("finished"));
+    // The ws form.
+    let w =
+        h.s.call_mut(&call)
+            .unwrap()
+            .tap(
+                h.now,
+                &TapParams {
+                    direction: None,
+                    device: TapDevice::Ws {
+                        uri: "wss://example.com/tap".into(),
+                        codec: None,
+                        rate: Some(16000),
+                    },
+                },
+            )
+            .unwrap();
+    h.expect_execute(
+        "calling.tap",
+        with(
+            &w,
+            json!({"tap":{"type":"audio","params":{}},
+                "device":{"type":"ws","params":{"uri":"wss://example.com/tap","rate":16000}}}),
+        ),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &t), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn send_digits_flow() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let d =
+        h.s.call_mut(&call)
+            .unwrap()
+            .send_digits(h.now, "1234#w*")
+            .unwrap();
+    let rid = h.expect_execute("calling.send_digits", with(&d, json!({"digits":"1234#w*"})));
+    h.ok(&rid);
+    h.ev(
+        "calling.call.send_digits",
+        with(&d, json!({"state":"finished"})),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &d), 1);
+    insta::assert_debug_snapshot!(events);
+}

@@ -1,0 +1,421 @@
+//! Golden flows for call control: inbound answer/play/hangup, dials, connect, pass, refer.
+//! Outgoing frames are compared field for field with PROTOCOL.md §4; typed event sequences
+//! are `insta` snapshots.
+
+mod calling_common;
+
+use calling_common::Harness;
+use relay_proto::calling::{
+    CallEvent, CallState, ConnectParams, Device, DialParams, EndReason, Media, PlayParams,
+    ReferParams, SipDevice, SipHeader,
+};
+use relay_proto::{CallId, DialTag};
+use serde_json::json;
+
+#[test]
+fn inbound_answer_play_hangup() {
+    let mut h = Harness::new();
+    let call = h.inbound("call-a");
+    let info = h.s.call(&call).expect("registered");
+    assert_eq!(info.state, CallState::Created);
+    assert_eq!(info.context.as_deref(), Some("office"));
+    assert_eq!(info.from(), Some("+15551110000"));
+
+    let answer = h.s.call_mut(&call).unwrap().answer(h.now).unwrap();
+    let rid = h.expect_execute(
+        "calling.answer",
+        json!({"node_id":"node-a","call_id":"call-a"}),
+    );
+    // The state event races ahead of the response (§6.5).
+    h.state("call-a", "answered");
+    h.ok(&rid);
+    assert!(h.s.call(&call).unwrap().answered());
+
+    let play =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(
+                h.now,
+                &PlayParams::new([
+                    Media::audio("https://example.com/a.mp3"),
+                    Media::tts("hello"),
+                    Media::silence(2.0),
+                    Media::ringtone("us", Some(3.4)),
+                ])
+                .with_volume(3.0),
+            )
+            .unwrap();
+    let rid = h.expect_execute(
+        "calling.play",
+        json!({"node_id":"node-a","call_id":"call-a","control_id":play.as_str(),
+            "play":[{"type":"audio","params":{"url":"https://example.com/a.mp3"}},
+                    {"type":"tts","params":{"text":"hello"}},
+                    {"type":"silence","params":{"duration":2}},
+                    {"type":"ringtone","params":{"name":"us","duration":3.4}}],
+            "volume":3}),
+    );
+    h.ok(&rid);
+    let pev = |state: &str| json!({"control_id":play.as_str(),"call_id":"call-a","node_id":"node-a","state":state});
+    h.ev("calling.call.play", pev("playing"));
+
+    let ids = json!({"node_id":"node-a","call_id":"call-a","control_id":play.as_str()});
+    let r = h.s.call_mut(&call).unwrap().pause(h.now, &play).unwrap();
+    let rid = h.expect_execute("calling.play.pause", ids.clone());
+    assert_eq!(r.as_str(), rid);
+    h.ok(&rid);
+    h.ev("calling.call.play", pev("paused"));
+    let _ = h.s.call_mut(&call).unwrap().resume(h.now, &play).unwrap();
+    let rid = h.expect_execute("calling.play.resume", ids.clone());
+    h.ok(&rid);
+    h.ev("calling.call.play", pev("playing"));
+    let _ =
+        h.s.call_mut(&call)
+            .unwrap()
+            .volume(h.now, &play, -4.5)
+            .unwrap();
+    let mut vol = ids.clone();
+    vol["volume"] = json!(-4.5);
+    let rid = h.expect_execute("calling.play.volume", vol);
+    h.ok(&rid);
+    h.ev("calling.call.play", pev("finished"));
+
+    let hang =
+        h.s.call_mut(&call)
+            .unwrap()
+            .hangup(h.now, EndReason::Hangup)
+            .unwrap();
+    let rid = h.expect_execute(
+        "calling.end",
+        json!({"node_id":"node-a","call_id":"call-a","reason":"hangup"}),
+    );
+    h.ok(&rid);
+    h.state("call-a", "ending");
+    h.ended("call-a", "hangup");
+    assert!(h.s.call(&call).is_none(), "ended call removed");
+    assert_eq!(h.s.calls().count(), 0);
+
+    let events = h.take_events();
+    for id in [&answer, &play, &hang] {
+        assert_eq!(Harness::finished_count(&events, id), 1);
+    }
+    insta::assert_debug_snapshot!(events);
+}
+
+fn phone(from: &str, to: &str) -> Device {
+    Device::phone(from, to)
+}
+
+fn dial_state(tag: &DialTag, call_id: &str, state: &str) -> serde_json::Value {
+    json!({"call_state":state,"tag":tag.as_str(),"call_id":call_id,"node_id":"node-b",
+        "direction":"outbound","created_by":"dial",
+        "device":{"type":"phone","params":{"from_number":"+15550000001","to_number":"+15550000002","timeout":30}}})
+}
+
+#[test]
+fn dial_single_device() {
+    let mut h = Harness::new();
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams::single(phone("+15550000001", "+15550000002")).with_region("us-east"),
+        )
+        .unwrap();
+    let rid = h.expect_execute(
+        "calling.dial",
+        json!({"tag":tag.as_str(),"region":"us-east",
+            "devices":[[{"type":"phone","params":{"from_number":"+15550000001","to_number":"+15550000002","timeout":30}}]]}),
+    );
+    // created races ahead of the response.
+    h.ev("calling.call.state", dial_state(&tag, "call-b", "created"));
+    h.ok(&rid);
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"dialing","tag":tag.as_str(),"node_id":"node-b"}),
+    );
+    h.ev("calling.call.state", dial_state(&tag, "call-b", "ringing"));
+    h.ev("calling.call.state", dial_state(&tag, "call-b", "answered"));
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"answered","tag":tag.as_str(),"node_id":"node-b",
+            "call":{"call_id":"call-b","node_id":"node-b","tag":tag.as_str(),"dial_winner":true,
+                "device":{"type":"phone","params":{"from_number":"+15550000001","to_number":"+15550000002","timeout":30}}}}),
+    );
+    let c = h.s.call(&CallId::new("call-b")).expect("winner registered");
+    assert_eq!(c.state, CallState::Answered);
+    assert_eq!(c.tag.as_ref(), Some(&tag));
+    assert_eq!(h.s.pending_dials(), 0);
+    assert_eq!(h.s.calls().count(), 1);
+    insta::assert_debug_snapshot!(h.take_events());
+}
+
+#[test]
+fn dial_parallel_winner_and_stray_legs() {
+    let mut h = Harness::new();
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams::parallel([phone("+1000", "+1001"), phone("+1000", "+1002")]),
+        )
+        .unwrap();
+    let rid = h.expect_execute(
+        "calling.dial",
+        json!({"tag":tag.as_str(),"devices":[[
+            {"type":"phone","params":{"from_number":"+1000","to_number":"+1001","timeout":30}},
+            {"type":"phone","params":{"from_number":"+1000","to_number":"+1002","timeout":30}}]]}),
+    );
+    h.ok(&rid);
+    for leg in ["leg-1", "leg-2"] {
+        h.ev("calling.call.state", dial_state(&tag, leg, "created"));
+        h.ev("calling.call.state", dial_state(&tag, leg, "ringing"));
+    }
+    h.ev("calling.call.state", dial_state(&tag, "leg-2", "answered"));
+    let mut end = dial_state(&tag, "leg-1", "ended");
+    end["end_reason"] = json!("cancel");
+    h.ev("calling.call.state", end);
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"answered","tag":tag.as_str(),"node_id":"node-b",
+            "call":{"call_id":"leg-2","node_id":"node-b","tag":tag.as_str(),"dial_winner":true}}),
+    );
+    // One call object per call id: the loser is gone, the winner is answered.
+    let calls: Vec<_> = h.s.calls().map(|c| (c.id.clone(), c.state)).collect();
+    assert_eq!(calls, vec![(CallId::new("leg-2"), CallState::Answered)]);
+    let events = h.take_events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, CallEvent::DialCompleted { .. }))
+            .count(),
+        1
+    );
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn dial_serial_tree_wire_shape() {
+    let mut h = Harness::new();
+    let sip = Device::Sip(SipDevice {
+        from: Some("sip:alice@example.com".into()),
+        to: "sip:bob@example.net".into(),
+        timeout: Some(20),
+        headers: vec![SipHeader::new("X-My-Header", "v")],
+        codecs: vec!["PCMU".into(), "OPUS".into()],
+        webrtc_media: true,
+        from_name: Some("Alice".into()),
+    });
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams {
+                devices: vec![
+                    vec![phone("+1000", "+1001")],
+                    vec![sip, phone("+1000", "+1003").with_timeout(15)],
+                ],
+                region: None,
+            },
+        )
+        .unwrap();
+    h.expect_execute(
+        "calling.dial",
+        json!({"tag":tag.as_str(),"devices":[
+            [{"type":"phone","params":{"from_number":"+1000","to_number":"+1001","timeout":30}}],
+            [{"type":"sip","params":{"from":"sip:alice@example.com","to":"sip:bob@example.net","timeout":20,
+                "codecs":["PCMU","OPUS"],"webrtc_media":true,
+                "headers":[{"name":"X-My-Header","value":"v"}],"from_name":"Alice"}},
+             {"type":"phone","params":{"from_number":"+1000","to_number":"+1003","timeout":15}}]]}),
+    );
+    let serial = DialParams::serial([phone("+1", "+2"), phone("+1", "+3")]);
+    assert_eq!(serial.devices.len(), 2);
+    let _ = h.s.dial(h.now, &serial).unwrap();
+    let sent = h.take_sent();
+    assert_eq!(
+        sent[0]["params"]["params"]["devices"],
+        json!([[{"type":"phone","params":{"from_number":"+1","to_number":"+2","timeout":30}}],
+               [{"type":"phone","params":{"from_number":"+1","to_number":"+3","timeout":30}}]])
+    );
+}
+
+#[test]
+fn dial_failed() {
+    let mut h = Harness::new();
+    // Multi-device dial: resolves on `dial failed` after the legs ended.
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams::serial([phone("+1", "+2"), phone("+1", "+3")]),
+        )
+        .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    let mut end = dial_state(&tag, "leg-1", "ended");
+    end["end_reason"] = json!("busy");
+    h.ev("calling.call.state", dial_state(&tag, "leg-1", "created"));
+    h.ev("calling.call.state", end);
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"failed","tag":tag.as_str(),"node_id":"node-b"}),
+    );
+    // Single device: the leg's end resolves the dial; the later `failed` is ignored.
+    let tag2 =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+9")))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    h.ev("calling.call.state", dial_state(&tag2, "leg-9", "created"));
+    let mut end = dial_state(&tag2, "leg-9", "ended");
+    end["end_reason"] = json!("noAnswer");
+    h.ev("calling.call.state", end);
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"failed","tag":tag2.as_str(),"node_id":"node-b"}),
+    );
+    // A dial whose request fails.
+    let tag3 =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+8")))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.respond(&rid, json!({"code":"400","message":"bad number"}));
+    assert_eq!(h.s.calls().count(), 0);
+    assert_eq!(h.s.pending_dials(), 0);
+    let events = h.take_events();
+    for t in [&tag, &tag2, &tag3] {
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, CallEvent::DialCompleted { tag, result } if tag == t && !result.successful))
+                .count(),
+            1
+        );
+    }
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn connect_nested_with_ringback_and_peer() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = ConnectParams::tree(vec![
+        vec![Device::phone_to("+15550000003")],
+        vec![
+            Device::phone_to("+15550000004"),
+            Device::sip("sip:a@x", "sip:b@y").with_timeout(20),
+        ],
+        vec![Device::phone("+15559999999", "+15550000005").with_timeout(10)],
+    ])
+    .with_ringback(Media::ringtone("us", Some(20.0)));
+    let conn =
+        h.s.call_mut(&call)
+            .unwrap()
+            .connect(h.now, &params)
+            .unwrap();
+    // Phone peers without `from` take the call's from_number; timeout 30 (the inbound device
+    // has none).
+    let rid = h.expect_execute(
+        "calling.connect",
+        json!({"node_id":"node-a","call_id":"call-a",
+            "devices":[
+              [{"type":"phone","params":{"to_number":"+15550000003","from_number":"+15551110000","timeout":30}}],
+              [{"type":"phone","params":{"to_number":"+15550000004","from_number":"+15551110000","timeout":30}},
+               {"type":"sip","params":{"from":"sip:a@x","to":"sip:b@y","timeout":20}}],
+              [{"type":"phone","params":{"to_number":"+15550000005","from_number":"+15559999999","timeout":10}}]],
+            "ringback":{"type":"ringtone","params":{"name":"us","duration":20}}}),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.connect",
+        json!({"connect_state":"connecting","call_id":"call-a","node_id":"node-a"}),
+    );
+    h.ev(
+        "calling.call.state",
+        json!({"call_state":"created","call_id":"call-b","node_id":"node-b","direction":"outbound",
+            "device":{"type":"phone","params":{"from_number":"+15551110000","to_number":"+15550000004"}},
+            "peer":{"call_id":"call-a","node_id":"node-a"}}),
+    );
+    h.ev(
+        "calling.call.state",
+        json!({"call_state":"answered","call_id":"call-b","node_id":"node-b",
+            "peer":{"call_id":"call-a","node_id":"node-a"}}),
+    );
+    h.ev(
+        "calling.call.connect",
+        json!({"connect_state":"connected","call_id":"call-a","node_id":"node-a",
+            "peer":{"call_id":"call-b","node_id":"node-b",
+                "device":{"type":"phone","params":{"from_number":"+15551110000","to_number":"+15550000004"}}}}),
+    );
+    let a = h.s.call(&call).unwrap();
+    assert_eq!(a.peer.as_ref().map(|p| p.call_id.as_str()), Some("call-b"));
+    let b = h.s.call(&CallId::new("call-b")).unwrap();
+    assert_eq!(b.state, CallState::Answered);
+    assert_eq!(b.peer.as_ref().map(|p| p.call_id.as_str()), Some("call-a"));
+
+    let disc = h.s.call_mut(&call).unwrap().disconnect(h.now).unwrap();
+    let rid = h.expect_execute(
+        "calling.disconnect",
+        json!({"node_id":"node-a","call_id":"call-a"}),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.connect",
+        json!({"connect_state":"disconnected","call_id":"call-a","node_id":"node-a",
+            "peer":{"call_id":"call-b","node_id":"node-b"}}),
+    );
+    assert!(h.s.call(&call).unwrap().peer.is_none());
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &conn), 1);
+    assert_eq!(Harness::finished_count(&events, &disc), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn pass_inbound() {
+    let mut h = Harness::new();
+    let call = h.inbound("call-a");
+    h.take_events();
+    let pass = h.s.call_mut(&call).unwrap().pass(h.now).unwrap();
+    let rid = h.expect_execute(
+        "calling.pass",
+        json!({"node_id":"node-a","call_id":"call-a"}),
+    );
+    h.respond(&rid, json!({"code":"200","message":"Call passed"}));
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &pass), 1);
+    insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn refer_sip() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let refer =
+        h.s.call_mut(&call)
+            .unwrap()
+            .refer(
+                h.now,
+                &ReferParams {
+                    to: "sip:transfer@example.com".into(),
+                    headers: vec![SipHeader::new("X-Foo", "bar")],
+                },
+            )
+            .unwrap();
+    let rid = h.expect_execute(
+        "calling.refer",
+        json!({"node_id":"node-a","call_id":"call-a",
+            "device":{"type":"sip","params":{"to":"sip:transfer@example.com",
+                "headers":[{"name":"X-Foo","value":"bar"}]}}}),
+    );
+    h.ok(&rid);
+    h.ev(
+        "calling.call.refer",
+        json!({"call_id":"call-a","node_id":"node-a","state":"inProgress",
+            "sip_refer_to":"sip:transfer@example.com"}),
+    );
+    h.ev(
+        "calling.call.refer",
+        json!({"call_id":"call-a","node_id":"node-a","state":"success",
+            "sip_refer_to":"sip:transfer@example.com","sip_refer_response_code":202,
+            "sip_notify_response_code":"200"}),
+    );
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &refer), 1);
+    insta::assert_debug_snapshot!(events);
+}
