@@ -1,7 +1,8 @@
 //! The main job, end to end with no account: starts relay-mock in-process, connects a
 //! `relay_proto::Session` to it over a real WebSocket (a ~100-line tokio driver), and runs a
 //! consumer's day: receive a context, take an inbound message, send a message and follow its
-//! states, deliver and receive a task, survive a dropped socket with the session resumed.
+//! states, deliver and receive a task, answer an inbound call, play TTS and hang up, survive a
+//! dropped socket with the session resumed.
 //!
 //! `cargo run -p relay-tests --example demo`
 #![allow(clippy::print_stdout, clippy::disallowed_methods)]
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use relay_mock::{net, MockConfig};
+use relay_proto::calling::{EndReason, Media, PlayParams};
+use relay_proto::CallEvent;
 use relay_proto::{
     CloseInfo, Event, Input, MessageParams, Output, Session, SessionConfig, TransportAction,
 };
@@ -217,6 +220,43 @@ async fn main() {
     .await;
     relay_proto::task::parse_deliver_response(status, body.as_bytes()).expect("task delivered");
     d.until("task", |e| matches!(e, Event::Task { .. })).await;
+
+    let (status, _) = post(
+        &http,
+        "/__control/inbound_call",
+        json!({"context":"office","from":"+15551230001","to":"+15553210002"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let call_id = match d
+        .until("incoming call", |e| {
+            matches!(e, Event::Call(CallEvent::IncomingCall { .. }))
+        })
+        .await
+    {
+        Event::Call(CallEvent::IncomingCall { call }) => call.id.clone(),
+        _ => unreachable!("matched above"),
+    };
+    let answer = d
+        .session
+        .call_mut(&call_id)
+        .and_then(|mut c| c.answer(Instant::now()))
+        .expect("answer sent");
+    d.until("answered", |e| matches!(e, Event::Call(CallEvent::ComponentFinished { control_id, result, .. }) if *control_id == answer && result.successful)).await;
+    let play = PlayParams::new([Media::tts("Welcome to the Rust SDK")]);
+    let play = d
+        .session
+        .call_mut(&call_id)
+        .and_then(|mut c| c.play(Instant::now(), &play))
+        .expect("play sent");
+    d.until("played", |e| matches!(e, Event::Call(CallEvent::ComponentFinished { control_id, result, .. }) if *control_id == play && result.successful)).await;
+    let hangup = d
+        .session
+        .call_mut(&call_id)
+        .and_then(|mut c| c.hangup(Instant::now(), EndReason::Hangup))
+        .expect("hangup sent");
+    d.until("hung up", |e| matches!(e, Event::Call(CallEvent::ComponentFinished { control_id, .. }) if *control_id == hangup)).await;
 
     let (status, _) = post(&http, "/__control/drop", json!({}), None).await;
     assert_eq!(status, 200);
