@@ -156,6 +156,15 @@ impl Recorder {
         self.push(now, Dir::Ctl, conn, frame);
     }
 
+    /// Records one half of a REST exchange (the task request `c2s`, its response `s2c`) as a
+    /// line marked `"transport":"http"`.
+    pub fn http(&mut self, now: Option<Instant>, dir: Dir, frame: Value) {
+        self.push(now, dir, None, frame);
+        if let Some(last) = self.lines.last_mut() {
+            last.transport = Some("http".to_owned());
+        }
+    }
+
     /// Everything recorded.
     pub fn lines(&self) -> &[Line] {
         &self.lines

@@ -95,7 +95,7 @@ pub(crate) async fn run(
             Event::Closed { conn, code } => {
                 tracing::debug!(conn = conn.0, code, "websocket closed");
                 conns.remove(&conn);
-                core.connection_closed(now, conn);
+                core.connection_closed_with_code(now, conn, code);
             }
             Event::Control {
                 endpoint,

@@ -346,12 +346,18 @@ impl MockServer {
 
     /// The peer closed `conn` (or it failed). The session stays for a later restore.
     pub fn connection_closed(&mut self, now: Instant, conn: ConnId) {
+        self.connection_closed_with_code(now, conn, 1006);
+    }
+
+    /// Like [`Self::connection_closed`], recording the WebSocket close `code` the peer sent
+    /// (1006 for a drop without a close frame, which is how the official SDK always closes).
+    pub fn connection_closed_with_code(&mut self, now: Instant, conn: ConnId, code: u16) {
         self.tick(now);
         if self.conns.get(&conn).is_some_and(|c| c.open) {
             self.recorder.ctl(
                 Some(now),
                 Some(conn),
-                serde_json::json!({"event":"ws_close","code":1006}),
+                serde_json::json!({"event":"ws_close","code":code}),
             );
             self.detach(conn);
         }
@@ -415,7 +421,36 @@ impl MockServer {
         body: &[u8],
     ) -> HttpResponse {
         self.tick(now);
+        // Recorded before the broadcast it triggers, as TRANSCRIPTS.md's `transport: "http"`
+        // lines. The credentials are not written to the transcript.
+        let request_body = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
+        });
+        let auth = authorization.map(|a| match a.trim().split_once(' ') {
+            Some((scheme, _)) => format!("{scheme} <redacted>"),
+            None => "<redacted>".to_owned(),
+        });
+        self.recorder.http(
+            Some(now),
+            crate::transcript::Dir::C2s,
+            serde_json::json!({
+                "method": "POST",
+                "path": "/api/relay/rest/tasks",
+                "headers": {"Authorization": auth, "Content-Type": "application/json"},
+                "body": request_body,
+            }),
+        );
         let r = self.deliver_task_inner(authorization, body);
+        let response_body = if r.body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&r.body).unwrap_or(serde_json::Value::String(r.body.clone()))
+        };
+        self.recorder.http(
+            Some(now),
+            crate::transcript::Dir::S2c,
+            serde_json::json!({"status": r.status, "body": response_body}),
+        );
         self.run_due(now);
         r
     }
