@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::calling::params::{
-    validate_send_digits, ConnectParams, DetectMode, DetectParams, DialParams, FaxSendParams,
-    PlayParams, PromptParams, RecordParams, ReferParams, TapParams,
+use crate::calling::component_params::{
+    DetectMode, DetectParams, FaxSendParams, PlayParams, PromptParams, RecordParams, ReferParams,
+    TapParams,
 };
+use crate::calling::params::{validate_send_digits, ConnectParams, DialParams};
 use crate::calling::types::{ComponentKind, ControlAction};
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
 use crate::error::Error;

@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
+use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
     truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
-use crate::calling::params::DetectMode;
 use crate::calling::types::{ComponentKind, ComponentResult, ResultEvent};
 use crate::session::RequestError;
 use crate::wire::lenient;
