@@ -419,3 +419,70 @@ fn refer_sip() {
     assert_eq!(Harness::finished_count(&events, &refer), 1);
     insta::assert_debug_snapshot!(events);
 }
+
+#[test]
+fn hangup_reasons_on_the_wire() {
+    let mut h = Harness::new();
+    for (i, (reason, wire)) in [
+        (EndReason::Hangup, "hangup"),
+        (EndReason::Cancel, "cancel"),
+        (EndReason::Busy, "busy"),
+        (EndReason::NoAnswer, "noAnswer"),
+        (EndReason::Decline, "decline"),
+        (EndReason::Error, "error"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("call-{i}");
+        let call = h.answered_inbound(&id);
+        let _ = h.s.call_mut(&call).unwrap().hangup(h.now, reason).unwrap();
+        h.expect_execute(
+            "calling.end",
+            json!({"node_id":"node-a","call_id":id,"reason":wire}),
+        );
+    }
+}
+
+#[test]
+fn connect_sip_call_defaults_from_its_device() {
+    let mut h = Harness::new();
+    h.ev(
+        "calling.call.receive",
+        json!({"call_state":"created","context":"office","direction":"inbound",
+            "device":{"type":"sip","params":{"from":"sip:caller@x","to":"sip:us@y","headers":[]}},
+            "call_id":"call-s","node_id":"node-s"}),
+    );
+    let call = CallId::new("call-s");
+    let _ =
+        h.s.call_mut(&call)
+            .unwrap()
+            .connect(h.now, &ConnectParams::single(Device::sip_to("sip:agent@z")))
+            .unwrap();
+    h.expect_execute(
+        "calling.connect",
+        json!({"node_id":"node-s","call_id":"call-s",
+            "devices":[[{"type":"sip","params":{"from":"sip:caller@x","to":"sip:agent@z","timeout":30}}]]}),
+    );
+}
+
+#[test]
+fn commands_on_a_call_that_just_ended_are_refused_with_a_typed_outcome() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    h.ended("call-a", "hangup");
+    h.take_events();
+    let p =
+        h.s.call_mut(&call)
+            .expect("recently ended calls still take commands")
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    assert!(h.take_sent().is_empty());
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &p), 1);
+    assert!(matches!(
+        &events[0],
+        CallEvent::ComponentFinished { result, .. }
+            if !result.successful && matches!(result.error, Some(relay_proto::RequestError::Refused(_)))
+    ));
+}

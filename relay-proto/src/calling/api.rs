@@ -54,10 +54,11 @@ impl Session {
         self.calling.pending_dials()
     }
 
-    /// A handle to issue commands on a call. `ApiMisuse` if the call is not in the registry
-    /// (never known, or ended and removed).
+    /// A handle to issue commands on a call. Commands on a call that ended (or was passed)
+    /// recently are refused with a typed outcome; `ApiMisuse` if the call was never known or
+    /// left the registry long ago.
     pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, Error> {
-        if self.calling.call(id).is_none() {
+        if self.calling.call(id).is_none() && !self.calling.is_gone(id) {
             return Err(Error::ApiMisuse(format!(
                 "unknown call {id} (it ended or was never known)"
             )));

@@ -28,8 +28,16 @@ impl Calling {
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, Error> {
         let Some(call) = self.calls.get_mut(call_id) else {
+            if self.is_gone(call_id) {
+                let control_id = ControlId::new(core.next_id(IdKind::Control));
+                let mut comp = Component::new(kind);
+                let why = format!("call {call_id} has ended");
+                comp.terminate(None, Some(RequestError::Refused(why)));
+                emit_finished(core, call_id, control_id.clone(), comp);
+                return Ok(control_id);
+            }
             return Err(Error::ApiMisuse(format!(
-                "unknown call {call_id} (it ended or was never known)"
+                "unknown call {call_id} (never known, or ended long ago)"
             )));
         };
         if call.components.len() >= self.max_components {
@@ -250,10 +258,22 @@ impl Calling {
                         true
                     }
                 };
+                let passed = finished
+                    && kind == ComponentKind::Pass
+                    && call
+                        .components
+                        .get(&control_id)
+                        .is_some_and(|c| c.result.successful);
                 if finished {
                     if let Some(c) = call.components.remove(&control_id) {
                         emit_finished(core, &call_id, control_id, c);
                     }
+                }
+                if passed {
+                    // The call now belongs to another consumer: no more events will come for
+                    // it here, so it leaves the registry instead of lingering as a zombie.
+                    self.remove_call(core, &call_id, "passed", &json!({"call_id": call_id}));
+                    core.emit(Event::Call(CallEvent::Released { call_id }));
                 }
             }
             CallingRequest::Control {

@@ -30,7 +30,7 @@ mod events;
 mod params;
 mod types;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -97,15 +97,24 @@ struct PendingDial {
 pub(crate) struct Calling {
     calls: BTreeMap<CallId, Call>,
     dials: BTreeMap<DialTag, PendingDial>,
+    /// Recently removed calls (bounded), so a command on a call that just ended gets a typed
+    /// refusal rather than "unknown call".
+    gone: VecDeque<CallId>,
+    gone_set: BTreeSet<CallId>,
     max_calls: usize,
     max_components: usize,
 }
+
+/// How many removed call ids are remembered for typed refusals.
+const GONE_MEMORY: usize = 256;
 
 impl Calling {
     pub(crate) fn new(bounds: &Bounds) -> Self {
         Calling {
             calls: BTreeMap::new(),
             dials: BTreeMap::new(),
+            gone: VecDeque::new(),
+            gone_set: BTreeSet::new(),
             max_calls: bounds.max_calls,
             max_components: bounds.max_components_per_call,
         }
@@ -351,7 +360,7 @@ impl Calling {
             }
         }
         if state == CallState::Ended {
-            self.remove_call(core, &id, raw);
+            self.remove_call(core, &id, "ended", raw);
             if let Some(t) = tag {
                 if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
                     self.dials.remove(&t);
@@ -374,21 +383,36 @@ impl Calling {
     }
 
     /// Removes an ended call, failing each of its unfinished components once.
-    fn remove_call(&mut self, core: &mut Core, id: &CallId, raw: &Value) {
+    /// Removes a call (ended, or passed to another consumer), failing each of its unfinished
+    /// components once with an event named `why`.
+    pub(crate) fn remove_call(&mut self, core: &mut Core, id: &CallId, why: &str, raw: &Value) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
         for (cid, mut c) in call.components {
             c.terminate(
                 Some(ResultEvent {
-                    name: "ended".into(),
+                    name: why.to_owned(),
                     payload: raw.clone(),
                 }),
                 None,
             );
             emit_finished(core, id, cid, c);
         }
-        tracing::debug!(call_id = %id, "call removed from the registry");
+        if self.gone_set.insert(id.clone()) {
+            self.gone.push_back(id.clone());
+            while self.gone.len() > GONE_MEMORY {
+                if let Some(old) = self.gone.pop_front() {
+                    self.gone_set.remove(&old);
+                }
+            }
+        }
+        tracing::debug!(call_id = %id, why, "call removed from the registry");
+    }
+
+    /// Whether the call was removed recently (commands on it are refused with a typed outcome).
+    pub(crate) fn is_gone(&self, id: &CallId) -> bool {
+        self.gone_set.contains(id)
     }
 
     fn on_dial(&mut self, core: &mut Core, d: DialPayload) -> Result<(), Error> {

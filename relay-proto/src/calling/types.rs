@@ -365,6 +365,12 @@ pub enum CallEvent {
         /// The call's peer, if bridged.
         peer: Option<PeerInfo>,
     },
+    /// A call left the registry without ending here: it was passed to another consumer
+    /// (`calling.pass` succeeded). Its unfinished components were finished first.
+    Released {
+        /// Call id.
+        call_id: CallId,
+    },
     /// `calling.call.dial` `dialing`.
     DialProgress {
         /// The dial.
