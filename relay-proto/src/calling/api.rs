@@ -156,7 +156,11 @@ impl CallMut<'_> {
     /// `disconnected` before `connected` (failure).
     #[must_use = "the id identifies the outcome"]
     pub fn connect(&mut self, now: Instant, params: &ConnectParams) -> Result<ControlId, Error> {
-        let device = self.info().and_then(|c| c.device.clone());
+        let Some(info) = self.info() else {
+            // Gone: refused with a typed outcome; the call's device defaults are unknown.
+            return self.start(now, ComponentKind::Connect, Map::new());
+        };
+        let device = info.device.clone();
         let m = params.to_wire(device.as_ref())?;
         self.start(now, ComponentKind::Connect, m)
     }
