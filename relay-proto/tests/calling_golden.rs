@@ -486,3 +486,40 @@ fn commands_on_a_call_that_just_ended_are_refused_with_a_typed_outcome() {
             if !result.successful && matches!(result.error, Some(relay_proto::RequestError::Refused(_)))
     ));
 }
+
+#[test]
+fn calls_survive_a_reconnect_and_in_flight_commands_fail_once() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let play =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    h.drop_and_reconnect();
+    // The call is still there and usable on the new connection.
+    assert_eq!(h.s.call(&call).unwrap().state, CallState::Answered);
+    let events = h.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [CallEvent::ComponentFinished { control_id, result, .. }]
+                if *control_id == play
+                    && matches!(result.error, Some(relay_proto::RequestError::ConnectionLost))
+        ),
+        "{events:#?}"
+    );
+    h.take_sent();
+    let p2 =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    h.ev(
+        "calling.call.play",
+        json!({"control_id":p2.as_str(),"call_id":"call-a","node_id":"node-a","state":"finished"}),
+    );
+    assert_eq!(Harness::finished_count(&h.take_events(), &p2), 1);
+}

@@ -29,6 +29,7 @@ enum Op {
     DialEvent(u8, u8),
     LegState(u8, u8, u8),
     Stray(u8),
+    Drop,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,6 +43,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), 0u8..3).prop_map(|(a, b)| Op::DialEvent(a, b)),
         2 => (any::<u8>(), 0u8..3, 0u8..5).prop_map(|(a, b, c)| Op::LegState(a, b, c)),
         1 => any::<u8>().prop_map(Op::Stray),
+        1 => Just(Op::Drop),
     ]
 }
 
@@ -253,6 +255,11 @@ fn run(ops: Vec<Op>) {
                     )
                     .expect("leg state");
                 }
+            }
+            Op::Drop => {
+                // Calls survive a reconnect; requests in flight fail (ConnectionLost).
+                h.drop_and_reconnect();
+                outstanding.clear();
             }
             Op::Stray(s) => {
                 let id = format!("stray-{}", s % 3);
