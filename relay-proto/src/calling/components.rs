@@ -424,8 +424,14 @@ mod tests {
         }
         let mut w = Component::new(ComponentKind::WaitFor);
         w.wait_states = vec![Ringing, Answered];
-        assert_eq!(w.on_call_state(Created, Option::None, &json!({})), Step::Continue);
-        assert_eq!(w.on_call_state(Answered, Option::None, &json!({})), Step::Finish);
+        assert_eq!(
+            w.on_call_state(Created, Option::None, &json!({})),
+            Step::Continue
+        );
+        assert_eq!(
+            w.on_call_state(Answered, Option::None, &json!({})),
+            Step::Finish
+        );
         assert!(w.result.successful);
     }
 
