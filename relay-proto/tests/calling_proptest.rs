@@ -48,6 +48,15 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 const KINDS: usize = 16;
+const MAX_CALLS: usize = 4;
+
+/// Events are accepted, or refused only because a bound was hit.
+fn accepted(r: Result<(), relay_proto::Error>) {
+    match r {
+        Ok(()) | Err(relay_proto::Error::Capacity { .. }) => {}
+        Err(e) => panic!("event refused: {e}"),
+    }
+}
 
 fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
     let now = h.now;
@@ -114,7 +123,11 @@ fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
         14 => c.wait_for(now, &[CallState::Answered]),
         _ => c.pass(now),
     };
-    Some((r.expect("valid command"), k))
+    match r {
+        Ok(id) => Some((id, k)),
+        Err(relay_proto::Error::Capacity { .. }) => None,
+        Err(e) => panic!("valid command refused: {e}"),
+    }
 }
 
 fn component_event(control: &ControlId, kind: usize, s: u8) -> (&'static str, Value) {
@@ -182,7 +195,13 @@ fn component_event(control: &ControlId, kind: usize, s: u8) -> (&'static str, Va
 }
 
 fn run(ops: Vec<Op>) {
-    let mut h = Harness::new();
+    let mut h = Harness::with_config(|c| {
+        c.with_bounds(relay_proto::Bounds {
+            max_calls: MAX_CALLS,
+            max_components_per_call: 8,
+            ..relay_proto::Bounds::default()
+        })
+    });
     let call = h.answered_inbound("call-a");
     let mut started: Vec<(ControlId, usize)> = Vec::new();
     let mut dials: Vec<DialTag> = Vec::new();
@@ -211,7 +230,7 @@ fn run(ops: Vec<Op>) {
                     let (c, k) = started[i as usize % started.len()].clone();
                     let (t, v) = component_event(&c, k, s);
                     // Events for a removed call are ignored; malformed ones cannot occur here.
-                    h.event(t, v).expect("accepted");
+                    accepted(h.event(t, v));
                 }
             }
             Op::CallState(s) => {
@@ -241,7 +260,7 @@ fn run(ops: Vec<Op>) {
                         1 => json!({"dial_state":"failed","tag":tag,"node_id":"n"}),
                         _ => json!({"dial_state":"dialing","tag":tag,"node_id":"n"}),
                     };
-                    h.event("calling.call.dial", v).expect("dial event");
+                    accepted(h.event("calling.call.dial", v));
                 }
             }
             Op::LegState(i, leg, s) => {
@@ -253,7 +272,7 @@ fn run(ops: Vec<Op>) {
                         json!({"call_state":st,"tag":dials[d].as_str(),"call_id":format!("d{d}-l{leg}"),
                             "node_id":"n","end_reason":"cancel"}),
                     )
-                    .expect("leg state");
+                    .map_or_else(|e| accepted(Err(e)), |_| ());
                 }
             }
             Op::Drop => {
@@ -272,6 +291,10 @@ fn run(ops: Vec<Op>) {
                 assert!(h.s.call(&CallId::new(id)).is_none(), "no zombie");
             }
         }
+        assert!(
+            h.s.calls().count() + h.s.pending_dials() <= MAX_CALLS,
+            "bound holds"
+        );
         for f in h.take_sent() {
             assert_eq!(f["jsonrpc"], "2.0");
             if let Some(id) = f["id"].as_str() {
