@@ -523,3 +523,43 @@ fn calls_survive_a_reconnect_and_in_flight_commands_fail_once() {
     );
     assert_eq!(Harness::finished_count(&h.take_events(), &p2), 1);
 }
+
+#[test]
+fn closing_the_session_finishes_every_component_and_dial_once() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let play =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    let wait =
+        h.s.call_mut(&call)
+            .unwrap()
+            .wait_for(h.now, &[CallState::Ended])
+            .unwrap();
+    let tag =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+2")))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    h.take_events();
+    h.s.close(h.now);
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &play), 1);
+    assert_eq!(Harness::finished_count(&events, &wait), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(
+                |e| matches!(e, CallEvent::DialCompleted { tag: t, result } if *t == tag
+                && result.error == Some(relay_proto::RequestError::SessionStopped))
+            )
+            .count(),
+        1
+    );
+    assert_eq!(h.s.calls().count(), 0);
+    assert_eq!(h.s.pending_dials(), 0);
+}

@@ -39,7 +39,7 @@ use crate::config::Bounds;
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::core::{Core, PendingKind};
-use crate::session::Event;
+use crate::session::{Event, RequestError};
 use crate::wire::RelayEvent;
 
 pub use api::CallMut;
@@ -662,6 +662,32 @@ impl Calling {
                     }
                 }
             }
+        }
+    }
+
+    /// The session stopped for good: nothing more will arrive, so every unfinished component
+    /// and dial gets its one outcome now ([`RequestError::SessionStopped`]) and the registry is
+    /// emptied.
+    pub(crate) fn on_session_stopped(&mut self, core: &mut Core) {
+        for (call_id, call) in std::mem::take(&mut self.calls) {
+            for (cid, mut c) in call.components {
+                c.terminate(None, Some(RequestError::SessionStopped));
+                emit_finished(core, &call_id, cid, c);
+            }
+        }
+        for (tag, _) in std::mem::take(&mut self.dials) {
+            complete_dial(
+                core,
+                tag,
+                DialResult {
+                    successful: false,
+                    state: "failed".into(),
+                    call_id: None,
+                    node_id: None,
+                    end_reason: None,
+                    error: Some(RequestError::SessionStopped),
+                },
+            );
         }
     }
 
