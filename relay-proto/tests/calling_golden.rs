@@ -563,3 +563,31 @@ fn closing_the_session_finishes_every_component_and_dial_once() {
     assert_eq!(h.s.calls().count(), 0);
     assert_eq!(h.s.pending_dials(), 0);
 }
+
+#[test]
+fn event_accessors_route_by_call_control_and_tag() {
+    let mut h = Harness::new();
+    let call = h.inbound("call-a");
+    let p =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    h.ev(
+        "calling.call.play",
+        json!({"control_id":p.as_str(),"call_id":"call-a","node_id":"node-a","state":"finished"}),
+    );
+    let events = h.take_events();
+    assert!(events.iter().all(|e| e.call_id() == Some(&call)));
+    assert!(events[1..].iter().all(|e| e.control_id() == Some(&p)));
+    let tag =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+2")))
+            .unwrap();
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"failed","tag":tag.as_str(),"node_id":"n"}),
+    );
+    let events = h.take_events();
+    assert_eq!(events[0].dial_tag(), Some(&tag));
+    assert_eq!(events[0].call_id(), None);
+}
