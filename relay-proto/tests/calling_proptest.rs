@@ -362,3 +362,103 @@ proptest! {
         run(ops);
     }
 }
+
+/// Random JSON built from the calling vocabulary, so decoding reaches deep into payloads.
+fn json_value() -> impl Strategy<Value = Value> {
+    let keys = prop::sample::select(vec![
+        "call_id",
+        "node_id",
+        "control_id",
+        "tag",
+        "call_state",
+        "state",
+        "dial_state",
+        "connect_state",
+        "peer",
+        "device",
+        "type",
+        "params",
+        "result",
+        "detect",
+        "event",
+        "fax",
+        "pages",
+        "url",
+        "duration",
+        "size",
+        "final",
+        "success",
+        "call",
+        "end_reason",
+        "context",
+        "digits",
+        "text",
+        "confidence",
+        "tap",
+        "sip_refer_to",
+        "direction",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(vec![
+            "call-a",
+            "created",
+            "answered",
+            "ended",
+            "finished",
+            "playing",
+            "MACHINE",
+            "READY",
+            "digit",
+            "speech",
+            "page",
+            "connected",
+            "disconnected",
+            "phone",
+            "1",
+            "",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #[test]
+    fn arbitrary_calling_payloads_never_panic(
+        events in prop::collection::vec((0usize..13, json_value()), 1..12)
+    ) {
+        let types = [
+            "calling.call.receive", "calling.call.state", "calling.call.dial",
+            "calling.call.connect", "calling.call.play", "calling.call.collect",
+            "calling.call.record", "calling.call.detect", "calling.call.fax", "calling.call.tap",
+            "calling.call.send_digits", "calling.call.refer", "calling.call.unknown",
+        ];
+        let mut h = Harness::new();
+        let call = h.answered_inbound("call-a");
+        let _ = h.s.call_mut(&call).unwrap().play(h.now, &PlayParams::new([Media::audio("u")]));
+        for (t, mut v) in events {
+            // Half the time, aim the payload at the known call.
+            if let Some(m) = v.as_object_mut() {
+                if t % 2 == 0 {
+                    m.insert("call_id".into(), Value::from("call-a"));
+                }
+            }
+            // Errors are fine (typed); panics are not.
+            let _ = h.event(types[t], v);
+        }
+        let _ = h.take_events();
+    }
+}
