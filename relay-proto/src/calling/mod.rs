@@ -20,6 +20,32 @@
 //!   [`CallEvent::DialCompleted`].
 //! * Blocking vs async is the caller's concern (`play()` = `play_async()` + wait), except for
 //!   detect, whose completion rule differs ([`DetectMode`]).
+//! * Every calling event the server sends is reported as a typed [`CallEvent`] (state changes,
+//!   connect, and one `*Update` per component event), so `call.on(..)`-style subscriptions need
+//!   no parsing; unknown `calling.*` event types surface as
+//!   [`Event::Unrecognized`].
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use relay_proto::calling::{CallEvent, EndReason, Media, PlayParams};
+//! use relay_proto::{Event, Output, Session, SessionConfig};
+//!
+//! # let mut session = Session::new(SessionConfig::new("p", "t"), Instant::now());
+//! # let now = Instant::now();
+//! // In the driver loop, after draining `poll_output`:
+//! # let output = session.poll_output();
+//! if let Output::Event(Event::Call(CallEvent::IncomingCall { call })) = output {
+//!     let mut c = session.call_mut(&call.id)?;
+//!     let _answer = c.answer(now)?;
+//!     let play = c.play(now, &PlayParams::new([Media::tts("Hello")]))?;
+//!     // ... later, on `CallEvent::ComponentFinished { control_id, .. }` with
+//!     // `control_id == play`:
+//!     let _hangup = session.call_mut(&call.id)?.hangup(now, EndReason::Hangup)?;
+//! }
+//! # Ok::<(), relay_proto::Error>(())
+//! ```
 
 mod api;
 mod call;
