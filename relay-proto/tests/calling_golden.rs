@@ -591,3 +591,38 @@ fn event_accessors_route_by_call_control_and_tag() {
     assert_eq!(events[0].dial_tag(), Some(&tag));
     assert_eq!(events[0].call_id(), None);
 }
+
+#[test]
+fn dial_serial_first_fails_second_answers() {
+    let mut h = Harness::new();
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams::serial([phone("+1000", "+1001"), phone("+1000", "+1002")]),
+        )
+        .unwrap();
+    let rid = h.expect_execute(
+        "calling.dial",
+        json!({"tag":tag.as_str(),"devices":[
+            [{"type":"phone","params":{"from_number":"+1000","to_number":"+1001","timeout":30}}],
+            [{"type":"phone","params":{"from_number":"+1000","to_number":"+1002","timeout":30}}]]}),
+    );
+    h.ok(&rid);
+    h.ev("calling.call.state", dial_state(&tag, "leg-1", "created"));
+    h.ev("calling.call.state", dial_state(&tag, "leg-1", "ringing"));
+    let mut end = dial_state(&tag, "leg-1", "ended");
+    end["end_reason"] = json!("noAnswer");
+    h.ev("calling.call.state", end);
+    // The first leg ending does not resolve a multi-device dial.
+    assert_eq!(h.s.pending_dials(), 1);
+    h.ev("calling.call.state", dial_state(&tag, "leg-2", "created"));
+    h.ev("calling.call.state", dial_state(&tag, "leg-2", "answered"));
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"answered","tag":tag.as_str(),"node_id":"node-b",
+            "call":{"call_id":"leg-2","node_id":"node-b","tag":tag.as_str(),"dial_winner":true}}),
+    );
+    let calls: Vec<_> = h.s.calls().map(|c| (c.id.clone(), c.state)).collect();
+    assert_eq!(calls, vec![(CallId::new("leg-2"), CallState::Answered)]);
+    insta::assert_debug_snapshot!(h.take_events());
+}
