@@ -460,3 +460,24 @@ fn bug27_connect_peer_exists_without_a_prior_state_event() {
             .unwrap();
     assert_eq!(h.take_sent()[1]["params"]["params"]["call_id"], "call-b");
 }
+
+#[test]
+fn bug15_passed_call_leaves_the_registry() {
+    let mut h = Harness::new();
+    let a = h.inbound("call-a");
+    let play =
+        h.s.call_mut(&a)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    let pass = h.s.call_mut(&a).unwrap().pass(h.now).unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    assert!(h.s.call(&a).is_none());
+    let events = h.take_events();
+    assert!(result_of(&events, &pass).successful);
+    assert!(!result_of(&events, &play).successful);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, CallEvent::Released { call_id } if *call_id == a)));
+}

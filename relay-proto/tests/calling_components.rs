@@ -5,8 +5,8 @@ mod calling_common;
 use calling_common::Harness;
 use relay_proto::calling::{
     AudioDirection, CallEvent, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
-    DetectParams, FaxSendParams, FaxTone, Media, PromptParams, RecordFormat, RecordParams,
-    TapDevice, TapParams,
+    DetectParams, FaxSendParams, FaxTone, Media, PlayParams, PromptParams, RecordFormat,
+    RecordParams, TapDevice, TapParams,
 };
 use relay_proto::ControlId;
 use serde_json::{json, Value};
@@ -500,4 +500,144 @@ fn send_digits_flow() {
     let events = h.take_events();
     assert_eq!(Harness::finished_count(&events, &d), 1);
     insta::assert_debug_snapshot!(events);
+}
+
+#[test]
+fn every_stop_method() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let now = h.now;
+    let mut c = h.s.call_mut(&call).unwrap();
+    let started = [
+        c.play(now, &PlayParams::new([Media::audio("u")])).unwrap(),
+        c.prompt(
+            now,
+            &PromptParams {
+                collect: CollectParams {
+                    digits: Some(CollectDigits::default()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        c.record(now, &RecordParams::default()).unwrap(),
+        c.detect(
+            now,
+            &DetectParams::new(DetectKind::machine()),
+            DetectMode::Async,
+        )
+        .unwrap(),
+        c.send_fax(
+            now,
+            &FaxSendParams {
+                document: "d".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        c.receive_fax(now).unwrap(),
+        c.tap(
+            now,
+            &TapParams {
+                direction: None,
+                device: TapDevice::Ws {
+                    uri: "ws://x".into(),
+                    codec: None,
+                    rate: None,
+                },
+            },
+        )
+        .unwrap(),
+    ];
+    drop(c);
+    h.take_sent();
+    let methods = [
+        "calling.play.stop",
+        "calling.play_and_collect.stop",
+        "calling.record.stop",
+        "calling.detect.stop",
+        "calling.send_fax.stop",
+        "calling.receive_fax.stop",
+        "calling.tap.stop",
+    ];
+    for (id, method) in started.iter().zip(methods) {
+        let _ = h.s.call_mut(&call).unwrap().stop(h.now, id).unwrap();
+        let rid = h.expect_execute(method, ids(id));
+        h.respond(&rid, json!({"code":"404","message":"component gone"}));
+        let events = h.take_events();
+        assert!(
+            matches!(&events[..], [CallEvent::ControlCompleted { control_id, result, .. }]
+                if control_id == id && !result.successful && result.code.as_deref() == Some("404")),
+            "{events:#?}"
+        );
+    }
+    // Ending the call finishes every running component once.
+    h.ended("call-a", "hangup");
+    let events = h.take_events();
+    for id in &started {
+        assert_eq!(Harness::finished_count(&events, id), 1);
+    }
+}
+
+#[test]
+fn node_convenience_methods() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let now = h.now;
+    let mut c = h.s.call_mut(&call).unwrap();
+    let a = c.play_audio(now, "https://x/a.mp3").unwrap();
+    let t = c.play_tts(now, "hi").unwrap();
+    let s = c.play_silence(now, 1.5).unwrap();
+    let r = c.play_ringtone(now, "at", None).unwrap();
+    let m = c.amd(now, DetectMode::Async).unwrap();
+    let f = c
+        .detect_fax(now, Some(FaxTone::Cng), DetectMode::Blocking)
+        .unwrap();
+    let d = c.detect_digit(now, None, DetectMode::Async).unwrap();
+    let w = c.wait_for_ringing(now).unwrap();
+    let w2 = c.wait_for_answered(now).unwrap();
+    let w3 = c.wait_for_ending(now).unwrap();
+    let w4 = c.wait_for_ended(now).unwrap();
+    drop(c);
+    let sent = h.take_sent();
+    let params: Vec<Value> = sent.iter().map(|f| f["params"]["params"].clone()).collect();
+    assert_eq!(
+        params,
+        vec![
+            with(
+                &a,
+                json!({"play":[{"type":"audio","params":{"url":"https://x/a.mp3"}}]})
+            ),
+            with(&t, json!({"play":[{"type":"tts","params":{"text":"hi"}}]})),
+            with(
+                &s,
+                json!({"play":[{"type":"silence","params":{"duration":1.5}}]})
+            ),
+            with(
+                &r,
+                json!({"play":[{"type":"ringtone","params":{"name":"at"}}]})
+            ),
+            with(&m, json!({"detect":{"type":"machine","params":{}}})),
+            with(&f, json!({"detect":{"type":"fax","params":{"tone":"CNG"}}})),
+            with(&d, json!({"detect":{"type":"digit","params":{}}})),
+        ]
+    );
+    // ringing was skipped by this call (created -> answered), answered was reached.
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &w), 0);
+    assert_eq!(Harness::finished_count(&events, &w2), 1);
+    h.ended("call-a", "hangup");
+    let events = h.take_events();
+    let ok = |id: &ControlId| {
+        events.iter().find_map(|e| match e {
+            CallEvent::ComponentFinished {
+                control_id, result, ..
+            } if control_id == id => Some(result.successful),
+            _ => None,
+        })
+    };
+    assert_eq!(ok(&w), Some(false));
+    assert_eq!(ok(&w3), Some(false));
+    assert_eq!(ok(&w4), Some(true));
 }

@@ -419,3 +419,210 @@ fn refer_sip() {
     assert_eq!(Harness::finished_count(&events, &refer), 1);
     insta::assert_debug_snapshot!(events);
 }
+
+#[test]
+fn hangup_reasons_on_the_wire() {
+    let mut h = Harness::new();
+    for (i, (reason, wire)) in [
+        (EndReason::Hangup, "hangup"),
+        (EndReason::Cancel, "cancel"),
+        (EndReason::Busy, "busy"),
+        (EndReason::NoAnswer, "noAnswer"),
+        (EndReason::Decline, "decline"),
+        (EndReason::Error, "error"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("call-{i}");
+        let call = h.answered_inbound(&id);
+        let _ = h.s.call_mut(&call).unwrap().hangup(h.now, reason).unwrap();
+        h.expect_execute(
+            "calling.end",
+            json!({"node_id":"node-a","call_id":id,"reason":wire}),
+        );
+    }
+}
+
+#[test]
+fn connect_sip_call_defaults_from_its_device() {
+    let mut h = Harness::new();
+    h.ev(
+        "calling.call.receive",
+        json!({"call_state":"created","context":"office","direction":"inbound",
+            "device":{"type":"sip","params":{"from":"sip:caller@x","to":"sip:us@y","headers":[]}},
+            "call_id":"call-s","node_id":"node-s"}),
+    );
+    let call = CallId::new("call-s");
+    let _ =
+        h.s.call_mut(&call)
+            .unwrap()
+            .connect(h.now, &ConnectParams::single(Device::sip_to("sip:agent@z")))
+            .unwrap();
+    h.expect_execute(
+        "calling.connect",
+        json!({"node_id":"node-s","call_id":"call-s",
+            "devices":[[{"type":"sip","params":{"from":"sip:caller@x","to":"sip:agent@z","timeout":30}}]]}),
+    );
+}
+
+#[test]
+fn commands_on_a_call_that_just_ended_are_refused_with_a_typed_outcome() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    h.ended("call-a", "hangup");
+    h.take_events();
+    let p =
+        h.s.call_mut(&call)
+            .expect("recently ended calls still take commands")
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    assert!(h.take_sent().is_empty());
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &p), 1);
+    assert!(matches!(
+        &events[0],
+        CallEvent::ComponentFinished { result, .. }
+            if !result.successful && matches!(result.error, Some(relay_proto::RequestError::Refused(_)))
+    ));
+}
+
+#[test]
+fn calls_survive_a_reconnect_and_in_flight_commands_fail_once() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let play =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    h.drop_and_reconnect();
+    // The call is still there and usable on the new connection.
+    assert_eq!(h.s.call(&call).unwrap().state, CallState::Answered);
+    let events = h.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [CallEvent::ComponentFinished { control_id, result, .. }]
+                if *control_id == play
+                    && matches!(result.error, Some(relay_proto::RequestError::ConnectionLost))
+        ),
+        "{events:#?}"
+    );
+    h.take_sent();
+    let p2 =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    h.ev(
+        "calling.call.play",
+        json!({"control_id":p2.as_str(),"call_id":"call-a","node_id":"node-a","state":"finished"}),
+    );
+    assert_eq!(Harness::finished_count(&h.take_events(), &p2), 1);
+}
+
+#[test]
+fn closing_the_session_finishes_every_component_and_dial_once() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let play =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    let wait =
+        h.s.call_mut(&call)
+            .unwrap()
+            .wait_for(h.now, &[CallState::Ended])
+            .unwrap();
+    let tag =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+2")))
+            .unwrap();
+    let rid = h.last_sent_id();
+    h.ok(&rid);
+    h.take_events();
+    h.s.close(h.now);
+    let events = h.take_events();
+    assert_eq!(Harness::finished_count(&events, &play), 1);
+    assert_eq!(Harness::finished_count(&events, &wait), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(
+                |e| matches!(e, CallEvent::DialCompleted { tag: t, result } if *t == tag
+                && result.error == Some(relay_proto::RequestError::SessionStopped))
+            )
+            .count(),
+        1
+    );
+    assert_eq!(h.s.calls().count(), 0);
+    assert_eq!(h.s.pending_dials(), 0);
+}
+
+#[test]
+fn event_accessors_route_by_call_control_and_tag() {
+    let mut h = Harness::new();
+    let call = h.inbound("call-a");
+    let p =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::audio("u")]))
+            .unwrap();
+    h.ev(
+        "calling.call.play",
+        json!({"control_id":p.as_str(),"call_id":"call-a","node_id":"node-a","state":"finished"}),
+    );
+    let events = h.take_events();
+    assert!(events.iter().all(|e| e.call_id() == Some(&call)));
+    assert!(events[1..].iter().all(|e| e.control_id() == Some(&p)));
+    let tag =
+        h.s.dial(h.now, &DialParams::single(phone("+1", "+2")))
+            .unwrap();
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"failed","tag":tag.as_str(),"node_id":"n"}),
+    );
+    let events = h.take_events();
+    assert_eq!(events[0].dial_tag(), Some(&tag));
+    assert_eq!(events[0].call_id(), None);
+}
+
+#[test]
+fn dial_serial_first_fails_second_answers() {
+    let mut h = Harness::new();
+    let tag =
+        h.s.dial(
+            h.now,
+            &DialParams::serial([phone("+1000", "+1001"), phone("+1000", "+1002")]),
+        )
+        .unwrap();
+    let rid = h.expect_execute(
+        "calling.dial",
+        json!({"tag":tag.as_str(),"devices":[
+            [{"type":"phone","params":{"from_number":"+1000","to_number":"+1001","timeout":30}}],
+            [{"type":"phone","params":{"from_number":"+1000","to_number":"+1002","timeout":30}}]]}),
+    );
+    h.ok(&rid);
+    h.ev("calling.call.state", dial_state(&tag, "leg-1", "created"));
+    h.ev("calling.call.state", dial_state(&tag, "leg-1", "ringing"));
+    let mut end = dial_state(&tag, "leg-1", "ended");
+    end["end_reason"] = json!("noAnswer");
+    h.ev("calling.call.state", end);
+    // The first leg ending does not resolve a multi-device dial.
+    assert_eq!(h.s.pending_dials(), 1);
+    h.ev("calling.call.state", dial_state(&tag, "leg-2", "created"));
+    h.ev("calling.call.state", dial_state(&tag, "leg-2", "answered"));
+    h.ev(
+        "calling.call.dial",
+        json!({"dial_state":"answered","tag":tag.as_str(),"node_id":"node-b",
+            "call":{"call_id":"leg-2","node_id":"node-b","tag":tag.as_str(),"dial_winner":true}}),
+    );
+    let calls: Vec<_> = h.s.calls().map(|c| (c.id.clone(), c.state)).collect();
+    assert_eq!(calls, vec![(CallId::new("leg-2"), CallState::Answered)]);
+    insta::assert_debug_snapshot!(h.take_events());
+}

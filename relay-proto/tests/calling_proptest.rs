@@ -29,6 +29,7 @@ enum Op {
     DialEvent(u8, u8),
     LegState(u8, u8, u8),
     Stray(u8),
+    Drop,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,10 +43,20 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), 0u8..3).prop_map(|(a, b)| Op::DialEvent(a, b)),
         2 => (any::<u8>(), 0u8..3, 0u8..5).prop_map(|(a, b, c)| Op::LegState(a, b, c)),
         1 => any::<u8>().prop_map(Op::Stray),
+        1 => Just(Op::Drop),
     ]
 }
 
 const KINDS: usize = 16;
+const MAX_CALLS: usize = 4;
+
+/// Events are accepted, or refused only because a bound was hit.
+fn accepted(r: Result<(), relay_proto::Error>) {
+    match r {
+        Ok(()) | Err(relay_proto::Error::Capacity { .. }) => {}
+        Err(e) => panic!("event refused: {e}"),
+    }
+}
 
 fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
     let now = h.now;
@@ -112,7 +123,11 @@ fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
         14 => c.wait_for(now, &[CallState::Answered]),
         _ => c.pass(now),
     };
-    Some((r.expect("valid command"), k))
+    match r {
+        Ok(id) => Some((id, k)),
+        Err(relay_proto::Error::Capacity { .. }) => None,
+        Err(e) => panic!("valid command refused: {e}"),
+    }
 }
 
 fn component_event(control: &ControlId, kind: usize, s: u8) -> (&'static str, Value) {
@@ -180,7 +195,13 @@ fn component_event(control: &ControlId, kind: usize, s: u8) -> (&'static str, Va
 }
 
 fn run(ops: Vec<Op>) {
-    let mut h = Harness::new();
+    let mut h = Harness::with_config(|c| {
+        c.with_bounds(relay_proto::Bounds {
+            max_calls: MAX_CALLS,
+            max_components_per_call: 8,
+            ..relay_proto::Bounds::default()
+        })
+    });
     let call = h.answered_inbound("call-a");
     let mut started: Vec<(ControlId, usize)> = Vec::new();
     let mut dials: Vec<DialTag> = Vec::new();
@@ -209,7 +230,7 @@ fn run(ops: Vec<Op>) {
                     let (c, k) = started[i as usize % started.len()].clone();
                     let (t, v) = component_event(&c, k, s);
                     // Events for a removed call are ignored; malformed ones cannot occur here.
-                    h.event(t, v).expect("accepted");
+                    accepted(h.event(t, v));
                 }
             }
             Op::CallState(s) => {
@@ -239,7 +260,7 @@ fn run(ops: Vec<Op>) {
                         1 => json!({"dial_state":"failed","tag":tag,"node_id":"n"}),
                         _ => json!({"dial_state":"dialing","tag":tag,"node_id":"n"}),
                     };
-                    h.event("calling.call.dial", v).expect("dial event");
+                    accepted(h.event("calling.call.dial", v));
                 }
             }
             Op::LegState(i, leg, s) => {
@@ -251,8 +272,13 @@ fn run(ops: Vec<Op>) {
                         json!({"call_state":st,"tag":dials[d].as_str(),"call_id":format!("d{d}-l{leg}"),
                             "node_id":"n","end_reason":"cancel"}),
                     )
-                    .expect("leg state");
+                    .map_or_else(|e| accepted(Err(e)), |_| ());
                 }
+            }
+            Op::Drop => {
+                // Calls survive a reconnect; requests in flight fail (ConnectionLost).
+                h.drop_and_reconnect();
+                outstanding.clear();
             }
             Op::Stray(s) => {
                 let id = format!("stray-{}", s % 3);
@@ -265,6 +291,10 @@ fn run(ops: Vec<Op>) {
                 assert!(h.s.call(&CallId::new(id)).is_none(), "no zombie");
             }
         }
+        assert!(
+            h.s.calls().count() + h.s.pending_dials() <= MAX_CALLS,
+            "bound holds"
+        );
         for f in h.take_sent() {
             assert_eq!(f["jsonrpc"], "2.0");
             if let Some(id) = f["id"].as_str() {
@@ -330,5 +360,105 @@ proptest! {
     #[test]
     fn every_id_gets_exactly_one_outcome(ops in prop::collection::vec(op(), 1..60)) {
         run(ops);
+    }
+}
+
+/// Random JSON built from the calling vocabulary, so decoding reaches deep into payloads.
+fn json_value() -> impl Strategy<Value = Value> {
+    let keys = prop::sample::select(vec![
+        "call_id",
+        "node_id",
+        "control_id",
+        "tag",
+        "call_state",
+        "state",
+        "dial_state",
+        "connect_state",
+        "peer",
+        "device",
+        "type",
+        "params",
+        "result",
+        "detect",
+        "event",
+        "fax",
+        "pages",
+        "url",
+        "duration",
+        "size",
+        "final",
+        "success",
+        "call",
+        "end_reason",
+        "context",
+        "digits",
+        "text",
+        "confidence",
+        "tap",
+        "sip_refer_to",
+        "direction",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(vec![
+            "call-a",
+            "created",
+            "answered",
+            "ended",
+            "finished",
+            "playing",
+            "MACHINE",
+            "READY",
+            "digit",
+            "speech",
+            "page",
+            "connected",
+            "disconnected",
+            "phone",
+            "1",
+            "",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #[test]
+    fn arbitrary_calling_payloads_never_panic(
+        events in prop::collection::vec((0usize..13, json_value()), 1..12)
+    ) {
+        let types = [
+            "calling.call.receive", "calling.call.state", "calling.call.dial",
+            "calling.call.connect", "calling.call.play", "calling.call.collect",
+            "calling.call.record", "calling.call.detect", "calling.call.fax", "calling.call.tap",
+            "calling.call.send_digits", "calling.call.refer", "calling.call.unknown",
+        ];
+        let mut h = Harness::new();
+        let call = h.answered_inbound("call-a");
+        let _ = h.s.call_mut(&call).unwrap().play(h.now, &PlayParams::new([Media::audio("u")]));
+        for (t, mut v) in events {
+            // Half the time, aim the payload at the known call.
+            if let Some(m) = v.as_object_mut() {
+                if t % 2 == 0 {
+                    m.insert("call_id".into(), Value::from("call-a"));
+                }
+            }
+            // Errors are fine (typed); panics are not.
+            let _ = h.event(types[t], v);
+        }
+        let _ = h.take_events();
     }
 }

@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::calling::params::{
-    validate_send_digits, ConnectParams, DetectMode, DetectParams, DialParams, FaxSendParams,
-    PlayParams, PromptParams, RecordParams, ReferParams, TapParams,
+use crate::calling::component_params::{
+    DetectKind, DetectMode, DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams,
+    RecordParams, ReferParams, TapParams,
 };
+use crate::calling::params::{validate_send_digits, ConnectParams, DialParams, Media};
 use crate::calling::types::{ComponentKind, ControlAction};
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
 use crate::error::Error;
@@ -53,10 +54,11 @@ impl Session {
         self.calling.pending_dials()
     }
 
-    /// A handle to issue commands on a call. `ApiMisuse` if the call is not in the registry
-    /// (never known, or ended and removed).
+    /// A handle to issue commands on a call. Commands on a call that ended (or was passed)
+    /// recently are refused with a typed outcome; `ApiMisuse` if the call was never known or
+    /// left the registry long ago.
     pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, Error> {
-        if self.calling.call(id).is_none() {
+        if self.calling.call(id).is_none() && !self.calling.is_gone(id) {
             return Err(Error::ApiMisuse(format!(
                 "unknown call {id} (it ended or was never known)"
             )));
@@ -154,7 +156,11 @@ impl CallMut<'_> {
     /// `disconnected` before `connected` (failure).
     #[must_use = "the id identifies the outcome"]
     pub fn connect(&mut self, now: Instant, params: &ConnectParams) -> Result<ControlId, Error> {
-        let device = self.info().and_then(|c| c.device.clone());
+        let Some(info) = self.info() else {
+            // Gone: refused with a typed outcome; the call's device defaults are unknown.
+            return self.start(now, ComponentKind::Connect, Map::new());
+        };
+        let device = info.device.clone();
         let m = params.to_wire(device.as_ref())?;
         self.start(now, ComponentKind::Connect, m)
     }
@@ -275,6 +281,90 @@ impl CallMut<'_> {
         params: &DetectParams,
     ) -> Result<ControlId, Error> {
         self.detect(now, params, DetectMode::Machine)
+    }
+
+    /// `playAudio`: plays one audio file.
+    #[must_use = "the id identifies the outcome"]
+    pub fn play_audio(&mut self, now: Instant, url: &str) -> Result<ControlId, Error> {
+        self.play(now, &PlayParams::new([Media::audio(url)]))
+    }
+
+    /// `playTTS`: speaks a text with the server's default voice.
+    #[must_use = "the id identifies the outcome"]
+    pub fn play_tts(&mut self, now: Instant, text: &str) -> Result<ControlId, Error> {
+        self.play(now, &PlayParams::new([Media::tts(text)]))
+    }
+
+    /// `playSilence`: plays silence for `duration` seconds.
+    #[must_use = "the id identifies the outcome"]
+    pub fn play_silence(&mut self, now: Instant, duration: f64) -> Result<ControlId, Error> {
+        self.play(now, &PlayParams::new([Media::silence(duration)]))
+    }
+
+    /// `playRingtone`: plays a country ringtone.
+    #[must_use = "the id identifies the outcome"]
+    pub fn play_ringtone(
+        &mut self,
+        now: Instant,
+        name: &str,
+        duration: Option<f64>,
+    ) -> Result<ControlId, Error> {
+        self.play(now, &PlayParams::new([Media::ringtone(name, duration)]))
+    }
+
+    /// `amd` / `detectAnsweringMachine`: machine detection with server defaults.
+    #[must_use = "the id identifies the outcome"]
+    pub fn amd(&mut self, now: Instant, mode: DetectMode) -> Result<ControlId, Error> {
+        self.detect(now, &DetectParams::new(DetectKind::machine()), mode)
+    }
+
+    /// `detectFax`: fax tone detection (any tone when `tone` is `None`).
+    #[must_use = "the id identifies the outcome"]
+    pub fn detect_fax(
+        &mut self,
+        now: Instant,
+        tone: Option<FaxTone>,
+        mode: DetectMode,
+    ) -> Result<ControlId, Error> {
+        self.detect(now, &DetectParams::new(DetectKind::Fax { tone }), mode)
+    }
+
+    /// `detectDigit`: DTMF detection (all digits when `digits` is `None`).
+    #[must_use = "the id identifies the outcome"]
+    pub fn detect_digit(
+        &mut self,
+        now: Instant,
+        digits: Option<&str>,
+        mode: DetectMode,
+    ) -> Result<ControlId, Error> {
+        let kind = DetectKind::Digit {
+            digits: digits.map(str::to_owned),
+        };
+        self.detect(now, &DetectParams::new(kind), mode)
+    }
+
+    /// `waitForRinging`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for_ringing(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.wait_for(now, &[CallState::Ringing])
+    }
+
+    /// `waitForAnswered`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for_answered(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.wait_for(now, &[CallState::Answered])
+    }
+
+    /// `waitForEnding`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for_ending(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.wait_for(now, &[CallState::Ending])
+    }
+
+    /// `waitForEnded`.
+    #[must_use = "the id identifies the outcome"]
+    pub fn wait_for_ended(&mut self, now: Instant) -> Result<ControlId, Error> {
+        self.wait_for(now, &[CallState::Ended])
     }
 
     /// Sends a fax (`calling.send_fax`); finishes on `finished`/`error` with the fax fields.

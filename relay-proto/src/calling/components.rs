@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
+use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
     truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
-use crate::calling::params::DetectMode;
 use crate::calling::types::{ComponentKind, ComponentResult, ResultEvent};
 use crate::session::RequestError;
 use crate::wire::lenient;
@@ -353,4 +353,251 @@ pub(crate) fn is_collect_progress(p: &CollectPayload) -> bool {
     p.is_final == Some(false)
         || p.result.result_type == "start_of_input"
         || p.state.as_deref() == Some("collecting")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calling::events::{decode_payload, CallingPayload};
+    use serde_json::json;
+
+    fn ids() -> Value {
+        json!({"control_id":"c","call_id":"a","node_id":"n"})
+    }
+
+    fn with(extra: Value) -> Value {
+        let mut v = ids();
+        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        v
+    }
+
+    /// (kind, state, finishes, successful)
+    #[test]
+    fn state_component_table() {
+        let table = [
+            (ComponentKind::Play, "playing", false, false),
+            (ComponentKind::Play, "paused", false, false),
+            (ComponentKind::Play, "finished", true, true),
+            (ComponentKind::Play, "error", true, false),
+            (ComponentKind::Play, "brand_new_state", false, false),
+            (ComponentKind::Record, "recording", false, false),
+            (ComponentKind::Record, "paused", false, false),
+            (ComponentKind::Record, "finished", true, true),
+            (ComponentKind::Record, "no_input", true, false),
+            (ComponentKind::Tap, "tapping", false, false),
+            (ComponentKind::Tap, "finished", true, true),
+            (ComponentKind::SendDigits, "finished", true, true),
+        ];
+        for (kind, state, finishes, ok) in table {
+            let mut c = Component::new(kind);
+            let raw = with(json!({ "state": state }));
+            let p: StateComponentPayload = serde_json::from_value(raw.clone()).unwrap();
+            let step = c.on_state_component(&p, &raw);
+            assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
+            if finishes {
+                assert_eq!(c.result.successful, ok, "{kind:?} {state}");
+                assert_eq!(c.result.event.as_ref().unwrap().name, state);
+            }
+        }
+    }
+
+    #[test]
+    fn call_state_table() {
+        use CallState::*;
+        let table = [
+            (ComponentKind::Answer, Ringing, false, false),
+            (ComponentKind::Answer, Answered, true, true),
+            (ComponentKind::Answer, Ending, true, false),
+            (ComponentKind::Hangup, Ending, false, false),
+            (ComponentKind::Hangup, Ended, true, true),
+            (ComponentKind::Play, Ended, false, false),
+        ];
+        for (kind, state, finishes, ok) in table {
+            let mut c = Component::new(kind);
+            let step = c.on_call_state(state, Some(&EndReason::Busy), &json!({}));
+            assert_eq!(step == Step::Finish, finishes, "{kind:?} {state:?}");
+            if finishes {
+                assert_eq!(c.result.successful, ok, "{kind:?} {state:?}");
+            }
+        }
+        let mut w = Component::new(ComponentKind::WaitFor);
+        w.wait_states = vec![Ringing, Answered];
+        assert_eq!(
+            w.on_call_state(Created, Option::None, &json!({})),
+            Step::Continue
+        );
+        assert_eq!(
+            w.on_call_state(Answered, Option::None, &json!({})),
+            Step::Finish
+        );
+        assert!(w.result.successful);
+    }
+
+    #[test]
+    fn connect_table() {
+        let table = [
+            (ComponentKind::Connect, "connecting", false, false),
+            (ComponentKind::Connect, "connected", true, true),
+            (ComponentKind::Connect, "failed", true, false),
+            (ComponentKind::Connect, "disconnected", true, false),
+            (ComponentKind::Disconnect, "connected", false, false),
+            (ComponentKind::Disconnect, "disconnected", true, true),
+            (ComponentKind::Disconnect, "failed", true, false),
+        ];
+        for (kind, state, finishes, ok) in table {
+            let mut c = Component::new(kind);
+            let step = c.on_connect(state, None, &json!({}));
+            assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
+            if finishes {
+                assert_eq!(c.result.successful, ok, "{kind:?} {state}");
+            }
+        }
+    }
+
+    fn detect_events(
+        mode: DetectMode,
+        beep: bool,
+        dtype: &str,
+        evs: &[&str],
+    ) -> Option<ComponentResult> {
+        let mut c = Component::new(ComponentKind::Detect);
+        c.detect = Some(DetectTrack {
+            mode,
+            wait_for_beep: beep,
+            saw_machine: false,
+            events: vec![],
+        });
+        for e in evs {
+            let raw = with(json!({"detect":{"type":dtype,"params":{"event":e}}}));
+            let Ok(Some(CallingPayload::Detect(p))) = decode_payload("calling.call.detect", &raw)
+            else {
+                panic!("decode");
+            };
+            if c.on_detect(&p) == Step::Finish {
+                return Some(c.result);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn detect_table() {
+        use DetectMode::*;
+        let r = |mode, beep, t, evs: &[&str]| {
+            detect_events(mode, beep, t, evs).map(|r| (r.successful, r.result))
+        };
+        let s = |x: &str| Some(x.to_owned());
+        assert_eq!(
+            r(Blocking, false, "machine", &["READY", "HUMAN"]),
+            Some((true, s("HUMAN")))
+        );
+        assert_eq!(
+            r(Blocking, false, "machine", &["NOT_READY", "finished"]),
+            Some((false, None))
+        );
+        assert_eq!(
+            r(
+                Blocking,
+                true,
+                "machine",
+                &["MACHINE", "NOT_READY", "HUMAN", "READY"]
+            ),
+            Some((true, s("MACHINE")))
+        );
+        assert_eq!(
+            r(Blocking, true, "machine", &["HUMAN"]),
+            Some((true, s("HUMAN")))
+        );
+        assert_eq!(r(Blocking, false, "fax", &["CED"]), Some((true, s("CED"))));
+        assert_eq!(r(Blocking, false, "digit", &["1#"]), Some((true, s("1#"))));
+        assert_eq!(
+            r(Human, false, "machine", &["MACHINE"]),
+            Some((false, s("MACHINE")))
+        );
+        assert_eq!(
+            r(Machine, false, "machine", &["MACHINE"]),
+            Some((true, s("MACHINE")))
+        );
+        assert_eq!(
+            r(
+                Async,
+                true,
+                "machine",
+                &["MACHINE", "NOT_READY", "READY", "finished"]
+            ),
+            Some((true, s("MACHINE,NOT_READY,READY")))
+        );
+        assert_eq!(
+            r(Async, false, "machine", &["UNKNOWN", "error"]),
+            Some((false, s("UNKNOWN")))
+        );
+        assert_eq!(r(Async, false, "machine", &["MACHINE", "HUMAN"]), None);
+    }
+
+    #[test]
+    fn collect_table() {
+        let table = [
+            (json!({"type":"start_of_input"}), None, false, false),
+            (
+                json!({"type":"digit","params":{"digits":"1"}}),
+                Some(false),
+                false,
+                false,
+            ),
+            (
+                json!({"type":"digit","params":{"digits":"12","terminator":"#"}}),
+                None,
+                true,
+                true,
+            ),
+            (
+                json!({"type":"speech","params":{"text":"hi","confidence":"0.5"}}),
+                Some(true),
+                true,
+                true,
+            ),
+            (json!({"type":"no_input"}), None, true, false),
+            (json!({"type":"no_match"}), None, true, false),
+            (json!({"type":"error"}), None, true, false),
+        ];
+        for (result, fin, finishes, ok) in table {
+            let mut raw = with(json!({ "result": result }));
+            if let Some(f) = fin {
+                raw["final"] = json!(f);
+            }
+            let p: CollectPayload = serde_json::from_value(raw).unwrap();
+            let mut c = Component::new(ComponentKind::Prompt);
+            assert_eq!(c.on_collect(&p) == Step::Finish, finishes, "{result}");
+            if finishes {
+                assert_eq!(c.result.successful, ok, "{result}");
+            }
+        }
+    }
+
+    #[test]
+    fn fax_and_refer() {
+        let mut c = Component::new(ComponentKind::SendFax);
+        let page = with(json!({"fax":{"type":"page","params":{"direction":"send","number":1}}}));
+        let p: FaxPayload = serde_json::from_value(page).unwrap();
+        assert_eq!(c.on_fax(&p), Step::Continue);
+        let fin = with(json!({"fax":{"type":"finished","params":{"success":"true","pages":3}}}));
+        let p: FaxPayload = serde_json::from_value(fin).unwrap();
+        assert_eq!(c.on_fax(&p), Step::Finish);
+        assert!(c.result.successful);
+        assert_eq!(c.result.pages, Some(3));
+        assert_eq!(c.result.direction.as_deref(), Some("send"));
+
+        let mut r = Component::new(ComponentKind::Refer);
+        for (state, finishes, ok) in [("inProgress", false, false), ("busy", true, false)] {
+            let raw = json!({"call_id":"a","state":state,"sip_refer_response_code":202});
+            let p: ReferPayload = serde_json::from_value(raw.clone()).unwrap();
+            assert_eq!(r.on_refer(&p, &raw) == Step::Finish, finishes);
+            if finishes {
+                assert_eq!(r.result.successful, ok);
+                assert_eq!(r.result.refer_response_code.as_deref(), Some("202"));
+            }
+        }
+    }
 }

@@ -57,6 +57,7 @@ pub struct PeerInfo {
 /// A call's state. Ordered: `None < Created < Ringing < Answered < Ending < Ended`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CallState {
     /// Client-only initial value (a call we know of before any state).
     None,

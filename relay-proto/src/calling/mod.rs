@@ -20,28 +20,61 @@
 //!   [`CallEvent::DialCompleted`].
 //! * Blocking vs async is the caller's concern (`play()` = `play_async()` + wait), except for
 //!   detect, whose completion rule differs ([`DetectMode`]).
+//! * Every calling event the server sends is reported as a typed [`CallEvent`] (state changes,
+//!   connect, and one `*Update` per component event), so `call.on(..)`-style subscriptions need
+//!   no parsing; unknown `calling.*` event types surface as
+//!   [`Event::Unrecognized`].
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use relay_proto::calling::{CallEvent, EndReason, Media, PlayParams};
+//! use relay_proto::{Event, Output, Session, SessionConfig};
+//!
+//! # let mut session = Session::new(SessionConfig::new("p", "t"), Instant::now());
+//! # let now = Instant::now();
+//! // In the driver loop, after draining `poll_output`:
+//! # let output = session.poll_output();
+//! if let Output::Event(Event::Call(CallEvent::IncomingCall { call })) = output {
+//!     let mut c = session.call_mut(&call.id)?;
+//!     let _answer = c.answer(now)?;
+//!     let play = c.play(now, &PlayParams::new([Media::tts("Hello")]))?;
+//!     // ... later, on `CallEvent::ComponentFinished { control_id, .. }` with
+//!     // `control_id == play`:
+//!     let _hangup = session.call_mut(&call.id)?.hangup(now, EndReason::Hangup)?;
+//! }
+//! # Ok::<(), relay_proto::Error>(())
+//! ```
 
 mod api;
 mod call;
+mod commands;
+mod component_params;
 mod components;
 mod events;
 mod params;
 mod types;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
 use crate::error::Error;
-use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
+use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::core::{Core, PendingKind};
 use crate::session::{Event, RequestError};
-use crate::wire::{RelayEvent, RelayResult};
+use crate::wire::RelayEvent;
 
 pub use api::CallMut;
 pub use call::CallInfo;
+pub use component_params::{
+    AudioDirection, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
+    DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams, RecordFormat, RecordParams,
+    ReferParams, TapDevice, TapParams,
+};
 pub use events::{
     decode_payload, CallState, CallingPayload, CollectPayload, CollectResultPayload, ComponentIds,
     ConnectPayload, DetectEventParams, DetectObject, DetectPayload, DeviceInfo, DialCall,
@@ -49,11 +82,8 @@ pub use events::{
     StateComponentPayload, StatePayload,
 };
 pub use params::{
-    validate_send_digits, validate_volume, AudioDirection, CollectDigits, CollectParams,
-    CollectSpeech, ConnectParams, DetectKind, DetectMode, DetectParams, Device, DeviceTree,
-    DialParams, FaxSendParams, FaxTone, Media, PhoneDevice, PlayParams, PromptParams, RecordFormat,
-    RecordParams, ReferParams, SipDevice, SipHeader, TapDevice, TapParams, DEFAULT_DEVICE_TIMEOUT,
-    SEND_DIGITS_CHARSET,
+    validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
+    PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
 pub use types::{
     CallEvent, CollectProgress, ComponentKind, ComponentResult, ControlAction, ControlResult,
@@ -93,15 +123,24 @@ struct PendingDial {
 pub(crate) struct Calling {
     calls: BTreeMap<CallId, Call>,
     dials: BTreeMap<DialTag, PendingDial>,
+    /// Recently removed calls (bounded), so a command on a call that just ended gets a typed
+    /// refusal rather than "unknown call".
+    gone: VecDeque<CallId>,
+    gone_set: BTreeSet<CallId>,
     max_calls: usize,
     max_components: usize,
 }
+
+/// How many removed call ids are remembered for typed refusals.
+const GONE_MEMORY: usize = 256;
 
 impl Calling {
     pub(crate) fn new(bounds: &Bounds) -> Self {
         Calling {
             calls: BTreeMap::new(),
             dials: BTreeMap::new(),
+            gone: VecDeque::new(),
+            gone_set: BTreeSet::new(),
             max_calls: bounds.max_calls,
             max_components: bounds.max_components_per_call,
         }
@@ -347,7 +386,7 @@ impl Calling {
             }
         }
         if state == CallState::Ended {
-            self.remove_call(core, &id, raw);
+            self.remove_call(core, &id, "ended", raw);
             if let Some(t) = tag {
                 if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
                     self.dials.remove(&t);
@@ -370,21 +409,36 @@ impl Calling {
     }
 
     /// Removes an ended call, failing each of its unfinished components once.
-    fn remove_call(&mut self, core: &mut Core, id: &CallId, raw: &Value) {
+    /// Removes a call (ended, or passed to another consumer), failing each of its unfinished
+    /// components once with an event named `why`.
+    pub(crate) fn remove_call(&mut self, core: &mut Core, id: &CallId, why: &str, raw: &Value) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
         for (cid, mut c) in call.components {
             c.terminate(
                 Some(ResultEvent {
-                    name: "ended".into(),
+                    name: why.to_owned(),
                     payload: raw.clone(),
                 }),
                 None,
             );
             emit_finished(core, id, cid, c);
         }
-        tracing::debug!(call_id = %id, "call removed from the registry");
+        if self.gone_set.insert(id.clone()) {
+            self.gone.push_back(id.clone());
+            while self.gone.len() > GONE_MEMORY {
+                if let Some(old) = self.gone.pop_front() {
+                    self.gone_set.remove(&old);
+                }
+            }
+        }
+        tracing::debug!(call_id = %id, why, "call removed from the registry");
+    }
+
+    /// Whether the call was removed recently (commands on it are refused with a typed outcome).
+    pub(crate) fn is_gone(&self, id: &CallId) -> bool {
+        self.gone_set.contains(id)
     }
 
     fn on_dial(&mut self, core: &mut Core, d: DialPayload) -> Result<(), Error> {
@@ -637,286 +691,29 @@ impl Calling {
         }
     }
 
-    /// Starts a component or call command (see [`CallMut`]).
-    pub(crate) fn start(
-        &mut self,
-        core: &mut Core,
-        now: Instant,
-        call_id: &CallId,
-        kind: ComponentKind,
-        mut params: Map<String, Value>,
-        setup: impl FnOnce(&mut Component),
-    ) -> Result<ControlId, Error> {
-        let Some(call) = self.calls.get_mut(call_id) else {
-            return Err(Error::ApiMisuse(format!(
-                "unknown call {call_id} (it ended or was never known)"
-            )));
-        };
-        if call.components.len() >= self.max_components {
-            return Err(Error::Capacity {
-                what: "components per call",
-                limit: self.max_components,
-            });
-        }
-        let control_id = ControlId::new(core.next_id(IdKind::Control));
-        let mut comp = Component::new(kind);
-        setup(&mut comp);
-        if call.info.ended() {
-            // Nothing is sent on an ending call; the outcome is a local refusal (§6.4.3).
-            let why = format!("call {call_id} is {}", call.info.state.as_str());
-            tracing::debug!(call_id = %call_id, control_id = %control_id, "{why}: refused");
-            comp.terminate(None, Some(RequestError::Refused(why)));
-            emit_finished(core, call_id, control_id.clone(), comp);
-            return Ok(control_id);
-        }
-        let Some(method) = kind.method() else {
-            call.components.insert(control_id.clone(), comp);
-            return Ok(control_id);
-        };
-        if let Some(n) = &call.info.node_id {
-            params.insert("node_id".into(), json!(n));
-        }
-        params.insert("call_id".into(), json!(call_id));
-        if kind.has_control_id() {
-            params.insert("control_id".into(), json!(control_id));
-        }
-        // Added before sending, so events racing the response are applied (§6.5).
-        call.components.insert(control_id.clone(), comp);
-        let req = CallingRequest::Command {
-            call_id: call_id.clone(),
-            control_id: control_id.clone(),
-            kind,
-        };
-        match core.execute(
-            now,
-            method,
-            Value::Object(params),
-            PendingKind::Calling(req),
-        ) {
-            Ok(_) => Ok(control_id),
-            Err(e) => {
-                call.components.remove(&control_id);
-                Err(e)
+    /// The session stopped for good: nothing more will arrive, so every unfinished component
+    /// and dial gets its one outcome now ([`RequestError::SessionStopped`]) and the registry is
+    /// emptied.
+    pub(crate) fn on_session_stopped(&mut self, core: &mut Core) {
+        for (call_id, call) in std::mem::take(&mut self.calls) {
+            for (cid, mut c) in call.components {
+                c.terminate(None, Some(RequestError::SessionStopped));
+                emit_finished(core, &call_id, cid, c);
             }
         }
-    }
-
-    /// Reports a command outcome that needs no request (answer on an answered call, wait_for
-    /// on a reached state).
-    pub(crate) fn finish_now(
-        &mut self,
-        core: &mut Core,
-        call_id: &CallId,
-        kind: ComponentKind,
-        state: Option<&str>,
-    ) -> Result<ControlId, Error> {
-        if !self.calls.contains_key(call_id) {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
-        }
-        let control_id = ControlId::new(core.next_id(IdKind::Control));
-        let mut c = Component::new(kind);
-        c.result.successful = true;
-        c.result.state = state.map(str::to_owned);
-        emit_finished(core, call_id, control_id.clone(), c);
-        Ok(control_id)
-    }
-
-    /// Sends `stop`/`pause`/`resume`/`volume` to a running component.
-    pub(crate) fn control(
-        &mut self,
-        core: &mut Core,
-        now: Instant,
-        call_id: &CallId,
-        control_id: &ControlId,
-        action: ControlAction,
-    ) -> Result<RequestId, Error> {
-        let Some(call) = self.calls.get(call_id) else {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
-        };
-        let Some(comp) = call.components.get(control_id) else {
-            return Err(Error::ApiMisuse(format!(
-                "no running component {control_id} on call {call_id}"
-            )));
-        };
-        if !comp.kind.accepts(action) {
-            return Err(Error::ApiMisuse(format!(
-                "{:?} does not support {}",
-                comp.kind,
-                action.suffix()
-            )));
-        }
-        let mut params = Map::new();
-        if let ControlAction::Volume(v) = action {
-            params::validate_volume(v)?;
-            params.insert("volume".into(), json!(v));
-        }
-        if let Some(n) = &call.info.node_id {
-            params.insert("node_id".into(), json!(n));
-        }
-        params.insert("call_id".into(), json!(call_id));
-        params.insert("control_id".into(), json!(control_id));
-        let method = format!(
-            "{}.{}",
-            comp.kind.method().unwrap_or("calling"),
-            action.suffix()
-        );
-        let req = CallingRequest::Control {
-            call_id: call_id.clone(),
-            control_id: control_id.clone(),
-            action,
-            internal: false,
-        };
-        core.execute(
-            now,
-            &method,
-            Value::Object(params),
-            PendingKind::Calling(req),
-        )
-    }
-
-    pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
-        self.dials.insert(tag, PendingDial { devices });
-    }
-
-    pub(crate) fn check_dial_room(&self) -> Result<(), Error> {
-        self.ensure_room()
-    }
-
-    /// The outcome of a request this sub-machine sent.
-    pub(crate) fn handle_response(
-        &mut self,
-        core: &mut Core,
-        _now: Instant,
-        id: RequestId,
-        req: CallingRequest,
-        outcome: Result<RelayResult, RequestError>,
-    ) {
-        match req {
-            CallingRequest::Dial { tag } => {
-                if let Err(e) = outcome {
-                    if self.dials.remove(&tag).is_some() {
-                        tracing::debug!(tag = %tag, error = %e, "dial request failed");
-                        complete_dial(
-                            core,
-                            tag,
-                            DialResult {
-                                successful: false,
-                                state: "failed".into(),
-                                call_id: None,
-                                node_id: None,
-                                end_reason: None,
-                                error: Some(e),
-                            },
-                        );
-                    }
-                }
-            }
-            CallingRequest::Command {
-                call_id,
-                control_id,
-                kind,
-            } => {
-                let Some(call) = self.calls.get_mut(&call_id) else {
-                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a removed call; ignored");
-                    return;
-                };
-                let Some(comp) = call.components.get_mut(&control_id) else {
-                    // Already finished by its events: a late error cannot overturn it (bug 23).
-                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a finished component; ignored");
-                    return;
-                };
-                let finished = match (kind, outcome) {
-                    (ComponentKind::Pass, outcome) => {
-                        let (code, message, error) = match outcome {
-                            Ok(r) => (r.code, r.message, None),
-                            Err(RequestError::Relay(r)) => (
-                                r.code.clone(),
-                                r.message.clone(),
-                                Some(RequestError::Relay(r)),
-                            ),
-                            Err(e) => (None, None, Some(e)),
-                        };
-                        let r = &mut comp.result;
-                        r.successful = error.is_none();
-                        r.event = Some(ResultEvent {
-                            name: "response".into(),
-                            payload: json!({"code": code, "message": message}),
-                        });
-                        r.code = code;
-                        r.message = message;
-                        r.error = error;
-                        true
-                    }
-                    (_, Ok(r)) => {
-                        match kind {
-                            ComponentKind::Record => {
-                                if let Some(u) = r.str_field("url") {
-                                    comp.result.url = Some(u.to_owned());
-                                }
-                            }
-                            ComponentKind::Tap => {
-                                comp.result.source_device = r
-                                    .raw
-                                    .get("source_device")
-                                    .and_then(|v| serde_json::from_value(v.clone()).ok());
-                            }
-                            _ => {}
-                        }
-                        false
-                    }
-                    (_, Err(e)) => {
-                        tracing::debug!(call_id = %call_id, control_id = %control_id, error = %e, "command failed");
-                        comp.terminate(None, Some(e));
-                        true
-                    }
-                };
-                if finished {
-                    if let Some(c) = call.components.remove(&control_id) {
-                        emit_finished(core, &call_id, control_id, c);
-                    }
-                }
-            }
-            CallingRequest::Control {
-                call_id,
-                control_id,
-                action,
-                internal,
-            } => {
-                let result = match outcome {
-                    Ok(r) => ControlResult {
-                        successful: true,
-                        code: r.code,
-                        message: r.message,
-                        error: None,
-                    },
-                    Err(e) => {
-                        let (code, message) = match &e {
-                            RequestError::Relay(r) => (r.code.clone(), r.message.clone()),
-                            RequestError::Rpc(r) => {
-                                (Some(r.code.to_string()), Some(r.message.clone()))
-                            }
-                            _ => (None, None),
-                        };
-                        ControlResult {
-                            successful: false,
-                            code,
-                            message,
-                            error: Some(e),
-                        }
-                    }
-                };
-                if internal {
-                    tracing::debug!(call_id = %call_id, control_id = %control_id, ok = result.successful, "detector stop answered");
-                    return;
-                }
-                core.emit(Event::Call(CallEvent::ControlCompleted {
-                    call_id,
-                    control_id,
-                    request: id,
-                    action,
-                    result,
-                }));
-            }
+        for (tag, _) in std::mem::take(&mut self.dials) {
+            complete_dial(
+                core,
+                tag,
+                DialResult {
+                    successful: false,
+                    state: "failed".into(),
+                    call_id: None,
+                    node_id: None,
+                    end_reason: None,
+                    error: Some(RequestError::SessionStopped),
+                },
+            );
         }
     }
 

@@ -365,6 +365,12 @@ pub enum CallEvent {
         /// The call's peer, if bridged.
         peer: Option<PeerInfo>,
     },
+    /// A call left the registry without ending here: it was passed to another consumer
+    /// (`calling.pass` succeeded). Its unfinished components were finished first.
+    Released {
+        /// Call id.
+        call_id: CallId,
+    },
     /// `calling.call.dial` `dialing`.
     DialProgress {
         /// The dial.
@@ -504,4 +510,54 @@ pub enum CallEvent {
         /// The outcome.
         result: ControlResult,
     },
+}
+
+impl CallEvent {
+    /// The call the event is about (`None` for dial events, which carry only their tag, until
+    /// the dial is answered).
+    pub fn call_id(&self) -> Option<&CallId> {
+        match self {
+            CallEvent::IncomingCall { call } => Some(&call.id),
+            CallEvent::DialCompleted { result, .. } => result.call_id.as_ref(),
+            CallEvent::DialProgress { .. } => None,
+            CallEvent::StateChanged { call_id, .. }
+            | CallEvent::Released { call_id }
+            | CallEvent::ConnectUpdate { call_id, .. }
+            | CallEvent::PlayUpdate { call_id, .. }
+            | CallEvent::CollectUpdate { call_id, .. }
+            | CallEvent::RecordUpdate { call_id, .. }
+            | CallEvent::DetectUpdate { call_id, .. }
+            | CallEvent::FaxUpdate { call_id, .. }
+            | CallEvent::TapUpdate { call_id, .. }
+            | CallEvent::SendDigitsUpdate { call_id, .. }
+            | CallEvent::ReferUpdate { call_id, .. }
+            | CallEvent::ComponentFinished { call_id, .. }
+            | CallEvent::ControlCompleted { call_id, .. } => Some(call_id),
+        }
+    }
+
+    /// The component the event is about (updates, outcomes and control answers).
+    pub fn control_id(&self) -> Option<&ControlId> {
+        match self {
+            CallEvent::PlayUpdate { control_id, .. }
+            | CallEvent::CollectUpdate { control_id, .. }
+            | CallEvent::RecordUpdate { control_id, .. }
+            | CallEvent::DetectUpdate { control_id, .. }
+            | CallEvent::FaxUpdate { control_id, .. }
+            | CallEvent::TapUpdate { control_id, .. }
+            | CallEvent::SendDigitsUpdate { control_id, .. }
+            | CallEvent::ComponentFinished { control_id, .. }
+            | CallEvent::ControlCompleted { control_id, .. } => Some(control_id),
+            _ => None,
+        }
+    }
+
+    /// The dial tag, for dial events and state changes of dial legs.
+    pub fn dial_tag(&self) -> Option<&DialTag> {
+        match self {
+            CallEvent::DialProgress { tag, .. } | CallEvent::DialCompleted { tag, .. } => Some(tag),
+            CallEvent::StateChanged { tag, .. } => tag.as_ref(),
+            _ => None,
+        }
+    }
 }

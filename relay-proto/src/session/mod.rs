@@ -385,6 +385,7 @@ impl Session {
             );
         }
         self.handshake.reset_connection();
+        self.calling.on_session_stopped(&mut self.core);
         self.core.emit(Event::Stopped { reason });
     }
 

@@ -45,28 +45,42 @@ impl Harness {
             other: vec![],
         };
         h.drain();
-        h.s.handle_input(h.now, Input::Opened).expect("opened");
-        h.drain();
-        let connect = h.last_sent_id();
-        h.feed(json!({"jsonrpc":"2.0","id":connect,"result":{
+        h.handshake();
+        assert!(h.s.is_ready());
+        h.sent.clear();
+        h.events.clear();
+        h.other.clear();
+        h
+    }
+
+    /// Runs the Blade handshake on a freshly opened transport (after `Transport(Connect)`),
+    /// answering connect, setup, subscription, the first ping and the context registration.
+    pub fn handshake(&mut self) {
+        self.drain();
+        self.s
+            .handle_input(self.now, Input::Opened)
+            .expect("opened");
+        self.drain();
+        let connect = self.last_sent_id();
+        self.feed(json!({"jsonrpc":"2.0","id":connect,"result":{
             "session_restored":false,"sessionid":"session-1","nodeid":"client-node",
             "master_nodeid":"00000000-0000-0000-0000-000000000000",
             "authorization":{"signature":"SIG"}}}))
             .expect("connect");
-        let setup = h.last_sent_id();
-        h.feed(
+        let setup = self.last_sent_id();
+        self.feed(
             json!({"jsonrpc":"2.0","id":setup,"result":{"requester_nodeid":"client-node",
             "responder_nodeid":"server","result":{"protocol":PROTO}}}),
         )
         .expect("setup");
-        let sub = h.last_sent_id();
-        h.feed(
+        let sub = self.last_sent_id();
+        self.feed(
             json!({"jsonrpc":"2.0","id":sub,"result":{"command":"add","protocol":PROTO,
             "subscribe_channels":["notifications"],"failed_channels":[]}}),
         )
         .expect("subscribe");
         // Answer the ping and the receive.
-        let pending: Vec<String> = h
+        let pending: Vec<String> = self
             .sent
             .iter()
             .filter(|f| {
@@ -75,13 +89,45 @@ impl Harness {
             .filter_map(|f| f["id"].as_str().map(str::to_owned))
             .collect();
         for id in pending {
-            h.ok(&id);
+            self.ok(&id);
         }
-        assert!(h.s.is_ready());
-        h.sent.clear();
-        h.events.clear();
-        h.other.clear();
-        h
+    }
+
+    /// Drops the transport, waits for the reconnect and handshakes again (the session is
+    /// resumed). Requests in flight fail with `ConnectionLost`.
+    pub fn drop_and_reconnect(&mut self) {
+        let now = self.now;
+        self.s
+            .handle_input(now, Input::Closed(relay_proto::CloseInfo::default()))
+            .expect("closed");
+        self.drain();
+        for _ in 0..8 {
+            if let Some(at) = self.s.poll_timeout() {
+                if at > self.now {
+                    self.now = at;
+                }
+            }
+            let now = self.now;
+            self.s.handle_input(now, Input::Timeout).expect("timeout");
+            let mut connect = false;
+            loop {
+                match self.s.poll_output() {
+                    Output::Transport(relay_proto::TransportAction::Connect) => connect = true,
+                    Output::Transmit(t) => self.sent.push(serde_json::from_str(&t).expect("json")),
+                    Output::Event(Event::Call(e)) => self.events.push(e),
+                    Output::Event(e) => self.other.push(e),
+                    Output::Timeout(_) => break,
+                    _ => {}
+                }
+            }
+            if connect {
+                self.sent.clear();
+                self.handshake();
+                assert!(self.s.is_ready(), "ready after reconnect");
+                return;
+            }
+        }
+        panic!("no reconnect");
     }
 
     /// Drains outputs into `sent`, `events` and `other`.

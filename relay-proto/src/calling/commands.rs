@@ -1,0 +1,322 @@
+//! Issuing commands and routing their responses: starting components, controls, and the
+//! outcome of every calling request.
+
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use crate::calling::components::Component;
+use crate::calling::{
+    complete_dial, emit_finished, params, CallEvent, Calling, CallingRequest, ComponentKind,
+    ControlAction, ControlResult, DialResult, PendingDial, ResultEvent,
+};
+use crate::error::Error;
+use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
+use crate::session::core::{Core, PendingKind};
+use crate::session::{Event, RequestError};
+use crate::wire::RelayResult;
+
+impl Calling {
+    /// Starts a component or call command (see [`CallMut`]).
+    pub(crate) fn start(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call_id: &CallId,
+        kind: ComponentKind,
+        mut params: Map<String, Value>,
+        setup: impl FnOnce(&mut Component),
+    ) -> Result<ControlId, Error> {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            if self.is_gone(call_id) {
+                let control_id = ControlId::new(core.next_id(IdKind::Control));
+                let mut comp = Component::new(kind);
+                let why = format!("call {call_id} has ended");
+                comp.terminate(None, Some(RequestError::Refused(why)));
+                emit_finished(core, call_id, control_id.clone(), comp);
+                return Ok(control_id);
+            }
+            return Err(Error::ApiMisuse(format!(
+                "unknown call {call_id} (never known, or ended long ago)"
+            )));
+        };
+        if call.components.len() >= self.max_components {
+            return Err(Error::Capacity {
+                what: "components per call",
+                limit: self.max_components,
+            });
+        }
+        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let mut comp = Component::new(kind);
+        setup(&mut comp);
+        if call.info.ended() {
+            // Nothing is sent on an ending call; the outcome is a local refusal (§6.4.3).
+            let why = format!("call {call_id} is {}", call.info.state.as_str());
+            tracing::debug!(call_id = %call_id, control_id = %control_id, "{why}: refused");
+            comp.terminate(None, Some(RequestError::Refused(why)));
+            emit_finished(core, call_id, control_id.clone(), comp);
+            return Ok(control_id);
+        }
+        let Some(method) = kind.method() else {
+            call.components.insert(control_id.clone(), comp);
+            return Ok(control_id);
+        };
+        if let Some(n) = &call.info.node_id {
+            params.insert("node_id".into(), json!(n));
+        }
+        params.insert("call_id".into(), json!(call_id));
+        if kind.has_control_id() {
+            params.insert("control_id".into(), json!(control_id));
+        }
+        // Added before sending, so events racing the response are applied (§6.5).
+        call.components.insert(control_id.clone(), comp);
+        let req = CallingRequest::Command {
+            call_id: call_id.clone(),
+            control_id: control_id.clone(),
+            kind,
+        };
+        match core.execute(
+            now,
+            method,
+            Value::Object(params),
+            PendingKind::Calling(req),
+        ) {
+            Ok(_) => Ok(control_id),
+            Err(e) => {
+                call.components.remove(&control_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reports a command outcome that needs no request (answer on an answered call, wait_for
+    /// on a reached state).
+    pub(crate) fn finish_now(
+        &mut self,
+        core: &mut Core,
+        call_id: &CallId,
+        kind: ComponentKind,
+        state: Option<&str>,
+    ) -> Result<ControlId, Error> {
+        if !self.calls.contains_key(call_id) {
+            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+        }
+        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let mut c = Component::new(kind);
+        c.result.successful = true;
+        c.result.state = state.map(str::to_owned);
+        emit_finished(core, call_id, control_id.clone(), c);
+        Ok(control_id)
+    }
+
+    /// Sends `stop`/`pause`/`resume`/`volume` to a running component.
+    pub(crate) fn control(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call_id: &CallId,
+        control_id: &ControlId,
+        action: ControlAction,
+    ) -> Result<RequestId, Error> {
+        let Some(call) = self.calls.get(call_id) else {
+            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+        };
+        let Some(comp) = call.components.get(control_id) else {
+            return Err(Error::ApiMisuse(format!(
+                "no running component {control_id} on call {call_id}"
+            )));
+        };
+        if !comp.kind.accepts(action) {
+            return Err(Error::ApiMisuse(format!(
+                "{:?} does not support {}",
+                comp.kind,
+                action.suffix()
+            )));
+        }
+        let mut params = Map::new();
+        if let ControlAction::Volume(v) = action {
+            params::validate_volume(v)?;
+            params.insert("volume".into(), json!(v));
+        }
+        if let Some(n) = &call.info.node_id {
+            params.insert("node_id".into(), json!(n));
+        }
+        params.insert("call_id".into(), json!(call_id));
+        params.insert("control_id".into(), json!(control_id));
+        let method = format!(
+            "{}.{}",
+            comp.kind.method().unwrap_or("calling"),
+            action.suffix()
+        );
+        let req = CallingRequest::Control {
+            call_id: call_id.clone(),
+            control_id: control_id.clone(),
+            action,
+            internal: false,
+        };
+        core.execute(
+            now,
+            &method,
+            Value::Object(params),
+            PendingKind::Calling(req),
+        )
+    }
+
+    pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
+        self.dials.insert(tag, PendingDial { devices });
+    }
+
+    pub(crate) fn check_dial_room(&self) -> Result<(), Error> {
+        self.ensure_room()
+    }
+
+    /// The outcome of a request this sub-machine sent.
+    pub(crate) fn handle_response(
+        &mut self,
+        core: &mut Core,
+        _now: Instant,
+        id: RequestId,
+        req: CallingRequest,
+        outcome: Result<RelayResult, RequestError>,
+    ) {
+        match req {
+            CallingRequest::Dial { tag } => {
+                if let Err(e) = outcome {
+                    if self.dials.remove(&tag).is_some() {
+                        tracing::debug!(tag = %tag, error = %e, "dial request failed");
+                        complete_dial(
+                            core,
+                            tag,
+                            DialResult {
+                                successful: false,
+                                state: "failed".into(),
+                                call_id: None,
+                                node_id: None,
+                                end_reason: None,
+                                error: Some(e),
+                            },
+                        );
+                    }
+                }
+            }
+            CallingRequest::Command {
+                call_id,
+                control_id,
+                kind,
+            } => {
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a removed call; ignored");
+                    return;
+                };
+                let Some(comp) = call.components.get_mut(&control_id) else {
+                    // Already finished by its events: a late error cannot overturn it (bug 23).
+                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a finished component; ignored");
+                    return;
+                };
+                let finished = match (kind, outcome) {
+                    (ComponentKind::Pass, outcome) => {
+                        let (code, message, error) = match outcome {
+                            Ok(r) => (r.code, r.message, None),
+                            Err(RequestError::Relay(r)) => (
+                                r.code.clone(),
+                                r.message.clone(),
+                                Some(RequestError::Relay(r)),
+                            ),
+                            Err(e) => (None, None, Some(e)),
+                        };
+                        let r = &mut comp.result;
+                        r.successful = error.is_none();
+                        r.event = Some(ResultEvent {
+                            name: "response".into(),
+                            payload: json!({"code": code, "message": message}),
+                        });
+                        r.code = code;
+                        r.message = message;
+                        r.error = error;
+                        true
+                    }
+                    (_, Ok(r)) => {
+                        match kind {
+                            ComponentKind::Record => {
+                                if let Some(u) = r.str_field("url") {
+                                    comp.result.url = Some(u.to_owned());
+                                }
+                            }
+                            ComponentKind::Tap => {
+                                comp.result.source_device = r
+                                    .raw
+                                    .get("source_device")
+                                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                            }
+                            _ => {}
+                        }
+                        false
+                    }
+                    (_, Err(e)) => {
+                        tracing::debug!(call_id = %call_id, control_id = %control_id, error = %e, "command failed");
+                        comp.terminate(None, Some(e));
+                        true
+                    }
+                };
+                let passed = finished
+                    && kind == ComponentKind::Pass
+                    && call
+                        .components
+                        .get(&control_id)
+                        .is_some_and(|c| c.result.successful);
+                if finished {
+                    if let Some(c) = call.components.remove(&control_id) {
+                        emit_finished(core, &call_id, control_id, c);
+                    }
+                }
+                if passed {
+                    // The call now belongs to another consumer: no more events will come for
+                    // it here, so it leaves the registry instead of lingering as a zombie.
+                    self.remove_call(core, &call_id, "passed", &json!({"call_id": call_id}));
+                    core.emit(Event::Call(CallEvent::Released { call_id }));
+                }
+            }
+            CallingRequest::Control {
+                call_id,
+                control_id,
+                action,
+                internal,
+            } => {
+                let result = match outcome {
+                    Ok(r) => ControlResult {
+                        successful: true,
+                        code: r.code,
+                        message: r.message,
+                        error: None,
+                    },
+                    Err(e) => {
+                        let (code, message) = match &e {
+                            RequestError::Relay(r) => (r.code.clone(), r.message.clone()),
+                            RequestError::Rpc(r) => {
+                                (Some(r.code.to_string()), Some(r.message.clone()))
+                            }
+                            _ => (None, None),
+                        };
+                        ControlResult {
+                            successful: false,
+                            code,
+                            message,
+                            error: Some(e),
+                        }
+                    }
+                };
+                if internal {
+                    tracing::debug!(call_id = %call_id, control_id = %control_id, ok = result.successful, "detector stop answered");
+                    return;
+                }
+                core.emit(Event::Call(CallEvent::ControlCompleted {
+                    call_id,
+                    control_id,
+                    request: id,
+                    action,
+                    result,
+                }));
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! Component parameters: play, collect, record, detect, fax, tap and refer, with their
+//! validation and wire shapes (PROTOCOL.md §4.6–4.13).
+
+use serde_json::{json, Map, Value};
+
+use crate::calling::params::{
+    headers_wire, misuse, non_empty, non_negative, num, validate_volume, Media, SipHeader,
+};
+use crate::error::Error;
+
+fn media_list(media: &[Media]) -> Result<Value, Error> {
+    media
+        .iter()
+        .map(Media::to_wire)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+fn insert_volume(m: &mut Map<String, Value>, volume: Option<f64>) -> Result<(), Error> {
+    if let Some(v) = volume {
+        validate_volume(v)?;
+        if v != 0.0 {
+            m.insert("volume".into(), num(v));
+        }
+    }
+    Ok(())
+}
+
+/// What to play with [`CallMut::play`](crate::calling::CallMut::play).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlayParams {
+    /// Played in order; at least one.
+    pub media: Vec<Media>,
+    /// Volume in dB (-40..=+40); sent only when non-zero.
+    pub volume: Option<f64>,
+}
+
+impl PlayParams {
+    /// Plays these media.
+    pub fn new(media: impl IntoIterator<Item = Media>) -> Self {
+        PlayParams {
+            media: media.into_iter().collect(),
+            volume: None,
+        }
+    }
+    /// Sets the volume.
+    pub fn with_volume(mut self, volume: f64) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        if self.media.is_empty() {
+            return Err(misuse("play needs at least one media item"));
+        }
+        let mut m = Map::new();
+        m.insert("play".into(), media_list(&self.media)?);
+        insert_volume(&mut m, self.volume)?;
+        Ok(m)
+    }
+}
+
+/// Digit collection settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CollectDigits {
+    /// Maximum digits.
+    pub max: Option<u32>,
+    /// Digits that end collection, e.g. `#`.
+    pub terminators: Option<String>,
+    /// Seconds allowed between digits.
+    pub digit_timeout: Option<f64>,
+}
+
+/// Speech collection settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CollectSpeech {
+    /// Seconds of silence that end the utterance.
+    pub end_silence_timeout: Option<f64>,
+    /// Maximum seconds of speech.
+    pub speech_timeout: Option<f64>,
+    /// Language, e.g. `en-US`.
+    pub language: Option<String>,
+    /// Expected phrases.
+    pub hints: Vec<String>,
+}
+
+/// What to collect (digits, speech or both).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CollectParams {
+    /// Collect digits.
+    pub digits: Option<CollectDigits>,
+    /// Collect speech.
+    pub speech: Option<CollectSpeech>,
+    /// Seconds to wait for the start of input.
+    pub initial_timeout: Option<f64>,
+    /// Ask for partial results (reported as progress, never as completion).
+    pub partial_results: bool,
+}
+
+impl CollectParams {
+    pub(crate) fn to_wire(&self) -> Result<Value, Error> {
+        if self.digits.is_none() && self.speech.is_none() {
+            return Err(misuse("collect needs `digits`, `speech` or both"));
+        }
+        let mut c = Map::new();
+        non_negative("collect `initial_timeout`", self.initial_timeout)?;
+        if let Some(t) = self.initial_timeout.filter(|t| *t > 0.0) {
+            c.insert("initial_timeout".into(), num(t));
+        }
+        if self.partial_results {
+            c.insert("partial_results".into(), Value::Bool(true));
+        }
+        if let Some(d) = &self.digits {
+            let mut dm = Map::new();
+            if let Some(max) = d.max {
+                if max == 0 {
+                    return Err(misuse("collect `digits.max` must be at least 1"));
+                }
+                dm.insert("max".into(), Value::from(max));
+            }
+            if let Some(t) = &d.terminators {
+                if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
+                    return Err(misuse(format!(
+                        "collect `digits.terminators`: invalid character {bad:?}; allowed: 0-9 * #"
+                    )));
+                }
+                if !t.is_empty() {
+                    dm.insert("terminators".into(), Value::from(t.clone()));
+                }
+            }
+            non_negative("collect `digits.digit_timeout`", d.digit_timeout)?;
+            if let Some(t) = d.digit_timeout {
+                dm.insert("digit_timeout".into(), num(t));
+            }
+            c.insert("digits".into(), Value::Object(dm));
+        }
+        if let Some(s) = &self.speech {
+            let mut sm = Map::new();
+            non_negative(
+                "collect `speech.end_silence_timeout`",
+                s.end_silence_timeout,
+            )?;
+            non_negative("collect `speech.speech_timeout`", s.speech_timeout)?;
+            if let Some(t) = s.end_silence_timeout {
+                sm.insert("end_silence_timeout".into(), num(t));
+            }
+            if let Some(t) = s.speech_timeout {
+                sm.insert("speech_timeout".into(), num(t));
+            }
+            if let Some(l) = &s.language {
+                sm.insert("language".into(), Value::from(l.clone()));
+            }
+            if !s.hints.is_empty() {
+                sm.insert("hints".into(), Value::from(s.hints.clone()));
+            }
+            c.insert("speech".into(), Value::Object(sm));
+        }
+        Ok(Value::Object(c))
+    }
+}
+
+/// What [`CallMut::prompt`](crate::calling::CallMut::prompt) plays and collects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PromptParams {
+    /// Played while collecting (may be empty).
+    pub media: Vec<Media>,
+    /// What to collect.
+    pub collect: CollectParams,
+    /// Volume in dB (-40..=+40); sent only when non-zero.
+    pub volume: Option<f64>,
+}
+
+impl PromptParams {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        let mut m = Map::new();
+        m.insert("play".into(), media_list(&self.media)?);
+        m.insert("collect".into(), self.collect.to_wire()?);
+        insert_volume(&mut m, self.volume)?;
+        Ok(m)
+    }
+}
+
+/// Recording file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordFormat {
+    /// MP3.
+    Mp3,
+    /// WAV.
+    Wav,
+}
+
+/// Which audio to record or tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AudioDirection {
+    /// What the call hears.
+    Listen,
+    /// What the call says.
+    Speak,
+    /// Both.
+    Both,
+}
+
+impl AudioDirection {
+    fn as_str(self) -> &'static str {
+        match self {
+            AudioDirection::Listen => "listen",
+            AudioDirection::Speak => "speak",
+            AudioDirection::Both => "both",
+        }
+    }
+}
+
+/// What [`CallMut::record`](crate::calling::CallMut::record) records.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordParams {
+    /// Play a beep first.
+    pub beep: Option<bool>,
+    /// Stereo.
+    pub stereo: Option<bool>,
+    /// File format.
+    pub format: Option<RecordFormat>,
+    /// Which audio.
+    pub direction: Option<AudioDirection>,
+    /// Seconds to wait for the start of audio.
+    pub initial_timeout: Option<f64>,
+    /// Seconds of silence that end the recording.
+    pub end_silence_timeout: Option<f64>,
+    /// Digits that end the recording.
+    pub terminators: Option<String>,
+}
+
+impl RecordParams {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        let mut a = Map::new();
+        if let Some(b) = self.beep {
+            a.insert("beep".into(), Value::Bool(b));
+        }
+        if let Some(f) = self.format {
+            let f = match f {
+                RecordFormat::Mp3 => "mp3",
+                RecordFormat::Wav => "wav",
+            };
+            a.insert("format".into(), Value::from(f));
+        }
+        if let Some(s) = self.stereo {
+            a.insert("stereo".into(), Value::Bool(s));
+        }
+        if let Some(d) = self.direction {
+            a.insert("direction".into(), Value::from(d.as_str()));
+        }
+        non_negative("record `initial_timeout`", self.initial_timeout)?;
+        non_negative("record `end_silence_timeout`", self.end_silence_timeout)?;
+        if let Some(t) = self.initial_timeout {
+            a.insert("initial_timeout".into(), num(t));
+        }
+        if let Some(t) = self.end_silence_timeout {
+            a.insert("end_silence_timeout".into(), num(t));
+        }
+        if let Some(t) = &self.terminators {
+            if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
+                return Err(misuse(format!(
+                    "record `terminators`: invalid character {bad:?}; allowed: 0-9 * #"
+                )));
+            }
+            a.insert("terminators".into(), Value::from(t.clone()));
+        }
+        let mut m = Map::new();
+        m.insert("record".into(), json!({ "audio": a }));
+        Ok(m)
+    }
+}
+
+/// A fax tone to detect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaxTone {
+    /// Called-station tone (answering fax machine).
+    Ced,
+    /// Calling tone (calling fax machine).
+    Cng,
+}
+
+/// What to detect.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DetectKind {
+    /// Answering machine detection.
+    Machine {
+        /// Seconds to wait for the first sound.
+        initial_timeout: Option<f64>,
+        /// Seconds of silence ending a greeting.
+        end_silence_timeout: Option<f64>,
+        /// Seconds of speech above which it is a machine.
+        machine_voice_threshold: Option<f64>,
+        /// Words above which it is a machine.
+        machine_words_threshold: Option<u32>,
+        /// After `MACHINE`, wait for the beep (`READY`). Blocking mode handles it client-side;
+        /// async mode forwards it to the server.
+        wait_for_beep: bool,
+    },
+    /// Fax tone detection.
+    Fax {
+        /// Which tone (any when unset).
+        tone: Option<FaxTone>,
+    },
+    /// DTMF detection.
+    Digit {
+        /// Digits to detect, e.g. `0123456789#*` (all when unset).
+        digits: Option<String>,
+    },
+}
+
+impl DetectKind {
+    /// Machine detection with server defaults.
+    pub fn machine() -> Self {
+        DetectKind::Machine {
+            initial_timeout: None,
+            end_silence_timeout: None,
+            machine_voice_threshold: None,
+            machine_words_threshold: None,
+            wait_for_beep: false,
+        }
+    }
+    pub(crate) fn type_str(&self) -> &'static str {
+        match self {
+            DetectKind::Machine { .. } => "machine",
+            DetectKind::Fax { .. } => "fax",
+            DetectKind::Digit { .. } => "digit",
+        }
+    }
+    pub(crate) fn wait_for_beep(&self) -> bool {
+        matches!(
+            self,
+            DetectKind::Machine {
+                wait_for_beep: true,
+                ..
+            }
+        )
+    }
+}
+
+/// How a detect component completes (PROTOCOL.md §6.3). The wire differs only in whether
+/// `wait_for_beep` is forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DetectMode {
+    /// Completes on `finished`/`error` with every event joined (`"MACHINE,NOT_READY,READY"`).
+    Async,
+    /// Completes on the first decisive event (`MACHINE`, `HUMAN`, `UNKNOWN`, `CED`, `CNG`, a
+    /// digit; with `wait_for_beep`, `READY` after `MACHINE`) and then stops the detector.
+    Blocking,
+    /// Deprecated `detectHuman`: blocking, successful only when the result is `HUMAN`.
+    Human,
+    /// Deprecated `detectMachine`: blocking, successful only when the result is `MACHINE`.
+    Machine,
+}
+
+impl DetectMode {
+    pub(crate) fn is_blocking(self) -> bool {
+        !matches!(self, DetectMode::Async)
+    }
+}
+
+/// What [`CallMut::detect`](crate::calling::CallMut::detect) detects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectParams {
+    /// Detector and its settings.
+    pub kind: DetectKind,
+    /// Overall timeout in seconds (server default when unset).
+    pub timeout: Option<f64>,
+}
+
+impl DetectParams {
+    /// Detects this kind with the server's timeout.
+    pub fn new(kind: DetectKind) -> Self {
+        DetectParams {
+            kind,
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
+        let mut p = Map::new();
+        match &self.kind {
+            DetectKind::Machine {
+                initial_timeout,
+                end_silence_timeout,
+                machine_voice_threshold,
+                machine_words_threshold,
+                wait_for_beep,
+            } => {
+                for (k, v) in [
+                    ("initial_timeout", initial_timeout),
+                    ("end_silence_timeout", end_silence_timeout),
+                    ("machine_voice_threshold", machine_voice_threshold),
+                ] {
+                    non_negative(&format!("detect `{k}`"), *v)?;
+                    if let Some(v) = v {
+                        p.insert(k.into(), num(*v));
+                    }
+                }
+                if let Some(w) = machine_words_threshold {
+                    p.insert("machine_words_threshold".into(), Value::from(*w));
+                }
+                if *wait_for_beep && !mode.is_blocking() {
+                    p.insert("wait_for_beep".into(), Value::Bool(true));
+                }
+            }
+            DetectKind::Fax { tone } => {
+                if let Some(t) = tone {
+                    let t = match t {
+                        FaxTone::Ced => "CED",
+                        FaxTone::Cng => "CNG",
+                    };
+                    p.insert("tone".into(), Value::from(t));
+                }
+            }
+            DetectKind::Digit { digits } => {
+                if let Some(d) = digits {
+                    if d.is_empty() {
+                        return Err(misuse("detect `digits` must not be empty when set"));
+                    }
+                    if let Some(bad) = d.chars().find(|c| !"0123456789*#ABCD".contains(*c)) {
+                        return Err(misuse(format!(
+                            "detect `digits`: invalid character {bad:?}; allowed: 0-9 * # A-D"
+                        )));
+                    }
+                    p.insert("digits".into(), Value::from(d.clone()));
+                }
+            }
+        }
+        let mut m = Map::new();
+        m.insert(
+            "detect".into(),
+            json!({"type": self.kind.type_str(), "params": p}),
+        );
+        non_negative("detect `timeout`", self.timeout)?;
+        if let Some(t) = self.timeout.filter(|t| *t > 0.0) {
+            m.insert("timeout".into(), num(t));
+        }
+        Ok(m)
+    }
+}
+
+/// What [`CallMut::send_fax`](crate::calling::CallMut::send_fax) sends.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaxSendParams {
+    /// URL of the PDF/TIFF to send.
+    pub document: String,
+    /// Our fax identity (number).
+    pub identity: Option<String>,
+    /// Text for the page header.
+    pub header_info: Option<String>,
+}
+
+impl FaxSendParams {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        non_empty("fax `document`", &self.document)?;
+        let mut m = Map::new();
+        m.insert("document".into(), Value::from(self.document.clone()));
+        if let Some(i) = self.identity.as_ref().filter(|s| !s.is_empty()) {
+            m.insert("identity".into(), Value::from(i.clone()));
+        }
+        if let Some(h) = self.header_info.as_ref().filter(|s| !s.is_empty()) {
+            m.insert("header_info".into(), Value::from(h.clone()));
+        }
+        Ok(m)
+    }
+}
+
+/// Where tapped audio goes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TapDevice {
+    /// RTP to a host and port.
+    Rtp {
+        /// Address.
+        addr: String,
+        /// Port.
+        port: u16,
+        /// Codec, e.g. `PCMU`.
+        codec: Option<String>,
+        /// Packet time in ms.
+        ptime: Option<u32>,
+        /// Sample rate.
+        rate: Option<u32>,
+    },
+    /// A WebSocket.
+    Ws {
+        /// `ws://` or `wss://` URI.
+        uri: String,
+        /// Codec.
+        codec: Option<String>,
+        /// Sample rate.
+        rate: Option<u32>,
+    },
+}
+
+/// What [`CallMut::tap`](crate::calling::CallMut::tap) taps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapParams {
+    /// Which audio (server default when unset).
+    pub direction: Option<AudioDirection>,
+    /// Where it goes.
+    pub device: TapDevice,
+}
+
+impl TapParams {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        let mut tp = Map::new();
+        if let Some(d) = self.direction {
+            tp.insert("direction".into(), Value::from(d.as_str()));
+        }
+        let device = match &self.device {
+            TapDevice::Rtp {
+                addr,
+                port,
+                codec,
+                ptime,
+                rate,
+            } => {
+                non_empty("tap rtp `addr`", addr)?;
+                if *port == 0 {
+                    return Err(misuse("tap rtp `port` must not be 0"));
+                }
+                let mut p = Map::new();
+                p.insert("addr".into(), Value::from(addr.clone()));
+                p.insert("port".into(), Value::from(*port));
+                if let Some(c) = codec {
+                    p.insert("codec".into(), Value::from(c.clone()));
+                }
+                if let Some(t) = ptime {
+                    p.insert("ptime".into(), Value::from(*t));
+                }
+                if let Some(r) = rate {
+                    p.insert("rate".into(), Value::from(*r));
+                }
+                json!({"type": "rtp", "params": p})
+            }
+            TapDevice::Ws { uri, codec, rate } => {
+                if !(uri.starts_with("ws://") || uri.starts_with("wss://")) {
+                    return Err(misuse(format!(
+                        "tap ws `uri` must start with ws:// or wss://, got {uri:?}"
+                    )));
+                }
+                let mut p = Map::new();
+                p.insert("uri".into(), Value::from(uri.clone()));
+                if let Some(c) = codec {
+                    p.insert("codec".into(), Value::from(c.clone()));
+                }
+                if let Some(r) = rate {
+                    p.insert("rate".into(), Value::from(*r));
+                }
+                json!({"type": "ws", "params": p})
+            }
+        };
+        let mut m = Map::new();
+        m.insert("tap".into(), json!({"type": "audio", "params": tp}));
+        m.insert("device".into(), device);
+        Ok(m)
+    }
+}
+
+/// What [`CallMut::refer`](crate::calling::CallMut::refer) transfers to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReferParams {
+    /// SIP URI (`sip:` or `sips:`).
+    pub to: String,
+    /// Custom `X-` headers.
+    pub headers: Vec<SipHeader>,
+}
+
+impl ReferParams {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+        if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
+            return Err(misuse(format!(
+                "refer `to` must be a SIP URI (sip:… or sips:…), got {:?}",
+                self.to
+            )));
+        }
+        let mut p = Map::new();
+        p.insert("to".into(), Value::from(self.to.clone()));
+        if let Some(h) = headers_wire(&self.headers)? {
+            p.insert("headers".into(), h);
+        }
+        let mut m = Map::new();
+        m.insert("device".into(), json!({"type": "sip", "params": p}));
+        Ok(m)
+    }
+}
