@@ -4,11 +4,13 @@
 //! * [`MockServer`]: the sans-IO server core (see [`server`]).
 //! * [`transcript`]: JSONL transcripts: record, read, normalise, compare.
 //! * [`Pair`]: a `relay_proto::Session` against a [`MockServer`] in memory on a virtual clock.
+//! * [`replay`]: replay a recorded transcript against a live `Session` (golden call flows).
 //!
 //! The tokio WebSocket/HTTP binary wraps [`MockServer`].
 
 pub mod net;
 pub mod pair;
+pub mod replay;
 pub mod server;
 pub mod transcript;
 

@@ -58,7 +58,7 @@ fn prompt_digits() {
     let _ = h.s.call_mut(&call).unwrap().volume(h.now, &p, 2.0).unwrap();
     let rid = h.expect_execute(
         "calling.play_and_collect.volume",
-        with(&p, json!({"volume":2.0})),
+        with(&p, json!({"volume":2})),
     );
     h.ok(&rid);
     h.ev(

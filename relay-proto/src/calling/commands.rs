@@ -136,7 +136,7 @@ impl Calling {
         let mut params = Map::new();
         if let ControlAction::Volume(v) = action {
             params::validate_volume(v)?;
-            params.insert("volume".into(), json!(v));
+            params.insert("volume".into(), params::num(v));
         }
         if let Some(n) = &call.info.node_id {
             params.insert("node_id".into(), json!(n));
