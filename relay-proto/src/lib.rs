@@ -62,6 +62,40 @@
 //! * Reconnect with exponential backoff and seeded jitter, resuming the Blade session
 //!   (`sessionid`) and the relay protocol so calls survive.
 //!
+//! # Calls
+//!
+//! Inbound calls arrive as [`CallEvent::IncomingCall`]; outbound ones start with
+//! [`Session::dial`]. Every command on a call goes through [`Session::call_mut`] and returns
+//! an id at once; its outcome arrives later as exactly one
+//! [`CallEvent::ComponentFinished`] with that id (or [`CallEvent::DialCompleted`] for a dial),
+//! whatever happens: a terminal event, a failed request, the call ending, the session stopping.
+//! Progress (`playing`, partial speech results, fax pages, ...) arrives as `*Update` events.
+//!
+//! ```no_run
+//! # use std::time::Instant;
+//! # use relay_proto::{CallEvent, Event, Session};
+//! # use relay_proto::calling::{EndReason, Media, PlayParams};
+//! # fn handle(session: &mut Session, event: Event) -> Result<(), relay_proto::Error> {
+//! let now = Instant::now();
+//! match event {
+//!     Event::Call(CallEvent::IncomingCall { call }) => {
+//!         session.call_mut(&call.id)?.answer(now)?;
+//!     }
+//!     Event::Call(CallEvent::StateChanged { call_id, state, .. }) if state.as_str() == "answered" => {
+//!         let greeting = PlayParams::new([Media::tts("Welcome")]);
+//!         session.call_mut(&call_id)?.play(now, &greeting)?;
+//!     }
+//!     Event::Call(CallEvent::ComponentFinished { call_id, result, .. }) => {
+//!         if result.kind == relay_proto::calling::ComponentKind::Play {
+//!             session.call_mut(&call_id)?.hangup(now, EndReason::Hangup)?;
+//!         }
+//!     }
+//!     _ => {}
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Section 13 of the protocol reference lists the official Node SDK's faults; the tests of
 //! this crate show each one fixed.
 #![forbid(unsafe_code)]
@@ -78,7 +112,9 @@ mod session;
 pub mod task;
 pub mod wire;
 
-pub use calling::CallEvent;
+pub use calling::{
+    CallEvent, CallInfo, CallMut, CallState, ComponentResult, DialResult, EndReason,
+};
 pub use config::{Backoff, Bounds, SessionConfig};
 pub use error::Error;
 pub use ids::*;
