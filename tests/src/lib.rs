@@ -101,3 +101,18 @@ pub fn count_client(lines: &[Line], method: &str) -> usize {
         .filter(|m| *m == method)
         .count()
 }
+
+/// The states of every `messaging.state` event among `events`, in order.
+pub fn message_states(events: &[relay_proto::Event]) -> Vec<relay_proto::MessageState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            relay_proto::Event::Message(m)
+                if m.kind == relay_proto::MessageEventKind::StateChanged =>
+            {
+                Some(m.message.state.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}

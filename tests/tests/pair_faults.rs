@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use relay_mock::transcript::Dir;
 use relay_mock::{Fault, Outcome, Pair};
-use relay_proto::{
-    Event, Input, MessageEventKind, MessageParams, MessageState, RequestError, SendResult,
-};
-use relay_tests::{count_client, ready_pair};
+use relay_proto::{Event, Input, MessageParams, MessageState, RequestError, SendResult};
+use relay_tests::{count_client, message_states, ready_pair};
 use serde_json::json;
 
 fn send(p: &mut Pair) -> relay_proto::RequestId {
@@ -25,18 +23,6 @@ fn sent_result(events: &[Event]) -> Vec<SendResult> {
         .iter()
         .filter_map(|e| match e {
             Event::MessageSent { result, .. } => Some(result.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn states(events: &[Event]) -> Vec<MessageState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) if m.kind == MessageEventKind::StateChanged => {
-                Some(m.message.state.clone())
-            }
             _ => None,
         })
         .collect()
@@ -250,7 +236,7 @@ fn duplicated_state_events_all_surface() {
     assert!(r.len() == 1 && r[0].successful, "{ev:?}");
     use MessageState::*;
     assert_eq!(
-        states(&ev),
+        message_states(&ev),
         [Queued, Queued, Initiated, Initiated, Sent, Sent, Delivered, Delivered]
     );
 }
@@ -260,7 +246,7 @@ fn reordered_state_events_all_surface() {
     let ev = faulty_events(Fault::ReorderEvents { count: 4 });
     let r = sent_result(&ev);
     assert!(r.len() == 1 && r[0].successful, "{ev:?}");
-    let mut got = states(&ev);
+    let mut got = message_states(&ev);
     assert_eq!(got.len(), 4, "{ev:?}");
     // Order is the server's (swapped), not re-sorted; each state surfaces exactly once.
     assert_ne!(
@@ -314,7 +300,7 @@ fn relay_error_is_unsuccessful_send() {
     assert!(r.message_id.is_none());
     assert!(matches!(r.error, Some(RequestError::Relay(_))), "{r:?}");
     assert!(
-        states(&ev).is_empty(),
+        message_states(&ev).is_empty(),
         "no state events after a relay error"
     );
     assert!(p.session().is_ready());

@@ -7,20 +7,8 @@ use std::time::Duration;
 use relay_mock::transcript::Dir;
 use relay_mock::Outcome;
 use relay_proto::{Event, MessageEventKind, MessageParams, MessageState};
-use relay_tests::{assert_golden, client_methods, count_client, ready_pair};
+use relay_tests::{assert_golden, client_methods, count_client, message_states, ready_pair};
 use serde_json::json;
-
-fn message_states(events: &[Event]) -> Vec<MessageState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) if m.kind == MessageEventKind::StateChanged => {
-                Some(m.message.state.clone())
-            }
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn handshake_with_contexts() {
