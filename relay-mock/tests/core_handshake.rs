@@ -50,3 +50,35 @@ fn handshake_frames() {
     let r = h.request(conn, "blade.ping", json!({}));
     assert_eq!(r["result"], json!({}));
 }
+
+#[test]
+fn relay_commands_must_name_the_session_protocol() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.request(
+        conn,
+        "blade.connect",
+        connect_params("test-project", "test-token", None),
+    );
+    // Before setup (Node SDK bug 9 sends `protocol: null`, or a stale one).
+    for protocol in [json!(null), json!("signalwire_other_x")] {
+        let r = h.request(
+            conn,
+            "blade.execute",
+            json!({"protocol":protocol,"method":"signalwire.receive","params":{"contexts":["office"]}}),
+        );
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+    }
+    let r = h.request(
+        conn,
+        "blade.execute",
+        json!({"protocol":"signalwire","method":"setup","params":{}}),
+    );
+    let proto = r["result"]["result"]["protocol"].clone();
+    let r = h.request(
+        conn,
+        "blade.execute",
+        json!({"protocol":proto,"method":"signalwire.receive","params":{"contexts":["office"]}}),
+    );
+    assert_eq!(r["result"]["result"]["code"], "200", "{r}");
+}

@@ -315,6 +315,23 @@ impl MockServer {
             self.reply_error(conn, Some(id), code::AUTH, "Not authenticated");
             return;
         };
+        // Relay commands must name the protocol `signalwire.setup` gave this session (a client
+        // that sends them before setup, or with another session's protocol, is wrong).
+        if protocol != "signalwire" {
+            let known = self
+                .sessions
+                .get(&session)
+                .and_then(|s| s.protocol.as_deref());
+            if known != Some(protocol) {
+                self.reply_error(
+                    conn,
+                    Some(id),
+                    code::INVALID_PARAMS,
+                    "unknown protocol: run signalwire.setup and use the protocol it returns",
+                );
+                return;
+            }
+        }
         let inner = match params.get("params") {
             Some(Value::Object(m)) => Value::Object(m.clone()),
             None | Some(Value::Null) => json!({}),
