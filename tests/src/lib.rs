@@ -3,6 +3,8 @@
 
 #![allow(clippy::disallowed_methods)]
 
+pub mod fuzz_harness;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -1,16 +1,48 @@
-//! Replays the committed fuzz corpus (fuzz/corpus/*) as an ordinary test.
+//! Replays the committed fuzz corpus (fuzz/corpus/<target>/*) as an ordinary test, through the
+//! same harness code the cargo-fuzz targets run (`relay_proto::fuzzing::frames` and
+//! `relay_tests::fuzz_harness`). Inputs in `fuzz/regressions/` (known crashes not fixed yet)
+//! are not replayed here.
 
 use std::path::Path;
 
+fn replay(target: &str, run: fn(&[u8]), min: usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus folder {} unreadable: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    for path in &paths {
+        let data = std::fs::read(path).expect("corpus file");
+        let ok = std::panic::catch_unwind(|| run(&data));
+        assert!(ok.is_ok(), "{target}: {} panics", path.display());
+    }
+    assert!(
+        paths.len() >= min,
+        "{target} corpus has {} files",
+        paths.len()
+    );
+}
+
 #[test]
 fn frames_corpus_replays_without_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/frames");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("corpus folder exists") {
-        let path = entry.expect("dir entry").path();
-        let data = std::fs::read(&path).expect("corpus file");
-        relay_proto::fuzzing::frames(&data);
-        n += 1;
-    }
-    assert!(n >= 10, "corpus has {n} files");
+    replay("frames", relay_proto::fuzzing::frames, 10);
+}
+
+#[test]
+fn mock_frames_corpus_replays_without_panic() {
+    replay("mock_frames", relay_tests::fuzz_harness::mock_frames, 5);
+}
+
+#[test]
+fn http_head_corpus_replays_without_panic() {
+    replay("http_head", relay_tests::fuzz_harness::http_head, 3);
+}
+
+#[test]
+fn session_ops_corpus_replays_without_panic() {
+    replay("session_ops", relay_tests::fuzz_harness::session_ops, 3);
 }
