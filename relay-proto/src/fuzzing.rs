@@ -12,6 +12,7 @@ fn drain(s: &mut Session, sent: &mut Vec<Value>) {
     loop {
         match s.poll_output() {
             Output::Transmit(f) => {
+                // A panic here is the finding: the fuzzer reports any frame that is not JSON.
                 let v: Value = serde_json::from_str(&f).expect("the session only sends JSON");
                 assert_eq!(v.get("jsonrpc"), Some(&json!("2.0")), "{v}");
                 sent.push(v);
