@@ -3,13 +3,14 @@
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::ids::{MessageId, RequestId};
 use crate::session::core::PendingKind;
 use crate::session::{RequestError, Session};
-use crate::wire::{lenient, RelayEvent, RelayResult};
+use crate::wire::{lenient, RelayResult};
 
 /// What to send with [`Session::messaging_send`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -133,8 +134,7 @@ impl SendResult {
 }
 
 /// A message's state. Unknown values are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MessageState {
     /// Accepted, waiting.
@@ -152,8 +152,50 @@ pub enum MessageState {
     /// An inbound message (terminal).
     Received,
     /// A value this version does not know.
-    #[serde(untagged)]
     Other(String),
+}
+
+impl MessageState {
+    /// Reads the wire value.
+    pub fn parse(s: &str) -> MessageState {
+        match s {
+            "queued" => MessageState::Queued,
+            "initiated" => MessageState::Initiated,
+            "sent" => MessageState::Sent,
+            "delivered" => MessageState::Delivered,
+            "undelivered" => MessageState::Undelivered,
+            "failed" => MessageState::Failed,
+            "received" => MessageState::Received,
+            other => MessageState::Other(other.to_owned()),
+        }
+    }
+
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MessageState::Queued => "queued",
+            MessageState::Initiated => "initiated",
+            MessageState::Sent => "sent",
+            MessageState::Delivered => "delivered",
+            MessageState::Undelivered => "undelivered",
+            MessageState::Failed => "failed",
+            MessageState::Received => "received",
+            MessageState::Other(s) => s,
+        }
+    }
+}
+
+impl Serialize for MessageState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(MessageState::parse(&s))
+    }
 }
 
 impl MessageState {
@@ -228,30 +270,46 @@ pub struct MessageEvent {
     pub message: Message,
 }
 
-/// Decodes a messaging event; `None` for an unknown `event_type` or an undecodable payload.
-pub(crate) fn decode_event(ev: &RelayEvent) -> Option<MessageEvent> {
+/// Decodes a messaging event (the inner object of a `queuing.relay.messaging` broadcast)
+/// straight from its text. `Ok(Err(event_type))` for an unknown `event_type` or a payload that
+/// is not a message (reported as unrecognized, never dropped); `Err` when it is not a relay
+/// event at all.
+pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String>, Error> {
+    #[derive(Deserialize)]
+    struct Inner<'a> {
+        event_type: String,
+        #[serde(default)]
+        context: Option<String>,
+        #[serde(default, borrow)]
+        params: Option<&'a RawValue>,
+    }
+    let ev: Inner<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
     let kind = match ev.event_type.as_str() {
         "messaging.receive" => MessageEventKind::Received,
         "messaging.state" => MessageEventKind::StateChanged,
-        _ => return None,
+        _ => return Ok(Err(ev.event_type)),
     };
-    let message: Message = match serde_json::from_value(ev.params.clone()) {
+    let message = ev
+        .params
+        .ok_or_else(|| "missing params".to_owned())
+        .and_then(|p| serde_json::from_str::<Message>(p.get()).map_err(|e| e.to_string()));
+    let message = match message {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable messaging event");
-            return None;
+            return Ok(Err(ev.event_type));
         }
     };
     let context = ev
         .context
-        .clone()
         .or_else(|| message.context.clone())
         .unwrap_or_default();
-    Some(MessageEvent {
+    Ok(Ok(MessageEvent {
         kind,
         context,
         message,
-    })
+    }))
 }
 
 impl Session {

@@ -12,10 +12,13 @@ use crate::calling::{CallEvent, Calling};
 use crate::config::SessionConfig;
 use crate::error::Error;
 use crate::ids::{RequestId, SessionId};
-use crate::messaging::{MessageEvent, SendResult};
-use crate::wire::{
-    self, BroadcastKind, BroadcastParams, Incoming, RelayEvent, RelayResult, RpcError,
-};
+use crate::messaging::{MessageEvent, MessageEventKind, SendResult};
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::wire::rpc::IncomingRef;
+use crate::wire::{self, BroadcastKind, RelayEvent, RelayResult, RpcError};
 
 use self::core::{relay_outcome, Core, PendingKind, Phase};
 
@@ -403,18 +406,22 @@ impl Session {
         ) {
             return Err(Error::misuse("frame fed while no transport is open"));
         }
-        match wire::decode(text)? {
-            Incoming::Response { id, payload } => {
+        match wire::rpc::decode_ref(text)? {
+            IncomingRef::Response { id, payload } => {
                 let Some(p) = self.core.pending.remove(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
+                let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
                 self.complete(now, id, p.kind, Answer::Reply(payload));
                 self.core.pump_queue(now);
                 Ok(())
             }
-            Incoming::Request { id, method, params } => {
-                self.handle_server_request(now, id, &method, params)
+            IncomingRef::Request { id, method, params } => {
+                if method == wire::method::BROADCAST {
+                    return self.handle_broadcast(now, params);
+                }
+                self.handle_server_request(now, id, &method, wire::rpc::raw_to_value(params))
             }
         }
     }
@@ -442,7 +449,6 @@ impl Session {
                 self.handshake.on_server_disconnect(&mut self.core, now);
                 Ok(())
             }
-            wire::method::BROADCAST => self.handle_broadcast(now, params),
             other => {
                 if let Some(id) = id {
                     self.core.transmit(wire::rpc::encode_error(
@@ -458,8 +464,24 @@ impl Session {
         }
     }
 
-    fn handle_broadcast(&mut self, now: Instant, params: Value) -> Result<(), Error> {
-        let b: BroadcastParams = serde_json::from_value(params)
+    /// Broadcasts are the hot path: messaging and task events are decoded straight from the
+    /// frame text into typed structs, without building a JSON tree first.
+    fn handle_broadcast(&mut self, now: Instant, params: Option<&RawValue>) -> Result<(), Error> {
+        #[derive(serde::Deserialize)]
+        struct Broadcast<'a> {
+            #[serde(default, borrow)]
+            protocol: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            event: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            params: Option<&'a RawValue>,
+        }
+        let params =
+            params.ok_or_else(|| Error::PeerMisbehaved("blade.broadcast without params".into()))?;
+        if let Some(result) = self.fast_broadcast(params) {
+            return result;
+        }
+        let b: Broadcast<'_> = serde_json::from_str(params.get())
             .map_err(|e| Error::PeerMisbehaved(format!("bad blade.broadcast params: {e}")))?;
         if let (Some(theirs), Some(ours)) = (b.protocol.as_deref(), self.core.protocol.as_deref()) {
             if theirs != ours {
@@ -467,46 +489,51 @@ impl Session {
                 return Ok(());
             }
         }
-        let event = b.event.clone().unwrap_or_default();
+        let event = b.event.unwrap_or_default();
         let Some(inner) = b.params else {
             return Err(Error::PeerMisbehaved(
                 "blade.broadcast without params".into(),
             ));
         };
+        let unrecognized = |event_type: String| Event::Unrecognized {
+            event_type,
+            raw: wire::rpc::raw_to_value(Some(inner)),
+        };
         let Some(kind) = BroadcastKind::from_event(&event) else {
-            self.core.emit(Event::Unrecognized {
-                event_type: event,
-                raw: inner,
-            });
+            self.core.emit(unrecognized(event.into_owned()));
             return Ok(());
         };
         match kind {
             BroadcastKind::Tasks => {
-                let context = inner.get("context").and_then(Value::as_str);
-                let Some(context) = context else {
+                #[derive(serde::Deserialize)]
+                struct TaskEvent {
+                    #[serde(default)]
+                    context: Option<String>,
+                    #[serde(default)]
+                    message: Option<Value>,
+                }
+                let t: TaskEvent = serde_json::from_str(inner.get())
+                    .map_err(|e| Error::PeerMisbehaved(format!("bad task broadcast: {e}")))?;
+                let Some(context) = t.context else {
                     return Err(Error::PeerMisbehaved(
                         "task broadcast without context".into(),
                     ));
                 };
-                let message = inner.get("message").cloned().unwrap_or(Value::Null);
                 self.core.emit(Event::Task {
-                    context: context.to_owned(),
-                    message,
+                    context,
+                    message: t.message.unwrap_or(Value::Null),
                 });
                 Ok(())
             }
             BroadcastKind::Messaging => {
-                let ev = decode_relay_event(&inner)?;
-                match crate::messaging::decode_event(&ev) {
-                    Some(m) => self.core.emit(Event::Message(m)),
-                    None => self.core.emit(Event::Unrecognized {
-                        event_type: ev.event_type,
-                        raw: inner,
-                    }),
+                match crate::messaging::decode_event(inner)? {
+                    Ok(m) => self.core.emit(Event::Message(m)),
+                    Err(event_type) => self.core.emit(unrecognized(event_type)),
                 }
                 Ok(())
             }
             BroadcastKind::Calling => {
+                let inner = wire::rpc::raw_to_value(Some(inner));
                 let ev = decode_relay_event(&inner)?;
                 if !ev.event_type.starts_with("calling.") {
                     self.core.emit(Event::Unrecognized {
@@ -518,6 +545,76 @@ impl Session {
                 self.calling.handle_event(&mut self.core, now, ev, inner)
             }
         }
+    }
+
+    /// One typed pass for the frequent, well-formed messaging and task broadcasts (the general
+    /// path below re-reads the event at each layer). `None` means "not handled here": anything
+    /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
+    /// general path, which owns every rule and error.
+    fn fast_broadcast(&mut self, params: &RawValue) -> Option<Result<(), Error>> {
+        #[derive(serde::Deserialize)]
+        struct Fast<'a, T> {
+            #[serde(default, borrow)]
+            protocol: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            event: Cow<'a, str>,
+            params: T,
+        }
+        #[derive(serde::Deserialize)]
+        struct MessagingInner<'a> {
+            #[serde(borrow)]
+            event_type: Cow<'a, str>,
+            #[serde(default)]
+            context: Option<String>,
+            params: crate::messaging::Message,
+        }
+        #[derive(serde::Deserialize)]
+        struct TaskInner {
+            context: String,
+            #[serde(default)]
+            message: Option<Value>,
+        }
+        let text = params.get();
+        let ours = self.core.protocol.as_deref();
+        let protocol_ok = |p: &Option<Cow<'_, str>>| match (p.as_deref(), ours) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            _ => true,
+        };
+        if text.contains("\"queuing.relay.messaging\"") {
+            let f: Fast<'_, MessagingInner<'_>> = serde_json::from_str(text).ok()?;
+            let kind = match (f.event.as_ref(), f.params.event_type.as_ref()) {
+                ("queuing.relay.messaging", "messaging.receive") => MessageEventKind::Received,
+                ("queuing.relay.messaging", "messaging.state") => MessageEventKind::StateChanged,
+                _ => return None,
+            };
+            if !protocol_ok(&f.protocol) {
+                return None;
+            }
+            let message = f.params.params;
+            let context = f
+                .params
+                .context
+                .or_else(|| message.context.clone())
+                .unwrap_or_default();
+            self.core.emit(Event::Message(MessageEvent {
+                kind,
+                context,
+                message,
+            }));
+            return Some(Ok(()));
+        }
+        if text.contains("\"queuing.relay.tasks\"") {
+            let f: Fast<'_, TaskInner> = serde_json::from_str(text).ok()?;
+            if f.event != "queuing.relay.tasks" || !protocol_ok(&f.protocol) {
+                return None;
+            }
+            self.core.emit(Event::Task {
+                context: f.params.context,
+                message: f.params.message.unwrap_or(Value::Null),
+            });
+            return Some(Ok(()));
+        }
+        None
     }
 
     fn on_closed(&mut self, now: Instant, info: CloseInfo<'_>) {

@@ -1,7 +1,10 @@
 //! The JSON-RPC 2.0 envelope: decoding any frame the server sends, encoding our requests and
 //! responses.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -51,13 +54,117 @@ pub enum Incoming {
     },
 }
 
+/// One frame decoded without building a JSON tree: `params`, `result` and `error` stay raw
+/// slices of the input text, so a hot path can parse them straight into typed structs.
+#[derive(Debug, Clone)]
+pub enum IncomingRef<'a> {
+    /// A request (or notification, when `id` is `None`) the peer originated.
+    Request {
+        /// The request id, if any (numbers are rendered as strings).
+        id: Option<RequestId>,
+        /// The method.
+        method: Cow<'a, str>,
+        /// The params, unparsed; `None` when absent or `null`.
+        params: Option<&'a RawValue>,
+    },
+    /// A response to one of our requests.
+    Response {
+        /// The id of the request it answers.
+        id: RequestId,
+        /// `Ok(raw result)` or `Err(error object)`.
+        payload: Result<&'a RawValue, RpcError>,
+    },
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, borrow)]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// Decodes one text frame, borrowing from it. Never panics; the rules are those of [`decode`].
+pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
+    if !text.trim_start().starts_with('{') {
+        // Not an object: let the tree parser say precisely what it is.
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
+        return Err(Error::Decode(format!(
+            "frame is JSON {} rather than an object",
+            json_kind(&value)
+        )));
+    }
+    let env: Envelope<'_> =
+        serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON-RPC: {e}")))?;
+    let id = env.id.and_then(|v| match v {
+        Value::String(s) => Some(RequestId::new(s)),
+        Value::Number(n) => Some(RequestId::new(n.to_string())),
+        _ => None,
+    });
+    if let Some(method) = env.method {
+        let method: Cow<'_, str> = serde_json::from_str(method.get())
+            .map_err(|_| Error::PeerMisbehaved("`method` is not a string".into()))?;
+        return Ok(IncomingRef::Request {
+            id,
+            method,
+            params: env.params,
+        });
+    }
+    let Some(id) = id else {
+        return Err(Error::PeerMisbehaved(
+            "frame has neither `method` nor a usable `id`".into(),
+        ));
+    };
+    if let Some(err) = env.error {
+        let err = serde_json::from_str::<RpcError>(err.get()).unwrap_or_else(|_| RpcError {
+            code: 0,
+            message: err.get().to_owned(),
+            extra: Map::new(),
+        });
+        return Ok(IncomingRef::Response {
+            id,
+            payload: Err(err),
+        });
+    }
+    match env.result {
+        Some(result) => Ok(IncomingRef::Response {
+            id,
+            payload: Ok(result),
+        }),
+        None => Err(Error::PeerMisbehaved(format!(
+            "response {id} has neither `result` nor `error`"
+        ))),
+    }
+}
+
+/// Parses a raw JSON slice into a tree (`None` stays `Value::Null`).
+pub fn raw_to_value(raw: Option<&RawValue>) -> Value {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// Decodes one text frame. Never panics; anything that is not a JSON object with either a
 /// `method` or an `id` plus `result`/`error` is an [`Error::Decode`] or
 /// [`Error::PeerMisbehaved`].
 pub fn decode(text: &str) -> Result<Incoming, Error> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
-    decode_value(value)
+    Ok(match decode_ref(text)? {
+        IncomingRef::Request { id, method, params } => Incoming::Request {
+            id,
+            method: method.into_owned(),
+            params: raw_to_value(params),
+        },
+        IncomingRef::Response { id, payload } => Incoming::Response {
+            id,
+            payload: payload.map(|r| raw_to_value(Some(r))),
+        },
+    })
 }
 
 /// Like [`decode`] for an already parsed value.

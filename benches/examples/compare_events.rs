@@ -1,0 +1,44 @@
+//! The Rust half of `benches/compare/run.sh`: the same text frames through a ready
+//! `relay_proto::Session` (decode, dispatch, typed event out), in one process.
+//! Usage: `cargo run --release -p relay-benches --example compare_events -- FRAMES_FILE ITERATIONS`
+#![allow(clippy::print_stdout, clippy::disallowed_methods)]
+
+use std::time::Instant;
+
+use relay_proto::{fuzzing::ready_session, Event, Input, Output};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let file = args
+        .next()
+        .unwrap_or_else(|| "benches/compare/frames.jsonl".into());
+    let iterations: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let frames: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let now = Instant::now();
+    let (mut session, _) = ready_session(now);
+    let mut run = |n: usize| {
+        let mut delivered = 0;
+        for i in 0..n {
+            let _ = session.handle_input(now, Input::Frame(frames[i % frames.len()]));
+            loop {
+                match session.poll_output() {
+                    Output::Event(Event::Message(_) | Event::Task { .. }) => delivered += 1,
+                    Output::Timeout(_) => break,
+                    _ => {}
+                }
+            }
+        }
+        delivered
+    };
+    run(iterations.min(20_000));
+    let start = Instant::now();
+    let delivered = run(iterations);
+    let ns = start.elapsed().as_nanos() as f64;
+    assert_eq!(delivered, iterations, "every frame must produce its event");
+    println!(
+        "{{\"impl\":\"relay-proto {}\",\"events\":{iterations},\"ns_per_event\":{:.1}}}",
+        env!("CARGO_PKG_VERSION"),
+        ns / iterations as f64
+    );
+}
