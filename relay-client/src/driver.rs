@@ -236,6 +236,14 @@ impl Driver {
                 }
             }
         }
+        // Refuse new commands and fail the buffered ones (their repliers drop) before telling
+        // `disconnect` callers that we are done, so `is_closed` is true by then.
+        self.commands.close();
+        while let Ok(cmd) = self.commands.try_recv() {
+            if let Command::Disconnect(done) = cmd {
+                self.router.close_waiters.push(done);
+            }
+        }
         if let Some(mut ws) = self.ws.take() {
             ws.close(1000, "session closed".into()).await;
         }
