@@ -4,18 +4,22 @@
 //! accepted it) and a blocking form (`play`, which is `play_async(..)` then
 //! [`Action::wait`]), so the two can never disagree.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
+use futures_util::Stream;
+use relay_proto::calling::CallEvent;
 use relay_proto::calling::{
     CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult, DetectMode,
     DetectParams, EndReason, FaxSendParams, Media, PlayParams, PromptParams, RecordParams,
     ReferParams, TapParams,
 };
-use relay_proto::{CallId, ControlId};
+use relay_proto::{CallId, ControlId, Event};
 
-use crate::client::RelayClient;
+use crate::client::{Events, RelayClient};
 use crate::driver::{CallOp, Command};
 use crate::error::ClientError;
 
@@ -68,6 +72,15 @@ impl Call {
     /// The client this call belongs to.
     pub fn client(&self) -> &RelayClient {
         &self.client
+    }
+
+    /// This call's events from now on (state changes, component updates, outcomes): the
+    /// client's [`events`](RelayClient::events) filtered by call id.
+    pub async fn events(&self) -> Result<CallEvents, ClientError> {
+        Ok(CallEvents {
+            inner: self.client.events().await?,
+            id: self.id.clone(),
+        })
     }
 
     /// The call as the registry knows it now (`None` once it ended and left the registry).
@@ -184,6 +197,30 @@ impl Call {
         /// Receives a fax (`calling.receive_fax`).
         receive_fax, receive_fax_async, () => CallOp::ReceiveFax
     );
+}
+
+/// A stream of one call's [`CallEvent`]s (see [`Call::events`]).
+#[derive(Debug)]
+pub struct CallEvents {
+    inner: Events,
+    id: CallId,
+}
+
+impl Stream for CallEvents {
+    type Item = CallEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CallEvent>> {
+        loop {
+            match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Ready(Some(Event::Call(e))) if e.call_id() == Some(&self.id) => {
+                    return Poll::Ready(Some(e))
+                }
+                Poll::Ready(Some(_)) => continue,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }
 
 /// A running component (play, prompt, record, detect, tap, fax, ...) started by an `*_async`

@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{self, Either};
-use futures_util::StreamExt;
+use futures_util::StreamExt as _;
 use relay_proto::calling::{
     CallEvent, CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult,
     DetectMode, DetectParams, DialParams, DialResult, EndReason, FaxSendParams, PlayParams,
@@ -23,7 +24,7 @@ use relay_proto::{
 use serde_json::Value;
 
 use crate::error::ClientError;
-use crate::runtime::{Connector, Runtime, WsRecv, WsTransport};
+use crate::runtime::{BoxFuture, Connector, Runtime, WsRecv, WsTransport};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -163,6 +164,8 @@ pub(crate) struct Driver {
     router: Router,
     ready: bool,
     stopped: Option<StopReason>,
+    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+    turn: u8,
 }
 
 enum Wake {
@@ -195,6 +198,8 @@ impl Driver {
             router,
             ready: false,
             stopped: None,
+            sleep: None,
+            turn: 0,
         }
     }
 
@@ -253,34 +258,55 @@ impl Driver {
         tracing::debug!(reason = ?self.stopped, "relay driver finished");
     }
 
-    /// Waits for the first of a frame, a command and the session's deadline.
+    /// Waits for the first of a frame, a command and the session's deadline. The three sources
+    /// are polled in a rotating order, so a flood of frames cannot starve commands or timers.
     async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
-        let recv = async {
-            match self.ws.as_mut() {
-                Some(ws) => ws.next_frame().await,
-                None => future::pending().await,
-            }
-        };
-        let cmd = async {
-            if self.commands_open {
-                self.commands.next().await
-            } else {
-                future::pending().await
-            }
-        };
-        let timer = async {
-            match deadline {
-                Some(at) => self.runtime.sleep_until(at).await,
-                None => future::pending().await,
-            }
-        };
-        futures_util::pin_mut!(recv, cmd, timer);
-        // Frames first: they may complete what a queued command is about to ask.
-        match future::select(recv, future::select(cmd, timer)).await {
-            Either::Left((r, _)) => Wake::Recv(r),
-            Either::Right((Either::Left((c, _)), _)) => Wake::Command(c),
-            Either::Right((Either::Right(((), _)), _)) => Wake::Timer,
+        // Keep the timer across iterations while the deadline is unchanged.
+        if self.sleep.as_ref().map(|(at, _)| *at) != deadline {
+            self.sleep = deadline.map(|at| (at, self.runtime.sleep_until(at)));
         }
+        self.turn = self.turn.wrapping_add(1);
+        let turn = self.turn;
+        let Driver {
+            ws,
+            commands,
+            commands_open,
+            sleep,
+            ..
+        } = self;
+        let mut recv = ws.as_mut().map(|ws| ws.next_frame());
+        future::poll_fn(|cx| {
+            for i in 0..3u8 {
+                match (turn.wrapping_add(i)) % 3 {
+                    0 => {
+                        if let Some(r) = recv.as_mut() {
+                            if let Poll::Ready(v) = r.as_mut().poll(cx) {
+                                return Poll::Ready(Wake::Recv(v));
+                            }
+                        }
+                    }
+                    1 => {
+                        if *commands_open {
+                            if let Poll::Ready(c) = commands.poll_next_unpin(cx) {
+                                return Poll::Ready(Wake::Command(c));
+                            }
+                        }
+                    }
+                    _ => {
+                        let fired = sleep
+                            .as_mut()
+                            .is_some_and(|(_, s)| s.as_mut().poll(cx).is_ready());
+                        if fired {
+                            // A finished timer future must not be polled again.
+                            *sleep = None;
+                            return Poll::Ready(Wake::Timer);
+                        }
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Drains `poll_output` until it returns `Timeout`; returns the deadline.

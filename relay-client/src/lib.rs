@@ -58,7 +58,8 @@ mod error;
 mod runtime;
 
 pub use call::{
-    Action, Call, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction, TapAction,
+    Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
+    TapAction,
 };
 pub use client::{Calling, Events, Messaging, RelayClient};
 pub use consumer::RelayConsumer;

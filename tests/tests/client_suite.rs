@@ -16,9 +16,14 @@ use relay_client::{
     ClientError, ClientOptions, Connector, Events, RelayClient, RelayConsumer, Runtime,
 };
 use relay_mock::{net, MockConfig};
-use relay_proto::calling::{CallEvent, ComponentKind, Device, DialParams, Media, PlayParams};
+use relay_proto::calling::{
+    CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, DetectKind, DetectMode,
+    DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams, TapDevice,
+    TapParams,
+};
 use relay_proto::{
-    Event, MessageEventKind, MessageParams, MessageState, SessionConfig, StopReason,
+    Backoff, Event, MessageEventKind, MessageParams, MessageState, RequestError, SessionConfig,
+    StopReason,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -466,6 +471,207 @@ async fn dropping_every_handle_closes_the_session<R: Runtime + Clone, C: Connect
     assert!(bounded(&rt, "end of stream", events.next()).await.is_none());
 }
 
+async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let mut call_events = call.events().await.expect("call events");
+
+    let prompt = PromptParams {
+        media: vec![Media::tts("Enter your PIN")],
+        collect: CollectParams {
+            digits: Some(CollectDigits {
+                max: Some(3),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        volume: None,
+    };
+    let collected = bounded(&rt, "prompt", call.prompt(prompt))
+        .await
+        .expect("prompt");
+    assert!(collected.successful, "{collected:?}");
+    assert_eq!(collected.result_type.as_deref(), Some("digit"));
+    assert_eq!(collected.result.as_deref(), Some("123"));
+
+    let record = RecordParams {
+        end_silence_timeout: Some(0.2),
+        ..Default::default()
+    };
+    let recorded = bounded(&rt, "record", call.record(record))
+        .await
+        .expect("record");
+    assert!(recorded.successful, "{recorded:?}");
+    assert!(recorded.url.is_some());
+
+    let detect = DetectParams::new(DetectKind::Digit {
+        digits: Some("5".into()),
+    });
+    let detected = bounded(&rt, "detect", call.detect(detect, DetectMode::Blocking))
+        .await
+        .expect("detect");
+    assert!(detected.successful, "{detected:?}");
+    assert_eq!(detected.result.as_deref(), Some("5"));
+
+    let digits = bounded(&rt, "send_digits", call.send_digits("12#"))
+        .await
+        .expect("digits");
+    assert!(digits.successful, "{digits:?}");
+    // Refused locally, nothing sent.
+    assert!(matches!(
+        call.send_digits("xyz").await,
+        Err(ClientError::Proto(_))
+    ));
+
+    let tap = TapParams {
+        direction: None,
+        device: TapDevice::Rtp {
+            addr: "127.0.0.1".into(),
+            port: 9999,
+            codec: None,
+            ptime: None,
+            rate: None,
+        },
+    };
+    let tapping = bounded(&rt, "tap_async", call.tap_async(tap))
+        .await
+        .expect("tap");
+    let stopped = bounded(&rt, "tap stop", tapping.stop())
+        .await
+        .expect("stop");
+    assert!(stopped.successful, "{stopped:?}");
+    let tapped = bounded(&rt, "tap wait", tapping.wait())
+        .await
+        .expect("tap outcome");
+    assert_eq!(tapped.kind, ComponentKind::Tap);
+
+    // A record left running is finished by the hangup: every component gets one outcome.
+    let running = bounded(
+        &rt,
+        "record_async",
+        call.record_async(RecordParams::default()),
+    )
+    .await
+    .expect("record");
+    let ended = bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
+    assert!(ended.successful);
+    assert!(bounded(&rt, "record outcome", running.wait()).await.is_ok());
+    // The call's own event stream saw its components and its end.
+    let mut saw_end = false;
+    while let Some(e) = bounded(&rt, "call events", call_events.next()).await {
+        if matches!(
+            e,
+            CallEvent::StateChanged {
+                state: CallState::Ended,
+                ..
+            }
+        ) {
+            saw_end = true;
+            break;
+        }
+    }
+    assert!(saw_end);
+    client.disconnect().await;
+}
+
+async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let config = config(&[]).with_request_timeout(Duration::from_millis(300));
+    let (client, _events) = RelayClient::connect_with(
+        config,
+        mock.ws_url.clone(),
+        rt.clone(),
+        conn,
+        ClientOptions::default(),
+    );
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let (status, _) = mock
+        .post(
+            "/__control/next",
+            r#"{"method":"calling.play","outcome":"no_response"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let played = bounded(&rt, "play", call.play_tts("anyone?"))
+        .await
+        .expect("outcome");
+    assert!(!played.successful);
+    assert_eq!(played.error, Some(RequestError::Timeout));
+    // The connection is left alone: the next command works.
+    let played = bounded(&rt, "play again", call.play_tts("hello"))
+        .await
+        .expect("outcome");
+    assert!(played.successful, "{played:?}");
+    client.disconnect().await;
+}
+
+async fn unreachable_server_gives_up<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    // Nothing listens on port 1: every connect fails at once.
+    let config = config(&[]).with_backoff(Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+        multiplier: 2.0,
+        jitter: 0.0,
+        max_attempts: Some(2),
+    });
+    let (client, mut events) = RelayClient::connect_with(
+        config,
+        "ws://127.0.0.1:1",
+        rt.clone(),
+        conn,
+        ClientOptions::default(),
+    );
+    let ready = bounded(&rt, "ready fails", client.wait_ready()).await;
+    assert!(
+        matches!(
+            ready,
+            Err(ClientError::Request(RequestError::SessionStopped)) | Err(ClientError::Closed)
+        ),
+        "{ready:?}"
+    );
+    let stopped = bounded(
+        &rt,
+        "stopped",
+        until(&mut events, "stopped", |e| {
+            matches!(e, Event::Stopped { .. })
+        }),
+    )
+    .await;
+    assert!(
+        matches!(
+            stopped,
+            Event::Stopped {
+                reason: StopReason::GaveUp { .. }
+            }
+        ),
+        "{stopped:?}"
+    );
+    let sent = client
+        .messaging()
+        .send(MessageParams::text("office", "+1", "+2", "x"))
+        .await;
+    assert_eq!(sent, Err(ClientError::Closed));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instantiations
 
@@ -497,4 +703,7 @@ on_both_runtimes!(
     messaging_send_delivered,
     drop_reconnects_and_commands_work,
     dropping_every_handle_closes_the_session,
+    components_blocking_and_async,
+    unanswered_request_is_a_typed_timeout,
+    unreachable_server_gives_up,
 );
