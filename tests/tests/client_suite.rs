@@ -83,16 +83,22 @@ impl Drop for Mock {
 }
 
 async fn post(base: String, path: String, body: String) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").to_owned();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    raw_http(base, req.into_bytes()).await
+}
+
+/// Sends raw HTTP/1.1 bytes from a helper thread (blocking std I/O, no runtime involved).
+async fn raw_http(base: String, req: Vec<u8>) -> (u16, String) {
     let (tx, rx) = oneshot::channel();
     std::thread::spawn(move || {
         let addr = base.trim_start_matches("http://").to_owned();
         let run = || -> std::io::Result<(u16, String)> {
             let mut s = std::net::TcpStream::connect(&addr)?;
-            let req = format!(
-                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            s.write_all(req.as_bytes())?;
+            s.write_all(&req)?;
             let mut resp = String::new();
             s.read_to_string(&mut resp)?;
             let status = resp
@@ -672,6 +678,80 @@ async fn unreachable_server_gives_up<R: Runtime + Clone, C: Connector>(rt: R, co
     assert_eq!(sent, Err(ClientError::Closed));
 }
 
+async fn consumer_messages_and_tasks<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let http = mock.http_base.clone();
+    let (report, mut reports) = mpsc::channel::<String>(16);
+    let (client_tx, client_rx) = oneshot::channel::<RelayClient>();
+    let client_tx = std::sync::Mutex::new(Some(client_tx));
+    let (r1, r2, r3) = (report.clone(), report.clone(), report);
+    let consumer = RelayConsumer::new()
+        .contexts(["office"])
+        .on_ready(move |client| {
+            let http = http.clone();
+            let tx = client_tx.lock().expect("lock").take();
+            async move {
+                let (status, _) = post(
+                    http.clone(),
+                    "/__control/inbound_message".into(),
+                    r#"{"context":"office","from":"+15551230001","to":"+15553210002","body":"hi there"}"#.into(),
+                )
+                .await;
+                assert_eq!(status, 200);
+                let task = relay_proto::Task::new("test-project", "test-token").expect("task");
+                let host = http.trim_start_matches("http://");
+                let req = task
+                    .deliver_request(host, "office", &serde_json::json!({"job": 42}))
+                    .expect("request");
+                let (status, body) = raw_http(http.clone(), req.to_http1()).await;
+                relay_proto::task::parse_deliver_response(status, body.as_bytes())
+                    .expect("task delivered");
+                let sent = client
+                    .messaging()
+                    .send(MessageParams::text("office", "+15553210002", "+15551230001", "out"))
+                    .await
+                    .expect("send");
+                assert!(sent.successful);
+                if let Some(tx) = tx {
+                    let _ = tx.send(client);
+                }
+            }
+        })
+        .on_incoming_message(move |m| {
+            let mut r = r1.clone();
+            async move {
+                let _ = r.send(format!("in:{}", m.body.unwrap_or_default())).await;
+            }
+        })
+        .on_message_state_change(move |m| {
+            let mut r = r2.clone();
+            async move {
+                if m.state == MessageState::Delivered {
+                    let _ = r.send("delivered".to_owned()).await;
+                }
+            }
+        })
+        .on_task(move |v| {
+            let mut r = r3.clone();
+            async move {
+                let _ = r.send(format!("task:{v}")).await;
+            }
+        });
+    let run = consumer.run(config(&[]), mock.ws_url.clone(), rt.clone(), conn);
+    let collect = async {
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            got.push(reports.next().await.expect("report"));
+        }
+        client_rx.await.expect("client").disconnect().await;
+        got.sort();
+        got
+    };
+    let (stop, got) = bounded(&rt, "consumer", futures::future::join(run, collect)).await;
+    assert_eq!(stop, Ok(StopReason::Closed));
+    assert_eq!(got, ["delivered", "in:hi there", r#"task:{"job":42}"#]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instantiations
 
@@ -706,4 +786,5 @@ on_both_runtimes!(
     components_blocking_and_async,
     unanswered_request_is_a_typed_timeout,
     unreachable_server_gives_up,
+    consumer_messages_and_tasks,
 );
