@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
 use futures_util::Stream;
-use relay_proto::calling::CallEvent;
+use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::calling::{
     CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult, DetectMode,
     DetectParams, EndReason, FaxSendParams, Media, PlayParams, PromptParams, RecordParams,
@@ -160,6 +160,26 @@ impl Call {
         self.run(CallOp::WaitFor(states.to_vec())).await
     }
 
+    /// `waitForRinging`.
+    pub async fn wait_for_ringing(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ringing]).await
+    }
+
+    /// `waitForAnswered`.
+    pub async fn wait_for_answered(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Answered]).await
+    }
+
+    /// `waitForEnding`.
+    pub async fn wait_for_ending(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ending]).await
+    }
+
+    /// `waitForEnded`.
+    pub async fn wait_for_ended(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ended]).await
+    }
+
     /// Sends DTMF digits (`1234567890*#ABCDwW`); resolves when they were sent.
     pub async fn send_digits(&self, digits: &str) -> Result<ComponentResult, ClientError> {
         self.run(CallOp::SendDigits(digits.to_owned())).await
@@ -172,6 +192,30 @@ impl Call {
     component!(
         /// Speaks a text with the default voice.
         play_tts, play_tts_async, (text: &str) => CallOp::Play(Box::new(PlayParams::new([Media::tts(text)])))
+    );
+    component!(
+        /// Plays one audio file (`playAudio`).
+        play_audio, play_audio_async, (url: &str) => CallOp::Play(Box::new(PlayParams::new([Media::audio(url)])))
+    );
+    component!(
+        /// Plays `duration` seconds of silence (`playSilence`).
+        play_silence, play_silence_async, (duration: f64) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration)])))
+    );
+    component!(
+        /// Plays a country ringtone (`playRingtone`), for `duration` seconds if given.
+        play_ringtone, play_ringtone_async, (name: &str, duration: Option<f64>) => CallOp::Play(Box::new(PlayParams::new([Media::ringtone(name, duration)])))
+    );
+    component!(
+        /// Answering-machine detection with server defaults (`amd`).
+        amd, amd_async, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
+    );
+    component!(
+        /// Fax tone detection, any tone when `tone` is `None` (`detectFax`).
+        detect_fax, detect_fax_async, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
+    );
+    component!(
+        /// DTMF detection, all digits when `digits` is `None` (`detectDigit`).
+        detect_digit, detect_digit_async, (digits: Option<&str>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) })), mode)
     );
     component!(
         /// Plays and collects digits or speech (`calling.play_and_collect`).

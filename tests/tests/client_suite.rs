@@ -529,6 +529,16 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     assert!(detected.successful, "{detected:?}");
     assert_eq!(detected.result.as_deref(), Some("5"));
 
+    let answered = bounded(&rt, "wait_for_answered", call.wait_for_answered())
+        .await
+        .expect("wait_for");
+    assert!(answered.successful, "already answered: {answered:?}");
+    let machine = bounded(&rt, "amd", call.amd(DetectMode::Blocking))
+        .await
+        .expect("amd");
+    assert!(machine.successful, "{machine:?}");
+    assert_eq!(machine.result.as_deref(), Some("MACHINE"));
+
     let digits = bounded(&rt, "send_digits", call.send_digits("12#"))
         .await
         .expect("digits");
