@@ -105,7 +105,20 @@ struct Router {
     dials: BTreeMap<DialTag, Reply<DialResult>>,
     ready_waiters: Vec<Reply<()>>,
     close_waiters: Vec<oneshot::Sender<()>>,
-    subscribers: Vec<mpsc::Sender<Event>>,
+    subscribers: Vec<Subscriber>,
+}
+
+/// An [`events`](crate::RelayClient::events) stream's sending side.
+struct Subscriber {
+    tx: mpsc::Sender<Event>,
+    /// Events dropped since it last had room.
+    missed: u64,
+}
+
+impl Subscriber {
+    fn new(tx: mpsc::Sender<Event>) -> Self {
+        Subscriber { tx, missed: 0 }
+    }
 }
 
 /// Tunables of the async layer.
@@ -185,7 +198,9 @@ impl Driver {
         first_subscriber: Option<mpsc::Sender<Event>>,
     ) -> Self {
         let mut router = Router::default();
-        router.subscribers.extend(first_subscriber);
+        router
+            .subscribers
+            .extend(first_subscriber.map(Subscriber::new));
         Driver {
             session,
             runtime,
@@ -393,7 +408,7 @@ impl Driver {
                     self.router.ready_waiters.push(reply);
                 }
             }
-            Command::Subscribe(tx) => self.router.subscribers.push(tx),
+            Command::Subscribe(tx) => self.router.subscribers.push(Subscriber::new(tx)),
             Command::Dial { params, reply } => match self.session.dial(now, &params) {
                 Ok(tag) => {
                     self.router.dials.insert(tag, reply);
@@ -579,10 +594,20 @@ impl Driver {
     fn broadcast(&mut self, event: Event) {
         self.router
             .subscribers
-            .retain_mut(|tx| match tx.try_send(event.clone()) {
-                Ok(()) => true,
+            .retain_mut(|sub| match sub.tx.try_send(event.clone()) {
+                Ok(()) => {
+                    if sub.missed > 0 {
+                        tracing::info!(missed = sub.missed, "event subscriber caught up");
+                        sub.missed = 0;
+                    }
+                    true
+                }
                 Err(e) if e.is_full() => {
-                    tracing::warn!("event subscriber is full; event dropped for it");
+                    // Warn once per lagging spell, not once per event.
+                    if sub.missed == 0 {
+                        tracing::warn!("event subscriber is full; dropping events for it");
+                    }
+                    sub.missed += 1;
                     true
                 }
                 Err(_) => false,

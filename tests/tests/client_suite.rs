@@ -762,6 +762,60 @@ async fn consumer_messages_and_tasks<R: Runtime + Clone, C: Connector>(rt: R, co
     assert_eq!(got, ["delivered", "in:hi there", r#"task:{"job":42}"#]);
 }
 
+async fn slow_subscriber_never_stalls_the_connection<R: Runtime + Clone, C: Connector>(
+    rt: R,
+    conn: C,
+) {
+    let mock = Mock::start();
+    // A subscriber that never reads, with room for a single event.
+    let (client, mut lagging) = RelayClient::connect_with(
+        config(&["office"]),
+        mock.ws_url.clone(),
+        rt.clone(),
+        conn,
+        ClientOptions::default().with_event_capacity(1),
+    );
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let played = bounded(&rt, "play", call.play_tts("hello"))
+        .await
+        .expect("play");
+    assert!(played.successful);
+    // Many commands at once: more than the command channel holds.
+    let messaging = client.messaging();
+    let sends = (0..100).map(|i| {
+        messaging.send(MessageParams::text(
+            "office",
+            "+15553210002",
+            "+15551230001",
+            format!("burst {i}"),
+        ))
+    });
+    let results = bounded(&rt, "burst", futures::future::join_all(sends)).await;
+    assert_eq!(results.len(), 100);
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|s| s.successful)));
+    client.disconnect().await;
+    // The lagging subscriber got what fitted, then the stream ended with the driver.
+    let mut seen = 0;
+    while bounded(&rt, "drain lagging", lagging.next())
+        .await
+        .is_some()
+    {
+        seen += 1;
+    }
+    assert!(seen <= 2, "bounded subscriber held {seen} events");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instantiations
 
@@ -797,4 +851,5 @@ on_both_runtimes!(
     unanswered_request_is_a_typed_timeout,
     unreachable_server_gives_up,
     consumer_messages_and_tasks,
+    slow_subscriber_never_stalls_the_connection,
 );
