@@ -24,7 +24,7 @@ use relay_proto::{
 use serde_json::Value;
 
 use crate::error::ClientError;
-use crate::runtime::{BoxFuture, Connector, Runtime, WsRecv, WsTransport};
+use crate::runtime::{BoxFuture, Connector, Runtime, TransportError, WsRecv, WsTransport};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -133,6 +133,9 @@ pub struct ClientOptions {
     pub event_capacity: usize,
     /// How long a WebSocket connect may take before it counts as failed.
     pub connect_timeout: Duration,
+    /// How long writing one frame (or a close) may take; a peer that stops reading then
+    /// counts as a dropped connection instead of stalling the driver.
+    pub io_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -141,6 +144,7 @@ impl Default for ClientOptions {
             command_capacity: 64,
             event_capacity: 1024,
             connect_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -155,6 +159,12 @@ impl ClientOptions {
     /// Sets the command channel capacity.
     pub fn with_command_capacity(mut self, n: usize) -> Self {
         self.command_capacity = n.max(1);
+        self
+    }
+
+    /// Sets the write timeout.
+    pub fn with_io_timeout(mut self, d: Duration) -> Self {
+        self.io_timeout = d;
         self
     }
 
@@ -265,7 +275,8 @@ impl Driver {
             }
         }
         if let Some(mut ws) = self.ws.take() {
-            ws.close(1000, "session closed".into()).await;
+            let close = ws.close(1000, "session closed".into());
+            bounded_io(&*self.runtime, self.options.io_timeout, close).await;
         }
         for w in self.router.close_waiters.drain(..) {
             let _ = w.send(());
@@ -333,7 +344,11 @@ impl Driver {
                         tracing::debug!("frame dropped: no socket");
                         continue;
                     };
-                    if let Err(e) = ws.send(frame).await {
+                    let send = ws.send(frame);
+                    let outcome = bounded_io(&*self.runtime, self.options.io_timeout, send)
+                        .await
+                        .unwrap_or_else(|| Err(TransportError("send timed out".into())));
+                    if let Err(e) = outcome {
                         tracing::debug!(error = %e, "send failed");
                         self.ws = None;
                         let reason = e.to_string();
@@ -350,7 +365,8 @@ impl Driver {
                 Output::Transport(TransportAction::Connect) => self.open().await,
                 Output::Transport(TransportAction::Close { code, reason }) => {
                     if let Some(mut ws) = self.ws.take() {
-                        ws.close(code, reason.clone()).await;
+                        let close = ws.close(code, reason.clone());
+                        bounded_io(&*self.runtime, self.options.io_timeout, close).await;
                     }
                     let now = self.runtime.now();
                     let _ = self.session.handle_input(
@@ -370,7 +386,8 @@ impl Driver {
 
     async fn open(&mut self) {
         if let Some(mut old) = self.ws.take() {
-            old.close(1000, "reconnecting".into()).await;
+            let close = old.close(1000, "reconnecting".into());
+            bounded_io(&*self.runtime, self.options.io_timeout, close).await;
         }
         let timeout_at = self.runtime.now() + self.options.connect_timeout;
         let connect = self.connector.connect(&self.url);
@@ -612,5 +629,17 @@ impl Driver {
                 }
                 Err(_) => false,
             });
+    }
+}
+
+/// Runs a socket operation for at most `limit`; `None` when it timed out.
+async fn bounded_io<T>(runtime: &dyn Runtime, limit: Duration, op: BoxFuture<'_, T>) -> Option<T> {
+    let timer = runtime.sleep_until(runtime.now() + limit);
+    match future::select(op, timer).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right(_) => {
+            tracing::info!(?limit, "socket operation timed out");
+            None
+        }
     }
 }
