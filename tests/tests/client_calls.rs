@@ -10,9 +10,9 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
 use relay_proto::calling::{
-    CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, DetectKind, DetectMode,
-    DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams, TapDevice,
-    TapParams,
+    CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, ConnectParams, DetectKind,
+    DetectMode, DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams,
+    TapDevice, TapParams,
 };
 use relay_proto::{Event, RequestError, StopReason};
 
@@ -289,7 +289,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
 
 async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     let mock = Mock::start();
-    let config = config(&[]).with_request_timeout(Duration::from_millis(300));
+    let config = config(&[]).with_request_timeout(Duration::from_secs(1));
     let (client, _events) = RelayClient::connect_with(
         config,
         mock.ws_url.clone(),
@@ -327,10 +327,55 @@ async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>
     client.disconnect().await;
 }
 
+async fn connect_bridges_a_peer<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let bridged = bounded(
+        &rt,
+        "connect",
+        call.connect(ConnectParams::single(Device::phone_to("+15553210003"))),
+    )
+    .await
+    .expect("connect");
+    assert!(bridged.successful, "{bridged:?}");
+    let peer = bridged.peer.expect("peer");
+    assert!(call
+        .info()
+        .await
+        .expect("info")
+        .and_then(|c| c.peer)
+        .is_some());
+    // The peer leg is in the registry and can be driven through its own handle.
+    let peer_call = client.calling().call(peer.call_id.clone());
+    assert!(peer_call.info().await.expect("info").is_some());
+    let unbridged = bounded(&rt, "disconnect", call.disconnect())
+        .await
+        .expect("disconnect");
+    assert!(unbridged.successful, "{unbridged:?}");
+    assert!(
+        bounded(&rt, "hangup", call.hangup())
+            .await
+            .expect("hangup")
+            .successful
+    );
+    client.disconnect().await;
+}
+
 on_both_runtimes!(
     consumer_answers_plays_hangs_up,
     dial_play_async_controls,
     dial_busy_is_a_typed_failure,
     components_blocking_and_async,
     unanswered_request_is_a_typed_timeout,
+    connect_bridges_a_peer,
 );
