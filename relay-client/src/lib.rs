@@ -1,10 +1,71 @@
-//! Runtime-agnostic async API for SignalWire Relay v2 (**planned; not implemented yet**).
+//! Runtime-agnostic async API for SignalWire Relay v2.
 //!
-//! This crate will hold what application code writes against: `RelayClient`, `RelayConsumer`
-//! (contexts, `on_incoming_call`, `on_task`, ...), `Call` with every blocking and async action,
-//! `Messaging` and `Task`. One driver future per connection will own a
-//! [`relay_proto::Session`] and route its events to waiting futures; the runtime is abstracted
-//! behind small `Runtime` and `Connector` traits implemented by `relay-tokio` and
-//! `relay-async-std`.
+//! This crate is what application code writes against: [`RelayClient`], [`RelayConsumer`],
+//! [`Call`] with a blocking and an async form of every component, [`Action`] (play, prompt,
+//! record, ... controls), and [`Messaging`]. All protocol logic lives in
+//! [`relay_proto::Session`]; this crate adds only async ergonomics. Use it through an adapter
+//! — `relay-tokio` or `relay-async-std` — which supplies a [`Runtime`] and a [`Connector`].
 //!
-//! Until then, embed [`relay_proto::Session`] directly: it is the complete protocol engine.
+//! # Architecture
+//!
+//! * One **driver** future per connection, spawned through [`Runtime::spawn`], owns the
+//!   `Session` (no `Arc<Mutex<Session>>`). Its loop: drain `poll_output` (write frames, route
+//!   events, open/close the socket), wait for the first of {frame, command, timer}, then make
+//!   one mutation with `now = runtime.now()`.
+//! * Handles ([`RelayClient`], [`Call`], [`Action`]) are cheap clones holding a bounded
+//!   `futures-channel` command sender plus ids; answers come back on `oneshot`s that a router
+//!   keyed by `RequestId` / `ControlId` / `DialTag` completes. Dropping a handle never
+//!   disturbs the core; dropping the last one closes the session.
+//! * Blocking forms are the async form plus [`Action::wait`]: `play()` is `play_async()`
+//!   then `wait()`, so they can never disagree.
+//! * Event subscribers ([`RelayClient::events`]) are bounded; a subscriber that falls behind
+//!   misses events (logged) instead of stalling the connection.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use relay_client::{ClientError, RelayClient, Runtime, Connector};
+//! use relay_proto::calling::{Device, DialParams, Media, PlayParams};
+//! use relay_proto::{MessageParams, SessionConfig};
+//!
+//! async fn flow(runtime: impl Runtime, connector: impl Connector) -> Result<(), ClientError> {
+//!     let config = SessionConfig::new("my-project", "my-token").with_contexts(["office"]);
+//!     let client = RelayClient::connect(config, "wss://example.signalwire.com", runtime, connector);
+//!     client.wait_ready().await?;
+//!
+//!     let call = client.calling().dial(DialParams::single(Device::phone("+15550001", "+15550002"))).await?;
+//!     let play = call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])).await?;
+//!     play.pause().await?;
+//!     play.resume().await?;
+//!     play.stop().await?;
+//!     let _finished = play.wait().await?;
+//!     call.play(PlayParams::new([Media::tts("Goodbye")])).await?;
+//!     call.hangup().await?;
+//!
+//!     let sent = client.messaging().send(MessageParams::text("office", "+15550001", "+15550002", "hi")).await?;
+//!     assert!(sent.successful);
+//!     client.disconnect().await;
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod call;
+mod client;
+mod consumer;
+mod driver;
+mod error;
+mod runtime;
+
+pub use call::{
+    Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
+    TapAction,
+};
+pub use client::{Calling, Events, Messaging, RelayClient};
+pub use consumer::RelayConsumer;
+pub use driver::ClientOptions;
+pub use error::ClientError;
+pub use relay_proto;
+pub use runtime::{
+    os_seed, seed_from_os, BoxFuture, Connector, Runtime, TransportError, WsRecv, WsTransport,
+};

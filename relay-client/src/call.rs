@@ -1,0 +1,356 @@
+//! [`Call`]: a cheap handle on one call, and [`Action`]: a running component.
+//!
+//! Every command has an async form (`play_async`, returning an [`Action`] as soon as the core
+//! accepted it) and a blocking form (`play`, which is `play_async(..)` then
+//! [`Action::wait`]), so the two can never disagree.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_channel::oneshot;
+use futures_util::future::{FutureExt, Shared};
+use futures_util::Stream;
+use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
+use relay_proto::calling::{
+    CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult, DetectMode,
+    DetectParams, EndReason, FaxSendParams, Media, PlayParams, PromptParams, RecordParams,
+    ReferParams, TapParams,
+};
+use relay_proto::{CallId, ControlId, Event};
+
+use crate::client::{Events, RelayClient};
+use crate::driver::{CallOp, Command};
+use crate::error::ClientError;
+
+/// A call: the client handle plus the call id. Cheap to clone; dropping it does nothing to the
+/// call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    client: RelayClient,
+    id: CallId,
+    snapshot: Option<Arc<CallInfo>>,
+}
+
+macro_rules! component {
+    ($(#[$doc:meta])* $blocking:ident, $async_name:ident, ($($arg:ident : $ty:ty),*) => $op:expr) => {
+        $(#[$doc])*
+        #[doc = ""]
+        #[doc = concat!("Blocking form: [`", stringify!($async_name), "`](Self::", stringify!($async_name), ") then [`Action::wait`].")]
+        pub async fn $blocking(&self, $($arg: $ty),*) -> Result<ComponentResult, ClientError> {
+            self.$async_name($($arg),*).await?.wait().await
+        }
+
+        $(#[$doc])*
+        #[doc = ""]
+        #[doc = "Async form: resolves with an [`Action`] once the core accepted the command."]
+        pub async fn $async_name(&self, $($arg: $ty),*) -> Result<Action, ClientError> {
+            self.start($op).await
+        }
+    };
+}
+
+impl Call {
+    pub(crate) fn new(client: RelayClient, id: CallId, snapshot: Option<Arc<CallInfo>>) -> Self {
+        Call {
+            client,
+            id,
+            snapshot,
+        }
+    }
+
+    /// The call id.
+    pub fn id(&self) -> &CallId {
+        &self.id
+    }
+
+    /// The call as it was when this handle was made (inbound calls: as offered), if known.
+    pub fn snapshot(&self) -> Option<&CallInfo> {
+        self.snapshot.as_deref()
+    }
+
+    /// The client this call belongs to.
+    pub fn client(&self) -> &RelayClient {
+        &self.client
+    }
+
+    /// This call's events from now on (state changes, component updates, outcomes): the
+    /// client's [`events`](RelayClient::events) filtered by call id.
+    pub async fn events(&self) -> Result<CallEvents, ClientError> {
+        Ok(CallEvents {
+            inner: self.client.events().await?,
+            id: self.id.clone(),
+        })
+    }
+
+    /// The call as the registry knows it now (`None` once it ended and left the registry).
+    pub async fn info(&self) -> Result<Option<CallInfo>, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.client
+            .send(Command::CallInfo {
+                call_id: self.id.clone(),
+                reply,
+            })
+            .await?;
+        Ok(rx.await?)
+    }
+
+    async fn start(&self, op: CallOp) -> Result<Action, ClientError> {
+        let (started, started_rx) = oneshot::channel();
+        let (done, done_rx) = oneshot::channel();
+        self.client
+            .send(Command::Call {
+                call_id: self.id.clone(),
+                op,
+                started,
+                done,
+            })
+            .await?;
+        let control_id = started_rx.await??;
+        Ok(Action {
+            call: self.clone(),
+            control_id,
+            done: done_rx.shared(),
+        })
+    }
+
+    async fn run(&self, op: CallOp) -> Result<ComponentResult, ClientError> {
+        self.start(op).await?.wait().await
+    }
+
+    /// Answers; resolves on `answered` (or failure if the call ends first).
+    pub async fn answer(&self) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Answer).await
+    }
+
+    /// Hangs up with reason `hangup`; resolves on `ended`.
+    pub async fn hangup(&self) -> Result<ComponentResult, ClientError> {
+        self.hangup_with(EndReason::Hangup).await
+    }
+
+    /// Hangs up with a reason; resolves on `ended`.
+    pub async fn hangup_with(&self, reason: EndReason) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Hangup(reason)).await
+    }
+
+    /// Hands an inbound call back to Relay (`calling.pass`).
+    pub async fn pass(&self) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Pass).await
+    }
+
+    /// Bridges the call (`calling.connect`); resolves on `connected` (with the peer) or
+    /// failure.
+    pub async fn connect(&self, params: ConnectParams) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Connect(Box::new(params))).await
+    }
+
+    /// Unbridges (`calling.disconnect`).
+    pub async fn disconnect(&self) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Disconnect).await
+    }
+
+    /// SIP REFER (`calling.refer`).
+    pub async fn refer(&self, params: ReferParams) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::Refer(Box::new(params))).await
+    }
+
+    /// Waits until the call reaches any of `states` (empty: `ended`); `successful` tells
+    /// whether one was reached before the call ended.
+    pub async fn wait_for(&self, states: &[CallState]) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::WaitFor(states.to_vec())).await
+    }
+
+    /// `waitForRinging`.
+    pub async fn wait_for_ringing(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ringing]).await
+    }
+
+    /// `waitForAnswered`.
+    pub async fn wait_for_answered(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Answered]).await
+    }
+
+    /// `waitForEnding`.
+    pub async fn wait_for_ending(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ending]).await
+    }
+
+    /// `waitForEnded`.
+    pub async fn wait_for_ended(&self) -> Result<ComponentResult, ClientError> {
+        self.wait_for(&[CallState::Ended]).await
+    }
+
+    /// Sends DTMF digits (`1234567890*#ABCDwW`); resolves when they were sent.
+    pub async fn send_digits(&self, digits: &str) -> Result<ComponentResult, ClientError> {
+        self.run(CallOp::SendDigits(digits.to_owned())).await
+    }
+
+    component!(
+        /// Plays media (`calling.play`); finishes on `finished` or `error`.
+        play, play_async, (params: PlayParams) => CallOp::Play(Box::new(params))
+    );
+    component!(
+        /// Speaks a text with the default voice.
+        play_tts, play_tts_async, (text: &str) => CallOp::Play(Box::new(PlayParams::new([Media::tts(text)])))
+    );
+    component!(
+        /// Plays one audio file (`playAudio`).
+        play_audio, play_audio_async, (url: &str) => CallOp::Play(Box::new(PlayParams::new([Media::audio(url)])))
+    );
+    component!(
+        /// Plays `duration` seconds of silence (`playSilence`).
+        play_silence, play_silence_async, (duration: f64) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration)])))
+    );
+    component!(
+        /// Plays a country ringtone (`playRingtone`), for `duration` seconds if given.
+        play_ringtone, play_ringtone_async, (name: &str, duration: Option<f64>) => CallOp::Play(Box::new(PlayParams::new([Media::ringtone(name, duration)])))
+    );
+    component!(
+        /// Answering-machine detection with server defaults (`amd`).
+        amd, amd_async, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
+    );
+    component!(
+        /// Fax tone detection, any tone when `tone` is `None` (`detectFax`).
+        detect_fax, detect_fax_async, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
+    );
+    component!(
+        /// DTMF detection, all digits when `digits` is `None` (`detectDigit`).
+        detect_digit, detect_digit_async, (digits: Option<&str>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) })), mode)
+    );
+    component!(
+        /// Plays and collects digits or speech (`calling.play_and_collect`).
+        prompt, prompt_async, (params: PromptParams) => CallOp::Prompt(Box::new(params))
+    );
+    component!(
+        /// Records (`calling.record`); the result carries `url`, `duration`, `size`.
+        record, record_async, (params: RecordParams) => CallOp::Record(Box::new(params))
+    );
+    component!(
+        /// Detects a machine, fax tone or digits (`calling.detect`); see [`DetectMode`].
+        detect, detect_async, (params: DetectParams, mode: DetectMode) => CallOp::Detect(Box::new(params), mode)
+    );
+    component!(
+        /// Taps the call's audio (`calling.tap`); finishes when stopped or the call ends.
+        tap, tap_async, (params: TapParams) => CallOp::Tap(Box::new(params))
+    );
+    component!(
+        /// Sends a fax (`calling.send_fax`).
+        send_fax, send_fax_async, (params: FaxSendParams) => CallOp::SendFax(Box::new(params))
+    );
+    component!(
+        /// Receives a fax (`calling.receive_fax`).
+        receive_fax, receive_fax_async, () => CallOp::ReceiveFax
+    );
+}
+
+/// A stream of one call's [`CallEvent`]s (see [`Call::events`]).
+#[derive(Debug)]
+pub struct CallEvents {
+    inner: Events,
+    id: CallId,
+}
+
+impl Stream for CallEvents {
+    type Item = CallEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CallEvent>> {
+        loop {
+            match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Ready(Some(Event::Call(e))) if e.call_id() == Some(&self.id) => {
+                    return Poll::Ready(Some(e))
+                }
+                Poll::Ready(Some(_)) => continue,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// A running component (play, prompt, record, detect, tap, fax, ...) started by an `*_async`
+/// method. Cheap to clone; dropping it leaves the component running.
+///
+/// Controls the component does not support (e.g. `pause` on a record) are refused by the core
+/// with [`ClientError::Proto`], nothing sent.
+#[derive(Debug, Clone)]
+pub struct Action {
+    call: Call,
+    control_id: ControlId,
+    done: Shared<oneshot::Receiver<ComponentResult>>,
+}
+
+/// A running `play`.
+pub type PlayAction = Action;
+/// A running `prompt`.
+pub type PromptAction = Action;
+/// A running `record`.
+pub type RecordAction = Action;
+/// A running `detect`.
+pub type DetectAction = Action;
+/// A running `tap`.
+pub type TapAction = Action;
+/// A running fax.
+pub type FaxAction = Action;
+
+impl Action {
+    /// The component's control id.
+    pub fn control_id(&self) -> &ControlId {
+        &self.control_id
+    }
+
+    /// The call it runs on.
+    pub fn call(&self) -> &Call {
+        &self.call
+    }
+
+    /// Waits for the component's one outcome. Harmless to call again (and from clones): every
+    /// caller gets the same result.
+    pub async fn wait(&self) -> Result<ComponentResult, ClientError> {
+        Ok(self.done.clone().await?)
+    }
+
+    /// The outcome, if the component has finished.
+    pub fn result(&self) -> Option<ComponentResult> {
+        self.done.peek().and_then(|r| r.as_ref().ok().cloned())
+    }
+
+    /// Whether the component has finished.
+    pub fn is_done(&self) -> bool {
+        self.done.peek().is_some()
+    }
+
+    async fn control(&self, action: ControlAction) -> Result<ControlResult, ClientError> {
+        let call_id = self.call.id.clone();
+        let control_id = self.control_id.clone();
+        self.call
+            .client
+            .ask(|reply| Command::Control {
+                call_id,
+                control_id,
+                action,
+                reply,
+            })
+            .await
+    }
+
+    /// Stops the component; resolves with the control's answer (the outcome follows via
+    /// [`wait`](Self::wait)).
+    pub async fn stop(&self) -> Result<ControlResult, ClientError> {
+        self.control(ControlAction::Stop).await
+    }
+
+    /// Pauses a playback.
+    pub async fn pause(&self) -> Result<ControlResult, ClientError> {
+        self.control(ControlAction::Pause).await
+    }
+
+    /// Resumes a playback.
+    pub async fn resume(&self) -> Result<ControlResult, ClientError> {
+        self.control(ControlAction::Resume).await
+    }
+
+    /// Sets the volume of a play or prompt, -40..=+40 dB.
+    pub async fn volume(&self, db: f64) -> Result<ControlResult, ClientError> {
+        self.control(ControlAction::Volume(db)).await
+    }
+}

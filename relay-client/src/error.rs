@@ -1,0 +1,44 @@
+//! The one error type of the async API.
+
+use relay_proto::calling::DialResult;
+use relay_proto::RequestError;
+
+/// Why an async call did not produce its outcome.
+///
+/// An unsuccessful *outcome* (a play that ended in `error`, a message the carrier refused) is
+/// not an error: it is the `Ok` result with `successful: false`, as in the official SDK.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The client's driver is gone (the session stopped, or every handle was dropped).
+    #[error("the relay client is closed")]
+    Closed,
+    /// A request failed (timeout, connection lost, server or relay error).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The core refused the command (invalid parameters, unknown call, a bound was hit);
+    /// nothing was sent.
+    #[error(transparent)]
+    Proto(#[from] relay_proto::Error),
+    /// A dial completed without an answered leg.
+    #[error("dial failed: {}", .0.state)]
+    DialFailed(Box<DialResult>),
+}
+
+impl From<futures_channel::oneshot::Canceled> for ClientError {
+    fn from(_: futures_channel::oneshot::Canceled) -> Self {
+        ClientError::Closed
+    }
+}
+
+impl<T> From<futures_channel::mpsc::TrySendError<T>> for ClientError {
+    fn from(_: futures_channel::mpsc::TrySendError<T>) -> Self {
+        ClientError::Closed
+    }
+}
+
+impl From<futures_channel::mpsc::SendError> for ClientError {
+    fn from(_: futures_channel::mpsc::SendError) -> Self {
+        ClientError::Closed
+    }
+}

@@ -1,0 +1,381 @@
+//! relay-client call flows on both runtimes against relay-mock: a consumer's inbound call,
+//! dials, every component in blocking and async form, controls, typed failures.
+
+mod client_support;
+
+use std::time::Duration;
+
+use client_support::{bounded, config, connect, post, until, Mock};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
+use relay_proto::calling::{
+    CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, ConnectParams, DetectKind,
+    DetectMode, DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams,
+    TapDevice, TapParams,
+};
+use relay_proto::{Event, RequestError, StopReason};
+
+async fn consumer_answers_plays_hangs_up<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let http = mock.http_base.clone();
+    let (report, mut reports) = mpsc::channel::<String>(16);
+    let consumer = RelayConsumer::new()
+        .contexts(["office"])
+        .on_ready(move |_client| {
+            let http = http.clone();
+            async move {
+                let (status, _) = post(
+                    http,
+                    "/__control/inbound_call".into(),
+                    r#"{"context":"office","from":"+15551230001","to":"+15553210002"}"#.into(),
+                )
+                .await;
+                assert_eq!(status, 200, "inbound call injected");
+            }
+        })
+        .on_incoming_call(move |call| {
+            let mut report = report.clone();
+            async move {
+                let from = call.snapshot().and_then(|c| c.from().map(str::to_owned));
+                let answer = call.answer().await.expect("answer");
+                let play = call
+                    .play(PlayParams::new([Media::tts("Welcome to the Rust SDK")]))
+                    .await
+                    .expect("play");
+                let hangup = call.hangup().await.expect("hangup");
+                let line = format!(
+                    "from={} answer={} play={}:{:?} hangup={}",
+                    from.unwrap_or_default(),
+                    answer.successful,
+                    play.successful,
+                    play.kind,
+                    hangup.successful
+                );
+                let _ = report.send(line).await;
+                call.client().disconnect().await;
+            }
+        });
+    let stop = bounded(
+        &rt,
+        "consumer run",
+        consumer.run(config(&[]), mock.ws_url.clone(), rt.clone(), conn),
+    )
+    .await
+    .expect("consumer stops cleanly");
+    assert_eq!(stop, StopReason::Closed);
+    let line = bounded(&rt, "report", reports.next())
+        .await
+        .expect("handler reported");
+    assert_eq!(
+        line,
+        "from=+15551230001 answer=true play=true:Play hangup=true"
+    );
+}
+
+async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _initial) = connect(&mock, &rt, conn, &[]);
+    let mut events = client.events().await.expect("subscribe");
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    assert!(call.info().await.expect("info").is_some());
+
+    let play = bounded(
+        &rt,
+        "play_async",
+        call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])),
+    )
+    .await
+    .expect("play started");
+    assert!(!play.is_done());
+    // Dropping clones of handles never disturbs the core.
+    drop(play.clone());
+    drop(call.clone());
+
+    let paused = bounded(&rt, "pause", play.pause()).await.expect("pause");
+    assert!(paused.successful, "{paused:?}");
+    let id = play.control_id().clone();
+    bounded(&rt, "paused event", until(&mut events, "paused", |e| {
+        matches!(e, Event::Call(CallEvent::PlayUpdate { control_id, state, .. }) if *control_id == id && state == "paused")
+    }))
+    .await;
+    let resumed = bounded(&rt, "resume", play.resume()).await.expect("resume");
+    assert!(resumed.successful, "{resumed:?}");
+    let volume = bounded(&rt, "volume", play.volume(-6.0))
+        .await
+        .expect("volume");
+    assert!(volume.successful, "{volume:?}");
+    let stopped = bounded(&rt, "stop", play.stop()).await.expect("stop");
+    assert!(stopped.successful, "{stopped:?}");
+    let result = bounded(&rt, "wait", play.wait()).await.expect("outcome");
+    assert_eq!(result.kind, ComponentKind::Play);
+    assert_eq!(result.state.as_deref(), Some("finished"));
+    // Every waiter sees the same one outcome.
+    assert_eq!(play.wait().await.expect("again"), result);
+    assert_eq!(play.result(), Some(result));
+    // A control on a finished component is refused locally.
+    assert!(matches!(play.pause().await, Err(ClientError::Proto(_))));
+
+    let hangup = bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
+    assert!(hangup.successful);
+    assert!(
+        call.info().await.expect("info").is_none(),
+        "ended call left the registry"
+    );
+    client.disconnect().await;
+}
+
+async fn dial_busy_is_a_typed_failure<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    bounded(&rt, "ready", client.wait_ready())
+        .await
+        .expect("ready");
+    let (status, _) = mock
+        .post(
+            "/__control/next",
+            r#"{"method":"calling.dial","outcome":"busy"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let err = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect_err("busy");
+    match err {
+        ClientError::DialFailed(r) => assert!(!r.successful),
+        other => panic!("unexpected {other:?}"),
+    }
+    client.disconnect().await;
+}
+
+async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let mut call_events = call.events().await.expect("call events");
+
+    let prompt = PromptParams {
+        media: vec![Media::tts("Enter your PIN")],
+        collect: CollectParams {
+            digits: Some(CollectDigits {
+                max: Some(3),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        volume: None,
+    };
+    let collected = bounded(&rt, "prompt", call.prompt(prompt))
+        .await
+        .expect("prompt");
+    assert!(collected.successful, "{collected:?}");
+    assert_eq!(collected.result_type.as_deref(), Some("digit"));
+    assert_eq!(collected.result.as_deref(), Some("123"));
+
+    let record = RecordParams {
+        end_silence_timeout: Some(0.2),
+        ..Default::default()
+    };
+    let recorded = bounded(&rt, "record", call.record(record))
+        .await
+        .expect("record");
+    assert!(recorded.successful, "{recorded:?}");
+    assert!(recorded.url.is_some());
+
+    let detect = DetectParams::new(DetectKind::Digit {
+        digits: Some("5".into()),
+    });
+    let detected = bounded(&rt, "detect", call.detect(detect, DetectMode::Blocking))
+        .await
+        .expect("detect");
+    assert!(detected.successful, "{detected:?}");
+    assert_eq!(detected.result.as_deref(), Some("5"));
+
+    let answered = bounded(&rt, "wait_for_answered", call.wait_for_answered())
+        .await
+        .expect("wait_for");
+    assert!(answered.successful, "already answered: {answered:?}");
+    let machine = bounded(&rt, "amd", call.amd(DetectMode::Blocking))
+        .await
+        .expect("amd");
+    assert!(machine.successful, "{machine:?}");
+    assert_eq!(machine.result.as_deref(), Some("MACHINE"));
+
+    let digits = bounded(&rt, "send_digits", call.send_digits("12#"))
+        .await
+        .expect("digits");
+    assert!(digits.successful, "{digits:?}");
+    // Refused locally, nothing sent.
+    assert!(matches!(
+        call.send_digits("xyz").await,
+        Err(ClientError::Proto(_))
+    ));
+
+    let tap = TapParams {
+        direction: None,
+        device: TapDevice::Rtp {
+            addr: "127.0.0.1".into(),
+            port: 9999,
+            codec: None,
+            ptime: None,
+            rate: None,
+        },
+    };
+    let tapping = bounded(&rt, "tap_async", call.tap_async(tap))
+        .await
+        .expect("tap");
+    let stopped = bounded(&rt, "tap stop", tapping.stop())
+        .await
+        .expect("stop");
+    assert!(stopped.successful, "{stopped:?}");
+    let tapped = bounded(&rt, "tap wait", tapping.wait())
+        .await
+        .expect("tap outcome");
+    assert_eq!(tapped.kind, ComponentKind::Tap);
+
+    // A record left running is finished by the hangup: every component gets one outcome.
+    let running = bounded(
+        &rt,
+        "record_async",
+        call.record_async(RecordParams::default()),
+    )
+    .await
+    .expect("record");
+    let ended = bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
+    assert!(ended.successful);
+    assert!(bounded(&rt, "record outcome", running.wait()).await.is_ok());
+    // The call's own event stream saw its components and its end.
+    let mut saw_end = false;
+    while let Some(e) = bounded(&rt, "call events", call_events.next()).await {
+        if matches!(
+            e,
+            CallEvent::StateChanged {
+                state: CallState::Ended,
+                ..
+            }
+        ) {
+            saw_end = true;
+            break;
+        }
+    }
+    assert!(saw_end);
+    client.disconnect().await;
+}
+
+async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let config = config(&[]).with_request_timeout(Duration::from_secs(1));
+    let (client, _events) = RelayClient::connect_with(
+        config,
+        mock.ws_url.clone(),
+        rt.clone(),
+        conn,
+        ClientOptions::default(),
+    );
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let (status, _) = mock
+        .post(
+            "/__control/next",
+            r#"{"method":"calling.play","outcome":"no_response"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let played = bounded(&rt, "play", call.play_tts("anyone?"))
+        .await
+        .expect("outcome");
+    assert!(!played.successful);
+    assert_eq!(played.error, Some(RequestError::Timeout));
+    // The connection is left alone: the next command works.
+    let played = bounded(&rt, "play again", call.play_tts("hello"))
+        .await
+        .expect("outcome");
+    assert!(played.successful, "{played:?}");
+    client.disconnect().await;
+}
+
+async fn connect_bridges_a_peer<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let bridged = bounded(
+        &rt,
+        "connect",
+        call.connect(ConnectParams::single(Device::phone_to("+15553210003"))),
+    )
+    .await
+    .expect("connect");
+    assert!(bridged.successful, "{bridged:?}");
+    let peer = bridged.peer.expect("peer");
+    assert!(call
+        .info()
+        .await
+        .expect("info")
+        .and_then(|c| c.peer)
+        .is_some());
+    // The peer leg is in the registry and can be driven through its own handle.
+    let peer_call = client.calling().call(peer.call_id.clone());
+    assert!(peer_call.info().await.expect("info").is_some());
+    let unbridged = bounded(&rt, "disconnect", call.disconnect())
+        .await
+        .expect("disconnect");
+    assert!(unbridged.successful, "{unbridged:?}");
+    assert!(
+        bounded(&rt, "hangup", call.hangup())
+            .await
+            .expect("hangup")
+            .successful
+    );
+    client.disconnect().await;
+}
+
+on_both_runtimes!(
+    consumer_answers_plays_hangs_up,
+    dial_play_async_controls,
+    dial_busy_is_a_typed_failure,
+    components_blocking_and_async,
+    unanswered_request_is_a_typed_timeout,
+    connect_bridges_a_peer,
+);

@@ -1,0 +1,171 @@
+//! Shared harness of the relay-client suites (`client_calls.rs`, `client_session.rs`):
+//! scenarios are written once against the `Runtime`/`Connector` traits and instantiated for
+//! both adapters (tokio and async-std) by [`on_both_runtimes!`], against relay-mock over real
+//! WebSockets.
+//!
+//! relay-mock needs tokio, so every instantiation starts it on its own std thread with its own
+//! tokio runtime; the client runs on the runtime under test. The control API is called from a
+//! helper thread with blocking std I/O, so no runtime is involved there either. Every scenario
+//! is bounded by a timeout.
+// Each suite uses a different subset of the helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use futures::StreamExt;
+use relay_client::{ClientOptions, Connector, Events, RelayClient, Runtime};
+use relay_mock::{net, MockConfig};
+use relay_proto::{Event, SessionConfig};
+
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// relay-mock on its own thread and tokio runtime.
+pub struct Mock {
+    pub ws_url: String,
+    pub http_base: String,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Mock {
+    pub fn start() -> Mock {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime for the mock");
+            rt.block_on(async move {
+                let server = net::start(MockConfig::default())
+                    .await
+                    .expect("mock starts");
+                addr_tx
+                    .send((server.ws_url(), server.http_base()))
+                    .expect("test alive");
+                // Block a worker of the mock's own runtime until the test is done.
+                let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                server.shutdown().await;
+            });
+        });
+        let (ws_url, http_base) = addr_rx.recv().expect("mock address");
+        Mock {
+            ws_url,
+            http_base,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// POSTs to the control API from a helper thread; resolves with (status, body).
+    pub async fn post(&self, path: &str, body: &str) -> (u16, String) {
+        post(self.http_base.clone(), path.to_owned(), body.to_owned()).await
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub async fn post(base: String, path: String, body: String) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").to_owned();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    raw_http(base, req.into_bytes()).await
+}
+
+/// Sends raw HTTP/1.1 bytes from a helper thread (blocking std I/O, no runtime involved).
+pub async fn raw_http(base: String, req: Vec<u8>) -> (u16, String) {
+    let (tx, rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let addr = base.trim_start_matches("http://").to_owned();
+        let run = || -> std::io::Result<(u16, String)> {
+            let mut s = std::net::TcpStream::connect(&addr)?;
+            s.write_all(&req)?;
+            let mut resp = String::new();
+            s.read_to_string(&mut resp)?;
+            let status = resp
+                .split(' ')
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+            Ok((status, body))
+        };
+        let _ = tx.send(run().unwrap_or((0, String::new())));
+    });
+    rx.await.expect("control thread answers")
+}
+
+/// Runs `fut`, failing the test if it takes longer than [`LIMIT`].
+pub async fn bounded<R: Runtime, F: Future>(rt: &R, what: &str, fut: F) -> F::Output {
+    let deadline = rt.sleep_until(rt.now() + LIMIT);
+    futures::pin_mut!(fut);
+    match futures::future::select(fut, deadline).await {
+        futures::future::Either::Left((out, _)) => out,
+        futures::future::Either::Right(_) => panic!("timed out: {what}"),
+    }
+}
+
+/// Waits for the first event matching `want`.
+pub async fn until(events: &mut Events, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
+    while let Some(e) = events.next().await {
+        if want(&e) {
+            return e;
+        }
+    }
+    panic!("event stream ended before {what}");
+}
+
+pub fn config(contexts: &[&str]) -> SessionConfig {
+    relay_client::seed_from_os(SessionConfig::new("test-project", "test-token"))
+        .with_contexts(contexts.iter().copied())
+}
+
+pub fn connect<R: Runtime + Clone, C: Connector>(
+    mock: &Mock,
+    rt: &R,
+    conn: C,
+    contexts: &[&str],
+) -> (RelayClient, Events) {
+    RelayClient::connect_with(
+        config(contexts),
+        mock.ws_url.clone(),
+        rt.clone(),
+        conn,
+        ClientOptions::default(),
+    )
+}
+
+/// Instantiates each scenario `fn(rt, connector)` as a tokio test and an async-std test.
+#[macro_export]
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tokio() {
+                super::$scenario(relay_tokio::TokioRuntime, relay_tokio::TokioConnector).await
+            }
+
+            #[async_std::test]
+            async fn async_std() {
+                super::$scenario(
+                    relay_async_std::AsyncStdRuntime,
+                    relay_async_std::AsyncStdConnector,
+                )
+                .await
+            }
+        }
+    )*};
+}
