@@ -3,10 +3,10 @@
 //! Supplies [`TokioRuntime`] and [`TokioConnector`] and re-exports relay-client's API, so an
 //! application depends on this crate alone (plus tokio).
 //!
-//! TLS: `tokio-tungstenite` is used without a TLS feature, so only `ws://` URLs connect (enough
-//! for relay-mock and for a TLS-terminating proxy); a `wss://` URL fails to connect with a
-//! typed transport error and the session keeps retrying with backoff. Enable a TLS feature of
-//! `tokio-tungstenite` in your application to reach `wss://` endpoints directly.
+//! TLS: with the default `tls` feature, `wss://` URLs (the real service is
+//! `wss://relay.signalwire.com`) connect through rustls with the `ring` provider and the
+//! Mozilla root store (`webpki-roots`). Without it, only `ws://` connects (relay-mock, or a
+//! TLS-terminating proxy) and a `wss://` URL fails with a typed transport error.
 //!
 //! # Example
 //!
@@ -61,7 +61,8 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// Opens WebSockets with `tokio_tungstenite::connect_async` (`ws://`; see the crate docs on TLS).
+/// Opens WebSockets with `tokio_tungstenite::connect_async`: `ws://`, and `wss://` with the
+/// default `tls` feature.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioConnector;
 
