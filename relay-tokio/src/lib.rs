@@ -38,8 +38,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+mod task;
+
 pub use relay_client::*;
+pub use relay_proto::Task;
 pub use relay_proto::{Event, SessionConfig};
+pub use task::{deliver_task, DeliverError, RELAY_REST_URL};
 
 /// The tokio runtime: `tokio::spawn`, `tokio::time::sleep_until`, `Instant::now`.
 ///
