@@ -715,6 +715,7 @@ impl Session {
 }
 
 fn decode_relay_event(inner: &Value) -> Result<RelayEvent, Error> {
-    serde_json::from_value::<RelayEvent>(inner.clone())
+    // Deserializing from `&Value` copies only what RelayEvent keeps, not the whole tree.
+    <RelayEvent as serde::Deserialize>::deserialize(inner)
         .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))
 }
