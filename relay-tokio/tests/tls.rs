@@ -32,3 +32,74 @@ async fn wss_urls_attempt_a_tls_handshake() {
     let first = server.await.expect("server task");
     assert_eq!(&first[..2], &[0x16, 0x03], "a TLS ClientHello was sent");
 }
+
+/// A TLS server on localhost presenting a self-signed certificate (test fixture, valid for
+/// localhost until 2125). Returns its port; it serves handshakes until the test ends.
+async fn untrusted_tls_server() -> u16 {
+    use std::sync::Arc;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let cert = std::fs::read(format!("{dir}/self-signed-localhost.cert.der")).expect("cert");
+    let key = std::fs::read(format!("{dir}/self-signed-localhost.key.der")).expect("key");
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key).expect("pkcs8 key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.into()], key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            // The client must abort the handshake: it does not trust this certificate.
+            let _ = acceptor.accept(sock).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn wss_refuses_a_certificate_it_does_not_trust() {
+    let port = untrusted_tls_server().await;
+    let err = match TokioConnector
+        .connect(&format!("wss://localhost:{port}/"))
+        .await
+    {
+        Ok(_) => panic!("connected to a server with an untrusted certificate"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("UnknownIssuer") || err.contains("invalid peer certificate"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn task_delivery_over_https_refuses_a_certificate_it_does_not_trust() {
+    use relay_tokio::{deliver_task, DeliverError, Task};
+    let port = untrusted_tls_server().await;
+    let task = Task::new("p", "t").expect("credentials");
+    let r = deliver_task(
+        &task,
+        &format!("https://localhost:{port}"),
+        "office",
+        &serde_json::json!({}),
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    match r {
+        Err(DeliverError::Io(e)) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("UnknownIssuer") || e.contains("invalid peer certificate"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
