@@ -1,0 +1,179 @@
+//! Dispatch of `blade.broadcast`: calling events to the calling sub-machine, messaging and
+//! task events straight from the frame text to typed events.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::messaging::{MessageEvent, MessageEventKind};
+use crate::wire::{self, BroadcastKind, RelayEvent};
+
+use super::{Event, Session};
+
+impl Session {
+    /// Broadcasts are the hot path: messaging and task events are decoded straight from the
+    /// frame text into typed structs, without building a JSON tree first.
+    pub(super) fn handle_broadcast(
+        &mut self,
+        now: Instant,
+        params: Option<&RawValue>,
+    ) -> Result<(), Error> {
+        #[derive(serde::Deserialize)]
+        struct Broadcast<'a> {
+            #[serde(default, borrow)]
+            protocol: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            event: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            params: Option<&'a RawValue>,
+        }
+        let params =
+            params.ok_or_else(|| Error::PeerMisbehaved("blade.broadcast without params".into()))?;
+        if let Some(result) = self.fast_broadcast(params) {
+            return result;
+        }
+        let b: Broadcast<'_> = serde_json::from_str(params.get())
+            .map_err(|e| Error::PeerMisbehaved(format!("bad blade.broadcast params: {e}")))?;
+        if let (Some(theirs), Some(ours)) = (b.protocol.as_deref(), self.core.protocol.as_deref()) {
+            if theirs != ours {
+                tracing::debug!(theirs, ours, "broadcast for another protocol; ignored");
+                return Ok(());
+            }
+        }
+        let event = b.event.unwrap_or_default();
+        let Some(inner) = b.params else {
+            return Err(Error::PeerMisbehaved(
+                "blade.broadcast without params".into(),
+            ));
+        };
+        let unrecognized = |event_type: String| Event::Unrecognized {
+            event_type,
+            raw: wire::rpc::raw_to_value(Some(inner)),
+        };
+        let Some(kind) = BroadcastKind::from_event(&event) else {
+            self.core.emit(unrecognized(event.into_owned()));
+            return Ok(());
+        };
+        match kind {
+            BroadcastKind::Tasks => {
+                #[derive(serde::Deserialize)]
+                struct TaskEvent {
+                    #[serde(default)]
+                    context: Option<String>,
+                    #[serde(default)]
+                    message: Option<Value>,
+                }
+                let t: TaskEvent = serde_json::from_str(inner.get())
+                    .map_err(|e| Error::PeerMisbehaved(format!("bad task broadcast: {e}")))?;
+                let Some(context) = t.context else {
+                    return Err(Error::PeerMisbehaved(
+                        "task broadcast without context".into(),
+                    ));
+                };
+                self.core.emit(Event::Task {
+                    context,
+                    message: t.message.unwrap_or(Value::Null),
+                });
+                Ok(())
+            }
+            BroadcastKind::Messaging => {
+                match crate::messaging::decode_event(inner)? {
+                    Ok(m) => self.core.emit(Event::Message(m)),
+                    Err(event_type) => self.core.emit(unrecognized(event_type)),
+                }
+                Ok(())
+            }
+            BroadcastKind::Calling => {
+                let inner = wire::rpc::raw_to_value(Some(inner));
+                let ev = decode_relay_event(&inner)?;
+                if !ev.event_type.starts_with("calling.") {
+                    self.core.emit(Event::Unrecognized {
+                        event_type: ev.event_type,
+                        raw: inner,
+                    });
+                    return Ok(());
+                }
+                self.calling.handle_event(&mut self.core, now, ev, inner)
+            }
+        }
+    }
+
+    /// One typed pass for the frequent, well-formed messaging and task broadcasts (the general
+    /// path below re-reads the event at each layer). `None` means "not handled here": anything
+    /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
+    /// general path, which owns every rule and error.
+    fn fast_broadcast(&mut self, params: &RawValue) -> Option<Result<(), Error>> {
+        #[derive(serde::Deserialize)]
+        struct Fast<'a, T> {
+            #[serde(default, borrow)]
+            protocol: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            event: Cow<'a, str>,
+            params: T,
+        }
+        #[derive(serde::Deserialize)]
+        struct MessagingInner<'a> {
+            #[serde(borrow)]
+            event_type: Cow<'a, str>,
+            #[serde(default)]
+            context: Option<String>,
+            params: crate::messaging::Message,
+        }
+        #[derive(serde::Deserialize)]
+        struct TaskInner {
+            context: String,
+            #[serde(default)]
+            message: Option<Value>,
+        }
+        let text = params.get();
+        let ours = self.core.protocol.as_deref();
+        let protocol_ok = |p: &Option<Cow<'_, str>>| match (p.as_deref(), ours) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            _ => true,
+        };
+        if text.contains("\"queuing.relay.messaging\"") {
+            let f: Fast<'_, MessagingInner<'_>> = serde_json::from_str(text).ok()?;
+            let kind = match (f.event.as_ref(), f.params.event_type.as_ref()) {
+                ("queuing.relay.messaging", "messaging.receive") => MessageEventKind::Received,
+                ("queuing.relay.messaging", "messaging.state") => MessageEventKind::StateChanged,
+                _ => return None,
+            };
+            if !protocol_ok(&f.protocol) {
+                return None;
+            }
+            let message = f.params.params;
+            let context = f
+                .params
+                .context
+                .or_else(|| message.context.clone())
+                .unwrap_or_default();
+            self.core.emit(Event::Message(MessageEvent {
+                kind,
+                context,
+                message,
+            }));
+            return Some(Ok(()));
+        }
+        if text.contains("\"queuing.relay.tasks\"") {
+            let f: Fast<'_, TaskInner> = serde_json::from_str(text).ok()?;
+            if f.event != "queuing.relay.tasks" || !protocol_ok(&f.protocol) {
+                return None;
+            }
+            self.core.emit(Event::Task {
+                context: f.params.context,
+                message: f.params.message.unwrap_or(Value::Null),
+            });
+            return Some(Ok(()));
+        }
+        None
+    }
+}
+
+fn decode_relay_event(inner: &Value) -> Result<RelayEvent, Error> {
+    // Deserializing from `&Value` copies only what RelayEvent keeps, not the whole tree.
+    <RelayEvent as serde::Deserialize>::deserialize(inner)
+        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))
+}
