@@ -18,6 +18,13 @@ fn message_broadcast() -> String {
     .to_string()
 }
 
+fn calling_frame(event: serde_json::Value) -> String {
+    json!({"jsonrpc":"2.0","id":"b2","method":"blade.broadcast","params":{
+        "broadcaster_nodeid":"n","protocol":"signalwire_SIG_x","channel":"notifications",
+        "event":"queuing.relay.events","params":event}})
+    .to_string()
+}
+
 fn bench(c: &mut Criterion) {
     let frame = message_broadcast();
     let mut g = c.benchmark_group("frames");
@@ -30,6 +37,24 @@ fn bench(c: &mut Criterion) {
         let (mut s, _) = ready_session(now);
         b.iter(|| {
             let _ = s.handle_input(now, Input::Frame(black_box(&frame)));
+            while !matches!(s.poll_output(), Output::Timeout(_)) {}
+        })
+    });
+    let play = calling_frame(json!({"event_type":"calling.call.play","params":{
+        "call_id":"c1","node_id":"n1","control_id":"ctl-1","state":"playing"}}));
+    g.throughput(Throughput::Bytes(play.len() as u64));
+    g.bench_function("session_handle_call_play_event", |b| {
+        let now = Instant::now();
+        let (mut s, _) = ready_session(now);
+        // An inbound call the play updates belong to.
+        let receive = calling_frame(json!({"event_type":"calling.call.receive","params":{
+            "call_state":"created","context":"office","direction":"inbound",
+            "device":{"type":"phone","params":{"from_number":"+1","to_number":"+2"}},
+            "call_id":"c1","node_id":"n1"}}));
+        let _ = s.handle_input(now, Input::Frame(&receive));
+        while !matches!(s.poll_output(), Output::Timeout(_)) {}
+        b.iter(|| {
+            let _ = s.handle_input(now, Input::Frame(black_box(&play)));
             while !matches!(s.poll_output(), Output::Timeout(_)) {}
         })
     });
