@@ -72,7 +72,9 @@ impl RelayConsumer {
     }
 
     /// Called once: after the first handshake, or, when there are contexts, once the server
-    /// accepted them (so inbound calls and messages can arrive).
+    /// accepted them (so inbound calls and messages can arrive). The Node SDK calls `ready`
+    /// again after every reconnect; here a reconnect needs nothing from the application (the
+    /// session resumes and re-registers its contexts itself), so it is not repeated.
     pub fn on_ready<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(RelayClient) -> Fut + Send + Sync + 'static,
