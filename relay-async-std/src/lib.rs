@@ -32,13 +32,6 @@
 
 use std::time::Instant;
 
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::CloseFrame;
-use async_tungstenite::tungstenite::Message;
-use async_tungstenite::WebSocketStream;
-use futures_util::io::{AsyncRead, AsyncWrite};
-use futures_util::StreamExt;
-
 pub use relay_client::*;
 pub use relay_proto::{Event, SessionConfig};
 
@@ -66,8 +59,6 @@ impl Runtime for AsyncStdRuntime {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdConnector;
 
-struct AsyncStdWs<S>(WebSocketStream<S>);
-
 impl Connector for AsyncStdConnector {
     fn connect(
         &self,
@@ -78,64 +69,7 @@ impl Connector for AsyncStdConnector {
             let (ws, _) = async_tungstenite::async_std::connect_async(url.as_str())
                 .await
                 .map_err(TransportError::new)?;
-            Ok(Box::new(AsyncStdWs(ws)) as Box<dyn WsTransport>)
-        })
-    }
-}
-
-impl<S> WsTransport for AsyncStdWs<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    fn send(&mut self, frame: String) -> BoxFuture<'_, Result<(), TransportError>> {
-        Box::pin(async move {
-            self.0
-                .send(Message::Text(frame))
-                .await
-                .map_err(TransportError::new)
-        })
-    }
-
-    fn next_frame(&mut self) -> BoxFuture<'_, WsRecv> {
-        // `StreamExt::next` is cancel-safe: a frame is either returned or left in the stream.
-        Box::pin(async move {
-            loop {
-                match self.0.next().await {
-                    Some(Ok(Message::Text(t))) => return WsRecv::Text(t),
-                    Some(Ok(Message::Close(frame))) => {
-                        return WsRecv::Closed {
-                            code: frame.as_ref().map(|f| u16::from(f.code)),
-                            reason: frame.map(|f| f.reason.into_owned()).unwrap_or_default(),
-                        }
-                    }
-                    // Pings are answered by tungstenite; binary frames are not Relay's.
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        return WsRecv::Closed {
-                            code: Some(1006),
-                            reason: e.to_string(),
-                        }
-                    }
-                    None => {
-                        return WsRecv::Closed {
-                            code: Some(1006),
-                            reason: "end of stream".into(),
-                        }
-                    }
-                }
-            }
-        })
-    }
-
-    fn close(&mut self, code: u16, reason: String) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            };
-            if let Err(e) = self.0.close(Some(frame)).await {
-                tracing::debug!(error = %e, "close failed");
-            }
+            Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
         })
     }
 }

@@ -56,6 +56,8 @@ mod consumer;
 mod driver;
 mod error;
 mod runtime;
+#[cfg(feature = "tungstenite")]
+mod tungstenite;
 
 pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
@@ -69,3 +71,5 @@ pub use relay_proto;
 pub use runtime::{
     os_seed, seed_from_os, BoxFuture, Connector, Runtime, TransportError, WsRecv, WsTransport,
 };
+#[cfg(feature = "tungstenite")]
+pub use tungstenite::TungsteniteTransport;

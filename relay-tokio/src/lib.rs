@@ -33,11 +33,6 @@
 
 use std::time::Instant;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
-
 mod task;
 
 pub use relay_client::*;
@@ -70,11 +65,6 @@ impl Runtime for TokioRuntime {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioConnector;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct TokioWs(Ws);
-
 impl Connector for TokioConnector {
     fn connect(
         &self,
@@ -85,61 +75,7 @@ impl Connector for TokioConnector {
             let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
                 .await
                 .map_err(TransportError::new)?;
-            Ok(Box::new(TokioWs(ws)) as Box<dyn WsTransport>)
-        })
-    }
-}
-
-impl WsTransport for TokioWs {
-    fn send(&mut self, frame: String) -> BoxFuture<'_, Result<(), TransportError>> {
-        Box::pin(async move {
-            self.0
-                .send(Message::Text(frame))
-                .await
-                .map_err(TransportError::new)
-        })
-    }
-
-    fn next_frame(&mut self) -> BoxFuture<'_, WsRecv> {
-        // `StreamExt::next` is cancel-safe: a frame is either returned or left in the stream.
-        Box::pin(async move {
-            loop {
-                match self.0.next().await {
-                    Some(Ok(Message::Text(t))) => return WsRecv::Text(t),
-                    Some(Ok(Message::Close(frame))) => {
-                        return WsRecv::Closed {
-                            code: frame.as_ref().map(|f| u16::from(f.code)),
-                            reason: frame.map(|f| f.reason.into_owned()).unwrap_or_default(),
-                        }
-                    }
-                    // Pings are answered by tungstenite; binary frames are not Relay's.
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        return WsRecv::Closed {
-                            code: Some(1006),
-                            reason: e.to_string(),
-                        }
-                    }
-                    None => {
-                        return WsRecv::Closed {
-                            code: Some(1006),
-                            reason: "end of stream".into(),
-                        }
-                    }
-                }
-            }
-        })
-    }
-
-    fn close(&mut self, code: u16, reason: String) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            };
-            if let Err(e) = self.0.close(Some(frame)).await {
-                tracing::debug!(error = %e, "close failed");
-            }
+            Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
         })
     }
 }
