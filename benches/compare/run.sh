@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Side-by-side: the same Relay event frames pushed through the official Node SDK 2.6.0 and
-# through relay-proto, each in one process, on this machine. Prints ns per event for both.
-# Usage: bash benches/compare/run.sh [ITERATIONS]
+# Side by side with the official Node SDK 2.6.0, everything in one run on this machine:
+#  1. the core: the same Relay event frames through Node's SDK and through relay-proto, plus
+#     relay-proto against plain serde_json::Value parsing of the same frames (core_vs_value);
+#  2. the consumers: the Node SDK and relay-tokio answering inbound calls from the same
+#     relay-mock, sides alternated (compare.py): calls/s, CPU per call, answer() p50/p99,
+#     RSS per held call, and their ratios.
+# Usage: bash benches/compare/run.sh [ROUNDS] [FLOW_SIZES] [HOLD_SIZES]
+#   e.g. bash benches/compare/run.sh 3 1000,10000 10000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n="${1:-200000}"
+rounds="${1:-3}"
+flow="${2:-1000,10000}"
+hold="${3:-10000}"
 frames=benches/compare/frames.jsonl
 if [ ! -d relay-mock/interop/node_modules/@signalwire/node ]; then
     (cd relay-mock/interop && npm install --no-audit --no-fund >/dev/null)
 fi
-node benches/compare/node_events.js "$frames" "$n"
-cargo run -q --release -p relay-benches --example compare_events -- "$frames" "$n"
+cargo build -q --release -p relay-mock --bin relay-mock
+cargo build -q --release -p relay-benches --example consumer_load --example compare_events
+echo "== machine: $(nproc) cores, $(uname -sr), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== core: ns per event (Node SDK vs relay-proto) and relay-proto vs plain Value parsing"
+node benches/compare/node_events.js "$frames" 200000
+target/release/examples/compare_events "$frames" 200000
+echo "== consumers on relay-mock"
+python3 benches/compare/compare.py --rounds "$rounds" --flow "$flow" --hold "$hold"

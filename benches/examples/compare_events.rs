@@ -36,9 +36,26 @@ fn main() {
     let delivered = run(iterations);
     let ns = start.elapsed().as_nanos() as f64;
     assert_eq!(delivered, iterations, "every frame must produce its event");
+    // The baseline of issue 9: only parsing the same frames into a `serde_json::Value` tree.
+    let parse = |n: usize| {
+        let mut keys = 0usize;
+        for i in 0..n {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(frames[i % frames.len()]) {
+                keys += v.as_object().map_or(0, |o| o.len());
+            }
+        }
+        keys
+    };
+    parse(iterations.min(20_000));
+    let start = Instant::now();
+    let keys = parse(iterations);
+    let value_ns = start.elapsed().as_nanos() as f64;
+    assert!(keys > 0, "the frames must parse as JSON objects");
+    let per_event = ns / iterations as f64;
+    let per_value = value_ns / iterations as f64;
     println!(
-        "{{\"impl\":\"relay-proto {}\",\"events\":{iterations},\"ns_per_event\":{:.1}}}",
+        "{{\"impl\":\"relay-proto {}\",\"events\":{iterations},\"ns_per_event\":{per_event:.1},\"value_parse_ns\":{per_value:.1},\"core_vs_value\":{:.2}}}",
         env!("CARGO_PKG_VERSION"),
-        ns / iterations as f64
+        per_value / per_event
     );
 }

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Side by side: the official Node SDK (@signalwire/node 2.6.0) and relay-tokio as consumers on
+the same relay-mock, sides alternated in one run (issue 9).
+
+Scenarios (each run starts a fresh relay-mock and a fresh consumer process):
+  flow N   every inbound call: answer -> TTS -> hangup; figures: calls/s, consumer CPU per call,
+           p50/p99 of the answer() round trip, peak RSS
+  hold N   every inbound call answered and kept; figure: RSS per held call
+
+CPU is the consumer process's user+system time (from /proc/<pid>/stat) between "ready" and the
+last call; RSS is VmRSS/VmHWM from /proc/<pid>/status. The mock's own CPU per call is printed
+too, so a reader can see whether it was the bottleneck.
+
+Usage: python3 benches/compare/compare.py [--rounds R] [--flow 1000,10000] [--hold 10000]
+(`bash benches/compare/run.sh` builds everything first and runs this.)
+"""
+import argparse
+import http.client
+import json
+import os
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MOCK = os.path.join(ROOT, "target", "release", "relay-mock")
+RUST_CONSUMER = os.path.join(ROOT, "target", "release", "examples", "consumer_load")
+NODE_CONSUMER = os.path.join(ROOT, "benches", "compare", "node_consumer.js")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def mock_args(port):
+    args = [MOCK, "--listen", f"127.0.0.1:{port}"]
+    helptext = subprocess.run([MOCK, "--help"], capture_output=True, text=True).stdout
+    if "--media-speed" in helptext:
+        args += ["--media-speed", "0"]
+    return args
+
+
+def wait_health(port, deadline=20.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/__control/health")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("relay-mock did not come up")
+
+
+def inject(port, n, threads=4):
+    """POSTs n inbound calls on context office over keep-alive connections."""
+    body = json.dumps({"context": "office", "from": "+15551230001", "to": "+15553210002"})
+    work = queue.Queue()
+    for _ in range(n):
+        work.put(1)
+    errors = []
+
+    def worker():
+        conn = None
+        while True:
+            try:
+                work.get_nowait()
+            except queue.Empty:
+                return
+            for attempt in range(3):
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    conn.request("POST", "/__control/inbound_call", body,
+                                 {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    if resp.getheader("Connection", "").lower() == "close":
+                        conn.close()
+                        conn = None
+                    if resp.status != 200:
+                        errors.append(resp.status)
+                    break
+                except (OSError, http.client.HTTPException) as e:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    if attempt == 2:
+                        errors.append(str(e))
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} injections failed, first: {errors[0]}")
+
+
+def read_line(proc, prefix, timeout):
+    """Waits for a stdout line starting with prefix; returns the rest."""
+    out = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            out.put(line)
+        out.put(None)
+
+    if not hasattr(proc, "_pump"):
+        proc._q = out
+        proc._pump = threading.Thread(target=pump, daemon=True)
+        proc._pump.start()
+    end = time.time() + timeout
+    while True:
+        left = end - time.time()
+        if left <= 0:
+            raise RuntimeError(f"timed out waiting for '{prefix}'")
+        try:
+            line = proc._q.get(timeout=left)
+        except queue.Empty:
+            continue
+        if line is None:
+            raise RuntimeError(f"consumer exited before '{prefix}'")
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+
+
+def run_one(side, mode, n):
+    port = free_port()
+    mock = subprocess.Popen(mock_args(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    consumer = None
+    try:
+        wait_health(port)
+        url = f"ws://127.0.0.1:{port}"
+        if side == "node":
+            cmd = ["node", NODE_CONSUMER, url, mode, str(n)]
+        else:
+            cmd = [RUST_CONSUMER, url, mode, str(n)]
+        t_start = time.time()
+        consumer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True, env=dict(os.environ, RUST_LOG="off", DEBUG=""))
+        read_line(consumer, "ready", 30)
+        ready_s = time.time() - t_start
+        cpu0, mock_cpu0 = cpu_seconds(consumer.pid), cpu_seconds(mock.pid)
+        rss0 = status_kb(consumer.pid, "VmRSS")
+        t0 = time.time()
+        inject(port, n)
+        tag = "held " if mode == "hold" else "done "
+        figures = json.loads(read_line(consumer, tag, 60 + n / 20))
+        wall = time.time() - t0
+        cpu1, mock_cpu1 = cpu_seconds(consumer.pid), cpu_seconds(mock.pid)
+        rss1 = status_kb(consumer.pid, "VmRSS")
+        peak = status_kb(consumer.pid, "VmHWM")
+        return {
+            "calls_per_s": n / wall,
+            "cpu_us_per_call": (cpu1 - cpu0) / n * 1e6,
+            "mock_cpu_us_per_call": (mock_cpu1 - mock_cpu0) / n * 1e6,
+            "p50_ms": figures["p50_ms"],
+            "p99_ms": figures["p99_ms"],
+            "failed": figures["failed"],
+            "rss_kb_per_call": (rss1 - rss0) / n,
+            "peak_rss_mb": peak / 1024,
+            "ready_ms": ready_s * 1000,
+        }
+    finally:
+        for p in (consumer, mock):
+            if p is not None:
+                p.kill()
+                p.wait()
+
+
+def median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--flow", default="1000,10000")
+    ap.add_argument("--hold", default="10000")
+    a = ap.parse_args()
+    scenarios = [("flow", int(x)) for x in a.flow.split(",") if x] + \
+                [("hold", int(x)) for x in a.hold.split(",") if x]
+    results = {}
+    for r in range(a.rounds):
+        for mode, n in scenarios:
+            sides = ["rust", "node"] if r % 2 == 0 else ["node", "rust"]
+            for side in sides:
+                res = run_one(side, mode, n)
+                results.setdefault((mode, n, side), []).append(res)
+                print(f"round {r + 1} {mode} {n} {side}: "
+                      + ", ".join(f"{k}={v:.2f}" for k, v in res.items()), flush=True)
+    print()
+    keys = {
+        "flow": ["calls_per_s", "cpu_us_per_call", "p50_ms", "p99_ms", "peak_rss_mb", "ready_ms",
+                 "mock_cpu_us_per_call", "failed"],
+        "hold": ["rss_kb_per_call", "peak_rss_mb", "p50_ms", "p99_ms", "failed"],
+    }
+    print(f"| scenario | figure (median of {a.rounds}) | Rust | Node | Rust/Node |")
+    print("|---|---|---:|---:|---:|")
+    for mode, n in scenarios:
+        for k in keys[mode]:
+            rust, node = median(results[(mode, n, "rust")], k), median(results[(mode, n, "node")], k)
+            ratio = f"{rust / node:.3f}" if node else "-"
+            print(f"| {mode} {n} | {k} | {rust:.2f} | {node:.2f} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
