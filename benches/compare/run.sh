@@ -22,5 +22,6 @@ echo "== machine: $(nproc) cores, $(uname -sr), commit $(git rev-parse --short H
 echo "== core: ns per event (Node SDK vs relay-proto) and relay-proto vs plain Value parsing"
 node benches/compare/node_events.js "$frames" 200000
 target/release/examples/compare_events "$frames" 200000
+target/release/examples/compare_events benches/compare/calling_frames.jsonl 200000
 echo "== consumers on relay-mock"
 python3 benches/compare/compare.py --rounds "$rounds" --flow "$flow" --hold "$hold"
