@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(post.url, "http://h:1/api/relay/rest/tasks");
         assert_eq!(post.authorization, "Basic cDp0");
         let body: serde_json::Value = serde_json::from_slice(&post.body).expect("json");
-        assert_eq!(body, serde_json::json!({"context": "office", "message": {"n": 1}}));
+        assert_eq!(
+            body,
+            serde_json::json!({"context": "office", "message": {"n": 1}})
+        );
         assert!(matches!(
             Post::new(&task, "h", " ", &1, DEFAULT_TASK_TIMEOUT),
             Err(DeliverError::Invalid(_))
