@@ -69,6 +69,11 @@ impl Env {
         Ok(Task::new(self.project.clone(), self.token.clone())?.with_host(self.task_host.clone()))
     }
 
+    /// Whether this is the embedded mock (which can be told how the network behaves).
+    pub fn is_mock(&self) -> bool {
+        self.control.is_some()
+    }
+
     /// A phone calls us on `context` (the mock injects one; on the service, call your number).
     pub async fn inbound_call(&self, context: &str) -> Outcome {
         match &self.control {
