@@ -33,6 +33,7 @@
 
 use std::time::Instant;
 
+pub mod prelude;
 mod task;
 mod ws;
 
