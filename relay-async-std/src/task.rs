@@ -266,6 +266,21 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_hides_the_token() {
+        let task = Task::new("my-project", "secret-token")
+            .expect("credentials")
+            .with_host("http://127.0.0.1:8080");
+        let shown = format!("{task:?}");
+        assert!(
+            shown.contains("my-project") && shown.contains("127.0.0.1:8080"),
+            "{shown}"
+        );
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert_eq!(task.host(), "http://127.0.0.1:8080");
+        assert_eq!(task.timeout(), DEFAULT_TASK_TIMEOUT);
+    }
+
+    #[test]
     fn a_prepared_post_carries_basic_auth_and_the_json_body() {
         let task = relay_proto::Task::new("p", "t").expect("credentials");
         let post = Post::new(
