@@ -4,9 +4,10 @@
 //! It pulls in no tokio. async-std is discontinued upstream; this adapter stays tiny on
 //! purpose (a smol adapter would be the same ~100 lines).
 //!
-//! TLS: async-tungstenite is built without a TLS feature, so only `ws://` URLs connect (enough
-//! for relay-mock and for a TLS-terminating proxy); enable one of its TLS features in your
-//! application for `wss://`.
+//! TLS: with the default `tls` feature, `wss://` URLs (the real service is
+//! `wss://relay.signalwire.com`) and `https://` task delivery go through rustls with the `ring`
+//! provider and the Mozilla root store (`webpki-roots`); certificates are verified. Without it,
+//! only `ws://` connects and only `http://` tasks are delivered.
 //!
 //! # Example
 //!
@@ -32,8 +33,14 @@
 
 use std::time::Instant;
 
+pub mod prelude;
+mod task;
+mod ws;
+
 pub use relay_client::*;
+pub use relay_proto::task::TaskError;
 pub use relay_proto::{Event, SessionConfig};
+pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 
 /// The async-std runtime: `async_std::task::spawn`, `async_std::task::sleep`, `Instant::now`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,8 +61,8 @@ impl Runtime for AsyncStdRuntime {
     }
 }
 
-/// Opens WebSockets with `async_tungstenite::async_std::connect_async` (`ws://`; see the crate
-/// docs on TLS).
+/// Opens WebSockets with async-tungstenite over async-std: `ws://`, and `wss://` with the
+/// default `tls` feature (see the crate docs on TLS).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdConnector;
 
@@ -65,12 +72,7 @@ impl Connector for AsyncStdConnector {
         url: &str,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>> {
         let url = url.to_owned();
-        Box::pin(async move {
-            let (ws, _) = async_tungstenite::async_std::connect_async(url.as_str())
-                .await
-                .map_err(TransportError::new)?;
-            Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
-        })
+        Box::pin(async move { ws::open(&url).await })
     }
 }
 

@@ -1,66 +1,69 @@
-//! A consumer against an in-process relay-mock: it injects one inbound call through the mock's
-//! control API, answers it, plays TTS, hangs up and exits.
+//! Getting started (Node: `new RelayConsumer({ contexts, ready, onIncomingCall })`): a consumer
+//! answers an inbound call on the `office` context, greets the caller with text-to-speech and
+//! hangs up.
 //!
-//! `cargo run -p relay-tokio --example consumer`
+//! `cargo run -p relay-tokio --example consumer` (embedded relay-mock, no account; see
+//! `examples/support/mod.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 
-use std::time::Duration;
+pub(crate) mod support;
 
-use relay_mock::{net, MockConfig};
-use relay_tokio::{RelayConsumer, SessionConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// POSTs a JSON body to the mock's control API; returns the HTTP status.
-async fn post(base: &str, path: &str, body: &str) -> std::io::Result<u16> {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(req.as_bytes()).await?;
-    let mut resp = String::new();
-    stream.read_to_string(&mut resp).await?;
-    Ok(resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0))
-}
+use relay_tokio::{Call, RelayConsumer};
+use support::{Env, Outcome};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mock = net::start(MockConfig::default()).await?;
-    println!("relay-mock on {}", mock.ws_url());
-    let http = mock.http_base();
+async fn main() -> std::process::ExitCode {
+    support::main(run).await
+}
 
-    let consumer = RelayConsumer::new()
-        .contexts(["office"])
-        .on_ready(move |_client| {
-            let http = http.clone();
-            async move {
-                let body = r#"{"context":"office","from":"+15551230001","to":"+15553210002"}"#;
-                match post(&http, "/__control/inbound_call", body).await {
-                    Ok(status) => println!("injected an inbound call: HTTP {status}"),
-                    Err(e) => println!("control API unreachable: {e}"),
+/// The flow: register `office`, take one call, greet, hang up.
+pub async fn run(env: Env) -> Outcome {
+    let ready_env = env.clone();
+    support::run_consumer(&env, &["office"], |finish| {
+        RelayConsumer::new()
+            .on_ready(move |_client| {
+                let env = ready_env.clone();
+                async move {
+                    println!("Connected and listening on the context \"office\".");
+                    if let Err(e) = env.inbound_call("office").await {
+                        println!("Could not place the test call: {e}");
+                    }
                 }
-            }
-        })
-        .on_incoming_call(|call| async move {
-            println!("incoming call {}", call.id());
-            let answered = call.answer().await;
-            println!("answer: {answered:?}");
-            let played = call.play_tts("Welcome to the Rust SDK").await;
-            println!("play: {played:?}");
-            let ended = call.hangup().await;
-            println!("hangup: {ended:?}");
-            call.client().disconnect().await;
-        });
+            })
+            .on_incoming_call(move |call| {
+                let finish = finish.clone();
+                async move {
+                    let outcome = greet(&call).await;
+                    finish.report(call.client(), outcome).await;
+                }
+            })
+    })
+    .await
+}
 
-    let config = SessionConfig::new("test-project", "test-token");
-    let run = relay_tokio::run_consumer(consumer, config, mock.ws_url());
-    let stopped = tokio::time::timeout(Duration::from_secs(20), run).await??;
-    println!("consumer stopped: {stopped:?}");
-    mock.shutdown().await;
+async fn greet(call: &Call) -> Outcome {
+    let from = call
+        .snapshot()
+        .and_then(|info| info.device.as_ref())
+        .and_then(|device| device.from())
+        .unwrap_or("an unknown number")
+        .to_owned();
+    println!("Incoming call from {from}.");
+    let answer = call.answer().await?;
+    if !answer.successful {
+        return Err("the call could not be answered".into());
+    }
+    println!("Answered.");
+    let played = call.play_tts("Welcome to SignalWire!").await?;
+    println!(
+        "Said \"Welcome to SignalWire!\" ({}).",
+        if played.successful {
+            "played to the end"
+        } else {
+            "playback failed"
+        }
+    );
+    call.hangup().await?;
+    println!("Hung up.");
     Ok(())
 }

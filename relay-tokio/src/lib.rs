@@ -33,12 +33,13 @@
 
 use std::time::Instant;
 
+pub mod prelude;
 mod task;
 
 pub use relay_client::*;
-pub use relay_proto::Task;
+pub use relay_proto::task::TaskError;
 pub use relay_proto::{Event, SessionConfig};
-pub use task::{deliver_task, DeliverError, RELAY_REST_URL};
+pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 
 /// The tokio runtime: `tokio::spawn`, `tokio::time::sleep_until`, `Instant::now`.
 ///

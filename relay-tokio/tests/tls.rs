@@ -81,20 +81,13 @@ async fn wss_refuses_a_certificate_it_does_not_trust() {
 
 #[tokio::test]
 async fn task_delivery_over_https_refuses_a_certificate_it_does_not_trust() {
-    use relay_tokio::{deliver_task, DeliverError, Task};
+    use relay_tokio::{DeliverError, Task};
     let port = untrusted_tls_server().await;
-    let task = Task::new("p", "t").expect("credentials");
-    let r = deliver_task(
-        &task,
-        &format!("https://localhost:{port}"),
-        "office",
-        &serde_json::json!({}),
-        std::time::Duration::from_secs(10),
-    )
-    .await;
-    match r {
-        Err(DeliverError::Io(e)) => {
-            let e = e.to_string();
+    let task = Task::new("p", "t")
+        .expect("credentials")
+        .with_host(format!("https://localhost:{port}"));
+    match task.deliver("office", &serde_json::json!({})).await {
+        Err(DeliverError::Tls(e)) => {
             assert!(
                 e.contains("UnknownIssuer") || e.contains("invalid peer certificate"),
                 "{e}"

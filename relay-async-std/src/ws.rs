@@ -1,0 +1,97 @@
+//! Opening the WebSocket on async-std: `ws://` through async-tungstenite, `wss://` through
+//! rustls (`ring` provider, Mozilla root store, certificates verified) with the default `tls`
+//! feature.
+
+use async_tungstenite::tungstenite::client::IntoClientRequest;
+use relay_client::{TransportError, TungsteniteTransport, WsTransport};
+
+/// Opens `url` (`ws://` or `wss://`) and hands back the driver's transport.
+pub(crate) async fn open(url: &str) -> Result<Box<dyn WsTransport>, TransportError> {
+    let request = url.into_client_request().map_err(TransportError::new)?;
+    let uri = request.uri();
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => {
+            return Err(TransportError::new(format!(
+                "{url:?}: the URL must start with ws:// or wss://"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = async_std::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(TransportError::new)?;
+    if secure {
+        let tls = tls::handshake(&host, tcp).await?;
+        let (ws, _) = async_tungstenite::client_async(request, tls)
+            .await
+            .map_err(TransportError::new)?;
+        Ok(Box::new(TungsteniteTransport(ws)))
+    } else {
+        let (ws, _) = async_tungstenite::client_async(request, tcp)
+            .await
+            .map_err(TransportError::new)?;
+        Ok(Box::new(TungsteniteTransport(ws)))
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use std::sync::{Arc, OnceLock};
+
+    use futures_rustls::client::TlsStream;
+    use futures_rustls::rustls::{self, pki_types::ServerName};
+    use relay_client::TransportError;
+
+    /// One client configuration for the process: ring, safe protocol versions, Mozilla roots.
+    fn config() -> Result<Arc<rustls::ClientConfig>, TransportError> {
+        static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+        CONFIG
+            .get_or_init(|| {
+                let roots = rustls::RootCertStore::from_iter(
+                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                );
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(TransportError::new)
+    }
+
+    /// The TLS handshake for `host`, verifying its certificate chain and name.
+    pub(super) async fn handshake(
+        host: &str,
+        tcp: async_std::net::TcpStream,
+    ) -> Result<TlsStream<async_std::net::TcpStream>, TransportError> {
+        let name = ServerName::try_from(host.to_owned()).map_err(TransportError::new)?;
+        futures_rustls::TlsConnector::from(config()?)
+            .connect(name, tcp)
+            .await
+            .map_err(TransportError::new)
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use relay_client::TransportError;
+
+    /// Without the `tls` feature a `wss://` URL is refused.
+    pub(super) async fn handshake(
+        _host: &str,
+        _tcp: async_std::net::TcpStream,
+    ) -> Result<async_std::net::TcpStream, TransportError> {
+        Err(TransportError::new(
+            "wss:// needs relay-async-std's `tls` feature",
+        ))
+    }
+}
