@@ -13,8 +13,10 @@
 //! * Every command on a call ([`CallMut`]) returns a [`ControlId`]. Component commands send it
 //!   as `control_id`; call commands (answer, hangup, pass, connect, disconnect, refer,
 //!   wait_for) use it only locally. Each id gets exactly one [`CallEvent::ComponentFinished`]:
-//!   on its final event, on a failed request, when the call ends, or at once when the call is
-//!   already ending (nothing is sent then). A terminal event is never overturned by a later
+//!   on its final event, on a failed request, when the call ends, at once when the call is
+//!   already ending (nothing is sent then), or with [`RequestError::Lost`] when its final
+//!   event may have been lost with the transport (the rule is in the crate docs, "Nothing
+//!   waits forever"). A terminal event is never overturned by a later
 //!   error response (bug 23).
 //! * [`Session::dial`](crate::Session::dial) returns a [`DialTag`]; each dial gets exactly one
 //!   [`CallEvent::DialCompleted`].
