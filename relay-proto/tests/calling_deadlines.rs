@@ -154,7 +154,8 @@ fn a_swallowed_final_event_resolves_as_lost_within_the_bound_after_a_restore() {
         );
         // A late final event cannot produce a second outcome.
         final_event(&mut h, kind, &id);
-        run_until(&mut h, h.now + 3 * LOST);
+        let until = h.now + 3 * LOST;
+        run_until(&mut h, until);
         assert!(outcomes(&h.take_events(), &id).is_empty(), "{kind:?}");
         // The call still works.
         assert_eq!(h.s.call(&"call-a".into()).unwrap().state, CallState::Answered);
@@ -171,7 +172,8 @@ fn a_real_outcome_after_the_restore_wins_and_nothing_follows() {
         advance(&mut h, Duration::from_secs(5));
         final_event(&mut h, kind, &id);
         assert_eq!(outcomes(&h.take_events(), &id), vec![None], "{kind:?}");
-        run_until(&mut h, h.now + 3 * LOST);
+        let until = h.now + 3 * LOST;
+        run_until(&mut h, until);
         assert!(outcomes(&h.take_events(), &id).is_empty(), "{kind:?}");
         assert!(
             h.s.timers()
@@ -370,7 +372,8 @@ fn time_going_backwards_is_clamped() {
     h.drain();
     assert!(h.s.fired_timers().is_empty());
     assert_eq!(h.s.poll_timeout(), Some(deadline));
-    run_until(&mut h, h.now + 2 * LOST);
+    let until = h.now + 2 * LOST;
+    run_until(&mut h, until);
     assert_eq!(outcomes(&h.take_events(), &play), vec![Some(RequestError::Lost)]);
 }
 
@@ -380,6 +383,7 @@ fn spurious_timeouts_are_harmless() {
     h.answered_inbound("call-a");
     let play = start(&mut h, Kind::Play);
     h.take_events();
+    h.take_sent();
     let before = h.s.timers();
     for _ in 0..5 {
         let now = h.now;

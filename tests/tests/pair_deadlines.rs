@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use relay_mock::{Fault, MockConfig, Outcome, Pair};
 use relay_proto::calling::{
-    CollectDigits, CollectParams, ConnectParams, Device, DialParams, EndReason, Media, PlayParams,
+    CollectDigits, CollectParams, ConnectParams, Device, EndReason, Media, PlayParams,
     PromptParams, RecordParams,
 };
 use relay_proto::{CallEvent, CallId, ControlId, DialTag, Event, RequestError, RequestId};
@@ -172,7 +172,9 @@ fn swallowed_final_events_resolve_as_lost_within_the_bound_after_a_restore() {
 }
 
 #[test]
-fn dial_connect_and_wait_for_are_bounded_after_a_restore() {
+fn connect_and_wait_for_are_bounded_after_a_restore() {
+    // (relay-mock always completes a dial at once, so a dial without its final event is
+    // covered by relay-proto's calling_deadlines tests.)
     let mut p = pair();
     let mut o = Outcomes::default();
     let call = incoming_call(&mut p, &mut o).expect("call");
@@ -181,15 +183,8 @@ fn dial_connect_and_wait_for_are_bounded_after_a_restore() {
     assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None);
     p.server_mut()
         .script()
-        .arm("calling.dial", Outcome::Events(vec![]));
-    p.server_mut()
-        .script()
         .arm("calling.connect", Outcome::Events(vec![]));
     let now = p.now();
-    let tag = p
-        .session_mut()
-        .dial(now, &DialParams::single(Device::phone("+15550000001", "+15550000002")))
-        .unwrap();
     let connect = p
         .session_mut()
         .call_mut(&call)
@@ -207,24 +202,21 @@ fn dial_connect_and_wait_for_are_bounded_after_a_restore() {
         .unwrap();
     p.advance(Duration::from_secs(1));
     o.collect(&mut p);
-    assert!(o.components.is_empty() || !o.components.contains_key(&connect));
+    assert!(!o.components.contains_key(&connect) && !o.components.contains_key(&wait));
     p.control("drop", json!({})).unwrap();
     assert!(p.drive_until(|p| p.session().is_ready(), Duration::from_secs(10)));
     let restored = p.now();
     assert!(p.drive_until(
         |p| {
             o.collect(p);
-            o.dials.contains_key(&tag)
-                && o.components.contains_key(&connect)
+            o.components.contains_key(&connect)
                 && o.components.contains_key(&wait)
         },
         LOST + Duration::from_secs(1)
     ));
     assert!(p.now() <= restored + LOST);
-    assert_eq!(o.dials[&tag], vec![Some(RequestError::Lost)]);
     assert_eq!(o.components[&connect], vec![Some(RequestError::Lost)]);
     assert_eq!(o.components[&wait], vec![Some(RequestError::Lost)]);
-    assert_eq!(p.session().pending_dials(), 0);
 }
 
 #[test]
@@ -267,15 +259,42 @@ fn commands_issued_while_the_server_refuses_connections_time_out() {
         .any(|l| l.frame["params"]["method"] == "calling.whatever"));
 }
 
+/// Where the socket is cut in [`flow_with_cut`].
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    None,
+    /// After server frame `k`, counted from the inbound call.
+    AfterServerFrame(u64),
+    /// The final event of step `step` (1 play, 2 prompt, 3 record) is swallowed, then the
+    /// socket is cut after the `after`-th server frame that follows the command.
+    SwallowFinalThenCut { step: usize, after: u64 },
+    /// The socket is cut when the request of step `step` reaches the server (unanswered).
+    OnRequest(usize),
+}
+
+const STEP_METHODS: [&str; 5] = [
+    "calling.answer",
+    "calling.play",
+    "calling.play_and_collect",
+    "calling.record",
+    "calling.end",
+];
+
 /// One scripted call flow (answer, play, prompt, record, hangup), the socket cut after server
-/// frame `k` (counted from the inbound call). Returns how many server frames the flow had.
-fn flow_with_cut(k: Option<u64>) -> usize {
+/// frame `k` (counted from the inbound call). Returns how many server frames the flow had
+/// (up to its last command's outcome),
+/// how many times the socket opened, and the outcomes of the flow's commands.
+fn flow_with_cut(k: Cut) -> (usize, usize, Vec<Option<RequestError>>) {
     let mut p = pair();
     let mut o = Outcomes::default();
     let sid = p.session().session_id().map(str::to_owned);
     let start_frames = p.transcript().len();
-    if let Some(k) = k {
-        p.server_mut().inject(Fault::DropAfterFrames { frames: k });
+    match k {
+        Cut::AfterServerFrame(k) => p.server_mut().inject(Fault::DropAfterFrames { frames: k }),
+        Cut::OnRequest(step) => p.server_mut().inject(Fault::DropOnMethod {
+            method: STEP_METHODS[step].into(),
+        }),
+        _ => {}
     }
     // Every await of the flow resolves within this (request in flight, queued, or lost).
     let bound = OFFLINE + REQUEST + 2 * LOST + Duration::from_secs(40);
@@ -283,6 +302,11 @@ fn flow_with_cut(k: Option<u64>) -> usize {
     if let Some(call) = incoming_call(&mut p, &mut o) {
         for step in 0..5 {
             let now = p.now();
+            let swallow = matches!(k, Cut::SwallowFinalThenCut { step: s, .. } if s == step);
+            if swallow {
+                let method = STEP_METHODS[step];
+                p.server_mut().script().arm(method, Outcome::Events(vec![]));
+            }
             let Ok(mut c) = p.session_mut().call_mut(&call) else {
                 break;
             };
@@ -294,36 +318,82 @@ fn flow_with_cut(k: Option<u64>) -> usize {
                 _ => c.hangup(now, EndReason::Hangup),
             }
             .expect("command accepted");
+            if let (true, Cut::SwallowFinalThenCut { after, .. }) = (swallow, k) {
+                p.server_mut()
+                    .inject(Fault::DropAfterFrames { frames: after });
+            }
             o.wait(&mut p, &id, bound);
             ids.push(id);
         }
     }
+    let frames = p.transcript()[start_frames..]
+        .iter()
+        .filter(|l| l.dir == relay_mock::transcript::Dir::S2c)
+        .count();
     // Let every timer run out, then check: one outcome per command, the session id kept.
     p.advance(3 * LOST);
     o.collect(&mut p);
     for id in &ids {
-        assert_eq!(o.components[id].len(), 1, "k={k:?}: {id}: {o:?}");
+        assert_eq!(o.components[id].len(), 1, "{k:?}: {id}: {o:?}");
     }
     assert_eq!(o.components.values().map(Vec::len).max().unwrap_or(1), 1);
-    assert!(p.session().is_ready(), "k={k:?}");
-    assert_eq!(p.session().session_id().map(str::to_owned), sid, "k={k:?}");
-    assert!(o.lost_calls.is_empty(), "k={k:?}: a restored session keeps its calls");
+    assert!(p.session().is_ready(), "{k:?}");
+    assert_eq!(p.session().session_id().map(str::to_owned), sid, "{k:?}");
+    assert!(o.lost_calls.is_empty(), "{k:?}: a restored session keeps its calls");
     // A later call works.
     let call = incoming_call(&mut p, &mut o).expect("a second call arrives");
     let now = p.now();
     let answer = p.session_mut().call_mut(&call).unwrap().answer(now).unwrap();
-    assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None, "k={k:?}");
-    p.transcript()[start_frames..]
+    assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None, "{k:?}");
+    let opens = p.transcript()[start_frames..]
         .iter()
-        .filter(|l| l.dir == relay_mock::transcript::Dir::S2c)
-        .count()
+        .filter(|l| l.dir == relay_mock::transcript::Dir::Ctl && l.frame["event"] == "ws_open")
+        .count();
+    let results = ids.iter().map(|id| o.components[id][0].clone()).collect();
+    (frames, opens, results)
 }
 
 #[test]
 fn every_command_of_a_call_flow_gets_one_outcome_whatever_frame_the_cut_follows() {
-    let frames = flow_with_cut(None);
+    let (frames, opens, results) = flow_with_cut(Cut::None);
     assert!(frames > 10, "the flow has {frames} server frames");
+    assert_eq!(opens, 0);
+    assert_eq!(results, vec![None; 5], "the uncut flow succeeds");
     for k in 0..frames as u64 {
-        flow_with_cut(Some(k));
+        let (_, opens, results) = flow_with_cut(Cut::AfterServerFrame(k));
+        assert_eq!(opens, 1, "k={k}: the cut happened and the session came back once");
+        // relay-mock holds the events of a cut session and sends them after the restore, and
+        // answers every request at once (none is in flight at a cut), so the whole flow
+        // succeeds: the restore loses nothing and invents no failure.
+        assert_eq!(results, vec![None; 5], "k={k}");
+    }
+}
+
+#[test]
+fn a_cut_with_a_command_in_flight_fails_it_once_and_the_flow_goes_on() {
+    for step in 0..5 {
+        let (_, opens, results) = flow_with_cut(Cut::OnRequest(step));
+        assert_eq!(opens, 1, "step {step}");
+        assert_eq!(results.len(), 5, "step {step}: {results:?}");
+        assert_eq!(results[step], Some(RequestError::ConnectionLost), "step {step}");
+    }
+}
+
+#[test]
+fn a_swallowed_final_event_then_a_cut_resolves_as_lost_at_every_step() {
+    for step in 1..=3 {
+        for after in 0..3 {
+            let cut = Cut::SwallowFinalThenCut { step, after };
+            let (_, opens, results) = flow_with_cut(cut);
+            assert_eq!(opens, 1, "{cut:?}");
+            for (i, r) in results.iter().enumerate() {
+                let want = if i == step {
+                    Some(RequestError::Lost)
+                } else {
+                    None
+                };
+                assert_eq!(*r, want, "{cut:?}: step {i}");
+            }
+        }
     }
 }
