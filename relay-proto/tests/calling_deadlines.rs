@@ -396,3 +396,49 @@ fn spurious_timeouts_are_harmless() {
     assert!(h.take_sent().is_empty());
     assert!(outcomes(&h.take_events(), &play).is_empty());
 }
+
+#[test]
+fn a_command_queued_while_disconnected_fails_at_its_offline_deadline() {
+    let offline = Duration::from_secs(12);
+    let mut h = Harness::with_config(|c: SessionConfig| c.with_offline_timeout(offline));
+    let t0 = h.now;
+    h.s.handle_input(t0, Input::Closed(CloseInfo::default()))
+        .unwrap();
+    h.drain();
+    let id = h.s.execute(t0, "calling.whatever", json!({})).unwrap();
+    assert_eq!(h.s.queued(), 1);
+    assert!(h
+        .s
+        .timers()
+        .contains(&(t0 + offline, Timer::Offline(id.clone()))));
+    // Every reconnect attempt fails (unlimited backoff); nothing is ever sent.
+    let mut outcome = None;
+    while outcome.is_none() {
+        let at = h.s.poll_timeout().expect("a timer is armed");
+        assert!(at <= t0 + offline, "nothing resolved it by its deadline");
+        h.now = h.now.max(at);
+        let now = h.now;
+        h.s.handle_input(now, Input::Timeout).unwrap();
+        let mut connect = false;
+        loop {
+            match h.s.poll_output() {
+                Output::Transport(relay_proto::TransportAction::Connect) => connect = true,
+                Output::Transmit(f) => panic!("sent while disconnected: {f}"),
+                Output::Event(Event::Response { request, outcome: o }) if request == id => {
+                    assert_eq!(h.s.timeout_reason(), Some(&Timer::Offline(id.clone())));
+                    outcome = Some(o);
+                }
+                Output::Timeout(_) => break,
+                _ => {}
+            }
+        }
+        if connect {
+            h.s.handle_input(now, Input::Closed(CloseInfo::default()))
+                .unwrap();
+            h.drain();
+        }
+    }
+    assert_eq!(h.now, t0 + offline);
+    assert_eq!(outcome, Some(Err(RequestError::OfflineTimeout)));
+    assert_eq!(h.s.queued(), 0);
+}
