@@ -158,7 +158,10 @@ fn a_swallowed_final_event_resolves_as_lost_within_the_bound_after_a_restore() {
         run_until(&mut h, until);
         assert!(outcomes(&h.take_events(), &id).is_empty(), "{kind:?}");
         // The call still works.
-        assert_eq!(h.s.call(&"call-a".into()).unwrap().state, CallState::Answered);
+        assert_eq!(
+            h.s.call(&"call-a".into()).unwrap().state,
+            CallState::Answered
+        );
     }
 }
 
@@ -283,9 +286,9 @@ fn a_session_that_is_not_restored_resolves_everything_of_the_old_calls_at_once()
         .position(|e| matches!(e, CallEvent::Lost { call_id } if *call_id == call))
         .expect("the call is reported lost");
     // Its components were finished before the call was reported.
-    assert!(events[..lost_at]
-        .iter()
-        .any(|e| matches!(e, CallEvent::ComponentFinished { control_id, .. } if *control_id == play)));
+    assert!(events[..lost_at].iter().any(
+        |e| matches!(e, CallEvent::ComponentFinished { control_id, .. } if *control_id == play)
+    ));
     assert!(h.s.call(&call).is_none());
     // A command on it gets a typed refusal, not a hang.
     let now = h.now;
@@ -294,10 +297,11 @@ fn a_session_that_is_not_restored_resolves_everything_of_the_old_calls_at_once()
         outcomes(&h.take_events(), &p).as_slice(),
         [Some(RequestError::Refused(_))]
     ));
-    assert!(h.s.timers().iter().all(|(_, t)| !matches!(
-        t,
-        Timer::LostComponent { .. } | Timer::LostDial(_)
-    )));
+    assert!(h
+        .s
+        .timers()
+        .iter()
+        .all(|(_, t)| !matches!(t, Timer::LostComponent { .. } | Timer::LostDial(_))));
 }
 
 #[test]
@@ -312,8 +316,7 @@ fn waits_resolve_even_when_the_session_never_comes_back() {
     h.drain();
     // Every reconnect attempt fails: the server refuses connections.
     let until = lost_at + LOST;
-    loop {
-        let Some(at) = h.s.poll_timeout() else { break };
+    while let Some(at) = h.s.poll_timeout() {
         if at > until {
             break;
         }
@@ -336,7 +339,10 @@ fn waits_resolve_even_when_the_session_never_comes_back() {
         }
     }
     assert!(h.now <= until);
-    assert_eq!(outcomes(&h.take_events(), &play), vec![Some(RequestError::Lost)]);
+    assert_eq!(
+        outcomes(&h.take_events(), &play),
+        vec![Some(RequestError::Lost)]
+    );
 }
 
 #[test]
@@ -374,7 +380,10 @@ fn time_going_backwards_is_clamped() {
     assert_eq!(h.s.poll_timeout(), Some(deadline));
     let until = h.now + 2 * LOST;
     run_until(&mut h, until);
-    assert_eq!(outcomes(&h.take_events(), &play), vec![Some(RequestError::Lost)]);
+    assert_eq!(
+        outcomes(&h.take_events(), &play),
+        vec![Some(RequestError::Lost)]
+    );
 }
 
 #[test]
@@ -424,7 +433,10 @@ fn a_command_queued_while_disconnected_fails_at_its_offline_deadline() {
             match h.s.poll_output() {
                 Output::Transport(relay_proto::TransportAction::Connect) => connect = true,
                 Output::Transmit(f) => panic!("sent while disconnected: {f}"),
-                Output::Event(Event::Response { request, outcome: o }) if request == id => {
+                Output::Event(Event::Response {
+                    request,
+                    outcome: o,
+                }) if request == id => {
                     assert_eq!(h.s.timeout_reason(), Some(&Timer::Offline(id.clone())));
                     outcome = Some(o);
                 }

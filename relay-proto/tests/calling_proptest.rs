@@ -287,7 +287,11 @@ fn run(ops: Vec<Op>) {
                 h.drop_and_reconnect_with(false);
                 outstanding.clear();
                 // (Dials that were still queued are sent on the new session and stay.)
-                assert_eq!(h.s.calls().count(), 0, "a non-restored session keeps no call");
+                assert_eq!(
+                    h.s.calls().count(),
+                    0,
+                    "a non-restored session keeps no call"
+                );
             }
             Op::Stray(s) => {
                 let id = format!("stray-{}", s % 3);

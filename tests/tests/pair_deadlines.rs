@@ -133,7 +133,12 @@ fn swallowed_final_events_resolve_as_lost_within_the_bound_after_a_restore() {
         let sid = p.session().session_id().map(str::to_owned);
         let call = incoming_call(&mut p, &mut o).expect("call");
         let now = p.now();
-        let answer = p.session_mut().call_mut(&call).unwrap().answer(now).unwrap();
+        let answer = p
+            .session_mut()
+            .call_mut(&call)
+            .unwrap()
+            .answer(now)
+            .unwrap();
         assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None);
         p.server_mut().script().arm(method, Outcome::Events(vec![]));
         let now = p.now();
@@ -155,7 +160,10 @@ fn swallowed_final_events_resolve_as_lost_within_the_bound_after_a_restore() {
             "{name}"
         );
         assert!(p.now() <= restored + LOST, "{name}: {:?}", p.now() - cut);
-        assert!(p.now() >= restored + LOST, "{name}: resolved before the bound");
+        assert!(
+            p.now() >= restored + LOST,
+            "{name}: resolved before the bound"
+        );
         o.collect(&mut p);
         assert_eq!(o.components[&id].len(), 1, "{name}");
         assert_eq!(p.session().session_id().map(str::to_owned), sid, "{name}");
@@ -167,7 +175,11 @@ fn swallowed_final_events_resolve_as_lost_within_the_bound_after_a_restore() {
             .unwrap()
             .play_tts(now, "again")
             .unwrap();
-        assert_eq!(o.wait(&mut p, &play, Duration::from_secs(5)), None, "{name}");
+        assert_eq!(
+            o.wait(&mut p, &play, Duration::from_secs(5)),
+            None,
+            "{name}"
+        );
     }
 }
 
@@ -179,7 +191,12 @@ fn connect_and_wait_for_are_bounded_after_a_restore() {
     let mut o = Outcomes::default();
     let call = incoming_call(&mut p, &mut o).expect("call");
     let now = p.now();
-    let answer = p.session_mut().call_mut(&call).unwrap().answer(now).unwrap();
+    let answer = p
+        .session_mut()
+        .call_mut(&call)
+        .unwrap()
+        .answer(now)
+        .unwrap();
     assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None);
     p.server_mut()
         .script()
@@ -209,8 +226,7 @@ fn connect_and_wait_for_are_bounded_after_a_restore() {
     assert!(p.drive_until(
         |p| {
             o.collect(p);
-            o.components.contains_key(&connect)
-                && o.components.contains_key(&wait)
+            o.components.contains_key(&connect) && o.components.contains_key(&wait)
         },
         LOST + Duration::from_secs(1)
     ));
@@ -250,7 +266,10 @@ fn commands_issued_while_the_server_refuses_connections_time_out() {
     ));
     assert!(p.now() <= issued + OFFLINE);
     assert_eq!(o.responses[&exec], vec![Some(RequestError::OfflineTimeout)]);
-    assert_eq!(o.components[&play], vec![Some(RequestError::OfflineTimeout)]);
+    assert_eq!(
+        o.components[&play],
+        vec![Some(RequestError::OfflineTimeout)]
+    );
     assert_eq!(p.session().queued(), 0);
     // Nothing was ever sent for them.
     assert!(!p
@@ -267,7 +286,10 @@ enum Cut {
     AfterServerFrame(u64),
     /// The final event of step `step` (1 play, 2 prompt, 3 record) is swallowed, then the
     /// socket is cut after the `after`-th server frame that follows the command.
-    SwallowFinalThenCut { step: usize, after: u64 },
+    SwallowFinalThen {
+        step: usize,
+        after: u64,
+    },
     /// The socket is cut when the request of step `step` reaches the server (unanswered).
     OnRequest(usize),
 }
@@ -300,12 +322,13 @@ fn flow_with_cut(k: Cut) -> (usize, usize, Vec<Option<RequestError>>) {
     let bound = OFFLINE + REQUEST + 2 * LOST + Duration::from_secs(40);
     let mut ids = Vec::new();
     if let Some(call) = incoming_call(&mut p, &mut o) {
-        for step in 0..5 {
+        for (step, method) in STEP_METHODS.iter().enumerate() {
             let now = p.now();
-            let swallow = matches!(k, Cut::SwallowFinalThenCut { step: s, .. } if s == step);
+            let swallow = matches!(k, Cut::SwallowFinalThen { step: s, .. } if s == step);
             if swallow {
-                let method = STEP_METHODS[step];
-                p.server_mut().script().arm(method, Outcome::Events(vec![]));
+                p.server_mut()
+                    .script()
+                    .arm(*method, Outcome::Events(vec![]));
             }
             let Ok(mut c) = p.session_mut().call_mut(&call) else {
                 break;
@@ -318,7 +341,7 @@ fn flow_with_cut(k: Cut) -> (usize, usize, Vec<Option<RequestError>>) {
                 _ => c.hangup(now, EndReason::Hangup),
             }
             .expect("command accepted");
-            if let (true, Cut::SwallowFinalThenCut { after, .. }) = (swallow, k) {
+            if let (true, Cut::SwallowFinalThen { after, .. }) = (swallow, k) {
                 p.server_mut()
                     .inject(Fault::DropAfterFrames { frames: after });
             }
@@ -339,12 +362,24 @@ fn flow_with_cut(k: Cut) -> (usize, usize, Vec<Option<RequestError>>) {
     assert_eq!(o.components.values().map(Vec::len).max().unwrap_or(1), 1);
     assert!(p.session().is_ready(), "{k:?}");
     assert_eq!(p.session().session_id().map(str::to_owned), sid, "{k:?}");
-    assert!(o.lost_calls.is_empty(), "{k:?}: a restored session keeps its calls");
+    assert!(
+        o.lost_calls.is_empty(),
+        "{k:?}: a restored session keeps its calls"
+    );
     // A later call works.
     let call = incoming_call(&mut p, &mut o).expect("a second call arrives");
     let now = p.now();
-    let answer = p.session_mut().call_mut(&call).unwrap().answer(now).unwrap();
-    assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None, "{k:?}");
+    let answer = p
+        .session_mut()
+        .call_mut(&call)
+        .unwrap()
+        .answer(now)
+        .unwrap();
+    assert_eq!(
+        o.wait(&mut p, &answer, Duration::from_secs(5)),
+        None,
+        "{k:?}"
+    );
     let opens = p.transcript()[start_frames..]
         .iter()
         .filter(|l| l.dir == relay_mock::transcript::Dir::Ctl && l.frame["event"] == "ws_open")
@@ -361,7 +396,10 @@ fn every_command_of_a_call_flow_gets_one_outcome_whatever_frame_the_cut_follows(
     assert_eq!(results, vec![None; 5], "the uncut flow succeeds");
     for k in 0..frames as u64 {
         let (_, opens, results) = flow_with_cut(Cut::AfterServerFrame(k));
-        assert_eq!(opens, 1, "k={k}: the cut happened and the session came back once");
+        assert_eq!(
+            opens, 1,
+            "k={k}: the cut happened and the session came back once"
+        );
         // relay-mock holds the events of a cut session and sends them after the restore, and
         // answers every request at once (none is in flight at a cut), so the whole flow
         // succeeds: the restore loses nothing and invents no failure.
@@ -375,7 +413,11 @@ fn a_cut_with_a_command_in_flight_fails_it_once_and_the_flow_goes_on() {
         let (_, opens, results) = flow_with_cut(Cut::OnRequest(step));
         assert_eq!(opens, 1, "step {step}");
         assert_eq!(results.len(), 5, "step {step}: {results:?}");
-        assert_eq!(results[step], Some(RequestError::ConnectionLost), "step {step}");
+        assert_eq!(
+            results[step],
+            Some(RequestError::ConnectionLost),
+            "step {step}"
+        );
     }
 }
 
@@ -383,7 +425,7 @@ fn a_cut_with_a_command_in_flight_fails_it_once_and_the_flow_goes_on() {
 fn a_swallowed_final_event_then_a_cut_resolves_as_lost_at_every_step() {
     for step in 1..=3 {
         for after in 0..3 {
-            let cut = Cut::SwallowFinalThenCut { step, after };
+            let cut = Cut::SwallowFinalThen { step, after };
             let (_, opens, results) = flow_with_cut(cut);
             assert_eq!(opens, 1, "{cut:?}");
             for (i, r) in results.iter().enumerate() {

@@ -111,7 +111,10 @@ impl Calling {
         self.lost.dropped = true;
         let open = self.lost.components.len() + self.lost.dials.len();
         if open > 0 {
-            tracing::debug!(open, "transport lost: open waits are unconfirmed until {deadline:?}");
+            tracing::debug!(
+                open,
+                "transport lost: open waits are unconfirmed until {deadline:?}"
+            );
         }
     }
 
@@ -187,15 +190,19 @@ impl Calling {
     /// Every unconfirmed deadline, with its timer. Entries of waits that finished meanwhile
     /// may still be listed until they are due: their timeout is spurious and harmless.
     pub(crate) fn lost_timers(&self) -> impl Iterator<Item = (Instant, Timer)> + '_ {
-        let c = self.lost.components.iter().map(|((call_id, control_id), u)| {
-            (
-                u.deadline,
-                Timer::LostComponent {
-                    call_id: call_id.clone(),
-                    control_id: control_id.clone(),
-                },
-            )
-        });
+        let c = self
+            .lost
+            .components
+            .iter()
+            .map(|((call_id, control_id), u)| {
+                (
+                    u.deadline,
+                    Timer::LostComponent {
+                        call_id: call_id.clone(),
+                        control_id: control_id.clone(),
+                    },
+                )
+            });
         let d = self
             .lost
             .dials

@@ -296,7 +296,11 @@ impl Core {
     /// earliest.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let queued = self.queue.front().map(|q| q.deadline);
-        self.pending.values().map(|p| p.deadline).chain(queued).min()
+        self.pending
+            .values()
+            .map(|p| p.deadline)
+            .chain(queued)
+            .min()
     }
 
     /// Removes every queued command whose offline deadline has passed.

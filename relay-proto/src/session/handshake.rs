@@ -314,7 +314,11 @@ impl Handshake {
     }
 
     pub(crate) fn next_timer(&self, core: &Core) -> Option<Instant> {
-        self.timers(core).into_iter().flatten().map(|(at, _)| at).min()
+        self.timers(core)
+            .into_iter()
+            .flatten()
+            .map(|(at, _)| at)
+            .min()
     }
 
     /// The armed lifecycle timers (only those that act in the current phase).

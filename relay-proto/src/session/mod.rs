@@ -529,7 +529,12 @@ impl Session {
         self.record_fired(now);
         for q in self.core.take_expired_queued(now) {
             tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
-            self.complete(now, q.id, q.kind, Answer::Local(RequestError::OfflineTimeout));
+            self.complete(
+                now,
+                q.id,
+                q.kind,
+                Answer::Local(RequestError::OfflineTimeout),
+            );
         }
         for (id, p) in self.core.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");

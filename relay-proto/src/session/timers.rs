@@ -104,5 +104,4 @@ impl Session {
         }
         self.fired = fired;
     }
-
 }
