@@ -58,19 +58,28 @@ pub enum Timer {
 impl Session {
     /// Every armed timer, earliest first. [`Session::poll_timeout`] is the first instant here.
     pub fn timers(&self) -> Vec<(Instant, Timer)> {
+        self.timers_until(None)
+    }
+
+    /// The armed timers due at `until` (all of them for `None`), earliest first.
+    fn timers_until(&self, until: Option<Instant>) -> Vec<(Instant, Timer)> {
+        let due = |at: &Instant| until.map_or(true, |u| *at <= u);
         let core = &self.core;
         let mut t: Vec<(Instant, Timer)> = core
             .pending
             .iter()
+            .filter(|(_, p)| due(&p.deadline))
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
             core.queue
                 .iter()
+                .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),
         );
-        t.extend(self.handshake.timers(core).into_iter().flatten());
-        t.extend(self.calling.lost_timers());
+        let lifecycle = self.handshake.timers(core).into_iter().flatten();
+        t.extend(lifecycle.filter(|(at, _)| due(at)));
+        t.extend(self.calling.lost_timers().filter(|(at, _)| due(at)));
         t.sort();
         t
     }
@@ -94,9 +103,8 @@ impl Session {
     /// Records which timers are due at `now`, before they act.
     pub(crate) fn record_fired(&mut self, now: Instant) {
         let fired: Vec<Timer> = self
-            .timers()
+            .timers_until(Some(now))
             .into_iter()
-            .take_while(|(at, _)| *at <= now)
             .map(|(_, t)| t)
             .collect();
         for t in &fired {
