@@ -454,3 +454,32 @@ fn a_command_queued_while_disconnected_fails_at_its_offline_deadline() {
     assert_eq!(outcome, Some(Err(RequestError::OfflineTimeout)));
     assert_eq!(h.s.queued(), 0);
 }
+
+#[test]
+fn a_wait_for_started_during_an_outage_is_bounded_too() {
+    let mut h = harness();
+    let call = h.answered_inbound("call-a");
+    let t0 = h.now;
+    h.s.handle_input(t0, Input::Closed(CloseInfo::default()))
+        .unwrap();
+    h.drain();
+    // The call may end during the outage, unseen; this wait sends nothing.
+    let wait =
+        h.s.call_mut(&call)
+            .unwrap()
+            .wait_for(t0, &[CallState::Ended])
+            .unwrap();
+    assert!(h.s.timers().contains(&(
+        t0 + LOST,
+        Timer::LostComponent {
+            call_id: call.clone(),
+            control_id: wait.clone()
+        }
+    )));
+    let until = t0 + LOST;
+    run_until(&mut h, until);
+    assert_eq!(
+        outcomes(&h.take_events(), &wait),
+        vec![Some(RequestError::Lost)]
+    );
+}

@@ -59,6 +59,10 @@ impl Calling {
         }
         let Some(method) = kind.method() else {
             call.components.insert(control_id.clone(), comp);
+            if !core.can_send() {
+                let deadline = now + self.lost_event_timeout;
+                self.lost.started_offline(call_id, &control_id, deadline);
+            }
             return Ok(control_id);
         };
         if let Some(n) = &call.info.node_id {

@@ -23,7 +23,8 @@
 //!
 //! Commands issued while disconnected are not unconfirmed: they wait in the offline queue
 //! (bounded by `offline_timeout`) and are sent after the handshake, so their events come on
-//! the new connection. Waits started after a restore are not bounded here: long recordings
+//! the new connection. A `wait_for` started while disconnected sends nothing, and the state
+//! it waits for may have passed unseen: it is unconfirmed from when it was started. Waits started after a restore are not bounded here: long recordings
 //! and calls are legitimate.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +57,23 @@ pub(crate) struct LostWaits {
 }
 
 impl LostWaits {
+    /// A purely local wait (`wait_for`) started while the transport is down: the state it
+    /// waits for may have been reached during the outage, unseen. It is unconfirmed from now.
+    pub(crate) fn started_offline(
+        &mut self,
+        call_id: &CallId,
+        control_id: &ControlId,
+        deadline: Instant,
+    ) {
+        self.components.insert(
+            (call_id.clone(), control_id.clone()),
+            Unconfirmed {
+                deadline,
+                extended: false,
+            },
+        );
+    }
+
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Unconfirmed> {
         self.components.values_mut().chain(self.dials.values_mut())
     }
