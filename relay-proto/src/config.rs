@@ -105,8 +105,12 @@ pub struct SessionConfig {
     /// without its final dial event, ...) that was running when the transport dropped resolves
     /// with [`RequestError::Lost`](crate::RequestError::Lost) at the latest this long after the
     /// first restored handshake that follows the drop, or this long after the drop itself when
-    /// no session is restored in that time; a real outcome arriving first wins. A session that
-    /// is *not* restored resolves them at once (see the crate docs). Default 30 s.
+    /// no session is restored in that time; a real outcome arriving first wins. A `wait_for`
+    /// started while disconnected counts from its start the same way. Later drops never extend
+    /// a deadline already moved, so a flapping connection resolves a wait at the latest twice
+    /// this after the first drop. A session that is *not* restored resolves them at once (see
+    /// the crate docs). Waits started on a live connection are never bounded by this. Default
+    /// 30 s.
     pub lost_event_timeout: Duration,
     /// Interval between keepalive pings; a ping unanswered by the next tick closes the transport.
     pub ping_interval: Duration,

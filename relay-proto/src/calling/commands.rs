@@ -27,6 +27,7 @@ impl Calling {
         mut params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, Error> {
+        let now = core.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
                 let control_id = ControlId::new(core.next_id(IdKind::Control));

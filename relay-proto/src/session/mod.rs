@@ -165,7 +165,9 @@ pub enum Event {
         session_id: SessionId,
         /// The relay protocol of this session.
         protocol: String,
-        /// The server restored the previous session (calls survive).
+        /// The server restored the previous session (calls survive). `false` on a reconnect
+        /// means the old session is gone with its calls: they were just reported
+        /// [`CallEvent::Lost`] and their waits resolved with [`RequestError::Lost`].
         restored: bool,
         /// This is not the first handshake of this `Session`.
         reconnected: bool,
