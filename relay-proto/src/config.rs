@@ -89,8 +89,29 @@ pub struct SessionConfig {
     pub agent: String,
     /// Contexts to receive inbound calls, messages and tasks on (sent after every handshake).
     pub contexts: Vec<String>,
-    /// Deadline for each request's response.
+    /// Deadline for each request's response, counted from when it is sent.
     pub request_timeout: Duration,
+    /// Deadline for a command that waits in the offline queue (issued while the session is
+    /// disconnected, handshaking, paused by `blade.disconnect`, or at its in-flight bound),
+    /// counted from when it was issued. A command still queued then fails with
+    /// [`RequestError::OfflineTimeout`](crate::RequestError::OfflineTimeout) and is never
+    /// sent, even while the session keeps reconnecting with unlimited backoff. Once sent, the
+    /// request timeout applies afresh, so a command resolves at the latest
+    /// `offline_timeout + request_timeout` after it was issued. Default 30 s.
+    pub offline_timeout: Duration,
+    /// How long a wait that may have lost its final event with the transport is kept open for
+    /// a real outcome (Relay v2 does not replay events after a session restore). Every
+    /// component and call-level wait (play, prompt, record, answer, connect, wait_for, a dial
+    /// without its final dial event, ...) that was running when the transport dropped resolves
+    /// with [`RequestError::Lost`](crate::RequestError::Lost) at the latest this long after the
+    /// first restored handshake that follows the drop, or this long after the drop itself when
+    /// no session is restored in that time; a real outcome arriving first wins. A `wait_for`
+    /// started while disconnected counts from its start the same way. Later drops never extend
+    /// a deadline already moved, so a flapping connection resolves a wait at the latest twice
+    /// this after the first drop. A session that is *not* restored resolves them at once (see
+    /// the crate docs). Waits started on a live connection are never bounded by this. Default
+    /// 30 s.
+    pub lost_event_timeout: Duration,
     /// Interval between keepalive pings; a ping unanswered by the next tick closes the transport.
     pub ping_interval: Duration,
     /// Reconnect policy.
@@ -107,7 +128,7 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     /// A configuration with the defaults: agent `Rust SDK/<version>`, 10 s request timeout,
-    /// 10 s ping interval, exponential backoff without an attempt limit, ids from
+    /// 30 s offline timeout, 30 s lost-event timeout, 10 s ping interval, exponential backoff without an attempt limit, ids from
     /// `SeededIds::new(0)` and RNG seed 0. Adapters should reseed both from the OS.
     pub fn new(project: impl Into<String>, token: impl Into<String>) -> Self {
         SessionConfig {
@@ -117,6 +138,8 @@ impl SessionConfig {
             agent: concat!("Rust SDK/", env!("CARGO_PKG_VERSION")).to_owned(),
             contexts: Vec::new(),
             request_timeout: Duration::from_secs(10),
+            offline_timeout: Duration::from_secs(30),
+            lost_event_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(10),
             backoff: Backoff::default(),
             retry_on_auth_failure: false,
@@ -167,6 +190,18 @@ impl SessionConfig {
         self
     }
 
+    /// Sets the offline-queue deadline ([`SessionConfig::offline_timeout`]).
+    pub fn with_offline_timeout(mut self, d: Duration) -> Self {
+        self.offline_timeout = d;
+        self
+    }
+
+    /// Sets the lost-event deadline ([`SessionConfig::lost_event_timeout`]).
+    pub fn with_lost_event_timeout(mut self, d: Duration) -> Self {
+        self.lost_event_timeout = d;
+        self
+    }
+
     /// Sets the keepalive interval.
     pub fn with_ping_interval(mut self, d: Duration) -> Self {
         self.ping_interval = d;
@@ -195,6 +230,8 @@ impl fmt::Debug for SessionConfig {
             .field("agent", &self.agent)
             .field("contexts", &self.contexts)
             .field("request_timeout", &self.request_timeout)
+            .field("offline_timeout", &self.offline_timeout)
+            .field("lost_event_timeout", &self.lost_event_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("backoff", &self.backoff)
             .field("retry_on_auth_failure", &self.retry_on_auth_failure)

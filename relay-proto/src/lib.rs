@@ -62,13 +62,48 @@
 //! * Reconnect with exponential backoff and seeded jitter, resuming the Blade session
 //!   (`sessionid`) and the relay protocol so calls survive.
 //!
+//! # Nothing waits forever
+//!
+//! Every command gets exactly one outcome within a bound, whatever the transport does:
+//!
+//! * **Sent requests**: [`SessionConfig::request_timeout`] after sending, else
+//!   [`RequestError::Timeout`]; [`RequestError::ConnectionLost`] at once if the transport
+//!   drops first.
+//! * **Queued commands** (issued while disconnected, handshaking, paused, or at the in-flight
+//!   bound): [`SessionConfig::offline_timeout`] after they were *issued*, else
+//!   [`RequestError::OfflineTimeout`] (never sent, safe to retry), even while the session
+//!   keeps reconnecting with unlimited backoff.
+//! * **Waits on events** (components, answer, connect, wait_for, a dial's final event) are not
+//!   bounded while the connection holds: a long recording or call is legitimate. But Relay v2
+//!   does not replay events after a session restore, so a wait that was open when the
+//!   transport dropped is *unconfirmed*: it resolves with [`RequestError::Lost`] unless its
+//!   real outcome arrives within [`SessionConfig::lost_event_timeout`] after the first
+//!   restored handshake that follows the drop (or after the drop itself while no session
+//!   comes back). Later drops do not extend it: at most twice the bound after the first drop.
+//! * **A session that is not restored** (`Event::Ready { restored: false, reconnected: true,
+//!   .. }`): the server dropped the old Blade session and our calls with it. Every call of
+//!   the registry leaves it at once: its unfinished waits resolve with
+//!   [`RequestError::Lost`], then [`CallEvent::Lost`] reports the call (treat it as ended);
+//!   unconfirmed dials resolve with [`RequestError::Lost`] too.
+//! * **The session stops**: everything resolves at once ([`RequestError::SessionStopped`],
+//!   [`RequestError::ConnectionLost`]).
+//!
+//! # Time and timers
+//!
+//! Time is a parameter and must be monotonic: an instant earlier than one already seen is
+//! clamped to the latest one seen. [`Session::poll_timeout`] may change after any input or
+//! command; feeding [`Input::Timeout`] early, late or repeatedly is harmless (only due timers
+//! act, each once). [`Session::timers`] lists every armed [`Timer`] and
+//! [`Session::fired_timers`] / [`Session::timeout_reason`] say which fired on the last timeout.
+//!
 //! # Calls
 //!
 //! Inbound calls arrive as [`CallEvent::IncomingCall`]; outbound ones start with
 //! [`Session::dial`]. Every command on a call goes through [`Session::call_mut`] and returns
 //! an id at once; its outcome arrives later as exactly one
 //! [`CallEvent::ComponentFinished`] with that id (or [`CallEvent::DialCompleted`] for a dial),
-//! whatever happens: a terminal event, a failed request, the call ending, the session stopping.
+//! whatever happens: a terminal event, a failed request, the call ending, the session stopping,
+//! or the event being lost with the transport ([`RequestError::Lost`]).
 //! Progress (`playing`, partial speech results, fax pages, ...) arrives as `*Update` events.
 //!
 //! ```no_run
@@ -122,6 +157,6 @@ pub use messaging::{
     Message, MessageEvent, MessageEventKind, MessageParams, MessageState, SendResult,
 };
 pub use session::{
-    CloseInfo, Event, Input, Output, RequestError, Session, StopReason, TransportAction,
+    CloseInfo, Event, Input, Output, RequestError, Session, StopReason, Timer, TransportAction,
 };
 pub use task::{Task, TaskError, TaskRequest};

@@ -30,6 +30,8 @@ enum Op {
     LegState(u8, u8, u8),
     Stray(u8),
     Drop,
+    /// A reconnect the server does not restore: the old calls and dials are gone.
+    DropNotRestored,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -44,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u8>(), 0u8..3, 0u8..5).prop_map(|(a, b, c)| Op::LegState(a, b, c)),
         1 => any::<u8>().prop_map(Op::Stray),
         1 => Just(Op::Drop),
+        1 => Just(Op::DropNotRestored),
     ]
 }
 
@@ -279,6 +282,16 @@ fn run(ops: Vec<Op>) {
                 // Calls survive a reconnect; requests in flight fail (ConnectionLost).
                 h.drop_and_reconnect();
                 outstanding.clear();
+            }
+            Op::DropNotRestored => {
+                h.drop_and_reconnect_with(false);
+                outstanding.clear();
+                // (Dials that were still queued are sent on the new session and stay.)
+                assert_eq!(
+                    h.s.calls().count(),
+                    0,
+                    "a non-restored session keeps no call"
+                );
             }
             Op::Stray(s) => {
                 let id = format!("stray-{}", s % 3);

@@ -27,6 +27,7 @@ impl Calling {
         mut params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, Error> {
+        let now = core.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
                 let control_id = ControlId::new(core.next_id(IdKind::Control));
@@ -59,6 +60,10 @@ impl Calling {
         }
         let Some(method) = kind.method() else {
             call.components.insert(control_id.clone(), comp);
+            if !core.can_send() {
+                let deadline = now + self.lost_event_timeout;
+                self.lost.started_offline(call_id, &control_id, deadline);
+            }
             return Ok(control_id);
         };
         if let Some(n) = &call.info.node_id {

@@ -13,8 +13,10 @@
 //! * Every command on a call ([`CallMut`]) returns a [`ControlId`]. Component commands send it
 //!   as `control_id`; call commands (answer, hangup, pass, connect, disconnect, refer,
 //!   wait_for) use it only locally. Each id gets exactly one [`CallEvent::ComponentFinished`]:
-//!   on its final event, on a failed request, when the call ends, or at once when the call is
-//!   already ending (nothing is sent then). A terminal event is never overturned by a later
+//!   on its final event, on a failed request, when the call ends, at once when the call is
+//!   already ending (nothing is sent then), or with [`RequestError::Lost`] when its final
+//!   event may have been lost with the transport (the rule is in the crate docs, "Nothing
+//!   waits forever"). A terminal event is never overturned by a later
 //!   error response (bug 23).
 //! * [`Session::dial`](crate::Session::dial) returns a [`DialTag`]; each dial gets exactly one
 //!   [`CallEvent::DialCompleted`].
@@ -52,12 +54,13 @@ mod call;
 mod commands;
 mod component_params;
 mod components;
+mod deadlines;
 mod events;
 mod params;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -129,13 +132,17 @@ pub(crate) struct Calling {
     gone_set: BTreeSet<CallId>,
     max_calls: usize,
     max_components: usize,
+    /// See [`SessionConfig::lost_event_timeout`](crate::SessionConfig::lost_event_timeout).
+    lost_event_timeout: Duration,
+    /// Waits whose final event may have been lost with the transport.
+    lost: deadlines::LostWaits,
 }
 
 /// How many removed call ids are remembered for typed refusals.
 const GONE_MEMORY: usize = 256;
 
 impl Calling {
-    pub(crate) fn new(bounds: &Bounds) -> Self {
+    pub(crate) fn new(bounds: &Bounds, lost_event_timeout: Duration) -> Self {
         Calling {
             calls: BTreeMap::new(),
             dials: BTreeMap::new(),
@@ -143,6 +150,8 @@ impl Calling {
             gone_set: BTreeSet::new(),
             max_calls: bounds.max_calls,
             max_components: bounds.max_components_per_call,
+            lost_event_timeout,
+            lost: deadlines::LostWaits::default(),
         }
     }
 
@@ -425,6 +434,12 @@ impl Calling {
             );
             emit_finished(core, id, cid, c);
         }
+        self.remember_gone(id);
+        tracing::debug!(call_id = %id, why, "call removed from the registry");
+    }
+
+    /// Remembers a removed call (bounded), so commands on it get a typed refusal.
+    fn remember_gone(&mut self, id: &CallId) {
         if self.gone_set.insert(id.clone()) {
             self.gone.push_back(id.clone());
             while self.gone.len() > GONE_MEMORY {
@@ -433,7 +448,6 @@ impl Calling {
                 }
             }
         }
-        tracing::debug!(call_id = %id, why, "call removed from the registry");
     }
 
     /// Whether the call was removed recently (commands on it are refused with a typed outcome).
@@ -715,17 +729,8 @@ impl Calling {
                 },
             );
         }
+        self.lost = deadlines::LostWaits::default();
     }
-
-    /// The transport dropped. Calls survive a reconnect (the session is resumed); requests in
-    /// flight were already failed, which finished their components.
-    pub(crate) fn on_transport_lost(&mut self, _core: &mut Core, _now: Instant) {}
-
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    pub(crate) fn handle_timeout(&mut self, _core: &mut Core, _now: Instant) {}
 }
 
 fn emit_finished(core: &mut Core, call_id: &CallId, control_id: ControlId, c: Component) {

@@ -371,6 +371,14 @@ pub enum CallEvent {
         /// Call id.
         call_id: CallId,
     },
+    /// A call left the registry because the session was *not* restored after a reconnect:
+    /// the server dropped the old Blade session, so this client will hear nothing more of the
+    /// call and cannot control it. Its unfinished components were finished first, each with
+    /// [`RequestError::Lost`](crate::RequestError::Lost). Treat the call as ended.
+    Lost {
+        /// Call id.
+        call_id: CallId,
+    },
     /// `calling.call.dial` `dialing`.
     DialProgress {
         /// The dial.
@@ -522,6 +530,7 @@ impl CallEvent {
             CallEvent::DialProgress { .. } => None,
             CallEvent::StateChanged { call_id, .. }
             | CallEvent::Released { call_id }
+            | CallEvent::Lost { call_id }
             | CallEvent::ConnectUpdate { call_id, .. }
             | CallEvent::PlayUpdate { call_id, .. }
             | CallEvent::CollectUpdate { call_id, .. }

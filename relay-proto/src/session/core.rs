@@ -47,6 +47,8 @@ pub(crate) struct Queued {
     pub method: String,
     pub params: Value,
     pub kind: PendingKind,
+    /// `offline_timeout` after it was issued: still queued then, it fails, never sent.
+    pub deadline: Instant,
 }
 
 /// Connection phase.
@@ -72,6 +74,7 @@ pub(crate) struct Core {
     pub jwt: Option<String>,
     pub agent: String,
     pub request_timeout: Duration,
+    pub offline_timeout: Duration,
     pub ping_interval: Duration,
     pub backoff: Backoff,
     pub bounds: Bounds,
@@ -92,6 +95,8 @@ pub(crate) struct Core {
     pub session_id: Option<String>,
     pub node_id: Option<String>,
     pub signature: Option<String>,
+    /// The latest `now` seen (time is clamped so it never goes backwards).
+    latest: Option<Instant>,
 }
 
 impl Core {
@@ -102,6 +107,7 @@ impl Core {
             jwt: cfg.jwt,
             agent: cfg.agent,
             request_timeout: cfg.request_timeout,
+            offline_timeout: cfg.offline_timeout,
             ping_interval: cfg.ping_interval,
             backoff: cfg.backoff,
             bounds: cfg.bounds,
@@ -118,6 +124,24 @@ impl Core {
             session_id: None,
             node_id: None,
             signature: None,
+            latest: None,
+        }
+    }
+
+    /// Clamps `now` to the latest instant seen, so time never goes backwards here.
+    pub(crate) fn observe(&mut self, now: Instant) -> Instant {
+        match self.latest {
+            Some(latest) if now < latest => {
+                tracing::debug!(
+                    behind_us = (latest - now).as_micros() as u64,
+                    "time went backwards; clamped to the latest instant seen"
+                );
+                latest
+            }
+            _ => {
+                self.latest = Some(now);
+                now
+            }
         }
     }
 
@@ -182,6 +206,7 @@ impl Core {
         if self.phase == Phase::Stopped {
             return Err(Error::misuse("the session is stopped; create a new one"));
         }
+        let now = self.observe(now);
         let id = RequestId::new(self.next_id(IdKind::Request));
         if self.can_send() && self.queue.is_empty() && self.in_flight() < self.bounds.max_in_flight
         {
@@ -199,6 +224,7 @@ impl Core {
                 method: method.to_owned(),
                 params,
                 kind,
+                deadline: now + self.offline_timeout,
             });
         }
         Ok(id)
@@ -265,9 +291,25 @@ impl Core {
         }
     }
 
-    /// The earliest request deadline.
+    /// The earliest request or offline-queue deadline. Queued deadlines are issue time plus
+    /// one constant on a clock that never goes backwards, so the front of the queue is the
+    /// earliest.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        let queued = self.queue.front().map(|q| q.deadline);
+        self.pending
+            .values()
+            .map(|p| p.deadline)
+            .chain(queued)
+            .min()
+    }
+
+    /// Removes every queued command whose offline deadline has passed.
+    pub(crate) fn take_expired_queued(&mut self, now: Instant) -> Vec<Queued> {
+        let mut out = Vec::new();
+        while self.queue.front().is_some_and(|q| q.deadline <= now) {
+            out.extend(self.queue.pop_front());
+        }
+        out
     }
 
     /// Removes and returns every pending request whose deadline has passed, in id order.

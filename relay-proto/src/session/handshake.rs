@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::error::Error;
 use crate::ids::{RequestId, SessionId};
 use crate::session::core::{Core, PendingKind, Phase};
-use crate::session::{Event, Output, StopReason, TransportAction};
+use crate::session::{Event, Output, StopReason, Timer, TransportAction};
 use crate::wire::{
     self, Authentication, ConnectParams, ConnectResult, RelayResult, RpcError, Version,
 };
@@ -314,14 +314,28 @@ impl Handshake {
     }
 
     pub(crate) fn next_timer(&self, core: &Core) -> Option<Instant> {
+        self.timers(core)
+            .into_iter()
+            .flatten()
+            .map(|(at, _)| at)
+            .min()
+    }
+
+    /// The armed lifecycle timers (only those that act in the current phase).
+    pub(crate) fn timers(&self, core: &Core) -> [Option<(Instant, Timer)>; 2] {
         match core.phase {
-            Phase::Disconnected => self.reconnect_at,
-            Phase::Ready => [self.next_ping, self.pause_deadline]
-                .into_iter()
-                .flatten()
-                .min(),
-            _ => None,
+            Phase::Disconnected => [self.reconnect_at.map(|t| (t, Timer::Reconnect)), None],
+            Phase::Ready => [
+                self.next_ping.map(|t| (t, Timer::Ping)),
+                self.pause_deadline.map(|t| (t, Timer::PauseDeadline)),
+            ],
+            _ => [None, None],
         }
+    }
+
+    /// Whether the last `blade.connect` restored the previous Blade session.
+    pub(crate) fn restored(&self) -> bool {
+        self.restored
     }
 
     pub(crate) fn handle_timeout(&mut self, core: &mut Core, now: Instant) {

@@ -4,6 +4,9 @@
 mod broadcast;
 pub(crate) mod core;
 mod handshake;
+mod timers;
+
+pub use self::timers::Timer;
 
 use std::time::Instant;
 
@@ -49,7 +52,8 @@ pub enum Input<'a> {
     /// [`TransportAction::Close`]. Always report it, whoever closed.
     Closed(CloseInfo<'a>),
     /// The instant last returned by [`Output::Timeout`] has been reached. Harmless to feed
-    /// early or repeatedly.
+    /// early, late or repeatedly: only timers whose instant has passed act, each once
+    /// ([`Session::fired_timers`] says which).
     Timeout,
 }
 
@@ -121,6 +125,19 @@ pub enum RequestError {
     /// Refused locally, nothing sent (e.g. a command on a call that is ending).
     #[error("refused: {0}")]
     Refused(String),
+    /// The command waited in the offline queue for
+    /// [`SessionConfig::offline_timeout`] after it was issued (the session was disconnected,
+    /// handshaking, paused, or at its in-flight bound) and was dropped: it was **never sent**,
+    /// so it is safe to issue again.
+    #[error("not sent: the session was not ready within the offline timeout")]
+    OfflineTimeout,
+    /// The outcome is unknown: the wait was open when the transport dropped, and its final
+    /// event did not come within [`SessionConfig::lost_event_timeout`] after the session was
+    /// restored (Relay v2 does not replay events), or the session was not restored at all and
+    /// the call is gone. The command may have completed, or may still be running on the
+    /// server (a long recording, for instance).
+    #[error("outcome lost with the connection")]
+    Lost,
 }
 
 /// Why the session stopped for good.
@@ -148,7 +165,9 @@ pub enum Event {
         session_id: SessionId,
         /// The relay protocol of this session.
         protocol: String,
-        /// The server restored the previous session (calls survive).
+        /// The server restored the previous session (calls survive). `false` on a reconnect
+        /// means the old session is gone with its calls: they were just reported
+        /// [`CallEvent::Lost`] and their waits resolved with [`RequestError::Lost`].
         restored: bool,
         /// This is not the first handshake of this `Session`.
         reconnected: bool,
@@ -227,6 +246,8 @@ pub struct Session {
     pub(crate) core: Core,
     pub(crate) calling: Calling,
     pub(crate) handshake: handshake::Handshake,
+    /// The timers that fired on the last `Input::Timeout`.
+    fired: Vec<Timer>,
 }
 
 impl std::fmt::Debug for Session {
@@ -247,19 +268,26 @@ impl Session {
     pub fn new(config: SessionConfig, now: Instant) -> Self {
         let contexts = config.contexts.clone();
         let bounds = config.bounds.clone();
+        let lost_event_timeout = config.lost_event_timeout;
         let mut core = Core::new(config);
         let mut handshake = handshake::Handshake::new(contexts);
+        core.observe(now);
         handshake.start_connect(&mut core, now);
         Session {
-            calling: Calling::new(&bounds),
+            calling: Calling::new(&bounds, lost_event_timeout),
             core,
             handshake,
+            fired: Vec::new(),
         }
     }
 
     /// Feeds one input. An `Err` reports a frame that was ignored (garbage, or a rule broken
     /// by the peer) or an input that made no sense in this state; the session goes on either way.
+    ///
+    /// `now` must come from a monotonic clock; an instant earlier than one already seen is
+    /// treated as the latest one seen.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        let now = self.observe(now);
         match input {
             Input::Opened => self.handshake.on_opened(&mut self.core, now),
             Input::Frame(text) => self.handle_frame(now, text),
@@ -283,7 +311,10 @@ impl Session {
         Output::Timeout(self.poll_timeout())
     }
 
-    /// The next instant at which [`Input::Timeout`] must be fed, if any.
+    /// The next instant at which [`Input::Timeout`] must be fed, if any: the first instant of
+    /// [`Session::timers`]. It may change after any input or command (a frame, a transport
+    /// change, a command, a timeout), so read it again after each; [`Session::poll_output`]
+    /// returns it as [`Output::Timeout`] once the outputs are drained.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
@@ -357,6 +388,7 @@ impl Session {
     /// Closes the session for good: the transport is closed with code 1000, in-flight and
     /// queued commands fail, and no reconnect follows.
     pub fn close(&mut self, now: Instant) {
+        let now = self.observe(now);
         self.stop(now, StopReason::Closed);
     }
 
@@ -496,6 +528,16 @@ impl Session {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.record_fired(now);
+        for q in self.core.take_expired_queued(now) {
+            tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
+            self.complete(
+                now,
+                q.id,
+                q.kind,
+                Answer::Local(RequestError::OfflineTimeout),
+            );
+        }
         for (id, p) in self.core.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");
             self.complete(now, id, p.kind, Answer::Local(RequestError::Timeout));
@@ -522,11 +564,15 @@ impl Session {
                     Answer::Reply(a) => Some(a),
                     Answer::Local(_) => None,
                 };
+                let was_ready = self.core.phase == Phase::Ready;
                 if let Some(stop) = self
                     .handshake
                     .on_answer(&mut self.core, now, &id, kind, reply)
                 {
                     self.stop(now, stop);
+                } else if !was_ready && self.core.phase == Phase::Ready {
+                    let restored = self.handshake.restored();
+                    self.calling.on_ready(&mut self.core, now, restored);
                 }
             }
             PendingKind::Receive { contexts } => {

@@ -56,6 +56,11 @@ impl Harness {
     /// Runs the Blade handshake on a freshly opened transport (after `Transport(Connect)`),
     /// answering connect, setup, subscription, the first ping and the context registration.
     pub fn handshake(&mut self) {
+        self.handshake_with(false);
+    }
+
+    /// The handshake, with the server saying whether it restored the previous Blade session.
+    pub fn handshake_with(&mut self, restored: bool) {
         self.drain();
         self.s
             .handle_input(self.now, Input::Opened)
@@ -63,7 +68,7 @@ impl Harness {
         self.drain();
         let connect = self.last_sent_id();
         self.feed(json!({"jsonrpc":"2.0","id":connect,"result":{
-            "session_restored":false,"sessionid":"session-1","nodeid":"client-node",
+            "session_restored":restored,"sessionid":"session-1","nodeid":"client-node",
             "master_nodeid":"00000000-0000-0000-0000-000000000000",
             "authorization":{"signature":"SIG"}}}))
             .expect("connect");
@@ -96,6 +101,11 @@ impl Harness {
     /// Drops the transport, waits for the reconnect and handshakes again (the session is
     /// resumed). Requests in flight fail with `ConnectionLost`.
     pub fn drop_and_reconnect(&mut self) {
+        self.drop_and_reconnect_with(true);
+    }
+
+    /// Drops the transport and reconnects; the server restores the Blade session or not.
+    pub fn drop_and_reconnect_with(&mut self, restored: bool) {
         let now = self.now;
         self.s
             .handle_input(now, Input::Closed(relay_proto::CloseInfo::default()))
@@ -122,7 +132,7 @@ impl Harness {
             }
             if connect {
                 self.sent.clear();
-                self.handshake();
+                self.handshake_with(restored);
                 assert!(self.s.is_ready(), "ready after reconnect");
                 return;
             }
