@@ -1,7 +1,7 @@
 //! [`RelayClient`] and its `calling()` / `messaging()` facades.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_channel::{mpsc, oneshot};
@@ -12,9 +12,39 @@ use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConf
 use serde_json::Value;
 
 use crate::call::Call;
-use crate::driver::{ClientOptions, Command, Driver};
+use crate::delivery::{Inbox, InboxStream, Item, Lagged};
+use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
-use crate::runtime::{Connector, Runtime};
+use crate::runtime::{Connector, Runtime, WsLimits};
+
+/// What the driver last knew of the session, readable without asking it.
+#[derive(Debug, Default)]
+pub(crate) struct SharedState(Mutex<Snapshot>);
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Snapshot {
+    session_id: Option<String>,
+    protocol: Option<String>,
+    connected: bool,
+}
+
+impl SharedState {
+    fn get(&self) -> Snapshot {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Copies what changed from `session`.
+    pub(crate) fn update(&self, session: &Session) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if s.session_id.as_deref() != session.session_id() {
+            s.session_id = session.session_id().map(str::to_owned);
+        }
+        if s.protocol.as_deref() != session.protocol() {
+            s.protocol = session.protocol().map(str::to_owned);
+        }
+        s.connected = session.is_ready();
+    }
+}
 
 /// A connection to Relay: a cheap, cloneable handle to the driver future that owns the
 /// [`Session`].
@@ -26,6 +56,7 @@ pub struct RelayClient {
     tx: mpsc::Sender<Command>,
     runtime: Arc<dyn Runtime>,
     event_capacity: usize,
+    state: Arc<SharedState>,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -59,35 +90,81 @@ impl RelayClient {
         connector: impl Connector,
         options: ClientOptions,
     ) -> (RelayClient, Events) {
-        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
-        let connector: Arc<dyn Connector> = Arc::new(connector);
-        let (tx, rx) = mpsc::channel(options.command_capacity);
         let (ev_tx, ev_rx) = mpsc::channel(options.event_capacity);
+        let taps = Taps {
+            first_subscriber: Some(ev_tx),
+            inbox: None,
+            limits: WsLimits::new(config.bounds.max_frame_size),
+            state: Arc::default(),
+        };
+        let client = Self::spawn(config, url.into(), Arc::new(runtime), Arc::new(connector), options, taps);
+        (client, Events(ev_rx))
+    }
+
+    /// Like [`connect_with`](Self::connect_with), with the consumer's lossless queue instead
+    /// of an observer stream.
+    pub(crate) fn connect_lossless(
+        config: SessionConfig,
+        url: String,
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        options: ClientOptions,
+    ) -> (RelayClient, InboxStream) {
+        let (inbox, stream) = Inbox::new(options.consumer_backlog);
+        let taps = Taps {
+            first_subscriber: None,
+            inbox: Some(inbox),
+            limits: WsLimits::new(config.bounds.max_frame_size),
+            state: Arc::default(),
+        };
+        (Self::spawn(config, url, runtime, connector, options, taps), stream)
+    }
+
+    fn spawn(
+        config: SessionConfig,
+        url: String,
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        options: ClientOptions,
+        taps: Taps,
+    ) -> RelayClient {
+        let (tx, rx) = mpsc::channel(options.command_capacity);
         let session = Session::new(config, runtime.now());
         let event_capacity = options.event_capacity;
-        let driver = Driver::new(
-            session,
-            runtime.clone(),
-            connector,
-            url.into(),
-            options,
-            rx,
-            Some(ev_tx),
-        );
+        let state = taps.state.clone();
+        let driver = Driver::new(session, runtime.clone(), connector, url, options, rx, taps);
         runtime.spawn(Box::pin(driver.run()));
-        (
-            RelayClient {
-                tx,
-                runtime,
-                event_capacity,
-            },
-            Events(ev_rx),
-        )
+        RelayClient {
+            tx,
+            runtime,
+            event_capacity,
+            state,
+        }
+    }
+
+    /// The Blade session id, once a handshake completed (kept across reconnects that restore
+    /// the session).
+    pub fn session_id(&self) -> Option<String> {
+        self.state.get().session_id
+    }
+
+    /// The relay protocol of the session, once known.
+    pub fn protocol(&self) -> Option<String> {
+        self.state.get().protocol
+    }
+
+    /// Whether the session is connected and its handshake complete right now.
+    pub fn is_connected(&self) -> bool {
+        self.state.get().connected
     }
 
     /// The runtime the driver runs on (handy for spawning handlers and timers).
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
+    }
+
+    pub(crate) fn event_capacity(&self) -> usize {
+        self.event_capacity
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
@@ -114,7 +191,9 @@ impl RelayClient {
     }
 
     /// Every session event from now on: call, messaging and task events, `Ready`,
-    /// `Disconnected`, ... The stream ends when the driver does.
+    /// `Disconnected`, ... The stream ends when the driver does. It is an optional observer:
+    /// if it falls [`event_capacity`](ClientOptions::event_capacity) events behind, it misses
+    /// events and yields `Err(Lagged)` with how many before the next one.
     pub async fn events(&self) -> Result<Events, ClientError> {
         let (tx, rx) = mpsc::channel(self.event_capacity);
         self.send(Command::Subscribe(tx)).await?;
@@ -223,14 +302,15 @@ impl Messaging {
     }
 }
 
-/// A stream of session [`Event`]s (see [`RelayClient::events`]).
+/// A stream of session [`Event`]s (see [`RelayClient::events`]); `Err(Lagged)` tells how
+/// many events it missed because it fell behind.
 #[derive(Debug)]
-pub struct Events(mpsc::Receiver<Event>);
+pub struct Events(mpsc::Receiver<Item<Event>>);
 
 impl Stream for Events {
-    type Item = Event;
+    type Item = Result<Event, Lagged>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0).poll_next(cx)
     }
 }

@@ -1,0 +1,157 @@
+//! How events leave the driver: lossy observer streams that are told what they missed
+//! ([`Lagged`]), and one lossless, accounted queue with backpressure for the consumer.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_channel::mpsc;
+use futures_util::task::AtomicWaker;
+use futures_util::Stream;
+use relay_proto::Event;
+
+/// An observer stream fell behind: `missed` events were not delivered to it (the stream goes
+/// on with the next one). Only optional observers ([`RelayClient::events`],
+/// [`Call::events`]) can lag; handlers of a [`RelayConsumer`] never miss an event.
+///
+/// [`RelayClient::events`]: crate::RelayClient::events
+/// [`Call::events`]: crate::Call::events
+/// [`RelayConsumer`]: crate::RelayConsumer
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the event stream fell behind and missed {missed} events")]
+pub struct Lagged {
+    /// How many events this subscriber missed.
+    pub missed: u64,
+}
+
+/// What observer streams carry: an event, or how many were missed before it.
+pub(crate) type Item<T> = Result<T, Lagged>;
+
+/// The sending side of a lossy observer stream of `T`.
+pub(crate) struct Subscriber<T> {
+    tx: mpsc::Sender<Result<T, Lagged>>,
+    /// Events dropped since it last had room.
+    missed: u64,
+}
+
+impl<T> Subscriber<T> {
+    pub(crate) fn new(tx: mpsc::Sender<Result<T, Lagged>>) -> Self {
+        Subscriber { tx, missed: 0 }
+    }
+
+    /// Offers `item`; `false` once the receiver is gone. A full subscriber counts the miss
+    /// and is told the count (as `Err(Lagged)`) as soon as it has room again.
+    pub(crate) fn offer(&mut self, item: T) -> bool {
+        if self.missed > 0 {
+            let lag = Lagged {
+                missed: self.missed,
+            };
+            match self.tx.try_send(Err(lag)) {
+                Ok(()) => self.missed = 0,
+                Err(e) if e.is_full() => {
+                    self.missed += 1;
+                    return true;
+                }
+                Err(_) => return false,
+            }
+        }
+        match self.tx.try_send(Ok(item)) {
+            Ok(()) => true,
+            Err(e) if e.is_full() => {
+                if self.missed == 0 {
+                    tracing::debug!("event subscriber is full; counting missed events");
+                }
+                self.missed += 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Shared accounting of the lossless queue: how many events wait in it, and who to wake
+/// when it drains.
+#[derive(Debug, Default)]
+struct Backlog {
+    len: AtomicUsize,
+    driver: AtomicWaker,
+}
+
+/// The driver's end of the lossless queue. Never drops: when more than `high_water` events
+/// wait, the driver stops reading the socket until the consumer has taken them
+/// ([`is_full`](Self::is_full)), so the backlog stays bounded and TCP pushes back on the
+/// server.
+pub(crate) struct Inbox {
+    tx: mpsc::UnboundedSender<Event>,
+    backlog: Arc<Backlog>,
+    high_water: usize,
+}
+
+impl Inbox {
+    /// A lossless queue that asks for backpressure above `high_water` waiting events.
+    pub(crate) fn new(high_water: usize) -> (Inbox, InboxStream) {
+        let (tx, rx) = mpsc::unbounded();
+        let backlog = Arc::new(Backlog::default());
+        let stream = InboxStream {
+            rx,
+            backlog: backlog.clone(),
+            low_water: high_water / 2,
+        };
+        let inbox = Inbox {
+            tx,
+            backlog,
+            high_water: high_water.max(1),
+        };
+        (inbox, stream)
+    }
+
+    /// Queues `event`; `false` once the receiver is gone.
+    pub(crate) fn push(&self, event: Event) -> bool {
+        self.backlog.len.fetch_add(1, Ordering::AcqRel);
+        if self.tx.unbounded_send(event).is_err() {
+            self.backlog.len.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Whether the driver must stop reading the socket; if so, `cx` is woken once the
+    /// consumer has drained the queue below its low-water mark.
+    pub(crate) fn is_full(&self, cx: &mut Context<'_>) -> bool {
+        if self.backlog.len.load(Ordering::Acquire) < self.high_water {
+            return false;
+        }
+        self.backlog.driver.register(cx.waker());
+        // Re-check: the consumer may have drained it between the load and the register.
+        self.backlog.len.load(Ordering::Acquire) >= self.high_water
+    }
+
+    /// Events waiting for the consumer now.
+    pub(crate) fn len(&self) -> usize {
+        self.backlog.len.load(Ordering::Acquire)
+    }
+}
+
+/// The consumer's end of the lossless queue.
+#[derive(Debug)]
+pub(crate) struct InboxStream {
+    rx: mpsc::UnboundedReceiver<Event>,
+    backlog: Arc<Backlog>,
+    low_water: usize,
+}
+
+impl Stream for InboxStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let next = Pin::new(&mut self.rx).poll_next(cx);
+        if let Poll::Ready(Some(_)) = &next {
+            let before = self.backlog.len.fetch_sub(1, Ordering::AcqRel);
+            if before <= self.low_water + 1 {
+                self.backlog.driver.wake();
+            }
+        }
+        next
+    }
+}
