@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_channel::{mpsc, oneshot};
+use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
 use futures_util::Stream;
 use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
@@ -20,7 +20,7 @@ use relay_proto::calling::{
 use relay_proto::{CallId, ControlId};
 
 use crate::client::RelayClient;
-use crate::delivery::Lagged;
+use crate::delivery::{observer, Lagged, Observer};
 use crate::driver::{CallOp, Command};
 use crate::error::ClientError;
 
@@ -80,14 +80,14 @@ impl Call {
     /// longer tracks). Like every observer it is bounded: if it falls behind it misses events
     /// and yields `Err(Lagged)` with how many.
     pub async fn events(&self) -> Result<CallEvents, ClientError> {
-        let (tx, rx) = mpsc::channel(self.client.event_capacity());
+        let (sub, inner) = observer(self.client.event_capacity());
         self.client
             .send(Command::SubscribeCall {
                 call_id: self.id.clone(),
-                tx,
+                sub,
             })
             .await?;
-        Ok(CallEvents { inner: rx })
+        Ok(CallEvents { inner })
     }
 
     /// The call as the registry knows it now (`None` once it ended and left the registry).
@@ -254,7 +254,7 @@ impl Call {
 /// many it missed.
 #[derive(Debug)]
 pub struct CallEvents {
-    inner: mpsc::Receiver<Result<CallEvent, Lagged>>,
+    inner: Observer<CallEvent>,
 }
 
 impl Stream for CallEvents {

@@ -12,7 +12,7 @@ use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConf
 use serde_json::Value;
 
 use crate::call::Call;
-use crate::delivery::{Inbox, InboxStream, Item, Lagged};
+use crate::delivery::{observer, Inbox, InboxStream, Lagged, Observer};
 use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
 use crate::runtime::{Connector, Runtime, WsLimits};
@@ -90,15 +90,15 @@ impl RelayClient {
         connector: impl Connector,
         options: ClientOptions,
     ) -> (RelayClient, Events) {
-        let (ev_tx, ev_rx) = mpsc::channel(options.event_capacity);
+        let (sub, observer) = observer(options.event_capacity);
         let taps = Taps {
-            first_subscriber: Some(ev_tx),
+            first_subscriber: Some(sub),
             inbox: None,
             limits: WsLimits::new(config.bounds.max_frame_size),
             state: Arc::default(),
         };
         let client = Self::spawn(config, url.into(), Arc::new(runtime), Arc::new(connector), options, taps);
-        (client, Events(ev_rx))
+        (client, Events(observer))
     }
 
     /// Like [`connect_with`](Self::connect_with), with the consumer's lossless queue instead
@@ -195,9 +195,9 @@ impl RelayClient {
     /// if it falls [`event_capacity`](ClientOptions::event_capacity) events behind, it misses
     /// events and yields `Err(Lagged)` with how many before the next one.
     pub async fn events(&self) -> Result<Events, ClientError> {
-        let (tx, rx) = mpsc::channel(self.event_capacity);
-        self.send(Command::Subscribe(tx)).await?;
-        Ok(Events(rx))
+        let (sub, observer) = observer(self.event_capacity);
+        self.send(Command::Subscribe(sub)).await?;
+        Ok(Events(observer))
     }
 
     /// Registers more contexts (`signalwire.receive`); resolves when the server accepted them.
@@ -305,7 +305,7 @@ impl Messaging {
 /// A stream of session [`Event`]s (see [`RelayClient::events`]); `Err(Lagged)` tells how
 /// many events it missed because it fell behind.
 #[derive(Debug)]
-pub struct Events(mpsc::Receiver<Item<Event>>);
+pub struct Events(Observer<Event>);
 
 impl Stream for Events {
     type Item = Result<Event, Lagged>;

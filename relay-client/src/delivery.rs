@@ -2,7 +2,7 @@
 //! ([`Lagged`]), and one lossless, accounted queue with backpressure for the consumer.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -28,17 +28,56 @@ pub struct Lagged {
 /// What observer streams carry: an event, or how many were missed before it.
 pub(crate) type Item<T> = Result<T, Lagged>;
 
+/// A lossy observer stream of `T` holding `capacity` items: the driver's end and the user's.
+pub(crate) fn observer<T>(capacity: usize) -> (Subscriber<T>, Observer<T>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let tail = Arc::new(AtomicU64::new(0));
+    let sub = Subscriber {
+        tx,
+        missed: 0,
+        tail: tail.clone(),
+    };
+    (sub, Observer { rx, tail })
+}
+
 /// The sending side of a lossy observer stream of `T`.
 pub(crate) struct Subscriber<T> {
-    tx: mpsc::Sender<Result<T, Lagged>>,
+    tx: mpsc::Sender<Item<T>>,
     /// Events dropped since it last had room.
     missed: u64,
+    /// Where the count goes if the stream ends before the subscriber had room to be told.
+    tail: Arc<AtomicU64>,
+}
+
+impl<T> Drop for Subscriber<T> {
+    fn drop(&mut self) {
+        self.tail.store(self.missed, Ordering::Release);
+    }
+}
+
+/// The receiving side of a lossy observer stream: the items, then, if the stream ended while
+/// it was behind, one last `Err(Lagged)`.
+#[derive(Debug)]
+pub(crate) struct Observer<T> {
+    rx: mpsc::Receiver<Item<T>>,
+    tail: Arc<AtomicU64>,
+}
+
+impl<T> Stream for Observer<T> {
+    type Item = Item<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            Poll::Ready(None) => {
+                let missed = self.tail.swap(0, Ordering::AcqRel);
+                Poll::Ready((missed > 0).then_some(Err(Lagged { missed })))
+            }
+            other => other,
+        }
+    }
 }
 
 impl<T> Subscriber<T> {
-    pub(crate) fn new(tx: mpsc::Sender<Result<T, Lagged>>) -> Self {
-        Subscriber { tx, missed: 0 }
-    }
 
     /// Offers `item`; `false` once the receiver is gone. A full subscriber counts the miss
     /// and is told the count (as `Err(Lagged)`) as soon as it has room again.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use futures_channel::{mpsc, oneshot};
+use futures_channel::oneshot;
 use relay_proto::calling::{
     CallEvent, CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult,
     DetectMode, DetectParams, DialParams, DialResult, EndReason, FaxSendParams, PlayParams,
@@ -14,7 +14,7 @@ use relay_proto::{CallId, ControlId, DialTag, Event, MessageParams, RequestError
 use serde_json::Value;
 
 use crate::error::ClientError;
-use crate::delivery::{Inbox, Item, Subscriber};
+use crate::delivery::{Inbox, Subscriber};
 
 use super::Driver;
 
@@ -43,10 +43,10 @@ pub(crate) enum CallOp {
 /// What handles ask of the driver.
 pub(crate) enum Command {
     WaitReady(Reply<()>),
-    Subscribe(mpsc::Sender<Item<Event>>),
+    Subscribe(Subscriber<Event>),
     SubscribeCall {
         call_id: CallId,
-        tx: mpsc::Sender<Item<CallEvent>>,
+        sub: Subscriber<CallEvent>,
     },
     Dial {
         params: Box<DialParams>,
@@ -108,11 +108,11 @@ pub(super) struct Router {
 
 impl Router {
     pub(super) fn new(
-        first_subscriber: Option<mpsc::Sender<Item<Event>>>,
+        first_subscriber: Option<Subscriber<Event>>,
         inbox: Option<Inbox>,
     ) -> Self {
         Router {
-            subscribers: first_subscriber.into_iter().map(Subscriber::new).collect(),
+            subscribers: first_subscriber.into_iter().collect(),
             inbox,
             ..Router::default()
         }
@@ -141,15 +141,15 @@ impl Driver {
                     self.router.ready_waiters.push(reply);
                 }
             }
-            Command::Subscribe(tx) => self.router.subscribers.push(Subscriber::new(tx)),
-            Command::SubscribeCall { call_id, tx } => {
+            Command::Subscribe(sub) => self.router.subscribers.push(sub),
+            Command::SubscribeCall { call_id, sub } => {
                 // A call the registry no longer knows has ended: its stream ends at once.
                 if self.session.call(&call_id).is_some() {
                     self.router
                         .call_subscribers
                         .entry(call_id)
                         .or_default()
-                        .push(Subscriber::new(tx));
+                        .push(sub);
                 }
             }
             Command::Dial { params, reply } => match self.session.dial(now, &params) {

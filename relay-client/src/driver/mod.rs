@@ -24,7 +24,7 @@ pub(crate) use dispatch::{CallOp, Command};
 use dispatch::Router;
 use link::{Closing, Link, Open, Timer};
 
-use crate::delivery::{Inbox, Item};
+use crate::delivery::{Inbox, Subscriber};
 
 /// Commands, frames and timer checks one poll handles before yielding to other tasks.
 const BUDGET: usize = 64;
@@ -96,7 +96,7 @@ impl ClientOptions {
 
 /// Where the driver's observers are attached at start.
 pub(crate) struct Taps {
-    pub(crate) first_subscriber: Option<mpsc::Sender<Item<relay_proto::Event>>>,
+    pub(crate) first_subscriber: Option<Subscriber<relay_proto::Event>>,
     pub(crate) limits: WsLimits,
     pub(crate) inbox: Option<Inbox>,
     pub(crate) state: Arc<crate::client::SharedState>,
