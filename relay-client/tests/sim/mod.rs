@@ -137,6 +137,7 @@ struct Conn {
 struct ServerState {
     server: MockServer,
     conns: BTreeMap<ConnId, Conn>,
+    peak_unread: usize,
 }
 
 #[derive(Clone)]
@@ -145,6 +146,7 @@ pub struct Server {
     clock: Clock,
     accept: Arc<Mutex<Accept>>,
     attempts: Arc<Mutex<u32>>,
+    closes: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Server {
@@ -153,10 +155,12 @@ impl Server {
             state: Arc::new(Mutex::new(ServerState {
                 server: MockServer::new(MockConfig::default()),
                 conns: BTreeMap::new(),
+                peak_unread: 0,
             })),
             clock,
             accept: Arc::new(Mutex::new(Accept::Open)),
             attempts: Arc::default(),
+            closes: Arc::default(),
         }
     }
 
@@ -180,6 +184,8 @@ impl Server {
                 if !c.closed {
                     c.closed = matches!(msg, WsRecv::Closed { .. });
                     c.inbox.push_back(msg);
+                    let unread = c.inbox.len();
+                    state.peak_unread = state.peak_unread.max(unread);
                     if let Some(w) = c.waker.take() {
                         w.wake();
                     }
@@ -196,6 +202,22 @@ impl Server {
     /// Connection attempts so far.
     pub fn attempts(&self) -> u32 {
         *self.attempts.lock().expect("attempts")
+    }
+
+    /// Close codes the client sent, in order.
+    pub fn closes(&self) -> Vec<u16> {
+        self.closes.lock().expect("closes").clone()
+    }
+
+    /// Connections the client has not closed and the server has not closed.
+    pub fn open_connections(&self) -> usize {
+        let s = self.state.lock().expect("server");
+        s.conns.values().filter(|c| !c.closed).count()
+    }
+
+    /// The most text frames that waited at once for the client to read them.
+    pub fn peak_unread(&self) -> usize {
+        self.state.lock().expect("server").peak_unread
     }
 
     /// A control API call (`inbound_call`, `drop`, `next`, ...).
@@ -304,6 +326,7 @@ impl WsTransport for MemWs {
     }
 
     fn start_close(&mut self, code: u16, _reason: String) -> Result<(), TransportError> {
+        self.server.closes.lock().expect("closes").push(code);
         let now = self.server.clock.now();
         let mut s = self.server.state.lock().expect("server");
         if let Some(c) = s.conns.get_mut(&self.conn) {
