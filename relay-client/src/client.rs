@@ -12,7 +12,7 @@ use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConf
 use serde_json::Value;
 
 use crate::call::Call;
-use crate::delivery::{observer, Inbox, InboxStream, Lagged, Observer};
+use crate::delivery::{observer, Backlog, Inbox, InboxStream, Lagged, Observer};
 use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
 use crate::runtime::{Connector, Runtime, WsLimits};
@@ -57,6 +57,20 @@ pub struct RelayClient {
     runtime: Arc<dyn Runtime>,
     event_capacity: usize,
     state: Arc<SharedState>,
+    backlog: Option<Arc<Backlog>>,
+}
+
+/// Figures about a client, for monitoring (see [`RelayClient::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Events waiting for the [`RelayConsumer`](crate::RelayConsumer)'s dispatcher now (0
+    /// without a consumer).
+    pub consumer_backlog: usize,
+    /// The most that ever waited: it stays near
+    /// [`consumer_backlog`](ClientOptions::consumer_backlog), because above it the driver stops
+    /// reading the socket.
+    pub consumer_backlog_peak: usize,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -111,13 +125,16 @@ impl RelayClient {
         options: ClientOptions,
     ) -> (RelayClient, InboxStream) {
         let (inbox, stream) = Inbox::new(options.consumer_backlog);
+        let backlog = inbox.backlog();
         let taps = Taps {
             first_subscriber: None,
             inbox: Some(inbox),
             limits: WsLimits::new(config.bounds.max_frame_size),
             state: Arc::default(),
         };
-        (Self::spawn(config, url, runtime, connector, options, taps), stream)
+        let mut client = Self::spawn(config, url, runtime, connector, options, taps);
+        client.backlog = Some(backlog);
+        (client, stream)
     }
 
     fn spawn(
@@ -139,6 +156,16 @@ impl RelayClient {
             runtime,
             event_capacity,
             state,
+            backlog: None,
+        }
+    }
+
+    /// Figures for monitoring.
+    pub fn stats(&self) -> ClientStats {
+        let (now, peak) = self.backlog.as_ref().map_or((0, 0), |b| b.levels());
+        ClientStats {
+            consumer_backlog: now,
+            consumer_backlog_peak: peak,
         }
     }
 

@@ -112,9 +112,20 @@ impl<T> Subscriber<T> {
 /// Shared accounting of the lossless queue: how many events wait in it, and who to wake
 /// when it drains.
 #[derive(Debug, Default)]
-struct Backlog {
+pub(crate) struct Backlog {
     len: AtomicUsize,
+    peak: AtomicUsize,
     driver: AtomicWaker,
+}
+
+impl Backlog {
+    /// Events waiting now, and the most that ever waited.
+    pub(crate) fn levels(&self) -> (usize, usize) {
+        (
+            self.len.load(Ordering::Acquire),
+            self.peak.load(Ordering::Acquire),
+        )
+    }
 }
 
 /// The driver's end of the lossless queue. Never drops: when more than `high_water` events
@@ -147,7 +158,8 @@ impl Inbox {
 
     /// Queues `event`; `false` once the receiver is gone.
     pub(crate) fn push(&self, event: Event) -> bool {
-        self.backlog.len.fetch_add(1, Ordering::AcqRel);
+        let len = self.backlog.len.fetch_add(1, Ordering::AcqRel) + 1;
+        self.backlog.peak.fetch_max(len, Ordering::AcqRel);
         if self.tx.unbounded_send(event).is_err() {
             self.backlog.len.fetch_sub(1, Ordering::AcqRel);
             return false;
@@ -164,6 +176,11 @@ impl Inbox {
         self.backlog.driver.register(cx.waker());
         // Re-check: the consumer may have drained it between the load and the register.
         self.backlog.len.load(Ordering::Acquire) >= self.high_water
+    }
+
+    /// The shared accounting, for [`ClientStats`](crate::ClientStats).
+    pub(crate) fn backlog(&self) -> Arc<Backlog> {
+        self.backlog.clone()
     }
 
     /// Events waiting for the consumer now.

@@ -69,7 +69,7 @@ pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
     TapAction,
 };
-pub use client::{Calling, Events, Messaging, RelayClient};
+pub use client::{Calling, ClientStats, Events, Messaging, RelayClient};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
 pub use delivery::Lagged;
 pub use driver::ClientOptions;
