@@ -220,6 +220,24 @@ impl Server {
         self.state.lock().expect("server").peak_unread
     }
 
+    /// Delivers a task to `context` through the server's REST endpoint (as `Task::deliver`).
+    pub fn deliver_task(&self, context: &str, message: &serde_json::Value) -> u16 {
+        let task = relay_proto::Task::new("test-project", "test-token").expect("task");
+        let req = task
+            .deliver_request("in-memory", context, message)
+            .expect("request");
+        let auth = req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.clone());
+        let now = self.clock.now();
+        let mut s = self.state.lock().expect("server");
+        let resp = s.server.deliver_task(now, auth.as_deref(), &req.body);
+        Self::pump(&mut s, now);
+        resp.status
+    }
+
     /// A control API call (`inbound_call`, `drop`, `next`, ...).
     pub fn control(&self, endpoint: &str, body: serde_json::Value) -> serde_json::Value {
         let now = self.clock.now();
