@@ -111,7 +111,14 @@ impl RelayClient {
             limits: WsLimits::new(config.bounds.max_frame_size),
             state: Arc::default(),
         };
-        let client = Self::spawn(config, url.into(), Arc::new(runtime), Arc::new(connector), options, taps);
+        let client = Self::spawn(
+            config,
+            url.into(),
+            Arc::new(runtime),
+            Arc::new(connector),
+            options,
+            taps,
+        );
         (client, Events(observer))
     }
 

@@ -416,7 +416,8 @@ impl RelayConsumer {
                     match &self.incoming_call {
                         Some(h) => {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
-                            let handle = Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
+                            let handle =
+                                Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
                             spawn(client, running, h(handle), "incoming call", id.to_string());
                         }
                         None => tracing::debug!(call_id = %id, "incoming call without a handler"),
@@ -434,7 +435,13 @@ impl RelayConsumer {
                 }
                 Event::Task { context, message } => {
                     if let Some(h) = &self.task {
-                        spawn(client, running, h((client.clone(), message)), "task", context);
+                        spawn(
+                            client,
+                            running,
+                            h((client.clone(), message)),
+                            "task",
+                            context,
+                        );
                     }
                 }
                 Event::Stopped { reason } => return Some(reason),
@@ -470,7 +477,9 @@ impl RelayConsumer {
             match future::select(td, limit).await {
                 Either::Left((Some(error), _)) => tracing::error!(%error, "teardown failed"),
                 Either::Left((None, _)) => {}
-                Either::Right(_) => tracing::warn!("teardown did not finish within the grace period"),
+                Either::Right(_) => {
+                    tracing::warn!("teardown did not finish within the grace period")
+                }
             }
         }
         client.disconnect().await;

@@ -78,7 +78,6 @@ impl<T> Stream for Observer<T> {
 }
 
 impl<T> Subscriber<T> {
-
     /// Offers `item`; `false` once the receiver is gone. A full subscriber counts the miss
     /// and is told the count (as `Err(Lagged)`) as soon as it has room again.
     pub(crate) fn offer(&mut self, item: T) -> bool {

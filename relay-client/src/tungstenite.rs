@@ -18,10 +18,11 @@ pub struct TungsteniteTransport<S>(pub S);
 /// The tungstenite configuration that enforces `limits`: no message and no frame larger than
 /// `limits.max_message_size` is buffered (a larger one fails the connection).
 pub fn websocket_config(limits: WsLimits) -> WebSocketConfig {
-    let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(limits.max_message_size);
-    config.max_frame_size = Some(limits.max_message_size);
-    config
+    WebSocketConfig {
+        max_message_size: Some(limits.max_message_size),
+        max_frame_size: Some(limits.max_message_size),
+        ..WebSocketConfig::default()
+    }
 }
 
 impl<S> WsTransport for TungsteniteTransport<S>

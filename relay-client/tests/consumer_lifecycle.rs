@@ -50,7 +50,10 @@ fn hooks_failing_handlers_typed_tasks_and_a_graceful_stop() {
             note(&l1, "ready");
             inbound_call(&s, "+15550000001");
             inbound_call(&s, "+15550000002");
-            assert_eq!(s.deliver_task("office", &json!({"number": "+15551112222", "attempts": 3})), 204);
+            assert_eq!(
+                s.deliver_task("office", &json!({"number": "+15551112222", "attempts": 3})),
+                204
+            );
             assert_eq!(s.deliver_task("office", &json!({"unexpected": true})), 204);
             async {}
         })
@@ -79,7 +82,10 @@ fn hooks_failing_handlers_typed_tasks_and_a_graceful_stop() {
             let log = l4.clone();
             async move { note(&log, "teardown") }
         });
-    let stopped = run(&rt, consumer.run(plain_config(), "ws://in-memory", rt.clone(), server.clone()));
+    let stopped = run(
+        &rt,
+        consumer.run(plain_config(), "ws://in-memory", rt.clone(), server.clone()),
+    );
     assert_eq!(stopped, Ok(StopReason::Closed));
     let log = log.lock().expect("log").clone();
     assert_eq!(log.first().map(String::as_str), Some("ready"));
@@ -90,7 +96,11 @@ fn hooks_failing_handlers_typed_tasks_and_a_graceful_stop() {
     let teardown = log.iter().position(|l| l == "teardown");
     assert!(done.is_some() && teardown > done, "{log:?}");
     assert_eq!(log.last().map(String::as_str), Some("teardown"));
-    assert_eq!(server.closes(), [1000], "closed with a close frame after teardown");
+    assert_eq!(
+        server.closes(),
+        [1000],
+        "closed with a close frame after teardown"
+    );
 }
 
 #[test]
@@ -121,10 +131,16 @@ fn handlers_past_the_grace_period_are_left_behind() {
             async move { note(&log, "teardown") }
         });
     let t0 = rt.now();
-    let stopped = run(&rt, consumer.run(plain_config(), "ws://in-memory", rt.clone(), server.clone()));
+    let stopped = run(
+        &rt,
+        consumer.run(plain_config(), "ws://in-memory", rt.clone(), server.clone()),
+    );
     assert_eq!(stopped, Ok(StopReason::Closed));
     let took = rt.now() - t0;
-    assert!(took < Duration::from_secs(4), "stop took {took:?}, grace is 2 s");
+    assert!(
+        took < Duration::from_secs(4),
+        "stop took {took:?}, grace is 2 s"
+    );
     assert_eq!(*log.lock().expect("log"), ["teardown"]);
     assert_eq!(server.closes(), [1000]);
 }
@@ -138,7 +154,13 @@ fn a_shutdown_future_stops_the_consumer() {
     let t0 = rt.now();
     let stopped = run(
         &rt,
-        consumer.run_until(plain_config(), "ws://in-memory", rt.clone(), server.clone(), shutdown),
+        consumer.run_until(
+            plain_config(),
+            "ws://in-memory",
+            rt.clone(),
+            server.clone(),
+            shutdown,
+        ),
     );
     assert_eq!(stopped, Ok(StopReason::Closed));
     assert_eq!(rt.now() - t0, Duration::from_secs(3));

@@ -60,12 +60,22 @@ fn ten_thousand_inbound_calls_all_reach_slow_handlers() {
                 }
             }
         });
-    let stopped = run(&rt, consumer.run(config(), "ws://in-memory", rt.clone(), server.clone()));
+    let stopped = run(
+        &rt,
+        consumer.run(config(), "ws://in-memory", rt.clone(), server.clone()),
+    );
     assert_eq!(stopped, Ok(StopReason::Closed));
-    assert_eq!(seen.lock().expect("seen").len(), CALLS, "every call reached its handler");
+    assert_eq!(
+        seen.lock().expect("seen").len(),
+        CALLS,
+        "every call reached its handler"
+    );
     let peak = *peak.lock().expect("peak");
     // The driver reads at most one budget of frames past the mark before it pauses.
-    assert!(peak > 0 && peak <= BACKLOG + 64, "consumer backlog peaked at {peak}");
+    assert!(
+        peak > 0 && peak <= BACKLOG + 64,
+        "consumer backlog peaked at {peak}"
+    );
     assert!(
         server.peak_unread() > BACKLOG + 64,
         "the rest waited unread on the server side ({})",

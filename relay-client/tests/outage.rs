@@ -58,7 +58,11 @@ fn commands_are_served_while_a_connect_hangs() {
         // So is a subscription, and a question about a call.
         let call = client.calling().call(relay_proto::CallId::from("nope"));
         assert_eq!(call.info().await.expect("info"), None);
-        assert_eq!(rt.now() - t0, Duration::ZERO, "a command waited for the connect");
+        assert_eq!(
+            rt.now() - t0,
+            Duration::ZERO,
+            "a command waited for the connect"
+        );
         client.disconnect().await;
     });
 }
@@ -88,7 +92,15 @@ fn disconnect_while_backing_off_returns_at_once() {
     server.set_accept(Accept::Refuse);
     let (client, mut events) = connect_with(&rt, &server, config());
     let waited = run(&rt, async {
-        until(&mut events, |e| matches!(e, Event::Disconnected { reconnect_at: Some(_) })).await;
+        until(&mut events, |e| {
+            matches!(
+                e,
+                Event::Disconnected {
+                    reconnect_at: Some(_)
+                }
+            )
+        })
+        .await;
         let t0 = rt.now();
         client.disconnect().await;
         rt.now() - t0

@@ -49,11 +49,10 @@ fn hostile_server() -> (String, oneshot::Receiver<Seen>) {
             let big = "x".repeat(OVERSIZED);
             let _ = ws.send(Message::Text(big)).await;
             // Ends (error or close) once the client drops the connection.
-            let first_dropped = tokio::time::timeout(limit, async {
-                while let Some(Ok(_)) = ws.next().await {}
-            })
-            .await
-            .is_ok();
+            let first_dropped =
+                tokio::time::timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} })
+                    .await
+                    .is_ok();
             let reconnected = tokio::time::timeout(limit, listener.accept()).await.is_ok();
             let _ = seen_tx.send(Seen {
                 first_dropped,
@@ -71,7 +70,10 @@ async fn oversized_frame_drops_the_connection<R: Runtime + Clone, C: Connector>(
     let seen = bounded(&rt, "hostile server report", seen)
         .await
         .expect("server thread reports");
-    assert!(seen.first_dropped, "the client kept reading an oversized frame");
+    assert!(
+        seen.first_dropped,
+        "the client kept reading an oversized frame"
+    );
     assert!(seen.reconnected, "the session did not reconnect");
     assert!(!client.is_connected());
     client.disconnect().await;

@@ -363,7 +363,10 @@ async fn slow_subscriber_never_stalls_the_connection<R: Runtime + Clone, C: Conn
         }
     }
     assert!(seen <= 2, "bounded subscriber held {seen} events");
-    assert!(missed > 100, "the subscriber was told it missed {missed} events");
+    assert!(
+        missed > 100,
+        "the subscriber was told it missed {missed} events"
+    );
 }
 
 on_both_runtimes!(

@@ -10,11 +10,13 @@ use relay_proto::calling::{
     DetectMode, DetectParams, DialParams, DialResult, EndReason, FaxSendParams, PlayParams,
     PromptParams, RecordParams, ReferParams, TapParams,
 };
-use relay_proto::{CallId, ControlId, DialTag, Event, MessageParams, RequestError, RequestId, SendResult};
+use relay_proto::{
+    CallId, ControlId, DialTag, Event, MessageParams, RequestError, RequestId, SendResult,
+};
 use serde_json::Value;
 
-use crate::error::ClientError;
 use crate::delivery::{Inbox, Subscriber};
+use crate::error::ClientError;
 
 use super::Driver;
 
@@ -107,10 +109,7 @@ pub(super) struct Router {
 }
 
 impl Router {
-    pub(super) fn new(
-        first_subscriber: Option<Subscriber<Event>>,
-        inbox: Option<Inbox>,
-    ) -> Self {
+    pub(super) fn new(first_subscriber: Option<Subscriber<Event>>, inbox: Option<Inbox>) -> Self {
         Router {
             subscribers: first_subscriber.into_iter().collect(),
             inbox,

@@ -102,7 +102,12 @@ pub(super) struct Closing {
 }
 
 impl Closing {
-    pub(super) fn new(ws: Box<dyn WsTransport>, code: u16, reason: String, deadline: Instant) -> Self {
+    pub(super) fn new(
+        ws: Box<dyn WsTransport>,
+        code: u16,
+        reason: String,
+        deadline: Instant,
+    ) -> Self {
         Closing {
             ws,
             code,

@@ -20,8 +20,8 @@ use futures_util::StreamExt as _;
 use relay_proto::{CloseInfo, Input, Output, Session, StopReason, TransportAction};
 
 use crate::runtime::{Connector, Runtime, WsLimits, WsRecv};
-pub(crate) use dispatch::{CallOp, Command};
 use dispatch::Router;
+pub(crate) use dispatch::{CallOp, Command};
 use link::{Closing, Link, Open, Timer};
 
 use crate::delivery::{Inbox, Subscriber};

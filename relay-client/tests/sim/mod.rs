@@ -399,5 +399,3 @@ pub async fn until(events: &mut Events, mut want: impl FnMut(&Event) -> bool) ->
     }
     panic!("event stream ended");
 }
-
-
