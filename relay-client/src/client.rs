@@ -12,7 +12,7 @@ use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConf
 use serde_json::Value;
 
 use crate::call::Call;
-use crate::delivery::{observer, Backlog, Inbox, InboxStream, Lagged, Observer};
+use crate::delivery::{observer, Backlog, ClientEvent, Inbox, InboxStream, Lagged, Observer};
 use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
 use crate::runtime::{Connector, Runtime, WsLimits};
@@ -234,6 +234,15 @@ impl RelayClient {
         Ok(Events(observer))
     }
 
+    /// What happens to the connection from now on ([`ClientEvent`]: socket open, error and
+    /// close with code and reason, ready, restored, disconnected, reconnecting). An optional
+    /// observer like [`events`](Self::events): it is told if it missed any.
+    pub async fn client_events(&self) -> Result<ClientEvents, ClientError> {
+        let (sub, observer) = observer(self.event_capacity);
+        self.send(Command::SubscribeClient(sub)).await?;
+        Ok(ClientEvents(observer))
+    }
+
     /// Registers more contexts (`signalwire.receive`); resolves when the server accepted them.
     pub async fn receive<I, S>(&self, contexts: I) -> Result<(), ClientError>
     where
@@ -343,6 +352,19 @@ pub struct Events(Observer<Event>);
 
 impl Stream for Events {
     type Item = Result<Event, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+/// A stream of [`ClientEvent`]s (see [`RelayClient::client_events`]); `Err(Lagged)` tells how
+/// many it missed.
+#[derive(Debug)]
+pub struct ClientEvents(Observer<ClientEvent>);
+
+impl Stream for ClientEvents {
+    type Item = Result<ClientEvent, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0).poll_next(cx)

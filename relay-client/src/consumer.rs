@@ -369,22 +369,22 @@ impl RelayConsumer {
         );
         let running = Arc::new(Running::default());
         let stop = self.stop.clone();
-        let stopped = {
+        let outcome = {
             let dispatch = self.dispatch(&client, inbox, wait_contexts, &running);
             let external = future::select(Box::pin(stop.wait()), Box::pin(shutdown));
             match future::select(Box::pin(dispatch), external).await {
-                Either::Left((reason, _)) => reason,
+                // The session stopped by itself (or was closed by a handler).
+                Either::Left((Some(reason), _)) => Ok(reason),
+                // The driver is gone without a word.
+                Either::Left((None, _)) => Err(ClientError::Closed),
                 Either::Right(_) => {
                     tracing::info!("consumer stopping");
-                    None
+                    Ok(StopReason::Closed)
                 }
             }
         };
         self.shut_down(&client, &running).await;
-        match stopped {
-            Some(reason) => Ok(reason),
-            None => Ok(StopReason::Closed),
-        }
+        outcome
     }
 
     /// Hands every event to its handler until the session stops (`Some(reason)`) or the
@@ -418,7 +418,13 @@ impl RelayConsumer {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
                             let handle =
                                 Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
-                            spawn(client, running, h(handle), "incoming call", id.to_string());
+                            spawn(
+                                client,
+                                running,
+                                h(handle),
+                                "incoming call",
+                                id.as_str().to_owned(),
+                            );
                         }
                         None => tracing::debug!(call_id = %id, "incoming call without a handler"),
                     }
@@ -429,7 +435,7 @@ impl RelayConsumer {
                         _ => (&self.message_state, "message state"),
                     };
                     if let Some(h) = h {
-                        let id = m.message.id.to_string();
+                        let id = m.message.id.as_str().to_owned();
                         spawn(client, running, h((client.clone(), m.message)), what, id);
                     }
                 }

@@ -25,6 +25,51 @@ pub struct Lagged {
     pub missed: u64,
 }
 
+/// What happened to the client's connection: the seed's `signalwire.socket.open`,
+/// `signalwire.socket.error`, `signalwire.socket.close`, `signalwire.ready`, plus reconnecting,
+/// restored and disconnected (see [`RelayClient::client_events`](crate::RelayClient::client_events)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// A WebSocket opened (the handshake follows).
+    SocketOpen,
+    /// A connect failed or timed out, or writing to the socket failed or stalled; a
+    /// [`SocketClose`](Self::SocketClose) follows when a socket was open.
+    SocketError {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The socket closed, whoever closed it.
+    SocketClose {
+        /// The close code, if one was sent or received (1006: closed without one).
+        code: Option<u16>,
+        /// The close reason or the error text.
+        reason: String,
+    },
+    /// A handshake completed with a new session.
+    Ready {
+        /// The Blade session id.
+        session_id: String,
+    },
+    /// A handshake after a reconnect resumed the previous session: calls survived.
+    Restored {
+        /// The Blade session id (the same as before).
+        session_id: String,
+    },
+    /// The connection is gone (`code` and `reason` of its close); a reconnect may follow.
+    Disconnected {
+        /// The close code, if any.
+        code: Option<u16>,
+        /// The close reason or the error text.
+        reason: String,
+    },
+    /// The next connection attempt is scheduled.
+    Reconnecting {
+        /// When it is due.
+        at: std::time::Instant,
+    },
+}
+
 /// What observer streams carry: an event, or how many were missed before it.
 pub(crate) type Item<T> = Result<T, Lagged>;
 

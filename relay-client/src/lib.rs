@@ -69,9 +69,9 @@ pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
     TapAction,
 };
-pub use client::{Calling, ClientStats, Events, Messaging, RelayClient};
+pub use client::{Calling, ClientEvents, ClientStats, Events, Messaging, RelayClient};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
-pub use delivery::Lagged;
+pub use delivery::{ClientEvent, Lagged};
 pub use driver::ClientOptions;
 pub use error::ClientError;
 pub use relay_proto;

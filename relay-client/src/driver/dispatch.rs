@@ -15,7 +15,7 @@ use relay_proto::{
 };
 use serde_json::Value;
 
-use crate::delivery::{Inbox, Subscriber};
+use crate::delivery::{ClientEvent, Inbox, Subscriber};
 use crate::error::ClientError;
 
 use super::Driver;
@@ -46,6 +46,7 @@ pub(crate) enum CallOp {
 pub(crate) enum Command {
     WaitReady(Reply<()>),
     Subscribe(Subscriber<Event>),
+    SubscribeClient(Subscriber<ClientEvent>),
     SubscribeCall {
         call_id: CallId,
         sub: Subscriber<CallEvent>,
@@ -104,6 +105,7 @@ pub(super) struct Router {
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     subscribers: Vec<Subscriber<Event>>,
+    client_subscribers: Vec<Subscriber<ClientEvent>>,
     call_subscribers: BTreeMap<CallId, Vec<Subscriber<CallEvent>>>,
     inbox: Option<Inbox>,
 }
@@ -122,9 +124,17 @@ impl Router {
         self.inbox.as_ref().is_some_and(|i| i.is_full(cx))
     }
 
+    /// Tells every [`ClientEvent`] subscriber.
+    pub(super) fn client_event(&mut self, event: ClientEvent) {
+        tracing::debug!(?event, "client event");
+        self.client_subscribers
+            .retain_mut(|sub| sub.offer(event.clone()));
+    }
+
     /// Ends every stream (the session stopped).
     pub(super) fn close(&mut self) {
         self.subscribers.clear();
+        self.client_subscribers.clear();
         self.call_subscribers.clear();
         self.inbox = None;
     }
@@ -141,6 +151,7 @@ impl Driver {
                 }
             }
             Command::Subscribe(sub) => self.router.subscribers.push(sub),
+            Command::SubscribeClient(sub) => self.router.client_subscribers.push(sub),
             Command::SubscribeCall { call_id, sub } => {
                 // A call the registry no longer knows has ended: its stream ends at once.
                 if self.session.call(&call_id).is_some() {
@@ -277,6 +288,7 @@ impl Driver {
 
     /// Completes whoever waits for this event, then hands it to every subscriber.
     pub(super) fn route(&mut self, event: Event) {
+        self.connection_event(&event);
         match &event {
             Event::Ready { .. } => {
                 for w in self.router.ready_waiters.drain(..) {
@@ -328,6 +340,34 @@ impl Driver {
             _ => {}
         }
         self.broadcast(event);
+    }
+
+    /// The [`ClientEvent`]s a session event stands for.
+    fn connection_event(&mut self, event: &Event) {
+        match event {
+            Event::Ready {
+                session_id,
+                restored,
+                ..
+            } => {
+                let session_id = session_id.as_str().to_owned();
+                self.router.client_event(if *restored {
+                    ClientEvent::Restored { session_id }
+                } else {
+                    ClientEvent::Ready { session_id }
+                });
+            }
+            Event::Disconnected { reconnect_at } => {
+                let (code, reason) = self.last_close.clone();
+                self.router
+                    .client_event(ClientEvent::Disconnected { code, reason });
+                if let Some(at) = reconnect_at {
+                    self.router
+                        .client_event(ClientEvent::Reconnecting { at: *at });
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Hands `event` to the consumer (if it needs it; never dropped), to the call's

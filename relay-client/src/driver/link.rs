@@ -159,7 +159,10 @@ impl Timer {
         at: Option<Instant>,
         cx: &mut Context<'_>,
     ) -> Option<Instant> {
-        let at = at?;
+        let Some(at) = at else {
+            self.armed = None;
+            return None;
+        };
         if self.armed != Some(at) {
             self.armed = Some(at);
             self.fired = false;

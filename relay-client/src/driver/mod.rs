@@ -24,7 +24,7 @@ use dispatch::Router;
 pub(crate) use dispatch::{CallOp, Command};
 use link::{Closing, Link, Open, Timer};
 
-use crate::delivery::{Inbox, Subscriber};
+use crate::delivery::{ClientEvent, Inbox, Subscriber};
 
 /// Commands, frames and timer checks one poll handles before yielding to other tasks.
 const BUDGET: usize = 64;
@@ -118,6 +118,8 @@ pub(crate) struct Driver {
     router: Router,
     state: Arc<crate::client::SharedState>,
     stopped: Option<StopReason>,
+    /// Code and reason of the last socket close, for [`ClientEvent::Disconnected`].
+    last_close: (Option<u16>, String),
 }
 
 impl Driver {
@@ -147,6 +149,7 @@ impl Driver {
             router: Router::new(taps.first_subscriber, taps.inbox),
             state: taps.state,
             stopped: None,
+            last_close: (None, String::new()),
         }
     }
 
@@ -223,12 +226,14 @@ impl Driver {
             Ok(ws) => {
                 tracing::debug!(url = %self.url, "socket open");
                 self.link = Link::Open(Open::new(ws));
+                self.router.client_event(ClientEvent::SocketOpen);
                 let _ = self.session.handle_input(now, Input::Opened);
             }
             Err(e) => {
                 tracing::info!(url = %self.url, reason = %e, "connect failed");
                 self.link = Link::Idle;
-                self.feed_closed(now, None, &e.0);
+                self.socket_error(&e.0);
+                self.feed_closed(now, false, None, &e.0);
             }
         }
         self.drain_output();
@@ -258,7 +263,7 @@ impl Driver {
                 WsRecv::Closed { code, reason } => {
                     tracing::debug!(?code, %reason, "socket closed");
                     self.link = Link::Idle;
-                    self.feed_closed(now, code, &reason);
+                    self.feed_closed(now, true, code, &reason);
                 }
             }
             self.drain_output();
@@ -276,7 +281,8 @@ impl Driver {
             Err(e) => {
                 tracing::debug!(error = %e, "send failed");
                 self.link = Link::Idle;
-                self.feed_closed(self.runtime.now(), Some(1006), &e.0);
+                self.socket_error(&e.0);
+                self.feed_closed(self.runtime.now(), true, Some(1006), &e.0);
                 self.drain_output();
                 true
             }
@@ -300,7 +306,8 @@ impl Driver {
             Link::Connecting { deadline, .. } if *deadline <= now => {
                 tracing::info!(url = %self.url, "connect timed out");
                 self.link = Link::Idle;
-                self.feed_closed(now, None, "connect timed out");
+                self.socket_error("connect timed out");
+                self.feed_closed(now, false, None, "connect timed out");
                 busy = true;
             }
             Link::Open(open)
@@ -310,7 +317,8 @@ impl Driver {
             {
                 tracing::info!(limit = ?self.options.io_timeout, "socket write timed out");
                 self.link = Link::Idle;
-                self.feed_closed(now, Some(1006), "send timed out");
+                self.socket_error("send timed out");
+                self.feed_closed(now, true, Some(1006), "send timed out");
                 busy = true;
             }
             _ => {}
@@ -371,11 +379,15 @@ impl Driver {
 
     fn start_close(&mut self, code: u16, reason: String) {
         let now = self.runtime.now();
-        if let Link::Open(open) = std::mem::replace(&mut self.link, Link::Idle) {
-            self.retire(open, code, reason.clone(), now);
-        }
+        let socket = match std::mem::replace(&mut self.link, Link::Idle) {
+            Link::Open(open) => {
+                self.retire(open, code, reason.clone(), now);
+                true
+            }
+            _ => false,
+        };
         // Whoever closed, the session hears of it (a connect in flight is simply dropped).
-        self.feed_closed(now, Some(code), &reason);
+        self.feed_closed(now, socket, Some(code), &reason);
     }
 
     /// Moves an open socket to the closing set: its unsent frames belong to a connection the
@@ -386,7 +398,22 @@ impl Driver {
             .push(Closing::new(open.ws, code, reason, deadline));
     }
 
-    fn feed_closed(&mut self, now: Instant, code: Option<u16>, reason: &str) {
+    fn socket_error(&mut self, reason: &str) {
+        self.router.client_event(ClientEvent::SocketError {
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Reports a closed (or never opened) socket to the session and to client observers.
+    /// `socket`: whether a socket was open (else a connect failed or was abandoned).
+    fn feed_closed(&mut self, now: Instant, socket: bool, code: Option<u16>, reason: &str) {
+        self.last_close = (code, reason.to_owned());
+        if socket {
+            self.router.client_event(ClientEvent::SocketClose {
+                code,
+                reason: reason.to_owned(),
+            });
+        }
         let _ = self
             .session
             .handle_input(now, Input::Closed(CloseInfo { code, reason }));
