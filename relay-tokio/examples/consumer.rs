@@ -1,5 +1,6 @@
 //! A consumer against an in-process relay-mock: it injects one inbound call through the mock's
-//! control API, answers it, plays TTS, hangs up and exits.
+//! control API, answers it, plays TTS, hangs up, and stops the consumer gracefully (teardown,
+//! close frame) with its stop handle.
 //!
 //! `cargo run -p relay-tokio --example consumer`
 #![allow(clippy::print_stdout)]
@@ -7,7 +8,7 @@
 use std::time::Duration;
 
 use relay_mock::{net, MockConfig};
-use relay_tokio::{RelayConsumer, SessionConfig};
+use relay_tokio::{Call, ClientError, RelayConsumer, SessionConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// POSTs a JSON body to the mock's control API; returns the HTTP status.
@@ -28,14 +29,23 @@ async fn post(base: &str, path: &str, body: &str) -> std::io::Result<u16> {
         .unwrap_or(0))
 }
 
+/// The caller's number, as the call was offered.
+fn caller(call: &Call) -> String {
+    call.snapshot()
+        .and_then(|c| c.from().map(str::to_owned))
+        .unwrap_or_else(|| "an unknown number".into())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mock = net::start(MockConfig::default()).await?;
     println!("relay-mock on {}", mock.ws_url());
     let http = mock.http_base();
 
-    let consumer = RelayConsumer::new()
-        .contexts(["office"])
+    let consumer = RelayConsumer::new().contexts(["office"]);
+    // Stops the consumer from a handler; Ctrl-C or SIGTERM would too (run_consumer listens).
+    let stop = consumer.stop_handle();
+    let consumer = consumer
         .on_ready(move |_client| {
             let http = http.clone();
             async move {
@@ -46,21 +56,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         })
-        .on_incoming_call(|call| async move {
-            println!("incoming call {}", call.id());
-            let answered = call.answer().await;
-            println!("answer: {answered:?}");
-            let played = call.play_tts("Welcome to the Rust SDK").await;
-            println!("play: {played:?}");
-            let ended = call.hangup().await;
-            println!("hangup: {ended:?}");
-            call.client().disconnect().await;
+        .on_incoming_call(move |call| {
+            let stop = stop.clone();
+            async move {
+                println!("A call came in from {}.", caller(&call));
+                call.answer().await?;
+                println!("We answered it.");
+                let played = call.play_tts("Welcome to the Rust SDK").await?;
+                println!(
+                    "We said our welcome ({}).",
+                    if played.successful {
+                        "played to the end"
+                    } else {
+                        "it did not play"
+                    }
+                );
+                call.hangup().await?;
+                println!("We hung up. Stopping the consumer.");
+                stop.stop();
+                // An error here would be logged with the call id; the consumer would go on.
+                Ok::<(), ClientError>(())
+            }
+        })
+        .on_teardown(|_client| async {
+            println!("Teardown: every handler has finished; the socket closes next.");
         });
 
     let config = SessionConfig::new("test-project", "test-token");
     let run = relay_tokio::run_consumer(consumer, config, mock.ws_url());
     let stopped = tokio::time::timeout(Duration::from_secs(20), run).await??;
-    println!("consumer stopped: {stopped:?}");
+    println!("The consumer stopped ({stopped:?}).");
     mock.shutdown().await;
     Ok(())
 }
