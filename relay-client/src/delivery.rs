@@ -255,3 +255,78 @@ impl Stream for InboxStream {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::{FutureExt, StreamExt};
+
+    /// What the observer yields without waiting, and whether it ended.
+    fn take<T>(obs: &mut Observer<T>) -> (Vec<Item<T>>, bool) {
+        let mut out = Vec::new();
+        loop {
+            match obs.next().now_or_never() {
+                Some(Some(item)) => out.push(item),
+                Some(None) => return (out, true),
+                None => return (out, false),
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_observer_is_told_how_many_it_missed_in_place() {
+        let (mut sub, mut obs) = observer::<u32>(1);
+        // Capacity 1 plus the sender's slot: two fit.
+        for i in 0..10 {
+            assert!(sub.offer(i));
+        }
+        assert_eq!(take(&mut obs), (vec![Ok(0), Ok(1)], false));
+        assert!(sub.offer(10));
+        assert!(sub.offer(11));
+        let (items, _) = take(&mut obs);
+        assert_eq!(
+            items,
+            [Err(Lagged { missed: 8 }), Ok(10)],
+            "the lag comes where the events were lost"
+        );
+        assert_eq!(sub.missed, 1, "11 did not fit behind the marker");
+    }
+
+    #[test]
+    fn a_lag_at_the_end_is_reported_before_the_stream_ends() {
+        let (mut sub, mut obs) = observer::<u32>(1);
+        for i in 0..5 {
+            sub.offer(i);
+        }
+        drop(sub);
+        let (items, ended) = take(&mut obs);
+        assert_eq!(items, [Ok(0), Ok(1), Err(Lagged { missed: 3 })]);
+        assert!(ended);
+    }
+
+    #[test]
+    fn a_dropped_receiver_unsubscribes() {
+        let (mut sub, obs) = observer::<u32>(4);
+        drop(obs);
+        assert!(!sub.offer(1));
+    }
+
+    #[test]
+    fn the_inbox_never_drops_and_asks_for_backpressure_above_its_mark() {
+        let (inbox, mut stream) = Inbox::new(4);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..10 {
+            assert!(inbox.push(Event::Paused));
+        }
+        assert!(inbox.is_full(&mut cx));
+        assert_eq!(inbox.backlog().levels(), (10, 10));
+        let mut got = 0;
+        while let Some(Some(_)) = stream.next().now_or_never() {
+            got += 1;
+        }
+        assert_eq!(got, 10, "every event arrives");
+        assert!(!inbox.is_full(&mut cx));
+        assert_eq!(inbox.backlog().levels(), (0, 10));
+    }
+}

@@ -137,11 +137,66 @@ fn a_command_issued_during_an_outage_times_out() {
     run(&rt, async {
         let t0 = rt.now();
         let sent = client
-            .messaging()
-            .send(MessageParams::text("office", "+15550001", "+15550002", "x"))
+            .execute(
+                "calling.end",
+                serde_json::json!({"call_id": "c", "node_id": "n"}),
+            )
             .await;
         assert_eq!(sent, Err(ClientError::Request(RequestError::Timeout)));
         assert!(rt.now() - t0 <= Duration::from_secs(10));
         client.disconnect().await;
     });
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_a_lost_connection_after_the_io_timeout() {
+    let (rt, server) = setup();
+    // Shorter than the 10 s request timeout, so the socket is what gives up first.
+    let (client, _events) = RelayClient::connect_with(
+        config(),
+        "ws://in-memory",
+        rt.clone(),
+        server.clone(),
+        ClientOptions::default().with_io_timeout(Duration::from_secs(3)),
+    );
+    run(&rt, async {
+        client.wait_ready().await.expect("ready");
+        server.stall_reads(true);
+        let t0 = rt.now();
+        // The frame waits in the driver; commands and timers go on meanwhile.
+        let sent = client
+            .messaging()
+            .send(MessageParams::text("office", "+15550001", "+15550002", "x"))
+            .await;
+        // Messaging reports it in the result, as the Node SDK does.
+        let sent = sent.expect("a send result");
+        assert!(!sent.successful);
+        assert_eq!(sent.error, Some(RequestError::ConnectionLost));
+        assert_eq!(rt.now() - t0, Duration::from_secs(3), "the io timeout");
+        server.stall_reads(false);
+        // The session reconnects and works again.
+        client.wait_ready().await.expect("ready again");
+        let sent = client
+            .messaging()
+            .send(MessageParams::text("office", "+15550001", "+15550002", "y"))
+            .await
+            .expect("send after the reconnect");
+        assert!(sent.successful);
+        client.disconnect().await;
+    });
+}
+
+#[test]
+fn disconnect_while_the_peer_stopped_reading_returns_at_once() {
+    let (rt, server) = setup();
+    let (client, _events) = connect_with(&rt, &server, config());
+    let waited = run(&rt, async {
+        client.wait_ready().await.expect("ready");
+        server.stall_reads(true);
+        let t0 = rt.now();
+        client.disconnect().await;
+        rt.now() - t0
+    });
+    assert_eq!(waited, Duration::ZERO);
+    assert!(client.is_closed());
 }

@@ -419,8 +419,9 @@ impl Driver {
             .handle_input(now, Input::Closed(CloseInfo { code, reason }));
     }
 
-    /// After the session stopped: refuse new commands, fail the buffered ones, and once the
-    /// close frames are out, answer `disconnect` callers. `true` when the driver is done.
+    /// After the session stopped: refuse new commands, fail the buffered ones, end every
+    /// stream and answer `disconnect` callers (by then close frames were written, unless the
+    /// peer stopped reading). `true` once the close frames are out or abandoned.
     fn finish(&mut self) -> bool {
         self.commands_open = false;
         self.commands.close();
@@ -429,15 +430,14 @@ impl Driver {
                 self.router.close_waiters.push(done);
             }
         }
-        if !self.closing.is_empty() {
-            return false;
-        }
         self.link = Link::Idle;
         self.router.close();
         self.state.update(&self.session);
         for w in self.router.close_waiters.drain(..) {
             let _ = w.send(());
         }
-        true
+        // A close frame a stalled peer does not take is retried until its deadline, in the
+        // background: nobody waits for it.
+        self.closing.is_empty()
     }
 }

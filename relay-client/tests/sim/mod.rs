@@ -147,6 +147,7 @@ pub struct Server {
     accept: Arc<Mutex<Accept>>,
     attempts: Arc<Mutex<u32>>,
     closes: Arc<Mutex<Vec<u16>>>,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -161,6 +162,7 @@ impl Server {
             accept: Arc::new(Mutex::new(Accept::Open)),
             attempts: Arc::default(),
             closes: Arc::default(),
+            stalled: Arc::default(),
         }
     }
 
@@ -202,6 +204,11 @@ impl Server {
     /// Connection attempts so far.
     pub fn attempts(&self) -> u32 {
         *self.attempts.lock().expect("attempts")
+    }
+
+    /// Whether the server stops reading: the client's writes then never become ready.
+    pub fn stall_reads(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 
     /// Close codes the client sent, in order.
@@ -300,6 +307,10 @@ impl MemWs {
 
 impl WsTransport for MemWs {
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        if self.server.stalled.load(Ordering::SeqCst) {
+            // Never woken: a peer that stopped reading.
+            return Poll::Pending;
+        }
         Poll::Ready(if self.is_open() {
             Ok(())
         } else {
