@@ -1,50 +1,20 @@
 //! [`RelayClient`] and its `calling()` / `messaging()` facades.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::{SinkExt, Stream};
-use relay_proto::calling::{DialParams, DialResult};
 use relay_proto::wire::RelayResult;
-use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConfig};
+use relay_proto::{Event, Session, SessionConfig};
 use serde_json::Value;
 
-use crate::call::Call;
 use crate::delivery::{observer, Backlog, ClientEvent, Inbox, InboxStream, Lagged, Observer};
 use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
 use crate::runtime::{Connector, Runtime, WsLimits};
-
-/// What the driver last knew of the session, readable without asking it.
-#[derive(Debug, Default)]
-pub(crate) struct SharedState(Mutex<Snapshot>);
-
-#[derive(Debug, Default, Clone, PartialEq)]
-struct Snapshot {
-    session_id: Option<String>,
-    protocol: Option<String>,
-    connected: bool,
-}
-
-impl SharedState {
-    fn get(&self) -> Snapshot {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Copies what changed from `session`.
-    pub(crate) fn update(&self, session: &Session) {
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if s.session_id.as_deref() != session.session_id() {
-            s.session_id = session.session_id().map(str::to_owned);
-        }
-        if s.protocol.as_deref() != session.protocol() {
-            s.protocol = session.protocol().map(str::to_owned);
-        }
-        s.connected = session.is_ready();
-    }
-}
+use crate::state::SharedState;
 
 /// A connection to Relay: a cheap, cloneable handle to the driver future that owns the
 /// [`Session`].
@@ -268,20 +238,6 @@ impl RelayClient {
         .await
     }
 
-    /// Calling commands.
-    pub fn calling(&self) -> Calling {
-        Calling {
-            client: self.clone(),
-        }
-    }
-
-    /// Messaging commands.
-    pub fn messaging(&self) -> Messaging {
-        Messaging {
-            client: self.clone(),
-        }
-    }
-
     /// Closes the session for good (close frame 1000, in-flight commands fail) and waits for
     /// the driver to finish. Harmless to repeat.
     pub async fn disconnect(&self) {
@@ -294,54 +250,6 @@ impl RelayClient {
     /// Whether the driver has finished.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
-    }
-}
-
-/// The calling facade: `client.calling()`.
-#[derive(Debug, Clone)]
-pub struct Calling {
-    client: RelayClient,
-}
-
-impl Calling {
-    /// Dials out and resolves with the answered leg. A dial that ends without an answer is
-    /// [`ClientError::DialFailed`] with the [`DialResult`].
-    pub async fn dial(&self, params: DialParams) -> Result<Call, ClientError> {
-        let result = self.dial_result(params).await?;
-        match (&result.call_id, result.successful) {
-            (Some(id), true) => Ok(Call::new(self.client.clone(), id.clone(), None)),
-            _ => Err(ClientError::DialFailed(Box::new(result))),
-        }
-    }
-
-    /// Dials out and resolves with the raw [`DialResult`], successful or not.
-    pub async fn dial_result(&self, params: DialParams) -> Result<DialResult, ClientError> {
-        let params = Box::new(params);
-        self.client
-            .ask(|reply| Command::Dial { params, reply })
-            .await
-    }
-
-    /// A handle for a call known by id (no check is made until a command is issued).
-    pub fn call(&self, id: CallId) -> Call {
-        Call::new(self.client.clone(), id, None)
-    }
-}
-
-/// The messaging facade: `client.messaging()`.
-#[derive(Debug, Clone)]
-pub struct Messaging {
-    client: RelayClient,
-}
-
-impl Messaging {
-    /// Sends a message (`messaging.send`) and resolves with the send result; the delivery
-    /// states arrive later as [`Event::Message`] on the message's context.
-    pub async fn send(&self, params: MessageParams) -> Result<SendResult, ClientError> {
-        let params = Box::new(params);
-        self.client
-            .ask(|reply| Command::MessagingSend { params, reply })
-            .await
     }
 }
 

@@ -61,7 +61,9 @@ mod consumer;
 mod delivery;
 mod driver;
 mod error;
+mod facades;
 mod runtime;
+mod state;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
@@ -69,11 +71,12 @@ pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
     TapAction,
 };
-pub use client::{Calling, ClientEvents, ClientStats, Events, Messaging, RelayClient};
+pub use client::{ClientEvents, ClientStats, Events, RelayClient};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
 pub use delivery::{ClientEvent, Lagged};
 pub use driver::ClientOptions;
 pub use error::ClientError;
+pub use facades::{Calling, Messaging};
 pub use relay_proto;
 pub use runtime::{
     os_seed, seed_from_os, AsyncTimer, BoxFuture, Connector, Runtime, TransportError, WsLimits,

@@ -20,6 +20,7 @@ use futures_util::StreamExt as _;
 use relay_proto::{CloseInfo, Input, Output, Session, StopReason, TransportAction};
 
 use crate::runtime::{Connector, Runtime, WsLimits, WsRecv};
+use crate::state::SharedState;
 use dispatch::Router;
 pub(crate) use dispatch::{CallOp, Command};
 use link::{Closing, Link, Open, Timer};
@@ -99,7 +100,7 @@ pub(crate) struct Taps {
     pub(crate) first_subscriber: Option<Subscriber<relay_proto::Event>>,
     pub(crate) limits: WsLimits,
     pub(crate) inbox: Option<Inbox>,
-    pub(crate) state: Arc<crate::client::SharedState>,
+    pub(crate) state: Arc<SharedState>,
 }
 
 pub(crate) struct Driver {
@@ -116,7 +117,7 @@ pub(crate) struct Driver {
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     router: Router,
-    state: Arc<crate::client::SharedState>,
+    state: Arc<SharedState>,
     stopped: Option<StopReason>,
     /// Code and reason of the last socket close, for [`ClientEvent::Disconnected`].
     last_close: (Option<u16>, String),
