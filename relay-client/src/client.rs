@@ -238,8 +238,11 @@ impl RelayClient {
         .await
     }
 
-    /// Closes the session for good (close frame 1000, in-flight commands fail) and waits for
-    /// the driver to finish. Harmless to repeat.
+    /// Closes the session for good (close frame 1000, in-flight and queued commands fail) and
+    /// waits for the driver to stop, which it does at once in every state: connecting,
+    /// connected, backing off. The close frame is written before this returns unless the peer
+    /// stopped reading (then it is retried in the background for at most
+    /// [`io_timeout`](ClientOptions::io_timeout)). Harmless to repeat.
     pub async fn disconnect(&self) {
         let (done, rx) = oneshot::channel();
         if self.send(Command::Disconnect(done)).await.is_ok() {
