@@ -118,3 +118,44 @@ fn dropped_socket_resumes_with_virtual_backoff() {
         client.disconnect().await;
     });
 }
+
+#[test]
+fn call_events_are_routed_per_call_and_end_with_the_call() {
+    use futures::StreamExt;
+    use relay_proto::calling::{CallEvent, CallState};
+    let (rt, server) = setup();
+    let (client, _events) = connect(&rt, &server);
+    run(&rt, async {
+        client.wait_ready().await.expect("ready");
+        let calling = client.calling();
+        let dial =
+            |to: &'static str| calling.dial(DialParams::single(Device::phone("+15551230001", to)));
+        let first = dial("+15553210002").await.expect("dial");
+        let second = dial("+15553210003").await.expect("dial");
+        let mut first_events = first.events().await.expect("subscribe");
+        // Activity on the other call does not reach this stream.
+        second.play_tts("other").await.expect("play");
+        second.hangup().await.expect("hangup");
+        first.hangup().await.expect("hangup");
+        let mut seen = Vec::new();
+        while let Some(item) = first_events.next().await {
+            let event = item.expect("no lag");
+            assert_eq!(event.call_id(), Some(first.id()), "{event:?}");
+            seen.push(event);
+        }
+        assert!(
+            matches!(
+                seen.last(),
+                Some(CallEvent::StateChanged {
+                    state: CallState::Ended,
+                    ..
+                })
+            ),
+            "the stream ended after the call ended: {seen:?}"
+        );
+        // A call the client no longer tracks: its stream ends at once.
+        let mut gone = first.events().await.expect("subscribe");
+        assert!(gone.next().await.is_none());
+        client.disconnect().await;
+    });
+}
