@@ -157,6 +157,12 @@ impl RelayClient {
         self.state.get().protocol
     }
 
+    /// The contexts the server accepted so far (from the configuration, a consumer, or
+    /// [`receive`](Self::receive)).
+    pub fn contexts(&self) -> Vec<String> {
+        self.state.get().contexts
+    }
+
     /// Whether the session is connected and its handshake complete right now.
     pub fn is_connected(&self) -> bool {
         self.state.get().connected

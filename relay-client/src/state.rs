@@ -1,5 +1,5 @@
-//! What the driver shares with the handles without a round trip: the session's identity and
-//! whether it is connected.
+//! What the driver shares with the handles without a round trip: the session's identity,
+//! whether it is connected, and its registered contexts.
 
 use std::sync::Mutex;
 
@@ -14,11 +14,23 @@ pub(crate) struct Snapshot {
     pub(crate) session_id: Option<String>,
     pub(crate) protocol: Option<String>,
     pub(crate) connected: bool,
+    /// Contexts the server accepted, in the order it did.
+    pub(crate) contexts: Vec<String>,
 }
 
 impl SharedState {
     pub(crate) fn get(&self) -> Snapshot {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records contexts the server accepted.
+    pub(crate) fn add_contexts(&self, contexts: &[String]) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for c in contexts {
+            if !s.contexts.contains(c) {
+                s.contexts.push(c.clone());
+            }
+        }
     }
 
     /// Copies what changed from `session`.

@@ -25,6 +25,8 @@ fn connection_events_and_accessors_follow_a_drop_and_a_restore() {
         let session_id = client.session_id().expect("session id once ready");
         assert!(client.protocol().is_some_and(|p| !p.is_empty()));
         assert!(client.is_connected());
+        client.receive(["sales"]).await.expect("receive");
+        assert_eq!(client.contexts(), ["office", "sales"]);
 
         // The server drops the socket and refuses the first reconnect.
         server.set_accept(Accept::Refuse);

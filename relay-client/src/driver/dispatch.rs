@@ -302,8 +302,13 @@ impl Driver {
                 }
             }
             Event::ContextsRegistered {
-                request, outcome, ..
+                request,
+                outcome,
+                contexts,
             } => {
+                if outcome.is_ok() {
+                    self.state.add_contexts(contexts);
+                }
                 if let Some(Pending::Receive(r)) = self.router.requests.remove(request) {
                     let _ = r.send(outcome.clone().map_err(ClientError::Request));
                 }
