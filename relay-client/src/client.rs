@@ -19,7 +19,7 @@ use crate::state::SharedState;
 /// A connection to Relay: a cheap, cloneable handle to the driver future that owns the
 /// [`Session`].
 ///
-/// Dropping a clone never disturbs the connection; when the last handle (client, [`Call`] or
+/// Dropping a clone never disturbs the connection; when the last handle (client, [`Call`](crate::Call) or
 /// action) is dropped, the driver closes the session and ends.
 #[derive(Clone)]
 pub struct RelayClient {

@@ -63,7 +63,7 @@ pub struct Messaging {
 
 impl Messaging {
     /// Sends a message (`messaging.send`) and resolves with the send result; the delivery
-    /// states arrive later as [`Event::Message`] on the message's context.
+    /// states arrive later as [`Event::Message`](relay_proto::Event::Message) on the message's context.
     pub async fn send(&self, params: MessageParams) -> Result<SendResult, ClientError> {
         let params = Box::new(params);
         self.client
