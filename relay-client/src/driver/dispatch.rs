@@ -175,47 +175,13 @@ impl Driver {
                 op,
                 started,
                 done,
-            } => {
-                let span = tracing::debug_span!("call", call_id = %call_id);
-                let _g = span.enter();
-                match self.start(now, &call_id, op) {
-                    Ok(control_id) => {
-                        tracing::debug!(control_id = %control_id, "command started");
-                        self.router.components.insert(control_id.clone(), done);
-                        let _ = started.send(Ok(control_id));
-                    }
-                    Err(e) => {
-                        let _ = started.send(Err(e.into()));
-                    }
-                }
-            }
+            } => self.call_command(now, &call_id, op, started, done),
             Command::Control {
                 call_id,
                 control_id,
                 action,
                 reply,
-            } => {
-                let r = self
-                    .session
-                    .call_mut(&call_id)
-                    .and_then(|mut c| match action {
-                        ControlAction::Stop => c.stop(now, &control_id),
-                        ControlAction::Pause => c.pause(now, &control_id),
-                        ControlAction::Resume => c.resume(now, &control_id),
-                        ControlAction::Volume(v) => c.volume(now, &control_id, v),
-                        _ => Err(relay_proto::Error::ApiMisuse(format!(
-                            "unsupported control {action:?}"
-                        ))),
-                    });
-                match r {
-                    Ok(req) => {
-                        self.router.requests.insert(req, Pending::Control(reply));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
-            }
+            } => self.control_command(now, &call_id, &control_id, action, reply),
             Command::CallInfo { call_id, reply } => {
                 let _ = reply.send(self.session.call(&call_id).cloned());
             }
@@ -256,6 +222,58 @@ impl Driver {
             Command::Disconnect(done) => {
                 self.router.close_waiters.push(done);
                 self.session.close(now);
+            }
+        }
+    }
+
+    fn call_command(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        op: CallOp,
+        started: Reply<ControlId>,
+        done: oneshot::Sender<ComponentResult>,
+    ) {
+        let span = tracing::debug_span!("call", call_id = %call_id);
+        let _g = span.enter();
+        match self.start(now, call_id, op) {
+            Ok(control_id) => {
+                tracing::debug!(control_id = %control_id, "command started");
+                self.router.components.insert(control_id.clone(), done);
+                let _ = started.send(Ok(control_id));
+            }
+            Err(e) => {
+                let _ = started.send(Err(e.into()));
+            }
+        }
+    }
+
+    fn control_command(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        control_id: &ControlId,
+        action: ControlAction,
+        reply: Reply<ControlResult>,
+    ) {
+        let r = self
+            .session
+            .call_mut(call_id)
+            .and_then(|mut c| match action {
+                ControlAction::Stop => c.stop(now, control_id),
+                ControlAction::Pause => c.pause(now, control_id),
+                ControlAction::Resume => c.resume(now, control_id),
+                ControlAction::Volume(v) => c.volume(now, control_id, v),
+                _ => Err(relay_proto::Error::ApiMisuse(format!(
+                    "unsupported control {action:?}"
+                ))),
+            });
+        match r {
+            Ok(req) => {
+                self.router.requests.insert(req, Pending::Control(reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
             }
         }
     }
