@@ -70,9 +70,10 @@ impl Connector for AsyncStdConnector {
     fn connect(
         &self,
         url: &str,
+        limits: WsLimits,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>> {
         let url = url.to_owned();
-        Box::pin(async move { ws::open(&url).await })
+        Box::pin(async move { ws::open(&url, limits).await })
     }
 }
 
@@ -88,17 +89,50 @@ pub fn connect(config: SessionConfig, url: impl Into<String>) -> RelayClient {
 }
 
 /// Runs a consumer with async-std and async-tungstenite, seeding ids and jitter from the OS.
+/// It also stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
 pub async fn run_consumer(
     consumer: RelayConsumer,
     config: SessionConfig,
     url: impl Into<String>,
 ) -> Result<relay_proto::StopReason, ClientError> {
     consumer
-        .run(
+        .run_until(
             seed_from_os(config),
             url,
             AsyncStdRuntime,
             AsyncStdConnector,
+            shutdown_signal(),
         )
         .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (Unix; elsewhere it never completes). If the
+/// handlers cannot be installed it never completes (logged).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(mut signals) => {
+                // Closing the handle (also when this future is dropped) ends the blocking wait.
+                let _close = CloseOnDrop(signals.handle());
+                let got = async_std::task::spawn_blocking(move || signals.forever().next()).await;
+                tracing::info!(signal = ?got, "signal: stopping");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM"),
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Unregisters the signal handlers and wakes the blocking wait.
+#[cfg(unix)]
+struct CloseOnDrop(signal_hook::iterator::Handle);
+
+#[cfg(unix)]
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }

@@ -3,10 +3,14 @@
 //! feature.
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
-use relay_client::{TransportError, TungsteniteTransport, WsTransport};
+use relay_client::{websocket_config, TransportError, TungsteniteTransport, WsLimits, WsTransport};
 
-/// Opens `url` (`ws://` or `wss://`) and hands back the driver's transport.
-pub(crate) async fn open(url: &str) -> Result<Box<dyn WsTransport>, TransportError> {
+/// Opens `url` (`ws://` or `wss://`) with the frame and message limits of `limits` and hands
+/// back the driver's transport.
+pub(crate) async fn open(
+    url: &str,
+    limits: WsLimits,
+) -> Result<Box<dyn WsTransport>, TransportError> {
     let request = url.into_client_request().map_err(TransportError::new)?;
     let uri = request.uri();
     let secure = match uri.scheme_str() {
@@ -23,18 +27,19 @@ pub(crate) async fn open(url: &str) -> Result<Box<dyn WsTransport>, TransportErr
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
         .filter(|h| !h.is_empty())
         .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
+    let config = websocket_config(limits);
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let tcp = async_std::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(TransportError::new)?;
     if secure {
         let tls = tls::handshake(&host, tcp).await?;
-        let (ws, _) = async_tungstenite::client_async(request, tls)
+        let (ws, _) = async_tungstenite::client_async_with_config(request, tls, Some(config))
             .await
             .map_err(TransportError::new)?;
         Ok(Box::new(TungsteniteTransport(ws)))
     } else {
-        let (ws, _) = async_tungstenite::client_async(request, tcp)
+        let (ws, _) = async_tungstenite::client_async_with_config(request, tcp, Some(config))
             .await
             .map_err(TransportError::new)?;
         Ok(Box::new(TungsteniteTransport(ws)))

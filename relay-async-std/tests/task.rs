@@ -27,10 +27,10 @@ async fn a_delivered_task_reaches_the_consumer() {
         while let Some(e) = events.next().await {
             if matches!(
                 e,
-                Event::ContextsRegistered {
+                Ok(Event::ContextsRegistered {
                     outcome: Ok(()),
                     ..
-                }
+                })
             ) {
                 break;
             }
@@ -50,7 +50,7 @@ async fn a_delivered_task_reaches_the_consumer() {
     task.deliver("office", &job).await.expect("delivered");
     let got = async_std::future::timeout(WAIT, async {
         while let Some(e) = events.next().await {
-            if let Event::Task { context, message } = e {
+            if let Ok(Event::Task { context, message }) = e {
                 return (context, message);
             }
         }

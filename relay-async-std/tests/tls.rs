@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures_rustls::rustls;
-use relay_async_std::{AsyncStdConnector, Connector, DeliverError, Task};
+use relay_async_std::{AsyncStdConnector, Connector, DeliverError, Task, WsLimits};
 
 /// A TLS server on localhost presenting a self-signed certificate (test fixture, valid for
 /// localhost until 2125). Returns its port; it serves handshakes until the test ends.
@@ -39,7 +39,7 @@ async fn untrusted_tls_server() -> u16 {
 async fn wss_refuses_a_certificate_it_does_not_trust() {
     let port = untrusted_tls_server().await;
     let err = match AsyncStdConnector
-        .connect(&format!("wss://localhost:{port}/"))
+        .connect(&format!("wss://localhost:{port}/"), WsLimits::default())
         .await
     {
         Ok(_) => panic!("connected to a server with an untrusted certificate"),
@@ -64,7 +64,8 @@ async fn wss_urls_send_a_tls_client_hello() {
         sock.read_exact(&mut buf).await.expect("read");
         buf
     });
-    let connect = AsyncStdConnector.connect(&format!("wss://localhost:{port}/"));
+    let connect =
+        AsyncStdConnector.connect(&format!("wss://localhost:{port}/"), WsLimits::default());
     let client = async_std::task::spawn(connect);
     let first = server.await;
     // A handshake record (0x16) of TLS 1.x (0x03): the ClientHello.
@@ -75,7 +76,13 @@ async fn wss_urls_send_a_tls_client_hello() {
 #[async_std::test]
 async fn non_websocket_urls_are_refused() {
     for url in ["http://localhost:1/", "wss:///nohost", "not a url"] {
-        assert!(AsyncStdConnector.connect(url).await.is_err(), "{url}");
+        assert!(
+            AsyncStdConnector
+                .connect(url, WsLimits::default())
+                .await
+                .is_err(),
+            "{url}"
+        );
     }
 }
 

@@ -17,9 +17,10 @@ use relay_proto::calling::{
     DetectParams, EndReason, FaxSendParams, Media, PlayParams, PromptParams, RecordParams,
     ReferParams, TapParams,
 };
-use relay_proto::{CallId, ControlId, Event};
+use relay_proto::{CallId, ControlId};
 
-use crate::client::{Events, RelayClient};
+use crate::client::RelayClient;
+use crate::delivery::{observer, Lagged, Observer};
 use crate::driver::{CallOp, Command};
 use crate::error::ClientError;
 
@@ -74,13 +75,19 @@ impl Call {
         &self.client
     }
 
-    /// This call's events from now on (state changes, component updates, outcomes): the
-    /// client's [`events`](RelayClient::events) filtered by call id.
+    /// This call's events from now on (state changes, component updates, outcomes), routed
+    /// by call id. The stream ends after the call ended (at once for a call the client no
+    /// longer tracks). Like every observer it is bounded: if it falls behind it misses events
+    /// and yields `Err(Lagged)` with how many.
     pub async fn events(&self) -> Result<CallEvents, ClientError> {
-        Ok(CallEvents {
-            inner: self.client.events().await?,
-            id: self.id.clone(),
-        })
+        let (sub, inner) = observer(self.client.event_capacity());
+        self.client
+            .send(Command::SubscribeCall {
+                call_id: self.id.clone(),
+                sub,
+            })
+            .await?;
+        Ok(CallEvents { inner })
     }
 
     /// The call as the registry knows it now (`None` once it ended and left the registry).
@@ -243,27 +250,18 @@ impl Call {
     );
 }
 
-/// A stream of one call's [`CallEvent`]s (see [`Call::events`]).
+/// A stream of one call's [`CallEvent`]s (see [`Call::events`]); `Err(Lagged)` tells how
+/// many it missed.
 #[derive(Debug)]
 pub struct CallEvents {
-    inner: Events,
-    id: CallId,
+    inner: Observer<CallEvent>,
 }
 
 impl Stream for CallEvents {
-    type Item = CallEvent;
+    type Item = Result<CallEvent, Lagged>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CallEvent>> {
-        loop {
-            match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Event::Call(e))) if e.call_id() == Some(&self.id) => {
-                    return Poll::Ready(Some(e))
-                }
-                Poll::Ready(Some(_)) => continue,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx)
     }
 }
 
@@ -309,14 +307,24 @@ impl Action {
         Ok(self.done.clone().await?)
     }
 
-    /// The outcome, if the component has finished.
+    /// The outcome, if the component has finished (no need to await [`wait`](Self::wait)
+    /// first).
     pub fn result(&self) -> Option<ComponentResult> {
-        self.done.peek().and_then(|r| r.as_ref().ok().cloned())
+        self.poll_done().and_then(Result::ok)
     }
 
-    /// Whether the component has finished.
+    /// Whether the component has finished (or the client closed before it did).
     pub fn is_done(&self) -> bool {
-        self.done.peek().is_some()
+        self.poll_done().is_some()
+    }
+
+    /// Looks at the outcome without waiting: polls a clone of the shared receiver once, which
+    /// also completes the shared state for every other clone and for `wait`.
+    fn poll_done(&self) -> Option<Result<ComponentResult, oneshot::Canceled>> {
+        if let Some(r) = self.done.peek() {
+            return Some(r.clone());
+        }
+        self.done.clone().now_or_never()
     }
 
     async fn control(&self, action: ControlAction) -> Result<ControlResult, ClientError> {

@@ -6,26 +6,41 @@ use std::task::{Context, Poll};
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::{SinkExt, Stream};
-use relay_proto::calling::{DialParams, DialResult};
 use relay_proto::wire::RelayResult;
-use relay_proto::{CallId, Event, MessageParams, SendResult, Session, SessionConfig};
+use relay_proto::{Event, Session, SessionConfig};
 use serde_json::Value;
 
-use crate::call::Call;
-use crate::driver::{ClientOptions, Command, Driver};
+use crate::delivery::{observer, Backlog, ClientEvent, Inbox, InboxStream, Lagged, Observer};
+use crate::driver::{ClientOptions, Command, Driver, Taps};
 use crate::error::ClientError;
-use crate::runtime::{Connector, Runtime};
+use crate::runtime::{Connector, Runtime, WsLimits};
+use crate::state::SharedState;
 
 /// A connection to Relay: a cheap, cloneable handle to the driver future that owns the
 /// [`Session`].
 ///
-/// Dropping a clone never disturbs the connection; when the last handle (client, [`Call`] or
+/// Dropping a clone never disturbs the connection; when the last handle (client, [`Call`](crate::Call) or
 /// action) is dropped, the driver closes the session and ends.
 #[derive(Clone)]
 pub struct RelayClient {
     tx: mpsc::Sender<Command>,
     runtime: Arc<dyn Runtime>,
     event_capacity: usize,
+    state: Arc<SharedState>,
+    backlog: Option<Arc<Backlog>>,
+}
+
+/// Figures about a client, for monitoring (see [`RelayClient::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Events waiting for the [`RelayConsumer`](crate::RelayConsumer)'s dispatcher now (0
+    /// without a consumer).
+    pub consumer_backlog: usize,
+    /// The most that ever waited: it stays near
+    /// [`consumer_backlog`](ClientOptions::consumer_backlog), because above it the driver stops
+    /// reading the socket.
+    pub consumer_backlog_peak: usize,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -59,35 +74,107 @@ impl RelayClient {
         connector: impl Connector,
         options: ClientOptions,
     ) -> (RelayClient, Events) {
-        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
-        let connector: Arc<dyn Connector> = Arc::new(connector);
+        let (sub, observer) = observer(options.event_capacity);
+        let taps = Taps {
+            first_subscriber: Some(sub),
+            inbox: None,
+            limits: WsLimits::new(config.bounds.max_frame_size),
+            state: Arc::default(),
+        };
+        let client = Self::spawn(
+            config,
+            url.into(),
+            Arc::new(runtime),
+            Arc::new(connector),
+            options,
+            taps,
+        );
+        (client, Events(observer))
+    }
+
+    /// Like [`connect_with`](Self::connect_with), with the consumer's lossless queue instead
+    /// of an observer stream.
+    pub(crate) fn connect_lossless(
+        config: SessionConfig,
+        url: String,
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        options: ClientOptions,
+    ) -> (RelayClient, InboxStream) {
+        let (inbox, stream) = Inbox::new(options.consumer_backlog);
+        let backlog = inbox.backlog();
+        let taps = Taps {
+            first_subscriber: None,
+            inbox: Some(inbox),
+            limits: WsLimits::new(config.bounds.max_frame_size),
+            state: Arc::default(),
+        };
+        let mut client = Self::spawn(config, url, runtime, connector, options, taps);
+        client.backlog = Some(backlog);
+        (client, stream)
+    }
+
+    fn spawn(
+        config: SessionConfig,
+        url: String,
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        options: ClientOptions,
+        taps: Taps,
+    ) -> RelayClient {
         let (tx, rx) = mpsc::channel(options.command_capacity);
-        let (ev_tx, ev_rx) = mpsc::channel(options.event_capacity);
         let session = Session::new(config, runtime.now());
         let event_capacity = options.event_capacity;
-        let driver = Driver::new(
-            session,
-            runtime.clone(),
-            connector,
-            url.into(),
-            options,
-            rx,
-            Some(ev_tx),
-        );
+        let state = taps.state.clone();
+        let driver = Driver::new(session, runtime.clone(), connector, url, options, rx, taps);
         runtime.spawn(Box::pin(driver.run()));
-        (
-            RelayClient {
-                tx,
-                runtime,
-                event_capacity,
-            },
-            Events(ev_rx),
-        )
+        RelayClient {
+            tx,
+            runtime,
+            event_capacity,
+            state,
+            backlog: None,
+        }
+    }
+
+    /// Figures for monitoring.
+    pub fn stats(&self) -> ClientStats {
+        let (now, peak) = self.backlog.as_ref().map_or((0, 0), |b| b.levels());
+        ClientStats {
+            consumer_backlog: now,
+            consumer_backlog_peak: peak,
+        }
+    }
+
+    /// The Blade session id, once a handshake completed (kept across reconnects that restore
+    /// the session).
+    pub fn session_id(&self) -> Option<String> {
+        self.state.get().session_id
+    }
+
+    /// The relay protocol of the session, once known.
+    pub fn protocol(&self) -> Option<String> {
+        self.state.get().protocol
+    }
+
+    /// The contexts the server accepted so far (from the configuration, a consumer, or
+    /// [`receive`](Self::receive)).
+    pub fn contexts(&self) -> Vec<String> {
+        self.state.get().contexts
+    }
+
+    /// Whether the session is connected and its handshake complete right now.
+    pub fn is_connected(&self) -> bool {
+        self.state.get().connected
     }
 
     /// The runtime the driver runs on (handy for spawning handlers and timers).
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
+    }
+
+    pub(crate) fn event_capacity(&self) -> usize {
+        self.event_capacity
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
@@ -114,11 +201,22 @@ impl RelayClient {
     }
 
     /// Every session event from now on: call, messaging and task events, `Ready`,
-    /// `Disconnected`, ... The stream ends when the driver does.
+    /// `Disconnected`, ... The stream ends when the driver does. It is an optional observer:
+    /// if it falls [`event_capacity`](ClientOptions::event_capacity) events behind, it misses
+    /// events and yields `Err(Lagged)` with how many before the next one.
     pub async fn events(&self) -> Result<Events, ClientError> {
-        let (tx, rx) = mpsc::channel(self.event_capacity);
-        self.send(Command::Subscribe(tx)).await?;
-        Ok(Events(rx))
+        let (sub, observer) = observer(self.event_capacity);
+        self.send(Command::Subscribe(sub)).await?;
+        Ok(Events(observer))
+    }
+
+    /// What happens to the connection from now on ([`ClientEvent`]: socket open, error and
+    /// close with code and reason, ready, restored, disconnected, reconnecting). An optional
+    /// observer like [`events`](Self::events): it is told if it missed any.
+    pub async fn client_events(&self) -> Result<ClientEvents, ClientError> {
+        let (sub, observer) = observer(self.event_capacity);
+        self.send(Command::SubscribeClient(sub)).await?;
+        Ok(ClientEvents(observer))
     }
 
     /// Registers more contexts (`signalwire.receive`); resolves when the server accepted them.
@@ -146,22 +244,11 @@ impl RelayClient {
         .await
     }
 
-    /// Calling commands.
-    pub fn calling(&self) -> Calling {
-        Calling {
-            client: self.clone(),
-        }
-    }
-
-    /// Messaging commands.
-    pub fn messaging(&self) -> Messaging {
-        Messaging {
-            client: self.clone(),
-        }
-    }
-
-    /// Closes the session for good (close frame 1000, in-flight commands fail) and waits for
-    /// the driver to finish. Harmless to repeat.
+    /// Closes the session for good (close frame 1000, in-flight and queued commands fail) and
+    /// waits for the driver to stop, which it does at once in every state: connecting,
+    /// connected, backing off. The close frame is written before this returns unless the peer
+    /// stopped reading (then it is retried in the background for at most
+    /// [`io_timeout`](ClientOptions::io_timeout)). Harmless to repeat.
     pub async fn disconnect(&self) {
         let (done, rx) = oneshot::channel();
         if self.send(Command::Disconnect(done)).await.is_ok() {
@@ -175,62 +262,28 @@ impl RelayClient {
     }
 }
 
-/// The calling facade: `client.calling()`.
-#[derive(Debug, Clone)]
-pub struct Calling {
-    client: RelayClient,
-}
-
-impl Calling {
-    /// Dials out and resolves with the answered leg. A dial that ends without an answer is
-    /// [`ClientError::DialFailed`] with the [`DialResult`].
-    pub async fn dial(&self, params: DialParams) -> Result<Call, ClientError> {
-        let result = self.dial_result(params).await?;
-        match (&result.call_id, result.successful) {
-            (Some(id), true) => Ok(Call::new(self.client.clone(), id.clone(), None)),
-            _ => Err(ClientError::DialFailed(Box::new(result))),
-        }
-    }
-
-    /// Dials out and resolves with the raw [`DialResult`], successful or not.
-    pub async fn dial_result(&self, params: DialParams) -> Result<DialResult, ClientError> {
-        let params = Box::new(params);
-        self.client
-            .ask(|reply| Command::Dial { params, reply })
-            .await
-    }
-
-    /// A handle for a call known by id (no check is made until a command is issued).
-    pub fn call(&self, id: CallId) -> Call {
-        Call::new(self.client.clone(), id, None)
-    }
-}
-
-/// The messaging facade: `client.messaging()`.
-#[derive(Debug, Clone)]
-pub struct Messaging {
-    client: RelayClient,
-}
-
-impl Messaging {
-    /// Sends a message (`messaging.send`) and resolves with the send result; the delivery
-    /// states arrive later as [`Event::Message`] on the message's context.
-    pub async fn send(&self, params: MessageParams) -> Result<SendResult, ClientError> {
-        let params = Box::new(params);
-        self.client
-            .ask(|reply| Command::MessagingSend { params, reply })
-            .await
-    }
-}
-
-/// A stream of session [`Event`]s (see [`RelayClient::events`]).
+/// A stream of session [`Event`]s (see [`RelayClient::events`]); `Err(Lagged)` tells how
+/// many events it missed because it fell behind.
 #[derive(Debug)]
-pub struct Events(mpsc::Receiver<Event>);
+pub struct Events(Observer<Event>);
 
 impl Stream for Events {
-    type Item = Event;
+    type Item = Result<Event, Lagged>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+/// A stream of [`ClientEvent`]s (see [`RelayClient::client_events`]); `Err(Lagged)` tells how
+/// many it missed.
+#[derive(Debug)]
+pub struct ClientEvents(Observer<ClientEvent>);
+
+impl Stream for ClientEvents {
+    type Item = Result<ClientEvent, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0).poll_next(cx)
     }
 }

@@ -18,8 +18,13 @@
 //!   disturbs the core; dropping the last one closes the session.
 //! * Blocking forms are the async form plus [`Action::wait`]: `play()` is `play_async()`
 //!   then `wait()`, so they can never disagree.
-//! * Event subscribers ([`RelayClient::events`]) are bounded; a subscriber that falls behind
-//!   misses events (logged) instead of stalling the connection.
+//! * The driver is poll-driven: the in-flight connect, pending writes and closes are state,
+//!   so commands, timers and [`RelayClient::disconnect`] are served in every state.
+//! * Events that must arrive (inbound calls, messages, tasks, outcomes) are never dropped: the
+//!   [`RelayConsumer`] gets them through a lossless queue whose backlog pauses reading the
+//!   socket, and outcomes go to the futures waiting for them. Optional observers
+//!   ([`RelayClient::events`], [`Call::events`]) are bounded; one that falls behind misses
+//!   events and is told how many ([`Lagged`]).
 //!
 //! # Example
 //!
@@ -53,9 +58,12 @@
 mod call;
 mod client;
 mod consumer;
+mod delivery;
 mod driver;
 mod error;
+mod facades;
 mod runtime;
+mod state;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
@@ -63,13 +71,16 @@ pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
     TapAction,
 };
-pub use client::{Calling, Events, Messaging, RelayClient};
-pub use consumer::RelayConsumer;
+pub use client::{ClientEvents, ClientStats, Events, RelayClient};
+pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
+pub use delivery::{ClientEvent, Lagged};
 pub use driver::ClientOptions;
 pub use error::ClientError;
+pub use facades::{Calling, Messaging};
 pub use relay_proto;
 pub use runtime::{
-    os_seed, seed_from_os, BoxFuture, Connector, Runtime, TransportError, WsRecv, WsTransport,
+    os_seed, seed_from_os, AsyncTimer, BoxFuture, Connector, Runtime, TransportError, WsLimits,
+    WsRecv, WsTransport,
 };
 #[cfg(feature = "tungstenite")]
-pub use tungstenite::TungsteniteTransport;
+pub use tungstenite::{websocket_config, TungsteniteTransport};

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// A boxed, `Send` future (the object-safe currency of [`Runtime`] and [`Connector`]).
@@ -18,6 +19,21 @@ pub trait Runtime: Send + Sync + 'static {
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()>;
     /// Runs `future` in the background until it completes.
     fn spawn(&self, future: BoxFuture<'static, ()>);
+    /// A timer that can be moved to a new deadline without allocating (tokio's `Sleep::reset`).
+    /// `None` (the default) makes the driver use [`sleep_until`](Self::sleep_until) afresh
+    /// whenever its deadline changes.
+    fn timer(&self, deadline: Instant) -> Option<Pin<Box<dyn AsyncTimer>>> {
+        let _ = deadline;
+        None
+    }
+}
+
+/// A resettable timer (see [`Runtime::timer`]).
+pub trait AsyncTimer: Send {
+    /// Moves the deadline.
+    fn reset(self: Pin<&mut Self>, deadline: Instant);
+    /// Ready once the deadline has passed.
+    fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
 }
 
 impl<R: Runtime + ?Sized> Runtime for Arc<R> {
@@ -29,6 +45,9 @@ impl<R: Runtime + ?Sized> Runtime for Arc<R> {
     }
     fn spawn(&self, future: BoxFuture<'static, ()>) {
         (**self).spawn(future)
+    }
+    fn timer(&self, deadline: Instant) -> Option<Pin<Box<dyn AsyncTimer>>> {
+        (**self).timer(deadline)
     }
 }
 
@@ -44,12 +63,13 @@ impl TransportError {
     }
 }
 
-/// What [`WsTransport::next_frame`] yields.
+/// What [`WsTransport::poll_recv`] yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsRecv {
     /// A text frame.
     Text(String),
-    /// The socket is closed (close frame, end of stream or I/O error). Nothing follows.
+    /// The socket is closed (close frame, end of stream, I/O error, or a frame over the size
+    /// limit). Nothing follows.
     Closed {
         /// The close code, if a close frame was seen.
         code: Option<u16>,
@@ -58,25 +78,57 @@ pub enum WsRecv {
     },
 }
 
-/// One open WebSocket, as the driver uses it.
+/// One open WebSocket, as the driver uses it: poll-based, like a `futures::Sink` of text
+/// frames plus a `Stream` of [`WsRecv`], so the driver never awaits one socket operation
+/// while commands and timers wait.
+///
+/// The driver calls, for each frame, [`poll_ready`](Self::poll_ready) until it is ready, then
+/// [`start_send`](Self::start_send), and [`poll_flush`](Self::poll_flush) once its queue is
+/// empty. A `Pending` result must have arranged for `cx` to be woken.
 pub trait WsTransport: Send {
-    /// Sends one text frame.
-    fn send(&mut self, frame: String) -> BoxFuture<'_, Result<(), TransportError>>;
+    /// Whether one more frame can be accepted by [`start_send`](Self::start_send).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
+    /// Queues one text frame (after a successful [`poll_ready`](Self::poll_ready)).
+    fn start_send(&mut self, frame: String) -> Result<(), TransportError>;
+    /// Writes out everything queued.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
     /// The next text frame (control frames and binary frames are handled or skipped inside).
-    ///
-    /// Must be cancel-safe: the driver drops this future whenever a command or a timer wins
-    /// the race, and no text frame may be lost when that happens.
-    fn next_frame(&mut self) -> BoxFuture<'_, WsRecv>;
-    /// Sends a close frame with `code` and `reason` and shuts the socket; errors are ignored.
-    fn close(&mut self, code: u16, reason: String) -> BoxFuture<'_, ()>;
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<WsRecv>;
+    /// Queues a close frame with `code` and `reason` (after a successful
+    /// [`poll_ready`](Self::poll_ready)); [`poll_flush`](Self::poll_flush) writes it.
+    fn start_close(&mut self, code: u16, reason: String) -> Result<(), TransportError>;
+}
+
+/// What a [`Connector`] must apply to every WebSocket it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WsLimits {
+    /// Largest message (and frame) accepted from the server, in bytes: the session's
+    /// [`Bounds::max_frame_size`](relay_proto::Bounds::max_frame_size). A larger one fails the
+    /// connection (the session reconnects) instead of being buffered.
+    pub max_message_size: usize,
+}
+
+impl WsLimits {
+    /// Limits with `max_message_size` bytes per message.
+    pub fn new(max_message_size: usize) -> Self {
+        WsLimits { max_message_size }
+    }
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits::new(relay_proto::Bounds::default().max_frame_size)
+    }
 }
 
 /// Opens WebSockets.
 pub trait Connector: Send + Sync + 'static {
-    /// Opens a WebSocket to `url`.
+    /// Opens a WebSocket to `url`, refusing messages larger than `limits` allow.
     fn connect(
         &self,
         url: &str,
+        limits: WsLimits,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>>;
 }
 
@@ -84,8 +136,9 @@ impl<C: Connector + ?Sized> Connector for Arc<C> {
     fn connect(
         &self,
         url: &str,
+        limits: WsLimits,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>> {
-        (**self).connect(url)
+        (**self).connect(url, limits)
     }
 }
 

@@ -43,9 +43,9 @@ pub async fn run(env: Env) -> Outcome {
     let watcher = tokio::spawn(async move {
         while let Some(event) = events.next().await {
             match event {
-                CallEvent::DetectUpdate {
+                Ok(CallEvent::DetectUpdate {
                     control_id, event, ..
-                } if control_id == id => println!("Detector update: {event}."),
+                }) if control_id == id => println!("Detector update: {event}."),
                 _ => {}
             }
         }

@@ -24,7 +24,7 @@ async fn main() -> std::process::ExitCode {
 pub async fn run(env: Env) -> Outcome {
     let client: Arc<OnceLock<RelayClient>> = Arc::default();
     let settled = Arc::new(AtomicUsize::new(0));
-    let (ready_client, reply_client) = (client.clone(), client.clone());
+    let ready_client = client.clone();
     let (ready_env, reply_env) = (env.clone(), env.clone());
     support::run_consumer(&env, &["office"], |finish| {
         RelayConsumer::new()
@@ -37,17 +37,15 @@ pub async fn run(env: Env) -> Outcome {
                     }
                 }
             })
-            .on_incoming_message(move |message| {
-                let (client, env) = (reply_client.clone(), reply_env.clone());
+            .on_incoming_message(move |client, message| {
+                let env = reply_env.clone();
                 async move {
-                    if let Some(client) = client.get() {
-                        if let Err(e) = reply(client, &env, &message).await {
-                            println!("Replying failed: {e}");
-                        }
+                    if let Err(e) = reply(&client, &env, &message).await {
+                        println!("Replying failed: {e}");
                     }
                 }
             })
-            .on_message_state_change(move |message| {
+            .on_message_state_change(move |_client, message| {
                 let (finish, client, settled) = (finish.clone(), client.clone(), settled.clone());
                 async move {
                     println!(

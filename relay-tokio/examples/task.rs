@@ -7,8 +7,6 @@
 
 pub(crate) mod support;
 
-use std::sync::{Arc, OnceLock};
-
 use relay_tokio::relay_proto::calling::{Device, DialParams};
 use relay_tokio::{RelayClient, RelayConsumer};
 use serde::{Deserialize, Serialize};
@@ -29,13 +27,10 @@ async fn main() -> std::process::ExitCode {
 
 /// The flow: the consumer is ready, a task arrives, the consumer dials.
 pub async fn run(env: Env) -> Outcome {
-    // The consumer's client, for the task handler (it receives only the message).
-    let client: Arc<OnceLock<RelayClient>> = Arc::default();
-    let (ready_client, ready_env) = (client.clone(), env.clone());
+    let ready_env = env.clone();
     support::run_consumer(&env, &["office"], |finish| {
         RelayConsumer::new()
-            .on_ready(move |c| {
-                let _ = ready_client.set(c);
+            .on_ready(move |_client| {
                 let env = ready_env.clone();
                 async move {
                     println!("Consumer ready on the context \"office\".");
@@ -44,14 +39,11 @@ pub async fn run(env: Env) -> Outcome {
                     }
                 }
             })
-            .on_task(move |message| {
-                let (finish, client) = (finish.clone(), client.clone());
+            .on_task(move |client, message| {
+                let finish = finish.clone();
                 async move {
-                    let Some(client) = client.get() else {
-                        return;
-                    };
-                    let outcome = consume(client, message).await;
-                    finish.report(client, outcome).await;
+                    let outcome = consume(&client, message).await;
+                    finish.report(&client, outcome).await;
                 }
             })
     })

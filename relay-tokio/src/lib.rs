@@ -31,6 +31,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub mod prelude;
@@ -41,7 +43,9 @@ pub use relay_proto::task::TaskError;
 pub use relay_proto::{Event, SessionConfig};
 pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 
-/// The tokio runtime: `tokio::spawn`, `tokio::time::sleep_until`, `Instant::now`.
+/// The tokio runtime: `tokio::spawn`, `tokio::time::sleep_until`, and tokio's clock
+/// (`tokio::time::Instant::now`), so a paused test clock (`tokio::time::pause`) drives the
+/// client's timers too.
 ///
 /// Must be used from within a tokio runtime (spawning panics otherwise, as `tokio::spawn` does).
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +53,7 @@ pub struct TokioRuntime;
 
 impl Runtime for TokioRuntime {
     fn now(&self) -> Instant {
-        Instant::now()
+        tokio::time::Instant::now().into_std()
     }
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
@@ -58,6 +62,25 @@ impl Runtime for TokioRuntime {
 
     fn spawn(&self, future: BoxFuture<'static, ()>) {
         drop(tokio::spawn(future));
+    }
+
+    fn timer(&self, deadline: Instant) -> Option<Pin<Box<dyn AsyncTimer>>> {
+        Some(Box::pin(TokioTimer(Box::pin(tokio::time::sleep_until(
+            deadline.into(),
+        )))))
+    }
+}
+
+/// `tokio::time::Sleep`, moved with `reset` instead of re-made (allocated once per driver).
+struct TokioTimer(Pin<Box<tokio::time::Sleep>>);
+
+impl AsyncTimer for TokioTimer {
+    fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        self.get_mut().0.as_mut().reset(deadline.into());
+    }
+
+    fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        std::future::Future::poll(self.get_mut().0.as_mut(), cx)
     }
 }
 
@@ -70,10 +93,12 @@ impl Connector for TokioConnector {
     fn connect(
         &self,
         url: &str,
+        limits: WsLimits,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>> {
         let url = url.to_owned();
         Box::pin(async move {
-            let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            let config = Some(websocket_config(limits));
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), config, true)
                 .await
                 .map_err(TransportError::new)?;
             Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
@@ -87,13 +112,50 @@ pub fn connect(config: SessionConfig, url: impl Into<String>) -> RelayClient {
     RelayClient::connect(seed_from_os(config), url, TokioRuntime, TokioConnector)
 }
 
-/// Runs a consumer with tokio and tokio-tungstenite, seeding ids and jitter from the OS.
+/// Runs a consumer with tokio and tokio-tungstenite, seeding ids and jitter from the OS. It
+/// also stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
 pub async fn run_consumer(
     consumer: RelayConsumer,
     config: SessionConfig,
     url: impl Into<String>,
 ) -> Result<relay_proto::StopReason, ClientError> {
     consumer
-        .run(seed_from_os(config), url, TokioRuntime, TokioConnector)
+        .run_until(
+            seed_from_os(config),
+            url,
+            TokioRuntime,
+            TokioConnector,
+            shutdown_signal(),
+        )
         .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM. If a handler cannot be installed it
+/// never completes for that signal (logged).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: stopping"),
+        () = term => tracing::info!("SIGTERM: stopping"),
+    }
 }

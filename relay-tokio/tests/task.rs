@@ -21,10 +21,10 @@ async fn a_delivered_task_reaches_the_consumer() {
         while let Some(e) = events.next().await {
             if matches!(
                 e,
-                Event::ContextsRegistered {
+                Ok(Event::ContextsRegistered {
                     outcome: Ok(()),
                     ..
-                }
+                })
             ) {
                 break;
             }
@@ -41,7 +41,7 @@ async fn a_delivered_task_reaches_the_consumer() {
     task.deliver("office", &message).await.expect("delivered");
     let got = tokio::time::timeout(wait, async {
         while let Some(e) = events.next().await {
-            if let Event::Task { context, message } = e {
+            if let Ok(Event::Task { context, message }) = e {
                 return (context, message);
             }
         }

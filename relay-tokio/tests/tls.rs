@@ -1,7 +1,7 @@
 //! With the default `tls` feature, `wss://` URLs go through a real rustls handshake.
 //! (`cargo test -p relay-tokio --no-default-features` makes this test fail, as it should.)
 
-use relay_client::Connector;
+use relay_client::{Connector, WsLimits};
 use relay_tokio::TokioConnector;
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn wss_urls_attempt_a_tls_handshake() {
         buf
     });
     let err = match TokioConnector
-        .connect(&format!("wss://localhost:{port}/"))
+        .connect(&format!("wss://localhost:{port}/"), WsLimits::default())
         .await
     {
         Ok(_) => panic!("nothing completed a TLS handshake"),
@@ -67,7 +67,7 @@ async fn untrusted_tls_server() -> u16 {
 async fn wss_refuses_a_certificate_it_does_not_trust() {
     let port = untrusted_tls_server().await;
     let err = match TokioConnector
-        .connect(&format!("wss://localhost:{port}/"))
+        .connect(&format!("wss://localhost:{port}/"), WsLimits::default())
         .await
     {
         Ok(_) => panic!("connected to a server with an untrusted certificate"),

@@ -271,7 +271,11 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     assert!(bounded(&rt, "record outcome", running.wait()).await.is_ok());
     // The call's own event stream saw its components and its end.
     let mut saw_end = false;
+    let mut saw_record = false;
     while let Some(e) = bounded(&rt, "call events", call_events.next()).await {
+        let e = e.expect("a call stream with room never lags");
+        assert_eq!(e.call_id(), Some(call.id()), "only this call's events");
+        saw_record |= matches!(e, CallEvent::RecordUpdate { .. });
         if matches!(
             e,
             CallEvent::StateChanged {
@@ -283,7 +287,11 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
             break;
         }
     }
-    assert!(saw_end);
+    assert!(saw_end && saw_record);
+    // ... and ends once the call has ended.
+    assert!(bounded(&rt, "call events end", call_events.next())
+        .await
+        .is_none());
     client.disconnect().await;
 }
 
@@ -371,7 +379,49 @@ async fn connect_bridges_a_peer<R: Runtime + Clone, C: Connector>(rt: R, conn: C
     client.disconnect().await;
 }
 
+/// Issue 10's defect: `is_done()`/`result()` must flip after `stop()` without anyone awaiting
+/// `wait()`, and `wait()` then returns that same result.
+async fn action_completes_without_wait<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, _events) = connect(&mock, &rt, conn, &[]);
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    let play = bounded(
+        &rt,
+        "play_async",
+        call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])),
+    )
+    .await
+    .expect("play started");
+    assert!(!play.is_done());
+    assert_eq!(play.result(), None);
+    let stopped = bounded(&rt, "stop", play.stop()).await.expect("stop");
+    assert!(stopped.successful, "{stopped:?}");
+    // Poll, never awaiting wait(), for at most 5 s.
+    let give_up = rt.now() + Duration::from_secs(5);
+    while !play.is_done() {
+        assert!(rt.now() < give_up, "is_done() never flipped after stop()");
+        rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
+    }
+    let polled = play.result().expect("a result once done");
+    assert_eq!(polled.kind, ComponentKind::Play);
+    assert_eq!(polled.state.as_deref(), Some("finished"));
+    let waited = bounded(&rt, "wait", play.wait()).await.expect("outcome");
+    assert_eq!(waited, polled);
+    bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
+    client.disconnect().await;
+}
+
 on_both_runtimes!(
+    action_completes_without_wait,
     consumer_answers_plays_hangs_up,
     dial_play_async_controls,
     dial_busy_is_a_typed_failure,

@@ -274,13 +274,13 @@ async fn consumer_messages_and_tasks<R: Runtime + Clone, C: Connector>(rt: R, co
                 }
             }
         })
-        .on_incoming_message(move |m| {
+        .on_incoming_message(move |_client, m| {
             let mut r = r1.clone();
             async move {
                 let _ = r.send(format!("in:{}", m.body.unwrap_or_default())).await;
             }
         })
-        .on_message_state_change(move |m| {
+        .on_message_state_change(move |_client, m| {
             let mut r = r2.clone();
             async move {
                 if m.state == MessageState::Delivered {
@@ -288,7 +288,7 @@ async fn consumer_messages_and_tasks<R: Runtime + Clone, C: Connector>(rt: R, co
                 }
             }
         })
-        .on_task(move |v| {
+        .on_task(move |_client, v| {
             let mut r = r3.clone();
             async move {
                 let _ = r.send(format!("task:{v}")).await;
@@ -352,15 +352,21 @@ async fn slow_subscriber_never_stalls_the_connection<R: Runtime + Clone, C: Conn
         .iter()
         .all(|r| r.as_ref().is_ok_and(|s| s.successful)));
     client.disconnect().await;
-    // The lagging subscriber got what fitted, then the stream ended with the driver.
+    // The lagging subscriber got what fitted, then was told how much it missed, then the
+    // stream ended with the driver.
     let mut seen = 0;
-    while bounded(&rt, "drain lagging", lagging.next())
-        .await
-        .is_some()
-    {
-        seen += 1;
+    let mut missed = 0;
+    while let Some(item) = bounded(&rt, "drain lagging", lagging.next()).await {
+        match item {
+            Ok(_) => seen += 1,
+            Err(lag) => missed += lag.missed,
+        }
     }
     assert!(seen <= 2, "bounded subscriber held {seen} events");
+    assert!(
+        missed > 100,
+        "the subscriber was told it missed {missed} events"
+    );
 }
 
 on_both_runtimes!(

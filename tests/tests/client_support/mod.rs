@@ -120,9 +120,12 @@ pub async fn bounded<R: Runtime, F: Future>(rt: &R, what: &str, fut: F) -> F::Ou
 
 /// Waits for the first event matching `want`.
 pub async fn until(events: &mut Events, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
-    while let Some(e) = events.next().await {
-        if want(&e) {
-            return e;
+    while let Some(item) = events.next().await {
+        // A lag is fine here: what we wait for comes later.
+        if let Ok(e) = item {
+            if want(&e) {
+                return e;
+            }
         }
     }
     panic!("event stream ended before {what}");

@@ -1,0 +1,443 @@
+//! What handles ask of the driver ([`Command`]), and the router that completes whoever waits
+//! for the session's outcomes and hands events to observers.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures_channel::oneshot;
+use relay_proto::calling::{
+    CallEvent, CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult,
+    DetectMode, DetectParams, DialParams, DialResult, EndReason, FaxSendParams, PlayParams,
+    PromptParams, RecordParams, ReferParams, TapParams,
+};
+use relay_proto::{
+    CallId, ControlId, DialTag, Event, MessageParams, RequestError, RequestId, SendResult,
+};
+use serde_json::Value;
+
+use crate::delivery::{ClientEvent, Inbox, Subscriber};
+use crate::error::ClientError;
+
+use super::Driver;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
+
+/// A command on a call that yields a [`ControlId`] (and later one [`ComponentResult`]).
+#[derive(Debug, Clone)]
+pub(crate) enum CallOp {
+    Answer,
+    Hangup(EndReason),
+    Pass,
+    Connect(Box<ConnectParams>),
+    Disconnect,
+    Refer(Box<ReferParams>),
+    WaitFor(Vec<CallState>),
+    Play(Box<PlayParams>),
+    Prompt(Box<PromptParams>),
+    Record(Box<RecordParams>),
+    Detect(Box<DetectParams>, DetectMode),
+    SendFax(Box<FaxSendParams>),
+    ReceiveFax,
+    Tap(Box<TapParams>),
+    SendDigits(String),
+}
+
+/// What handles ask of the driver.
+pub(crate) enum Command {
+    WaitReady(Reply<()>),
+    Subscribe(Subscriber<Event>),
+    SubscribeClient(Subscriber<ClientEvent>),
+    SubscribeCall {
+        call_id: CallId,
+        sub: Subscriber<CallEvent>,
+    },
+    Dial {
+        params: Box<DialParams>,
+        reply: Reply<DialResult>,
+    },
+    Call {
+        call_id: CallId,
+        op: CallOp,
+        started: Reply<ControlId>,
+        done: oneshot::Sender<ComponentResult>,
+    },
+    Control {
+        call_id: CallId,
+        control_id: ControlId,
+        action: ControlAction,
+        reply: Reply<ControlResult>,
+    },
+    CallInfo {
+        call_id: CallId,
+        reply: oneshot::Sender<Option<CallInfo>>,
+    },
+    MessagingSend {
+        params: Box<MessageParams>,
+        reply: Reply<SendResult>,
+    },
+    Receive {
+        contexts: Vec<String>,
+        reply: Reply<()>,
+    },
+    Execute {
+        method: String,
+        params: Value,
+        reply: Reply<relay_proto::wire::RelayResult>,
+    },
+    Disconnect(oneshot::Sender<()>),
+}
+
+/// Who waits for a request's answer.
+enum Pending {
+    Control(Reply<ControlResult>),
+    Send(Reply<SendResult>),
+    Receive(Reply<()>),
+    Execute(Reply<relay_proto::wire::RelayResult>),
+}
+
+/// Maps the session's ids to waiting futures. Entries whose receiver was dropped are removed
+/// when their outcome arrives; the core guarantees exactly one outcome per id.
+#[derive(Default)]
+pub(super) struct Router {
+    requests: BTreeMap<RequestId, Pending>,
+    components: BTreeMap<ControlId, oneshot::Sender<ComponentResult>>,
+    dials: BTreeMap<DialTag, Reply<DialResult>>,
+    ready_waiters: Vec<Reply<()>>,
+    pub(super) close_waiters: Vec<oneshot::Sender<()>>,
+    subscribers: Vec<Subscriber<Event>>,
+    client_subscribers: Vec<Subscriber<ClientEvent>>,
+    call_subscribers: BTreeMap<CallId, Vec<Subscriber<CallEvent>>>,
+    inbox: Option<Inbox>,
+}
+
+impl Router {
+    pub(super) fn new(first_subscriber: Option<Subscriber<Event>>, inbox: Option<Inbox>) -> Self {
+        Router {
+            subscribers: first_subscriber.into_iter().collect(),
+            inbox,
+            ..Router::default()
+        }
+    }
+
+    /// Whether the consumer's lossless queue is over its mark (see [`Inbox::is_full`]).
+    pub(super) fn consumer_is_full(&self, cx: &mut std::task::Context<'_>) -> bool {
+        self.inbox.as_ref().is_some_and(|i| i.is_full(cx))
+    }
+
+    /// Tells every [`ClientEvent`] subscriber.
+    pub(super) fn client_event(&mut self, event: ClientEvent) {
+        tracing::debug!(?event, "client event");
+        self.client_subscribers
+            .retain_mut(|sub| sub.offer(event.clone()));
+    }
+
+    /// Ends every stream (the session stopped).
+    pub(super) fn close(&mut self) {
+        self.subscribers.clear();
+        self.client_subscribers.clear();
+        self.call_subscribers.clear();
+        self.inbox = None;
+    }
+}
+
+impl Driver {
+    pub(super) fn command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::WaitReady(reply) => {
+                if self.session.is_ready() {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    self.router.ready_waiters.push(reply);
+                }
+            }
+            Command::Subscribe(sub) => self.router.subscribers.push(sub),
+            Command::SubscribeClient(sub) => self.router.client_subscribers.push(sub),
+            Command::SubscribeCall { call_id, sub } => {
+                // A call the registry no longer knows has ended: its stream ends at once.
+                if self.session.call(&call_id).is_some() {
+                    self.router
+                        .call_subscribers
+                        .entry(call_id)
+                        .or_default()
+                        .push(sub);
+                }
+            }
+            Command::Dial { params, reply } => match self.session.dial(now, &params) {
+                Ok(tag) => {
+                    self.router.dials.insert(tag, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Call {
+                call_id,
+                op,
+                started,
+                done,
+            } => self.call_command(now, &call_id, op, started, done),
+            Command::Control {
+                call_id,
+                control_id,
+                action,
+                reply,
+            } => self.control_command(now, &call_id, &control_id, action, reply),
+            Command::CallInfo { call_id, reply } => {
+                let _ = reply.send(self.session.call(&call_id).cloned());
+            }
+            Command::MessagingSend { params, reply } => {
+                match self.session.messaging_send(now, &params) {
+                    Ok(req) => {
+                        self.router.requests.insert(req, Pending::Send(reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Receive { contexts, reply } => match self.session.receive(now, contexts) {
+                Ok(Some(req)) => {
+                    self.router.requests.insert(req, Pending::Receive(reply));
+                }
+                // Already registered, or sent with the next handshake.
+                Ok(None) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Execute {
+                method,
+                params,
+                reply,
+            } => match self.session.execute(now, &method, params) {
+                Ok(req) => {
+                    self.router.requests.insert(req, Pending::Execute(reply));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Disconnect(done) => {
+                self.router.close_waiters.push(done);
+                self.session.close(now);
+            }
+        }
+    }
+
+    fn call_command(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        op: CallOp,
+        started: Reply<ControlId>,
+        done: oneshot::Sender<ComponentResult>,
+    ) {
+        let span = tracing::debug_span!("call", call_id = %call_id);
+        let _g = span.enter();
+        match self.start(now, call_id, op) {
+            Ok(control_id) => {
+                tracing::debug!(control_id = %control_id, "command started");
+                self.router.components.insert(control_id.clone(), done);
+                let _ = started.send(Ok(control_id));
+            }
+            Err(e) => {
+                let _ = started.send(Err(e.into()));
+            }
+        }
+    }
+
+    fn control_command(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        control_id: &ControlId,
+        action: ControlAction,
+        reply: Reply<ControlResult>,
+    ) {
+        let r = self
+            .session
+            .call_mut(call_id)
+            .and_then(|mut c| match action {
+                ControlAction::Stop => c.stop(now, control_id),
+                ControlAction::Pause => c.pause(now, control_id),
+                ControlAction::Resume => c.resume(now, control_id),
+                ControlAction::Volume(v) => c.volume(now, control_id, v),
+                _ => Err(relay_proto::Error::ApiMisuse(format!(
+                    "unsupported control {action:?}"
+                ))),
+            });
+        match r {
+            Ok(req) => {
+                self.router.requests.insert(req, Pending::Control(reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        op: CallOp,
+    ) -> Result<ControlId, relay_proto::Error> {
+        let mut c = self.session.call_mut(call_id)?;
+        match op {
+            CallOp::Answer => c.answer(now),
+            CallOp::Hangup(reason) => c.hangup(now, reason),
+            CallOp::Pass => c.pass(now),
+            CallOp::Connect(p) => c.connect(now, &p),
+            CallOp::Disconnect => c.disconnect(now),
+            CallOp::Refer(p) => c.refer(now, &p),
+            CallOp::WaitFor(states) => c.wait_for(now, &states),
+            CallOp::Play(p) => c.play(now, &p),
+            CallOp::Prompt(p) => c.prompt(now, &p),
+            CallOp::Record(p) => c.record(now, &p),
+            CallOp::Detect(p, mode) => c.detect(now, &p, mode),
+            CallOp::SendFax(p) => c.send_fax(now, &p),
+            CallOp::ReceiveFax => c.receive_fax(now),
+            CallOp::Tap(p) => c.tap(now, &p),
+            CallOp::SendDigits(d) => c.send_digits(now, &d),
+        }
+    }
+
+    /// Completes whoever waits for this event, then hands it to every subscriber.
+    pub(super) fn route(&mut self, event: Event) {
+        self.connection_event(&event);
+        match &event {
+            Event::Ready { .. } => {
+                for w in self.router.ready_waiters.drain(..) {
+                    let _ = w.send(Ok(()));
+                }
+            }
+            Event::Stopped { reason } => {
+                self.stopped = Some(reason.clone());
+                for w in self.router.ready_waiters.drain(..) {
+                    let _ = w.send(Err(ClientError::Request(RequestError::SessionStopped)));
+                }
+            }
+            Event::ContextsRegistered {
+                request,
+                outcome,
+                contexts,
+            } => {
+                if outcome.is_ok() {
+                    self.state.add_contexts(contexts);
+                }
+                if let Some(Pending::Receive(r)) = self.router.requests.remove(request) {
+                    let _ = r.send(outcome.clone().map_err(ClientError::Request));
+                }
+            }
+            Event::Response { request, outcome } => {
+                if let Some(Pending::Execute(r)) = self.router.requests.remove(request) {
+                    let _ = r.send(outcome.clone().map_err(ClientError::Request));
+                }
+            }
+            Event::MessageSent { request, result } => {
+                if let Some(Pending::Send(r)) = self.router.requests.remove(request) {
+                    let _ = r.send(Ok(result.clone()));
+                }
+            }
+            Event::Call(CallEvent::ComponentFinished {
+                control_id, result, ..
+            }) => {
+                if let Some(w) = self.router.components.remove(control_id) {
+                    let _ = w.send((**result).clone());
+                }
+            }
+            Event::Call(CallEvent::ControlCompleted {
+                request, result, ..
+            }) => {
+                if let Some(Pending::Control(r)) = self.router.requests.remove(request) {
+                    let _ = r.send(Ok(result.clone()));
+                }
+            }
+            Event::Call(CallEvent::DialCompleted { tag, result }) => {
+                if let Some(r) = self.router.dials.remove(tag) {
+                    let _ = r.send(Ok(result.clone()));
+                }
+            }
+            _ => {}
+        }
+        self.broadcast(event);
+    }
+
+    /// The [`ClientEvent`]s a session event stands for.
+    fn connection_event(&mut self, event: &Event) {
+        match event {
+            Event::Ready {
+                session_id,
+                restored,
+                ..
+            } => {
+                let session_id = session_id.as_str().to_owned();
+                self.router.client_event(if *restored {
+                    ClientEvent::Restored { session_id }
+                } else {
+                    ClientEvent::Ready { session_id }
+                });
+            }
+            Event::Disconnected { reconnect_at } => {
+                let (code, reason) = self.last_close.clone();
+                self.router
+                    .client_event(ClientEvent::Disconnected { code, reason });
+                if let Some(at) = reconnect_at {
+                    self.router
+                        .client_event(ClientEvent::Reconnecting { at: *at });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands `event` to the consumer (if it needs it; never dropped), to the call's
+    /// subscribers and to every observer (both lossy, told what they missed).
+    fn broadcast(&mut self, event: Event) {
+        if let Event::Call(ce) = &event {
+            if let Some(id) = ce.call_id() {
+                let over = matches!(
+                    ce,
+                    CallEvent::StateChanged {
+                        state: CallState::Ended,
+                        ..
+                    } | CallEvent::Released { .. }
+                );
+                if let Some(subs) = self.router.call_subscribers.get_mut(id) {
+                    subs.retain_mut(|s| s.offer(ce.clone()));
+                }
+                if over {
+                    // The call is gone: its streams end.
+                    self.router.call_subscribers.remove(id);
+                }
+            }
+        }
+        if consumer_needs(&event) {
+            if let Some(inbox) = &self.router.inbox {
+                if !inbox.push(event.clone()) {
+                    self.router.inbox = None;
+                } else if inbox.len() % 1024 == 0 {
+                    tracing::info!(waiting = inbox.len(), "consumer backlog");
+                }
+            }
+        }
+        self.router
+            .subscribers
+            .retain_mut(|sub| sub.offer(event.clone()));
+    }
+}
+
+/// Events a [`RelayConsumer`](crate::RelayConsumer) acts on; they reach it losslessly.
+fn consumer_needs(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Ready { .. }
+            | Event::ContextsRegistered { .. }
+            | Event::Stopped { .. }
+            | Event::Message(_)
+            | Event::Task { .. }
+            | Event::Call(CallEvent::IncomingCall { .. })
+    )
+}

@@ -1,0 +1,47 @@
+//! What the driver shares with the handles without a round trip: the session's identity,
+//! whether it is connected, and its registered contexts.
+
+use std::sync::Mutex;
+
+use relay_proto::Session;
+
+/// What the driver last knew of the session, readable without asking it.
+#[derive(Debug, Default)]
+pub(crate) struct SharedState(Mutex<Snapshot>);
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Snapshot {
+    pub(crate) session_id: Option<String>,
+    pub(crate) protocol: Option<String>,
+    pub(crate) connected: bool,
+    /// Contexts the server accepted, in the order it did.
+    pub(crate) contexts: Vec<String>,
+}
+
+impl SharedState {
+    pub(crate) fn get(&self) -> Snapshot {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records contexts the server accepted.
+    pub(crate) fn add_contexts(&self, contexts: &[String]) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for c in contexts {
+            if !s.contexts.contains(c) {
+                s.contexts.push(c.clone());
+            }
+        }
+    }
+
+    /// Copies what changed from `session`.
+    pub(crate) fn update(&self, session: &Session) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if s.session_id.as_deref() != session.session_id() {
+            s.session_id = session.session_id().map(str::to_owned);
+        }
+        if s.protocol.as_deref() != session.protocol() {
+            s.protocol = session.protocol().map(str::to_owned);
+        }
+        s.connected = session.is_ready();
+    }
+}
