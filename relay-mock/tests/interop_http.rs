@@ -120,17 +120,23 @@ async fn http_control_api() {
 async fn malformed_http_gets_4xx_and_the_server_survives() {
     let server = start(MockConfig::default()).await.unwrap();
     let addr = server.addr();
+    // Requests hyper cannot parse get its bare 400 (no body); they never reach the router.
     for bad in [
         &b"garbage\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\nno-colon\r\n\r\n",
         b"POST /__control/health HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
-        b"POST /__control/health HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
         b"GET / HTTP/1.1\r\n\xff\xfe: x\r\n\r\n",
     ] {
-        let (status, _, body) = raw(addr, bad).await;
-        assert!((400..500).contains(&status), "{status} for {bad:?}");
-        assert!(json_body(&body)["error"].is_string());
+        let (status, _, _) = raw(addr, bad).await;
+        assert_eq!(status, 400, "{bad:?}");
     }
+    let (status, _, body) = raw(
+        addr,
+        b"POST /__control/health HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(json_body(&body)["error"].is_string());
     let mut huge = b"GET / HTTP/1.1\r\n".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 20_000));
     let (status, _, _) = raw(addr, &huge).await;

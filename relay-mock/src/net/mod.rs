@@ -4,8 +4,8 @@
 //! future completes; [`start`] does the same on an ephemeral `127.0.0.1` port in the background
 //! and hands back a [`RunningServer`] for tests.
 //!
-//! Every accepted stream starts with an HTTP request head. A WebSocket upgrade (any path) becomes
-//! a Relay connection; anything else is one HTTP/1.1 request answered with `Connection: close`:
+//! HTTP/1.1 is served by hyper and axum. A WebSocket upgrade (any path) becomes a Relay
+//! connection; anything else is one request answered with `Connection: close`:
 //!
 //! | request | effect |
 //! |---|---|
@@ -14,7 +14,7 @@
 //! | `POST /api/relay/rest/tasks` | `MockServer::deliver_task(Authorization, body)` |
 //!
 //! Control errors keep their status with a `{"error": message}` body; a body that is not a JSON
-//! object is a 400; unknown paths are a JSON 404. One task (the actor) owns the core and is fed
+//! object is a 400; a body over 1 MiB is a 413; unknown paths are a JSON 404. One task (the actor) owns the core and is fed
 //! through a bounded channel, so protocol logic needs no locks.
 //!
 //! ```no_run
@@ -27,9 +27,9 @@
 //! ```
 
 mod actor;
-mod conn;
-pub mod http;
 mod record;
+mod router;
+mod ws;
 
 use std::fmt;
 use std::future::Future;
@@ -37,30 +37,82 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::MockConfig;
 
-/// Most connections (WebSocket or HTTP) served at once; more wait in the listen backlog.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// Most HTTP connections served at once (WebSocket upgrades leave this pool once upgraded);
+/// more wait in the listen backlog.
+pub const MAX_HTTP_CONNECTIONS: usize = 1024;
+/// Default of [`ServeOptions::max_websockets`].
+pub const DEFAULT_MAX_WEBSOCKETS: usize = 8192;
+/// Default of [`ServeOptions::auth_timeout`].
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ServeOptions::max_queued_bytes`].
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+/// Largest request head (request line plus headers) read; more is a 431.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// How long a client may take to send a request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Options for [`serve`].
-#[derive(Default)]
 pub struct ServeOptions {
     /// Write a JSONL transcript of the run into this directory (see `--record`).
     pub record_dir: Option<PathBuf>,
+    /// How long a WebSocket may stay open without a successful `blade.connect`; it is then
+    /// closed with code 1008. Default [`DEFAULT_AUTH_TIMEOUT`].
+    pub auth_timeout: Duration,
+    /// Most WebSockets open at once; a further upgrade is answered with 503. The control API
+    /// has its own pool, so it stays reachable. Default [`DEFAULT_MAX_WEBSOCKETS`].
+    pub max_websockets: usize,
+    /// Most bytes of frames queued for one WebSocket that its client has not read yet; past
+    /// that the connection is dropped (logged). Default [`DEFAULT_MAX_QUEUED_BYTES`].
+    pub max_queued_bytes: usize,
     shutdown: Option<ShutdownFuture>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            record_dir: None,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            max_websockets: DEFAULT_MAX_WEBSOCKETS,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            shutdown: None,
+        }
+    }
 }
 
 impl ServeOptions {
     /// Records a transcript of the run into `dir` (created if missing).
     pub fn record_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.record_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets [`ServeOptions::auth_timeout`].
+    pub fn auth_timeout(mut self, timeout: Duration) -> Self {
+        self.auth_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ServeOptions::max_websockets`].
+    pub fn max_websockets(mut self, max: usize) -> Self {
+        self.max_websockets = max;
+        self
+    }
+
+    /// Sets [`ServeOptions::max_queued_bytes`].
+    pub fn max_queued_bytes(mut self, max: usize) -> Self {
+        self.max_queued_bytes = max;
         self
     }
 
@@ -75,6 +127,9 @@ impl fmt::Debug for ServeOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServeOptions")
             .field("record_dir", &self.record_dir)
+            .field("auth_timeout", &self.auth_timeout)
+            .field("max_websockets", &self.max_websockets)
+            .field("max_queued_bytes", &self.max_queued_bytes)
             .field("shutdown", &self.shutdown.is_some())
             .finish()
     }
@@ -99,16 +154,41 @@ pub async fn serve(
     opts: ServeOptions,
 ) -> std::io::Result<ServeSummary> {
     let transcript_file = match &opts.record_dir {
-        Some(dir) => Some(record::TranscriptFile::create(dir)?),
+        Some(dir) => Some(record::TranscriptWriter::create(dir)?),
         None => None,
     };
     let transcript = transcript_file.as_ref().map(|f| f.path().to_path_buf());
     let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
-    let actor = tokio::spawn(actor::run(config, events_rx, transcript_file));
-    let mut shutdown = opts
+    let actor = tokio::spawn(actor::run(
+        config,
+        events_rx,
+        transcript_file,
+        opts.max_queued_bytes,
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(router::Shared {
+        events: events_tx,
+        ws_permits: Arc::new(Semaphore::new(opts.max_websockets)),
+        auth_timeout: opts.auth_timeout,
+        shutdown: stop_rx,
+    });
+    let shutdown = opts
         .shutdown
         .unwrap_or_else(|| Box::pin(std::future::pending::<()>()));
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    accept_loop(&listener, router::app(shared), shutdown).await;
+    tracing::info!("relay-mock shutting down");
+    drop(listener);
+    // WebSocket tasks (spawned by the upgrade) see this and drop their sockets.
+    let _ = stop_tx.send(true);
+    if let Err(err) = actor.await {
+        tracing::error!(%err, "core actor failed");
+    }
+    Ok(ServeSummary { transcript })
+}
+
+/// Accepts and serves HTTP connections until `shutdown` completes; then drops them all.
+async fn accept_loop(listener: &TcpListener, app: axum::Router, mut shutdown: ShutdownFuture) {
+    let permits = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
     let mut tasks = JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -125,29 +205,38 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 tracing::trace!(%peer, "accepted");
-                let events = events_tx.clone();
+                let app = app.clone();
                 tasks.spawn(async move {
-                    conn::handle(stream, events).await;
+                    serve_connection(stream, app).await;
                     drop(permit);
                 });
             }
             Err(err) => {
                 // Typically EMFILE or a connection reset before accept; keep serving.
                 tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         // Reap finished tasks so the set does not grow with every connection.
         while tasks.try_join_next().is_some() {}
     }
-    tracing::info!("relay-mock shutting down");
-    drop(listener);
     tasks.shutdown().await;
-    drop(events_tx);
-    if let Err(err) = actor.await {
-        tracing::error!(%err, "core actor failed");
+}
+
+/// Serves one TCP stream with hyper (HTTP/1.1; a WebSocket upgrade leaves on its own task).
+async fn serve_connection(stream: TcpStream, app: axum::Router) {
+    let _ = stream.set_nodelay(true);
+    let result = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+        .with_upgrades()
+        .await;
+    if let Err(err) = result {
+        tracing::debug!(%err, "http connection ended with an error");
     }
-    Ok(ServeSummary { transcript })
 }
 
 /// A server started by [`start`], running on a background task.

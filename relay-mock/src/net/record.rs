@@ -13,12 +13,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The transcript file of one run.
 #[derive(Debug)]
-pub(crate) struct TranscriptFile {
+pub(crate) struct TranscriptWriter {
     file: File,
     path: PathBuf,
 }
 
-impl TranscriptFile {
+impl TranscriptWriter {
     /// Creates `dir` if needed and a new, empty transcript file in it.
     pub(crate) fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
@@ -36,8 +36,12 @@ impl TranscriptFile {
         &self.path
     }
 
+    /// Called after every input of the core.
+    pub(crate) fn append(&mut self, _core: &crate::MockServer) {}
+
     /// Writes the whole transcript and syncs it.
-    pub(crate) fn write_all(mut self, jsonl: &str) {
+    pub(crate) fn finish(mut self, core: &crate::MockServer) {
+        let jsonl = core.transcript_jsonl();
         let result = self
             .file
             .write_all(jsonl.as_bytes())

@@ -481,6 +481,13 @@ impl MockServer {
         crate::transcript::to_jsonl(self.recorder.lines())
     }
 
+    /// Whether `conn` is open and bound to a session (its `blade.connect` succeeded).
+    pub fn connection_authenticated(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.open && c.session.is_some())
+    }
+
     /// Ids of the sessions that currently have an open socket, in creation order.
     pub fn live_sessions(&self) -> Vec<String> {
         self.sessions
