@@ -100,11 +100,11 @@ async fn silent_websockets_do_not_lock_out_clients_or_the_control_api() {
     let server = start_with(MockConfig::default(), opts).await.unwrap();
     let mut silent = Vec::with_capacity(1100);
     for i in 0..1100 {
-        let (ws, _) =
-            tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(server.ws_url()))
-                .await
-                .unwrap_or_else(|_| panic!("silent socket {i} not accepted in time"))
-                .unwrap_or_else(|e| panic!("silent socket {i}: {e}"));
+        let connect = tokio_tungstenite::connect_async(server.ws_url());
+        let Ok(result) = tokio::time::timeout(LIMIT, connect).await else {
+            panic!("silent socket {i} not accepted in time");
+        };
+        let (ws, _) = result.unwrap_or_else(|e| panic!("silent socket {i}: {e}"));
         silent.push(ws);
     }
     let (session, _ws) = ready_session(&server.ws_url()).await;
