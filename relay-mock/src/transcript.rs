@@ -105,6 +105,36 @@ impl Line {
     }
 }
 
+/// What replaces a credential in recorded frames and transcripts.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces `params.authentication.token` and `params.authentication.jwt_token` of a
+/// `blade.connect` frame by [`REDACTED`]; any other frame is left alone.
+///
+/// ```
+/// let mut f = serde_json::json!({"method": "blade.connect", "params": {"authentication":
+///     {"project": "p", "token": "secret", "jwt_token": "jwt"}}});
+/// relay_mock::transcript::redact_credentials(&mut f);
+/// assert_eq!(f["params"]["authentication"],
+///     serde_json::json!({"project": "p", "token": "<redacted>", "jwt_token": "<redacted>"}));
+/// ```
+pub fn redact_credentials(frame: &mut Value) {
+    if frame.get("method").and_then(Value::as_str) != Some("blade.connect") {
+        return;
+    }
+    let auth = frame
+        .get_mut("params")
+        .and_then(|p| p.get_mut("authentication"))
+        .and_then(Value::as_object_mut);
+    if let Some(auth) = auth {
+        for key in ["token", "jwt_token"] {
+            if let Some(v) = auth.get_mut(key) {
+                *v = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
+}
+
 /// Records what a [`MockServer`](crate::MockServer) sees and sends.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
@@ -141,9 +171,12 @@ impl Recorder {
         serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()))
     }
 
-    /// Records a frame from the client.
+    /// Records a frame from the client; the credentials of a `blade.connect` are replaced by
+    /// [`REDACTED`] (see [`redact_credentials`]).
     pub fn c2s(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        self.push(now, Dir::C2s, Some(conn), Self::text_frame(text));
+        let mut frame = Self::text_frame(text);
+        redact_credentials(&mut frame);
+        self.push(now, Dir::C2s, Some(conn), frame);
     }
 
     /// Records a frame to the client.
@@ -320,13 +353,16 @@ impl IdNormalizer {
     }
 }
 
-/// Normalised copies of `lines` (one id mapping over the whole transcript).
+/// Normalised copies of `lines` (one id mapping over the whole transcript). Credentials are
+/// redacted too ([`redact_credentials`]): recorded transcripts never hold them, so a
+/// recording compares equal to a golden transcript that does.
 pub fn normalize(lines: &[Line]) -> Vec<Line> {
     let mut n = IdNormalizer::new();
     lines
         .iter()
         .map(|l| {
             let mut l = l.clone();
+            redact_credentials(&mut l.frame);
             n.normalize_value(&mut l.frame);
             l
         })

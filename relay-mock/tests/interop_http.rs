@@ -287,3 +287,34 @@ async fn control_drop_is_abrupt_and_blade_disconnect_closes_with_1001() {
     assert_eq!(close_code(&mut ws).await, Some(1001));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn credentials_are_redacted_in_frames_and_transcripts() {
+    let dir = std::env::temp_dir().join(format!("relay-mock-redact-test-{}", std::process::id()));
+    let opts = relay_mock::net::ServeOptions::default().record_dir(&dir);
+    let server = relay_mock::net::start_with(MockConfig::default(), opts)
+        .await
+        .unwrap();
+    let (ws, _sid) = connected_socket(&server.ws_url()).await;
+    let (status, _, body) = request(server.addr(), "GET", "/__control/frames", &[], "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("test-token"), "{body}");
+    let frames = json_body(&body);
+    let connect = frames["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["frame"]["method"] == "blade.connect")
+        .expect("the connect frame is recorded")
+        .clone();
+    assert_eq!(
+        connect["frame"]["params"]["authentication"],
+        json!({"project": "test-project", "token": "<redacted>"})
+    );
+    drop(ws);
+    let path = server.shutdown().await.unwrap().transcript.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("blade.connect"), "{text}");
+    assert!(!text.contains("test-token"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
