@@ -318,3 +318,58 @@ async fn credentials_are_redacted_in_frames_and_transcripts() {
     assert!(!text.contains("test-token"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sends `head` then `body` in full (the server must read it all), then reads the response.
+async fn upload(addr: std::net::SocketAddr, head: String, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body)
+        .await
+        .expect("the whole upload is accepted (no reset mid-upload)");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("response in time")
+        .expect("a response, not a reset");
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
+    (head[9..12].parse().unwrap(), body.to_string())
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_after_the_upload() {
+    let server = start(MockConfig::default()).await.unwrap();
+    let addr = server.addr();
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let head = format!(
+        "POST /__control/reset HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    let (status, body) = upload(addr, head, &big).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(json_body(&body)["error"].is_string());
+
+    // Chunked, no length announced.
+    let mut chunked = Vec::new();
+    for _ in 0..32 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 64 * 1024).as_bytes());
+        chunked.extend(std::iter::repeat_n(b' ', 64 * 1024));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head =
+        "POST /api/relay/rest/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (status, body) = upload(addr, head.to_string(), &chunked).await;
+    assert_eq!(status, 413, "{body}");
+
+    // Just under the limit is read and handled.
+    let pad = "x".repeat(1024 * 1024 - 64);
+    let small = json!({ "pad": pad }).to_string();
+    let head = format!(
+        "POST /__control/reset HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        small.len()
+    );
+    let (status, body) = upload(addr, head, small.as_bytes()).await;
+    assert_eq!((status, json_body(&body)), (200, json!({"reset": true})));
+    server.shutdown().await;
+}
