@@ -136,19 +136,60 @@ pub fn redact_credentials(frame: &mut Value) {
 }
 
 /// Records what a [`MockServer`](crate::MockServer) sees and sends.
-#[derive(Debug, Clone, Default)]
+///
+/// It keeps at most `limit` lines in memory (see [`MockConfig::record_limit`]
+/// (crate::MockConfig::record_limit)): past that the oldest quarter is dropped, so a
+/// long-running server keeps the recent history in bounded memory. Every line has a sequence
+/// number (0, 1, ... in recording order) that survives drops: the kept lines are numbered from
+/// [`Recorder::dropped`] on.
+#[derive(Debug, Clone)]
 pub struct Recorder {
     first: Option<Instant>,
     lines: Vec<Line>,
+    limit: usize,
+    dropped: u64,
 }
 
-/// Recorded lines are bounded so a long-running server cannot grow without limit.
-const RECORD_LIMIT: usize = 200_000;
+/// Default of [`MockConfig::record_limit`](crate::MockConfig::record_limit).
+pub const DEFAULT_RECORD_LIMIT: usize = 100_000;
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_RECORD_LIMIT)
+    }
+}
 
 impl Recorder {
+    /// A recorder keeping at most `limit` lines (0: record nothing, count everything dropped).
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            first: None,
+            lines: Vec::new(),
+            limit,
+            dropped: 0,
+        }
+    }
+
+    /// How many lines were dropped (oldest first) to stay under the limit.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The sequence number the next line will get (lines recorded so far, dropped or not).
+    pub fn next_seq(&self) -> u64 {
+        self.dropped + self.lines.len() as u64
+    }
+
     fn push(&mut self, now: Option<Instant>, dir: Dir, conn: Option<ConnId>, frame: Value) {
-        if self.lines.len() >= RECORD_LIMIT {
+        if self.limit == 0 {
+            self.dropped += 1;
             return;
+        }
+        if self.lines.len() >= self.limit {
+            // Drop a quarter at once: amortised O(1) per line, and `lines` stays a slice.
+            let n = (self.limit / 4).clamp(1, self.lines.len());
+            self.lines.drain(..n);
+            self.dropped += n as u64;
         }
         let t = match (now, self.first) {
             (Some(n), Some(f)) => n.saturating_duration_since(f).as_millis() as u64,
@@ -192,19 +233,32 @@ impl Recorder {
     /// Records one half of a REST exchange (the task request `c2s`, its response `s2c`) as a
     /// line marked `"transport":"http"`.
     pub fn http(&mut self, now: Option<Instant>, dir: Dir, frame: Value) {
+        let before = self.next_seq();
         self.push(now, dir, None, frame);
+        if self.next_seq() == before || self.limit == 0 {
+            return;
+        }
         if let Some(last) = self.lines.last_mut() {
             last.transport = Some("http".to_owned());
         }
     }
 
-    /// Everything recorded.
+    /// The lines kept (the first has sequence number [`Recorder::dropped`]).
     pub fn lines(&self) -> &[Line] {
         &self.lines
     }
 
-    /// Forgets everything.
+    /// The kept lines with a sequence number of at least `seq`, and the number of the first.
+    pub fn since(&self, seq: u64) -> (u64, &[Line]) {
+        let skip = seq
+            .saturating_sub(self.dropped)
+            .min(self.lines.len() as u64);
+        (self.dropped + skip, &self.lines[skip as usize..])
+    }
+
+    /// Forgets everything (sequence numbers go on).
     pub fn clear(&mut self) {
+        self.dropped += self.lines.len() as u64;
         self.lines.clear();
         self.first = None;
     }

@@ -24,6 +24,9 @@ OPTIONS:
     --seed N          seed for generated ids and routing order (default: 0)
     --record DIR      write a JSONL transcript of the run (shared/protocol/TRANSCRIPTS.md
                       format) to DIR/relay-mock-<unix secs>-<pid>.jsonl
+    --record-limit N  most transcript lines kept in memory for GET /__control/frames; older
+                      ones are dropped and counted (`dropped` in its answer). 0 = keep none.
+                      --record files get every line regardless (default 100000)
     --auth-timeout SECS
                       close (code 1008) a WebSocket that has not completed blade.connect
                       after SECS seconds (default 10; fractions allowed)
@@ -77,6 +80,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 config.seed = v.parse().map_err(|e| format!("--seed {v}: {e}"))?;
             }
             "--record" => record = Some(PathBuf::from(value()?)),
+            "--record-limit" => {
+                let v = value()?;
+                config.record_limit = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+            }
             "--auth-timeout" => auth_timeout = seconds(&flag, &value()?)?,
             "--max-websockets" => {
                 let v = value()?;
@@ -226,9 +233,16 @@ mod tests {
         );
         assert_eq!(a.record, Some(PathBuf::from("/tmp/x")));
         assert_eq!(a.auth_timeout, relay_mock::net::DEFAULT_AUTH_TIMEOUT);
-        let a = parse(&["--auth-timeout", "0.5", "--max-websockets=3"])
-            .unwrap()
-            .unwrap();
+        let a = parse(&[
+            "--auth-timeout",
+            "0.5",
+            "--max-websockets=3",
+            "--record-limit",
+            "0",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.config.record_limit, 0);
         assert_eq!(
             (a.auth_timeout, a.max_websockets),
             (Duration::from_millis(500), 3)

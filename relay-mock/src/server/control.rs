@@ -110,22 +110,24 @@ impl MockServer {
                     Some(v) => relay_proto::wire::lenient::value_as_u64(v)
                         .ok_or_else(|| ControlError::bad("`since` must be a number"))?,
                 };
-                let lines = self.recorder.lines();
-                let start = usize::try_from(since)
-                    .unwrap_or(usize::MAX)
-                    .min(lines.len());
-                let frames: Vec<Value> = lines[start..]
+                let (start, lines) = self.recorder.since(since);
+                let frames: Vec<Value> = lines
                     .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        let mut v = json!({"seq": start + i, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
+                    .zip(start..)
+                    .map(|(l, seq)| {
+                        let mut v =
+                            json!({"seq": seq, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
                         if let Some(c) = l.conn {
                             v["conn"] = json!(c);
                         }
                         v
                     })
                     .collect();
-                Ok(json!({"frames": frames, "next": lines.len()}))
+                Ok(json!({
+                    "frames": frames,
+                    "next": self.recorder.next_seq(),
+                    "dropped": self.recorder.dropped(),
+                }))
             }
             "inbound_call" => self.ctl_inbound_call(body),
             "inbound_message" => {

@@ -52,6 +52,11 @@ pub struct MockConfig {
     pub token: String,
     /// Seed of every id and every random choice the server makes.
     pub seed: u64,
+    /// Most transcript lines (frames, socket and control markers) kept in memory for
+    /// `/__control/frames` and [`MockServer::transcript`]; older ones are dropped and counted
+    /// (`dropped` in the frames response). 0 records nothing. Default
+    /// [`DEFAULT_RECORD_LIMIT`](crate::transcript::DEFAULT_RECORD_LIMIT).
+    pub record_limit: usize,
 }
 
 impl Default for MockConfig {
@@ -60,6 +65,7 @@ impl Default for MockConfig {
             project: "test-project".to_owned(),
             token: "test-token".to_owned(),
             seed: 0,
+            record_limit: crate::transcript::DEFAULT_RECORD_LIMIT,
         }
     }
 }
@@ -78,6 +84,11 @@ impl MockConfig {
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// Sets [`MockConfig::record_limit`].
+    pub fn record_limit(mut self, limit: usize) -> Self {
+        self.record_limit = limit;
         self
     }
 }
@@ -262,6 +273,7 @@ const BACKLOG_LIMIT: usize = 1024;
 impl MockServer {
     /// A server with no sessions.
     pub fn new(config: MockConfig) -> Self {
+        let record_limit = config.record_limit;
         let mut ids = SeededIds::new(config.seed);
         let mut rng = SplitMix64::new(config.seed ^ 0x5eed_51c0_de00_0001);
         let signature = (0..4)
@@ -293,7 +305,7 @@ impl MockServer {
             faults: Vec::new(),
             held: None,
             refuse_until: None,
-            recorder: Recorder::default(),
+            recorder: Recorder::with_limit(record_limit),
         }
     }
 
@@ -474,6 +486,12 @@ impl MockServer {
     /// Everything recorded so far, as transcript lines.
     pub fn transcript(&self) -> &[crate::transcript::Line] {
         self.recorder.lines()
+    }
+
+    /// How many transcript lines were dropped from memory (see [`MockConfig::record_limit`]);
+    /// [`Self::transcript`] starts with line number `transcript_dropped()`.
+    pub fn transcript_dropped(&self) -> u64 {
+        self.recorder.dropped()
     }
 
     /// The transcript as JSONL text.
