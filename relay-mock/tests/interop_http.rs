@@ -267,23 +267,15 @@ async fn close_code(ws: &mut Ws) -> Option<u16> {
 async fn control_drop_is_abrupt_and_blade_disconnect_closes_with_1001() {
     let server = start(MockConfig::default()).await.unwrap();
     let (mut ws, sid) = connected_socket(&server.ws_url()).await;
-    let body = json!({ "sessionid": sid }).to_string();
-    let (status, _, resp) = request(server.addr(), "POST", "/__control/drop", &[], &body).await;
-    assert_eq!(status, 200, "{resp}");
-    assert_eq!(json_body(&resp)["dropped"], json!(1));
+    let control = server.control_client();
+    assert_eq!(control.drop_connection(Some(&sid)).await.unwrap(), 1);
     assert_eq!(close_code(&mut ws).await, None, "drop sends no close frame");
 
     let (mut ws, sid) = connected_socket(&server.ws_url()).await;
-    let body = json!({ "sessionid": sid, "close_after_ms": 0 }).to_string();
-    let (status, _, resp) = request(
-        server.addr(),
-        "POST",
-        "/__control/blade_disconnect",
-        &[],
-        &body,
-    )
-    .await;
-    assert_eq!(status, 200, "{resp}");
+    assert_eq!(
+        control.blade_disconnect(Some(&sid), Some(0)).await.unwrap(),
+        1
+    );
     assert_eq!(close_code(&mut ws).await, Some(1001));
     server.shutdown().await;
 }
@@ -296,19 +288,15 @@ async fn credentials_are_redacted_in_frames_and_transcripts() {
         .await
         .unwrap();
     let (ws, _sid) = connected_socket(&server.ws_url()).await;
-    let (status, _, body) = request(server.addr(), "GET", "/__control/frames", &[], "").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains("test-token"), "{body}");
-    let frames = json_body(&body);
-    let connect = frames["frames"]
-        .as_array()
-        .unwrap()
+    let frames = server.control_client().frames(0).await.unwrap();
+    assert!(!format!("{frames:?}").contains("test-token"), "{frames:?}");
+    let connect = frames
+        .frames
         .iter()
-        .find(|f| f["frame"]["method"] == "blade.connect")
-        .expect("the connect frame is recorded")
-        .clone();
+        .find(|f| f.frame["method"] == "blade.connect")
+        .expect("the connect frame is recorded");
     assert_eq!(
-        connect["frame"]["params"]["authentication"],
+        connect.frame["params"]["authentication"],
         json!({"project": "test-project", "token": "<redacted>"})
     );
     drop(ws);

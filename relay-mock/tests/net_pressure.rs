@@ -8,29 +8,12 @@ use relay_mock::net::{start_with, ServeOptions};
 use relay_mock::MockConfig;
 use relay_proto::{Input, Output, Session, SessionConfig, TransportAction};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// `GET path` on the control API; returns (status, JSON body).
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(LIMIT, s.read_to_end(&mut buf))
-        .await
-        .expect("control answers in time")
-        .unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
-    let status = head[9..12].parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
 
 /// Drives a `relay_proto::Session` over a real WebSocket until it is ready.
 async fn ready_session(url: &str) -> (Session, Ws) {
@@ -109,16 +92,16 @@ async fn silent_websockets_do_not_lock_out_clients_or_the_control_api() {
     }
     let (session, _ws) = ready_session(&server.ws_url()).await;
     let sid = session.session_id().expect("a session id").to_owned();
-    let (status, health) = get(server.addr(), "/__control/health").await;
-    assert_eq!((status, &health["ok"]), (200, &json!(true)), "{health}");
-    let (status, sessions) = get(server.addr(), "/__control/sessions").await;
-    assert_eq!(status, 200);
-    let listed = sessions["sessions"].as_array().expect("a list");
+    let control = server.control_client();
+    let health = control
+        .health()
+        .await
+        .expect("control answers under pressure");
+    assert_eq!(health["ok"], json!(true), "{health}");
+    let sessions = control.sessions().await.unwrap();
     assert!(
-        listed
-            .iter()
-            .any(|s| s["sessionid"] == sid.as_str() && s["connected"] == true),
-        "{sessions}"
+        sessions.iter().any(|s| s.sessionid == sid && s.connected),
+        "{sessions:?}"
     );
     // The silent sockets are all still open: one of them still completes a ping.
     let probe = silent.last_mut().expect("silent sockets");
@@ -176,8 +159,8 @@ async fn websockets_past_the_limit_get_503_and_control_still_answers() {
         }
         other => panic!("expected a 503, got {other:?}"),
     }
-    let (status, _) = get(server.addr(), "/__control/health").await;
-    assert_eq!(status, 200);
+    let health = server.control_client().health().await.unwrap();
+    assert_eq!(health["ok"], json!(true));
     // A freed slot is usable again.
     drop(a);
     let deadline = Instant::now() + LIMIT;

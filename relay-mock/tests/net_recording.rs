@@ -7,24 +7,7 @@ use futures::{SinkExt, StreamExt};
 use relay_mock::net::{start_with, ServeOptions};
 use relay_mock::MockConfig;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> Value {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
-        .await
-        .expect("control answers in time")
-        .unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
-    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-    serde_json::from_str(body).unwrap()
-}
 
 /// Sends `n` pings on one socket and waits for every answer.
 async fn pings(url: &str, n: usize) {
@@ -56,33 +39,25 @@ async fn memory_keeps_the_last_lines_and_the_file_gets_them_all() {
         .unwrap();
     pings(&server.ws_url(), 50).await;
 
-    let all = get(server.addr(), "/__control/frames").await;
-    let frames = all["frames"].as_array().unwrap();
-    let dropped = all["dropped"].as_u64().expect("a dropped count");
-    let next = all["next"].as_u64().unwrap();
+    let control = server.control_client();
+    let all = control.frames(0).await.unwrap();
+    let frames = &all.frames;
+    let (dropped, next) = (all.dropped, all.next);
     assert!(frames.len() <= 16, "{}", frames.len());
     assert!(dropped > 0);
     // ws_open + 50 pings + 50 answers were recorded in all.
     assert!(next >= 101, "{next}");
     assert_eq!(dropped + frames.len() as u64, next);
-    let seqs: Vec<u64> = frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = frames.iter().map(|f| f.seq).collect();
     let expected: Vec<u64> = (dropped..next).collect();
     assert_eq!(seqs, expected, "sequence numbers survive drops");
     // `since` counts in sequence numbers.
-    let tail = get(
-        server.addr(),
-        &format!("/__control/frames?since={}", next - 2),
-    )
-    .await;
-    let tail_seqs: Vec<u64> = tail["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["seq"].as_u64().unwrap())
-        .collect();
+    let tail = control.frames(next - 2).await.unwrap();
+    let tail_seqs: Vec<u64> = tail.frames.iter().map(|f| f.seq).collect();
     assert_eq!(tail_seqs, vec![next - 2, next - 1]);
-    let old = get(server.addr(), "/__control/frames?since=0").await;
-    assert_eq!(old["frames"].as_array().unwrap().len(), frames.len());
+    // Asking from before the oldest kept line gets what is kept.
+    let kept = control.frames(dropped).await.unwrap();
+    assert_eq!(kept.frames, all.frames);
 
     let path = server.shutdown().await.unwrap().transcript.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -107,9 +82,9 @@ async fn a_zero_limit_keeps_nothing_but_counts() {
     let config = MockConfig::default().record_limit(0);
     let server = start_with(config, ServeOptions::default()).await.unwrap();
     pings(&server.ws_url(), 3).await;
-    let all = get(server.addr(), "/__control/frames").await;
-    assert_eq!(all["frames"], json!([]));
-    assert!(all["dropped"].as_u64().unwrap() >= 7, "{all}");
-    assert_eq!(all["next"], all["dropped"]);
+    let all = server.control_client().frames(0).await.unwrap();
+    assert!(all.frames.is_empty());
+    assert!(all.dropped >= 7, "{all:?}");
+    assert_eq!(all.next, all.dropped);
     server.shutdown().await;
 }

@@ -63,6 +63,11 @@ pub(crate) enum Event {
         body: Value,
         reply: oneshot::Sender<Result<Value, ControlError>>,
     },
+    /// A transport fault armed in-process.
+    Inject {
+        fault: crate::Fault,
+        reply: oneshot::Sender<()>,
+    },
     /// `POST /api/relay/rest/tasks`.
     Task {
         authorization: Option<String>,
@@ -145,6 +150,10 @@ fn handle(core: &mut MockServer, conns: &mut BTreeMap<ConnId, Link>, event: Even
         } => {
             let result = core.control(now, &endpoint, body);
             let _ = reply.send(result);
+        }
+        Event::Inject { fault, reply } => {
+            core.inject(fault);
+            let _ = reply.send(());
         }
         Event::Task {
             authorization,

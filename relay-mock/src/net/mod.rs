@@ -153,12 +153,22 @@ pub async fn serve(
     config: MockConfig,
     opts: ServeOptions,
 ) -> std::io::Result<ServeSummary> {
+    let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
+    serve_events(listener, config, opts, events_tx, events_rx).await
+}
+
+async fn serve_events(
+    listener: TcpListener,
+    config: MockConfig,
+    opts: ServeOptions,
+    events_tx: mpsc::Sender<actor::Event>,
+    events_rx: mpsc::Receiver<actor::Event>,
+) -> std::io::Result<ServeSummary> {
     let transcript_file = match &opts.record_dir {
         Some(dir) => Some(record::TranscriptWriter::create(dir)?),
         None => None,
     };
     let transcript = transcript_file.as_ref().map(|f| f.path().to_path_buf());
-    let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
     let actor = tokio::spawn(actor::run(
         config,
         events_rx,
@@ -240,11 +250,16 @@ async fn serve_connection(stream: TcpStream, app: axum::Router) {
 }
 
 /// A server started by [`start`], running on a background task.
+///
+/// Besides its addresses it offers the control API in-process ([`RunningServer::control`],
+/// [`RunningServer::inject`]) and over HTTP ([`RunningServer::control_client`]).
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<ServeSummary>>,
+    // Weak: the actor must still see its last sender go away at shutdown.
+    events: mpsc::WeakSender<actor::Event>,
 }
 
 impl RunningServer {
@@ -261,6 +276,47 @@ impl RunningServer {
     /// `http://ADDR`, the base of the control API.
     pub fn http_base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Runs control endpoint `endpoint` (`inbound_call`, `next`, `drop`, ... as in
+    /// CONTROL_API.md) in-process, without HTTP; same answers and errors as over HTTP. A
+    /// stopped server answers 503.
+    pub async fn control(
+        &self,
+        endpoint: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, crate::ControlError> {
+        let (reply, rx) = oneshot::channel();
+        let event = actor::Event::Control {
+            endpoint: endpoint.to_owned(),
+            body,
+            reply,
+        };
+        match self.ask(event, rx).await {
+            Some(result) => result,
+            None => Err(stopped()),
+        }
+    }
+
+    /// Arms a transport fault ([`crate::Fault`]) in the running core.
+    pub async fn inject(&self, fault: crate::Fault) -> Result<(), crate::ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(actor::Event::Inject { fault, reply }, rx)
+            .await
+            .ok_or_else(stopped)
+    }
+
+    /// A [`ControlClient`](crate::control::ControlClient) of this server's HTTP control API.
+    #[cfg(feature = "control-client")]
+    pub fn control_client(&self) -> crate::control::ControlClient {
+        crate::control::ControlClient::for_addr(self.addr)
+    }
+
+    async fn ask<T>(&self, event: actor::Event, rx: oneshot::Receiver<T>) -> Option<T> {
+        let events = self.events.upgrade()?;
+        events.send(event).await.ok()?;
+        drop(events);
+        rx.await.ok()
     }
 
     /// Stops the server and waits until every connection is dropped.
@@ -295,10 +351,20 @@ pub async fn start_with(config: MockConfig, opts: ServeOptions) -> std::io::Resu
     let opts = opts.shutdown_on(async move {
         let _ = stopped.await;
     });
-    let task = tokio::spawn(serve(listener, config, opts));
+    let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
+    let events = events_tx.downgrade();
+    let task = tokio::spawn(serve_events(listener, config, opts, events_tx, events_rx));
     Ok(RunningServer {
         addr,
         stop: Some(stop),
         task,
+        events,
     })
+}
+
+fn stopped() -> crate::ControlError {
+    crate::ControlError {
+        status: 503,
+        message: "server is shutting down".to_owned(),
+    }
 }
