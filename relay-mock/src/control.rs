@@ -246,6 +246,11 @@ struct Armed {
 }
 
 #[derive(Deserialize)]
+struct Batch {
+    calls: Vec<InjectedCall>,
+}
+
+#[derive(Deserialize)]
 struct Sessions {
     sessions: Vec<SessionInfo>,
 }
@@ -326,6 +331,19 @@ impl ControlClient {
         call: &InboundCall,
     ) -> Result<InjectedCall, ControlClientError> {
         self.post("inbound_call", to_value(call)?).await
+    }
+
+    /// `POST /__control/inbound_call` with `count`: `count` calls (1 to 10,000) in one request,
+    /// each routed on its own.
+    pub async fn inbound_calls(
+        &self,
+        call: &InboundCall,
+        count: u32,
+    ) -> Result<Vec<InjectedCall>, ControlClientError> {
+        let mut body = to_value(call)?;
+        body["count"] = json!(count);
+        let batch: Batch = self.post("inbound_call", body).await?;
+        Ok(batch.calls)
     }
 
     /// `POST /__control/inbound_message`.

@@ -213,3 +213,28 @@ async fn a_stopped_server_is_a_transport_error() {
         "{err:?} on {addr}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_of_inbound_calls_in_one_request() {
+    let server = start(MockConfig::default()).await.unwrap();
+    let control = server.control_client();
+    let (mut ws, sid) = login(&server.ws_url(), &["office"]).await;
+    let calls = control
+        .inbound_calls(&InboundCall::phone("office"), 200)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 200);
+    assert!(calls.iter().all(|c| c.sessionid == sid));
+    for _ in 0..200 {
+        wait_for(&mut ws, |v| event_type(v) == "calling.call.receive").await;
+    }
+    let err = control
+        .inbound_calls(&InboundCall::phone("office"), 0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ControlClientError::Status { status: 400, .. }),
+        "{err:?}"
+    );
+    server.shutdown().await;
+}

@@ -24,6 +24,9 @@ OPTIONS:
     --seed N          seed for generated ids and routing order (default: 0)
     --record DIR      write a JSONL transcript of the run (shared/protocol/TRANSCRIPTS.md
                       format) to DIR/relay-mock-<unix secs>-<pid>.jsonl
+    --media-speed X   scale of component timings (play lengths, record, detect, fax,
+                      send_digits): 1 = documented timings (default), 0.5 = twice as
+                      fast, 0 = components complete at once
     --record-limit N  most transcript lines kept in memory for GET /__control/frames; older
                       ones are dropped and counted (`dropped` in its answer). 0 = keep none.
                       --record files get every line regardless (default 100000)
@@ -80,6 +83,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 config.seed = v.parse().map_err(|e| format!("--seed {v}: {e}"))?;
             }
             "--record" => record = Some(PathBuf::from(value()?)),
+            "--media-speed" => {
+                let v = value()?;
+                config.media_speed = match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() && x >= 0.0 => x,
+                    _ => return Err(format!("{flag} {v}: a number >= 0")),
+                };
+            }
             "--record-limit" => {
                 let v = value()?;
                 config.record_limit = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
@@ -239,10 +249,16 @@ mod tests {
             "--max-websockets=3",
             "--record-limit",
             "0",
+            "--media-speed",
+            "0",
         ])
         .unwrap()
         .unwrap();
         assert_eq!(a.config.record_limit, 0);
+        assert_eq!(a.config.media_speed, 0.0);
+        assert_eq!(parse(&[]).unwrap().unwrap().config.media_speed, 1.0);
+        assert!(parse(&["--media-speed", "-1"]).is_err());
+        assert!(parse(&["--media-speed", "NaN"]).is_err());
         assert_eq!(
             (a.auth_timeout, a.max_websockets),
             (Duration::from_millis(500), 3)

@@ -13,6 +13,23 @@
 //! | `GET /__control/health`, `sessions`, `frames?since=N` | `control(name, {query params})` |
 //! | `POST /api/relay/rest/tasks` | `MockServer::deliver_task(Authorization, body)` |
 //!
+//! Beyond `shared/protocol/CONTROL_API.md`:
+//!
+//! * **Batch injection**: `POST /__control/inbound_call` with `"count": N` (1 to 10,000)
+//!   creates N calls in one request, each routed on its own (round robin across the sessions
+//!   receiving the context), and answers `{"calls": [{"call_id", "node_id", "sessionid"}, ...]}`
+//!   (without `count` the answer is unchanged). `ControlClient::inbound_calls` wraps it.
+//! * **Frames**: `GET /__control/frames` also answers `"dropped"`: lines no longer in memory
+//!   ([`MockConfig::record_limit`](crate::MockConfig::record_limit)); `seq` keeps counting.
+//!   Credentials in recorded `blade.connect` frames read `"<redacted>"`.
+//! * **Media speed**: [`MockConfig::media_speed`](crate::MockConfig::media_speed)
+//!   (`--media-speed`) scales component timings; 0 completes components at once.
+//! * **Limits**: a request body over 1 MiB is a 413 (sent after the upload is read, up to 16
+//!   MiB); a WebSocket without a successful `blade.connect` after
+//!   [`ServeOptions::auth_timeout`] is closed with 1008; past
+//!   [`ServeOptions::max_websockets`] upgrades get a 503 (the control API has its own pool);
+//!   a client that lets [`ServeOptions::max_queued_bytes`] of frames pile up is dropped.
+//!
 //! Control errors keep their status with a `{"error": message}` body; a body that is not a JSON
 //! object is a 400; a body over 1 MiB is a 413; unknown paths are a JSON 404. One task (the actor) owns the core and is fed
 //! through a bounded channel, so protocol logic needs no locks.

@@ -44,7 +44,7 @@ use crate::transcript::Recorder;
 use calls::Call;
 
 /// Configuration of a [`MockServer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MockConfig {
     /// The only project id `blade.connect` accepts.
     pub project: String,
@@ -57,6 +57,10 @@ pub struct MockConfig {
     /// (`dropped` in the frames response). 0 records nothing. Default
     /// [`DEFAULT_RECORD_LIMIT`](crate::transcript::DEFAULT_RECORD_LIMIT).
     pub record_limit: usize,
+    /// Scale of every component timing (media lengths, record/detect/fax/send_digits
+    /// durations, detector event spacing): 1.0 = the documented timings (default), 0.5 = twice
+    /// as fast, 0.0 = components complete at once. A negative or non-finite value counts as 1.0.
+    pub media_speed: f64,
 }
 
 impl Default for MockConfig {
@@ -66,6 +70,7 @@ impl Default for MockConfig {
             token: "test-token".to_owned(),
             seed: 0,
             record_limit: crate::transcript::DEFAULT_RECORD_LIMIT,
+            media_speed: 1.0,
         }
     }
 }
@@ -84,6 +89,11 @@ impl MockConfig {
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// Sets [`MockConfig::media_speed`].
+    pub fn media_speed(mut self, scale: f64) -> Self {
+        self.media_speed = scale;
         self
     }
     /// Sets [`MockConfig::record_limit`].
@@ -548,6 +558,15 @@ impl MockServer {
     pub(crate) fn schedule(&mut self, at: Instant, action: Action) {
         self.timer_seq += 1;
         self.timers.insert((at, self.timer_seq), action);
+    }
+
+    /// `media` of component time in wall time, per [`MockConfig::media_speed`].
+    pub(crate) fn media_time(&self, media: Duration) -> Duration {
+        let scale = self.config.media_speed;
+        if scale == 1.0 || !scale.is_finite() || scale < 0.0 {
+            return media;
+        }
+        Duration::try_from_secs_f64((media.as_secs_f64() * scale).min(86_400.0)).unwrap_or(media)
     }
 
     pub(crate) fn schedule_in(&mut self, after: Duration, action: Action) {
