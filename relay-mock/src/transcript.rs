@@ -137,8 +137,8 @@ pub fn redact_credentials(frame: &mut Value) {
 
 /// Records what a [`MockServer`](crate::MockServer) sees and sends.
 ///
-/// It keeps at most `limit` lines in memory (see [`MockConfig::record_limit`]
-/// (crate::MockConfig::record_limit)): past that the oldest quarter is dropped, so a
+/// It keeps at most `limit` lines in memory (see
+/// [`MockConfig::record_limit`](crate::MockConfig::record_limit)): past that the oldest quarter is dropped, so a
 /// long-running server keeps the recent history in bounded memory. Every line has a sequence
 /// number (0, 1, ... in recording order) that survives drops: the kept lines are numbered from
 /// [`Recorder::dropped`] on.
