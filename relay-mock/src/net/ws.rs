@@ -63,27 +63,38 @@ pub(crate) async fn session(socket: WebSocket, shared: Arc<Shared>) {
     let _ = shared.events.send(Event::Closed { conn, code }).await;
 }
 
-/// Completes when the server stops.
-async fn stopped(mut shutdown: watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
+/// Completes when the server stops or the actor kills this connection (ahead of its queue).
+async fn aborted(mut shutdown: watch::Receiver<bool>, kill: oneshot::Receiver<()>) {
+    let killed = async {
+        if kill.await.is_err() {
+            // The actor let go of the link without killing: only shutdown remains.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = shutdown.wait_for(|stop| *stop) => {}
+        () = killed => {}
+    }
 }
 
 /// Moves frames both ways until either side ends; returns the close code to report.
-async fn pump(mut ws: WebSocket, mut ends: Ends, shared: &Shared, conn: ConnId) -> u16 {
+async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u16 {
+    let Ends {
+        mut out,
+        queued,
+        authenticated: mut auth_rx,
+        kill,
+    } = ends;
     let auth_deadline = tokio::time::sleep(shared.auth_timeout);
     tokio::pin!(auth_deadline);
-    let stop = stopped(shared.shutdown.clone());
-    tokio::pin!(stop);
+    // Checked while waiting for either side, and while a send waits on a slow client.
+    let abort = aborted(shared.shutdown.clone(), kill);
+    tokio::pin!(abort);
     let mut authenticated = false;
-    let mut kill_armed = true;
     loop {
         tokio::select! {
-            () = &mut stop => return 1006,
-            killed = &mut ends.kill, if kill_armed => match killed {
-                Ok(()) => return 1006,
-                Err(_) => kill_armed = false,
-            },
-            _ = &mut ends.authenticated, if !authenticated => authenticated = true,
+            () = &mut abort => return 1006,
+            _ = &mut auth_rx, if !authenticated => authenticated = true,
             () = &mut auth_deadline, if !authenticated => {
                 tracing::info!(conn = conn.0, "no blade.connect in time; closing");
                 close(&mut ws, AUTH_TIMEOUT_CLOSE).await;
@@ -96,8 +107,8 @@ async fn pump(mut ws: WebSocket, mut ends: Ends, shared: &Shared, conn: ConnId) 
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    // tungstenite queues the echo; flush it before dropping the stream.
-                    let _ = ws.flush().await;
+                    // tungstenite queues the echo; flush it (bounded) before dropping the stream.
+                    let _ = tokio::time::timeout(CLOSE_LINGER, ws.flush()).await;
                     return frame.map_or(1005, |f| f.code);
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -110,11 +121,14 @@ async fn pump(mut ws: WebSocket, mut ends: Ends, shared: &Shared, conn: ConnId) 
                 }
                 None => return 1006,
             },
-            outgoing = ends.out.recv() => match outgoing {
+            outgoing = out.recv() => match outgoing {
                 Some(Outgoing::Text(text)) => {
-                    ends.queued.fetch_sub(text.len(), Ordering::AcqRel);
-                    if ws.send(Message::Text(text)).await.is_err() {
-                        return 1006;
+                    queued.fetch_sub(text.len(), Ordering::AcqRel);
+                    tokio::select! {
+                        sent = ws.send(Message::Text(text)) => if sent.is_err() {
+                            return 1006;
+                        },
+                        () = &mut abort => return 1006,
                     }
                 }
                 Some(Outgoing::Close(Some(code))) => {
@@ -135,9 +149,11 @@ async fn close(ws: &mut WebSocket, code: u16) {
         code,
         reason: "".into(),
     };
-    let _ = ws.send(Message::Close(Some(frame))).await;
+    // The whole handshake is bounded: a client that reads nothing cannot hold the task.
     let _ = tokio::time::timeout(CLOSE_LINGER, async {
-        while let Some(Ok(_)) = ws.next().await {}
+        if ws.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
     })
     .await;
 }
