@@ -6,8 +6,13 @@
 //! * [`Pair`]: a `relay_proto::Session` against a [`MockServer`] in memory on a virtual clock.
 //! * [`replay`]: replay a recorded transcript against a live `Session` (golden call flows).
 //!
-//! The tokio WebSocket/HTTP binary wraps [`MockServer`].
+//! * [`net`]: the tokio WebSocket + HTTP front end (and the `relay-mock` binary) around
+//!   [`MockServer`].
+//! * `control` (feature `control-client`, on by default): `ControlClient`, a typed client of
+//!   the HTTP control API.
 
+#[cfg(feature = "control-client")]
+pub mod control;
 pub mod net;
 pub mod pair;
 pub mod replay;

@@ -105,20 +105,91 @@ impl Line {
     }
 }
 
+/// What replaces a credential in recorded frames and transcripts.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces `params.authentication.token` and `params.authentication.jwt_token` of a
+/// `blade.connect` frame by [`REDACTED`]; any other frame is left alone.
+///
+/// ```
+/// let mut f = serde_json::json!({"method": "blade.connect", "params": {"authentication":
+///     {"project": "p", "token": "secret", "jwt_token": "jwt"}}});
+/// relay_mock::transcript::redact_credentials(&mut f);
+/// assert_eq!(f["params"]["authentication"],
+///     serde_json::json!({"project": "p", "token": "<redacted>", "jwt_token": "<redacted>"}));
+/// ```
+pub fn redact_credentials(frame: &mut Value) {
+    if frame.get("method").and_then(Value::as_str) != Some("blade.connect") {
+        return;
+    }
+    let auth = frame
+        .get_mut("params")
+        .and_then(|p| p.get_mut("authentication"))
+        .and_then(Value::as_object_mut);
+    if let Some(auth) = auth {
+        for key in ["token", "jwt_token"] {
+            if let Some(v) = auth.get_mut(key) {
+                *v = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
+}
+
 /// Records what a [`MockServer`](crate::MockServer) sees and sends.
-#[derive(Debug, Clone, Default)]
+///
+/// It keeps at most `limit` lines in memory (see
+/// [`MockConfig::record_limit`](crate::MockConfig::record_limit)): past that the oldest quarter is dropped, so a
+/// long-running server keeps the recent history in bounded memory. Every line has a sequence
+/// number (0, 1, ... in recording order) that survives drops: the kept lines are numbered from
+/// [`Recorder::dropped`] on.
+#[derive(Debug, Clone)]
 pub struct Recorder {
     first: Option<Instant>,
     lines: Vec<Line>,
+    limit: usize,
+    dropped: u64,
 }
 
-/// Recorded lines are bounded so a long-running server cannot grow without limit.
-const RECORD_LIMIT: usize = 200_000;
+/// Default of [`MockConfig::record_limit`](crate::MockConfig::record_limit).
+pub const DEFAULT_RECORD_LIMIT: usize = 100_000;
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_RECORD_LIMIT)
+    }
+}
 
 impl Recorder {
+    /// A recorder keeping at most `limit` lines (0: record nothing, count everything dropped).
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            first: None,
+            lines: Vec::new(),
+            limit,
+            dropped: 0,
+        }
+    }
+
+    /// How many lines were dropped (oldest first) to stay under the limit.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The sequence number the next line will get (lines recorded so far, dropped or not).
+    pub fn next_seq(&self) -> u64 {
+        self.dropped + self.lines.len() as u64
+    }
+
     fn push(&mut self, now: Option<Instant>, dir: Dir, conn: Option<ConnId>, frame: Value) {
-        if self.lines.len() >= RECORD_LIMIT {
+        if self.limit == 0 {
+            self.dropped += 1;
             return;
+        }
+        if self.lines.len() >= self.limit {
+            // Drop a quarter at once: amortised O(1) per line, and `lines` stays a slice.
+            let n = (self.limit / 4).clamp(1, self.lines.len());
+            self.lines.drain(..n);
+            self.dropped += n as u64;
         }
         let t = match (now, self.first) {
             (Some(n), Some(f)) => n.saturating_duration_since(f).as_millis() as u64,
@@ -141,9 +212,12 @@ impl Recorder {
         serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()))
     }
 
-    /// Records a frame from the client.
+    /// Records a frame from the client; the credentials of a `blade.connect` are replaced by
+    /// [`REDACTED`] (see [`redact_credentials`]).
     pub fn c2s(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        self.push(now, Dir::C2s, Some(conn), Self::text_frame(text));
+        let mut frame = Self::text_frame(text);
+        redact_credentials(&mut frame);
+        self.push(now, Dir::C2s, Some(conn), frame);
     }
 
     /// Records a frame to the client.
@@ -159,19 +233,32 @@ impl Recorder {
     /// Records one half of a REST exchange (the task request `c2s`, its response `s2c`) as a
     /// line marked `"transport":"http"`.
     pub fn http(&mut self, now: Option<Instant>, dir: Dir, frame: Value) {
+        let before = self.next_seq();
         self.push(now, dir, None, frame);
+        if self.next_seq() == before || self.limit == 0 {
+            return;
+        }
         if let Some(last) = self.lines.last_mut() {
             last.transport = Some("http".to_owned());
         }
     }
 
-    /// Everything recorded.
+    /// The lines kept (the first has sequence number [`Recorder::dropped`]).
     pub fn lines(&self) -> &[Line] {
         &self.lines
     }
 
-    /// Forgets everything.
+    /// The kept lines with a sequence number of at least `seq`, and the number of the first.
+    pub fn since(&self, seq: u64) -> (u64, &[Line]) {
+        let skip = seq
+            .saturating_sub(self.dropped)
+            .min(self.lines.len() as u64);
+        (self.dropped + skip, &self.lines[skip as usize..])
+    }
+
+    /// Forgets everything (sequence numbers go on).
     pub fn clear(&mut self) {
+        self.dropped += self.lines.len() as u64;
         self.lines.clear();
         self.first = None;
     }
@@ -320,13 +407,16 @@ impl IdNormalizer {
     }
 }
 
-/// Normalised copies of `lines` (one id mapping over the whole transcript).
+/// Normalised copies of `lines` (one id mapping over the whole transcript). Credentials are
+/// redacted too ([`redact_credentials`]): recorded transcripts never hold them, so a
+/// recording compares equal to a golden transcript that does.
 pub fn normalize(lines: &[Line]) -> Vec<Line> {
     let mut n = IdNormalizer::new();
     lines
         .iter()
         .map(|l| {
             let mut l = l.clone();
+            redact_credentials(&mut l.frame);
             n.normalize_value(&mut l.frame);
             l
         })

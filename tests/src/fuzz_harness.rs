@@ -23,34 +23,6 @@ use serde_json::{json, Value};
 /// Most steps one input may drive (keeps every execution fast).
 const MAX_STEPS: usize = 256;
 
-/// `relay_mock::net::http::parse_head` on arbitrary bytes, plus the accessors of what it parsed.
-/// The input is split on `0xFF` (never valid in UTF-8, so no head is lost) and each piece is
-/// parsed on its own: one corpus file can then hold many heads.
-pub fn http_head(data: &[u8]) {
-    for head in data.split(|b| *b == 0xFF) {
-        http_head_one(head);
-    }
-}
-
-fn http_head_one(data: &[u8]) {
-    use relay_mock::net::http;
-    if let Ok(head) = http::parse_head(data) {
-        assert!(!head.method.is_empty());
-        assert!(head.method.bytes().all(|b| b.is_ascii_uppercase()));
-        assert!(head.headers.len() <= http::MAX_HEADERS);
-        for (name, _) in &head.headers {
-            assert_eq!(*name, name.to_ascii_lowercase());
-            let _ = head.header(name);
-        }
-        let _ = head.header("Upgrade");
-        let _ = head.is_websocket_upgrade();
-        let q = http::query_to_json(&head.query);
-        assert!(q.is_object());
-        let _ = http::render_response(200, &head.path, &[("x-path", &head.path)]);
-        let _ = http::error_body(&head.path);
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // mock_frames
 // ------------------------------------------------------------------------------------------

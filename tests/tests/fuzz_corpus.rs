@@ -38,11 +38,6 @@ fn mock_frames_corpus_replays_without_panic() {
 }
 
 #[test]
-fn http_head_corpus_replays_without_panic() {
-    replay("http_head", relay_tests::fuzz_harness::http_head, 3);
-}
-
-#[test]
 fn session_ops_corpus_replays_without_panic() {
     replay("session_ops", relay_tests::fuzz_harness::session_ops, 3);
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use relay_mock::net::{serve, ServeOptions};
 use relay_mock::MockConfig;
@@ -23,6 +24,18 @@ OPTIONS:
     --seed N          seed for generated ids and routing order (default: 0)
     --record DIR      write a JSONL transcript of the run (shared/protocol/TRANSCRIPTS.md
                       format) to DIR/relay-mock-<unix secs>-<pid>.jsonl
+    --media-speed X   scale of component timings (play lengths, record, detect, fax,
+                      send_digits): 1 = documented timings (default), 0.5 = twice as
+                      fast, 0 = components complete at once
+    --record-limit N  most transcript lines kept in memory for GET /__control/frames; older
+                      ones are dropped and counted (`dropped` in its answer). 0 = keep none.
+                      --record files get every line regardless (default 100000)
+    --auth-timeout SECS
+                      close (code 1008) a WebSocket that has not completed blade.connect
+                      after SECS seconds (default 10; fractions allowed)
+    --max-websockets N
+                      most WebSockets open at once; more upgrades get a 503 (default 8192).
+                      The control API is served apart and stays reachable
     -h, --help        print this help
 
 The WebSocket (any path) and the HTTP control API (/__control/..., POST /api/relay/rest/tasks)
@@ -34,12 +47,16 @@ struct Args {
     listen: SocketAddr,
     config: MockConfig,
     record: Option<PathBuf>,
+    auth_timeout: Duration,
+    max_websockets: usize,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let mut config = MockConfig::default();
     let mut record = None;
+    let mut auth_timeout = relay_mock::net::DEFAULT_AUTH_TIMEOUT;
+    let mut max_websockets = relay_mock::net::DEFAULT_MAX_WEBSOCKETS;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -66,6 +83,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 config.seed = v.parse().map_err(|e| format!("--seed {v}: {e}"))?;
             }
             "--record" => record = Some(PathBuf::from(value()?)),
+            "--media-speed" => {
+                let v = value()?;
+                config.media_speed = match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() && x >= 0.0 => x,
+                    _ => return Err(format!("{flag} {v}: a number >= 0")),
+                };
+            }
+            "--record-limit" => {
+                let v = value()?;
+                config.record_limit = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+            }
+            "--auth-timeout" => auth_timeout = seconds(&flag, &value()?)?,
+            "--max-websockets" => {
+                let v = value()?;
+                max_websockets = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+            }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
@@ -76,7 +109,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         listen,
         config,
         record,
+        auth_timeout,
+        max_websockets,
     }))
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    let secs: f64 = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{flag} {v}: {e}"))
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved once (first address wins).
@@ -139,7 +180,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut opts = ServeOptions::default().shutdown_on(shutdown_signal());
+    let mut opts = ServeOptions::default()
+        .auth_timeout(args.auth_timeout)
+        .max_websockets(args.max_websockets)
+        .shutdown_on(shutdown_signal());
     if let Some(dir) = args.record {
         opts = opts.record_dir(dir);
     }
@@ -198,6 +242,30 @@ mod tests {
             ("p", "t", 7)
         );
         assert_eq!(a.record, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(a.auth_timeout, relay_mock::net::DEFAULT_AUTH_TIMEOUT);
+        let a = parse(&[
+            "--auth-timeout",
+            "0.5",
+            "--max-websockets=3",
+            "--record-limit",
+            "0",
+            "--media-speed",
+            "0",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.config.record_limit, 0);
+        assert_eq!(a.config.media_speed, 0.0);
+        assert_eq!(parse(&[]).unwrap().unwrap().config.media_speed, 1.0);
+        assert!(parse(&["--media-speed", "-1"]).is_err());
+        assert!(parse(&["--media-speed", "NaN"]).is_err());
+        assert_eq!(
+            (a.auth_timeout, a.max_websockets),
+            (Duration::from_millis(500), 3)
+        );
+        assert!(parse(&["--auth-timeout", "-1"]).is_err());
+        assert!(parse(&["--auth-timeout", "inf"]).is_err());
+        assert!(parse(&["--max-websockets", "x"]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--seed", "x"]).is_err());
         assert!(parse(&["--listen"]).is_err());

@@ -3,22 +3,26 @@
 //! Every socket and HTTP task talks to it over one bounded channel of [`Event`]s. The actor maps
 //! wall-clock time to the core's `now`, sleeps until [`MockServer::poll_timeout`], and after every
 //! input drains [`MockServer::poll_output`], forwarding frames and closes to the per-connection
-//! writer channels. It never awaits a connection task, so a slow peer cannot stall the server:
-//! a connection whose outgoing queue is full is dropped instead.
+//! writer queues. It never awaits a connection task, so a slow peer cannot stall the server.
+//!
+//! Backpressure: each connection's queue is unbounded in frames but bounded in bytes
+//! ([`ServeOptions::max_queued_bytes`](super::ServeOptions::max_queued_bytes)). A client that
+//! stops reading keeps every frame queued until that (large) bound is passed; only then is its
+//! socket dropped, with a warning in the log. A live client that reads never loses a frame.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::record::TranscriptFile;
+use super::record::TranscriptWriter;
 use crate::{ConnId, ControlError, HttpResponse, MockConfig, MockServer, ServerOutput};
 
 /// Capacity of the actor's inbox.
 pub(crate) const EVENT_QUEUE: usize = 1024;
-/// Capacity of each connection's outgoing queue.
-pub(crate) const OUTGOING_QUEUE: usize = 1024;
 
 /// What a connection writer is asked to do.
 #[derive(Debug)]
@@ -29,11 +33,24 @@ pub(crate) enum Outgoing {
     Close(Option<u16>),
 }
 
+/// The actor's end of one WebSocket connection.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// The writer queue.
+    pub out: mpsc::UnboundedSender<Outgoing>,
+    /// Bytes of text frames queued in `out` and not yet taken by the writer.
+    pub queued: Arc<AtomicUsize>,
+    /// Told once the connection's `blade.connect` succeeded (ends its authentication deadline).
+    pub authenticated: Option<oneshot::Sender<()>>,
+    /// Told when the connection must be dropped at once, ahead of its queue.
+    pub kill: Option<oneshot::Sender<()>>,
+}
+
 /// An input for the actor.
 pub(crate) enum Event {
-    /// A WebSocket handshake completed; `out` receives that connection's frames.
+    /// A WebSocket handshake completed; `link` receives that connection's frames.
     Opened {
-        out: mpsc::Sender<Outgoing>,
+        link: Link,
         reply: oneshot::Sender<ConnId>,
     },
     /// A text frame arrived.
@@ -46,6 +63,11 @@ pub(crate) enum Event {
         body: Value,
         reply: oneshot::Sender<Result<Value, ControlError>>,
     },
+    /// A transport fault armed in-process.
+    Inject {
+        fault: crate::Fault,
+        reply: oneshot::Sender<()>,
+    },
     /// `POST /api/relay/rest/tasks`.
     Task {
         authorization: Option<String>,
@@ -54,14 +76,15 @@ pub(crate) enum Event {
     },
 }
 
-/// Runs the actor until every sender of `events` is gone, then writes the transcript.
+/// Runs the actor until every sender of `events` is gone, then finishes the transcript.
 pub(crate) async fn run(
     config: MockConfig,
     mut events: mpsc::Receiver<Event>,
-    transcript: Option<TranscriptFile>,
+    mut transcript: Option<TranscriptWriter>,
+    max_queued_bytes: usize,
 ) {
     let mut core = MockServer::new(config);
-    let mut conns: BTreeMap<ConnId, mpsc::Sender<Outgoing>> = BTreeMap::new();
+    let mut conns: BTreeMap<ConnId, Link> = BTreeMap::new();
     loop {
         let event = match core.poll_timeout() {
             Some(deadline) => {
@@ -69,7 +92,10 @@ pub(crate) async fn run(
                     ev = events.recv() => ev,
                     _ = tokio::time::sleep_until(deadline.into()) => {
                         core.handle_timeout(Instant::now());
-                        drain(&mut core, &mut conns);
+                        drain(&mut core, &mut conns, max_queued_bytes);
+                        if let Some(t) = transcript.as_mut() {
+                            t.append(&core);
+                        }
                         continue;
                     }
                 }
@@ -77,69 +103,99 @@ pub(crate) async fn run(
             None => events.recv().await,
         };
         let Some(event) = event else { break };
-        let now = Instant::now();
-        match event {
-            Event::Opened { out, reply } => {
-                let conn = core.connection_opened(now);
-                tracing::debug!(conn = conn.0, "websocket opened");
-                conns.insert(conn, out);
-                if reply.send(conn).is_err() {
-                    // The socket task died before learning its id: treat as closed.
-                    conns.remove(&conn);
-                    core.connection_closed(now, conn);
-                }
-            }
-            Event::Frame { conn, text } => {
-                core.handle_frame(now, conn, &text);
-            }
-            Event::Closed { conn, code } => {
-                tracing::debug!(conn = conn.0, code, "websocket closed");
+        handle(&mut core, &mut conns, event);
+        drain(&mut core, &mut conns, max_queued_bytes);
+        if let Some(t) = transcript.as_mut() {
+            t.append(&core);
+        }
+    }
+    if let Some(t) = transcript {
+        t.finish(&core);
+    }
+}
+
+/// Feeds one event to the core.
+fn handle(core: &mut MockServer, conns: &mut BTreeMap<ConnId, Link>, event: Event) {
+    let now = Instant::now();
+    match event {
+        Event::Opened { link, reply } => {
+            let conn = core.connection_opened(now);
+            tracing::debug!(conn = conn.0, "websocket opened");
+            conns.insert(conn, link);
+            if reply.send(conn).is_err() {
+                // The socket task died before learning its id: treat as closed.
                 conns.remove(&conn);
-                core.connection_closed_with_code(now, conn, code);
-            }
-            Event::Control {
-                endpoint,
-                body,
-                reply,
-            } => {
-                let result = core.control(now, &endpoint, body);
-                let _ = reply.send(result);
-            }
-            Event::Task {
-                authorization,
-                body,
-                reply,
-            } => {
-                let response = core.deliver_task(now, authorization.as_deref(), &body);
-                let _ = reply.send(response);
+                core.connection_closed(now, conn);
             }
         }
-        drain(&mut core, &mut conns);
-    }
-    if let Some(file) = transcript {
-        file.write_all(&core.transcript_jsonl());
+        Event::Frame { conn, text } => {
+            core.handle_frame(now, conn, &text);
+            if let Some(link) = conns.get_mut(&conn) {
+                if link.authenticated.is_some() && core.connection_authenticated(conn) {
+                    if let Some(tx) = link.authenticated.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        }
+        Event::Closed { conn, code } => {
+            tracing::debug!(conn = conn.0, code, "websocket closed");
+            conns.remove(&conn);
+            core.connection_closed_with_code(now, conn, code);
+        }
+        Event::Control {
+            endpoint,
+            body,
+            reply,
+        } => {
+            let result = core.control(now, &endpoint, body);
+            let _ = reply.send(result);
+        }
+        Event::Inject { fault, reply } => {
+            core.inject(fault);
+            let _ = reply.send(());
+        }
+        Event::Task {
+            authorization,
+            body,
+            reply,
+        } => {
+            let response = core.deliver_task(now, authorization.as_deref(), &body);
+            let _ = reply.send(response);
+        }
     }
 }
 
 /// Forwards every pending output of the core to its connection.
-fn drain(core: &mut MockServer, conns: &mut BTreeMap<ConnId, mpsc::Sender<Outgoing>>) {
+fn drain(core: &mut MockServer, conns: &mut BTreeMap<ConnId, Link>, max_queued_bytes: usize) {
     while let Some(output) = core.poll_output() {
         let (conn, msg) = match output {
             ServerOutput::Send { conn, text } => (conn, Outgoing::Text(text)),
             ServerOutput::Close { conn, code } => (conn, Outgoing::Close(code)),
         };
-        let Some(tx) = conns.get(&conn) else {
+        let Some(link) = conns.get_mut(&conn) else {
             tracing::debug!(conn = conn.0, "output for a connection that is gone");
             continue;
         };
         let closing = matches!(msg, Outgoing::Close(_));
-        if let Err(err) = tx.try_send(msg) {
-            tracing::warn!(conn = conn.0, %err, "connection cannot keep up; dropping it");
-            // Dropping the only sender makes the writer see the end of its queue and drop
-            // the socket; it then reports `Closed` like any other disconnect.
-            conns.remove(&conn);
-        } else if closing {
-            // Nothing more goes to a socket that is closing; its task reports `Closed`.
+        if let Outgoing::Text(text) = &msg {
+            let queued = link.queued.fetch_add(text.len(), Ordering::AcqRel) + text.len();
+            if queued > max_queued_bytes {
+                tracing::warn!(
+                    conn = conn.0,
+                    queued,
+                    "client does not read its frames; dropping the connection"
+                );
+                if let Some(kill) = link.kill.take() {
+                    let _ = kill.send(());
+                }
+                // Its task reports `Closed` like any other disconnect.
+                conns.remove(&conn);
+                continue;
+            }
+        }
+        if link.out.send(msg).is_err() || closing {
+            // Gone, or closing: nothing more goes to it; its task reports `Closed`.
             conns.remove(&conn);
         }
     }

@@ -255,6 +255,7 @@ impl MockServer {
         params: Value,
         effect: Effect,
     ) {
+        let offset = self.media_time(offset);
         self.schedule_in(
             offset,
             Action::CallEvent {
@@ -267,7 +268,15 @@ impl MockServer {
         );
     }
 
+    /// Schedules the natural end `after` of media time from now (scaled by
+    /// [`MockConfig::media_speed`](crate::MockConfig::media_speed)).
     fn schedule_finish(&mut self, call_id: &str, control_id: &str, after: Duration) {
+        let after = self.media_time(after);
+        self.schedule_finish_in(call_id, control_id, after);
+    }
+
+    /// Schedules the natural end `after` of wall time from now (already scaled).
+    fn schedule_finish_in(&mut self, call_id: &str, control_id: &str, after: Duration) {
         let at = self.now().map(|n| n + after);
         if let Some(c) = self.component_mut(call_id, control_id) {
             c.finish_at = at;
@@ -555,7 +564,8 @@ impl MockServer {
                     self.reply_ok(ex, "Resumed", json!({}));
                     let p = merge(json!({"state": "playing"}), Some(base));
                     self.comp_event(Duration::ZERO, call_id, control_id, kind, p, Effect::None);
-                    self.schedule_finish(call_id, control_id, left);
+                    // `left` was measured on the (already scaled) schedule.
+                    self.schedule_finish_in(call_id, control_id, left);
                 } else {
                     self.reply_ok(ex, "Resumed", json!({}));
                 }

@@ -49,6 +49,9 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Most calls one `inbound_call` request may create (`count`).
+pub(crate) const MAX_BATCH: u64 = 10_000;
+
 impl MockServer {
     pub(crate) fn control_inner(
         &mut self,
@@ -110,24 +113,29 @@ impl MockServer {
                     Some(v) => relay_proto::wire::lenient::value_as_u64(v)
                         .ok_or_else(|| ControlError::bad("`since` must be a number"))?,
                 };
-                let lines = self.recorder.lines();
-                let start = usize::try_from(since)
-                    .unwrap_or(usize::MAX)
-                    .min(lines.len());
-                let frames: Vec<Value> = lines[start..]
+                let (start, lines) = self.recorder.since(since);
+                let frames: Vec<Value> = lines
                     .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        let mut v = json!({"seq": start + i, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
+                    .zip(start..)
+                    .map(|(l, seq)| {
+                        let mut v =
+                            json!({"seq": seq, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
                         if let Some(c) = l.conn {
                             v["conn"] = json!(c);
                         }
                         v
                     })
                     .collect();
-                Ok(json!({"frames": frames, "next": lines.len()}))
+                Ok(json!({
+                    "frames": frames,
+                    "next": self.recorder.next_seq(),
+                    "dropped": self.recorder.dropped(),
+                }))
             }
-            "inbound_call" => self.ctl_inbound_call(body),
+            "inbound_call" => match body.get("count") {
+                None | Some(Value::Null) => self.ctl_inbound_call(body),
+                Some(n) => self.ctl_inbound_calls(body, n),
+            },
             "inbound_message" => {
                 let context = req_str(body, "context")?;
                 let project = opt_str(body, "project")?;
@@ -221,6 +229,22 @@ impl MockServer {
             }
             None => Ok(self.sessions.values().filter_map(|s| s.conn).collect()),
         }
+    }
+
+    /// `inbound_call` with `count`: that many calls, each routed on its own (round robin
+    /// across the sessions receiving the context), answered as `{"calls": [...]}`.
+    fn ctl_inbound_calls(&mut self, body: &Value, count: &Value) -> Result<Value, ControlError> {
+        let n = count
+            .as_u64()
+            .filter(|n| (1..=MAX_BATCH).contains(n))
+            .ok_or_else(|| {
+                ControlError::bad(format!("`count` must be an integer from 1 to {MAX_BATCH}"))
+            })?;
+        let mut calls = Vec::new();
+        for _ in 0..n {
+            calls.push(self.ctl_inbound_call(body)?);
+        }
+        Ok(json!({ "calls": calls }))
     }
 
     fn ctl_inbound_call(&mut self, body: &Value) -> Result<Value, ControlError> {

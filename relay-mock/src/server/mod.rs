@@ -44,7 +44,7 @@ use crate::transcript::Recorder;
 use calls::Call;
 
 /// Configuration of a [`MockServer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MockConfig {
     /// The only project id `blade.connect` accepts.
     pub project: String,
@@ -52,6 +52,15 @@ pub struct MockConfig {
     pub token: String,
     /// Seed of every id and every random choice the server makes.
     pub seed: u64,
+    /// Most transcript lines (frames, socket and control markers) kept in memory for
+    /// `/__control/frames` and [`MockServer::transcript`]; older ones are dropped and counted
+    /// (`dropped` in the frames response). 0 records nothing. Default
+    /// [`DEFAULT_RECORD_LIMIT`](crate::transcript::DEFAULT_RECORD_LIMIT).
+    pub record_limit: usize,
+    /// Scale of every component timing (media lengths, record/detect/fax/send_digits
+    /// durations, detector event spacing): 1.0 = the documented timings (default), 0.5 = twice
+    /// as fast, 0.0 = components complete at once. A negative or non-finite value counts as 1.0.
+    pub media_speed: f64,
 }
 
 impl Default for MockConfig {
@@ -60,6 +69,8 @@ impl Default for MockConfig {
             project: "test-project".to_owned(),
             token: "test-token".to_owned(),
             seed: 0,
+            record_limit: crate::transcript::DEFAULT_RECORD_LIMIT,
+            media_speed: 1.0,
         }
     }
 }
@@ -78,6 +89,16 @@ impl MockConfig {
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// Sets [`MockConfig::media_speed`].
+    pub fn media_speed(mut self, scale: f64) -> Self {
+        self.media_speed = scale;
+        self
+    }
+    /// Sets [`MockConfig::record_limit`].
+    pub fn record_limit(mut self, limit: usize) -> Self {
+        self.record_limit = limit;
         self
     }
 }
@@ -262,6 +283,7 @@ const BACKLOG_LIMIT: usize = 1024;
 impl MockServer {
     /// A server with no sessions.
     pub fn new(config: MockConfig) -> Self {
+        let record_limit = config.record_limit;
         let mut ids = SeededIds::new(config.seed);
         let mut rng = SplitMix64::new(config.seed ^ 0x5eed_51c0_de00_0001);
         let signature = (0..4)
@@ -293,7 +315,7 @@ impl MockServer {
             faults: Vec::new(),
             held: None,
             refuse_until: None,
-            recorder: Recorder::default(),
+            recorder: Recorder::with_limit(record_limit),
         }
     }
 
@@ -476,9 +498,22 @@ impl MockServer {
         self.recorder.lines()
     }
 
+    /// How many transcript lines were dropped from memory (see [`MockConfig::record_limit`]);
+    /// [`Self::transcript`] starts with line number `transcript_dropped()`.
+    pub fn transcript_dropped(&self) -> u64 {
+        self.recorder.dropped()
+    }
+
     /// The transcript as JSONL text.
     pub fn transcript_jsonl(&self) -> String {
         crate::transcript::to_jsonl(self.recorder.lines())
+    }
+
+    /// Whether `conn` is open and bound to a session (its `blade.connect` succeeded).
+    pub fn connection_authenticated(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.open && c.session.is_some())
     }
 
     /// Ids of the sessions that currently have an open socket, in creation order.
@@ -523,6 +558,15 @@ impl MockServer {
     pub(crate) fn schedule(&mut self, at: Instant, action: Action) {
         self.timer_seq += 1;
         self.timers.insert((at, self.timer_seq), action);
+    }
+
+    /// `media` of component time in wall time, per [`MockConfig::media_speed`].
+    pub(crate) fn media_time(&self, media: Duration) -> Duration {
+        let scale = self.config.media_speed;
+        if scale == 1.0 || !scale.is_finite() || scale < 0.0 {
+            return media;
+        }
+        Duration::try_from_secs_f64((media.as_secs_f64() * scale).min(86_400.0)).unwrap_or(media)
     }
 
     pub(crate) fn schedule_in(&mut self, after: Duration, action: Action) {

@@ -1,0 +1,159 @@
+//! One WebSocket connection: frames both ways between the socket and the core actor.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::actor::{Event, Link, Outgoing};
+use super::router::Shared;
+use crate::ConnId;
+
+/// How long to wait for the peer's close frame after sending ours.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// Close code sent to a connection that did not authenticate in time (policy violation).
+pub(crate) const AUTH_TIMEOUT_CLOSE: u16 = 1008;
+
+/// The connection task's ends of its [`Link`].
+struct Ends {
+    out: mpsc::UnboundedReceiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    authenticated: oneshot::Receiver<()>,
+    kill: oneshot::Receiver<()>,
+}
+
+fn link() -> (Link, Ends) {
+    let (out_tx, out) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (auth_tx, authenticated) = oneshot::channel();
+    let (kill_tx, kill) = oneshot::channel();
+    let link = Link {
+        out: out_tx,
+        queued: queued.clone(),
+        authenticated: Some(auth_tx),
+        kill: Some(kill_tx),
+    };
+    let ends = Ends {
+        out,
+        queued,
+        authenticated,
+        kill,
+    };
+    (link, ends)
+}
+
+/// Registers the socket with the core and serves it until either side ends.
+pub(crate) async fn session(socket: WebSocket, shared: Arc<Shared>) {
+    let (link, ends) = link();
+    let (reply, rx) = oneshot::channel();
+    if shared
+        .events
+        .send(Event::Opened { link, reply })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Ok(conn) = rx.await else { return };
+    tracing::debug!(conn = conn.0, "websocket session");
+    let code = pump(socket, ends, &shared, conn).await;
+    let _ = shared.events.send(Event::Closed { conn, code }).await;
+}
+
+/// Completes when the server stops or the actor kills this connection (ahead of its queue).
+async fn aborted(mut shutdown: watch::Receiver<bool>, kill: oneshot::Receiver<()>) {
+    let killed = async {
+        if kill.await.is_err() {
+            // The actor let go of the link without killing: only shutdown remains.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = shutdown.wait_for(|stop| *stop) => {}
+        () = killed => {}
+    }
+}
+
+/// Moves frames both ways until either side ends; returns the close code to report.
+async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u16 {
+    let Ends {
+        mut out,
+        queued,
+        authenticated: mut auth_rx,
+        kill,
+    } = ends;
+    let auth_deadline = tokio::time::sleep(shared.auth_timeout);
+    tokio::pin!(auth_deadline);
+    // Checked while waiting for either side, and while a send waits on a slow client.
+    let abort = aborted(shared.shutdown.clone(), kill);
+    tokio::pin!(abort);
+    let mut authenticated = false;
+    loop {
+        tokio::select! {
+            () = &mut abort => return 1006,
+            _ = &mut auth_rx, if !authenticated => authenticated = true,
+            () = &mut auth_deadline, if !authenticated => {
+                tracing::info!(conn = conn.0, "no blade.connect in time; closing");
+                close(&mut ws, AUTH_TIMEOUT_CLOSE).await;
+                return AUTH_TIMEOUT_CLOSE;
+            }
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if shared.events.send(Event::Frame { conn, text }).await.is_err() {
+                        return 1001;
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    // tungstenite queues the echo; flush it (bounded) before dropping the stream.
+                    let _ = tokio::time::timeout(CLOSE_LINGER, ws.flush()).await;
+                    return frame.map_or(1005, |f| f.code);
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    tracing::debug!(conn = conn.0, "ignoring a binary frame");
+                }
+                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
+                Some(Err(err)) => {
+                    tracing::debug!(conn = conn.0, %err, "websocket read ended");
+                    return 1006;
+                }
+                None => return 1006,
+            },
+            outgoing = out.recv() => match outgoing {
+                Some(Outgoing::Text(text)) => {
+                    queued.fetch_sub(text.len(), Ordering::AcqRel);
+                    tokio::select! {
+                        sent = ws.send(Message::Text(text)) => if sent.is_err() {
+                            return 1006;
+                        },
+                        () = &mut abort => return 1006,
+                    }
+                }
+                Some(Outgoing::Close(Some(code))) => {
+                    close(&mut ws, code).await;
+                    return code;
+                }
+                // Abrupt close, or the actor forgot this connection: drop the TCP stream
+                // without a close frame.
+                Some(Outgoing::Close(None)) | None => return 1006,
+            },
+        }
+    }
+}
+
+/// Sends a close frame and gives the client a moment to answer the close handshake.
+async fn close(ws: &mut WebSocket, code: u16) {
+    let frame = CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    // The whole handshake is bounded: a client that reads nothing cannot hold the task.
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        if ws.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    })
+    .await;
+}
