@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ids::{MessageId, RequestId};
 use crate::session::core::PendingKind;
 use crate::session::{RequestError, Session};
-use crate::wire::{lenient, RelayResult};
+use crate::wire::{lenient, EventType, Method, RelayResult};
 
 /// What to send with [`Session::messaging_send`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -259,6 +259,17 @@ pub enum MessageEventKind {
     StateChanged,
 }
 
+impl MessageEventKind {
+    /// The messaging event an `event_type` names (`None` for any other).
+    pub fn from_event_type(event_type: &EventType) -> Option<Self> {
+        match event_type {
+            EventType::MessagingReceive => Some(MessageEventKind::Received),
+            EventType::MessagingState => Some(MessageEventKind::StateChanged),
+            _ => None,
+        }
+    }
+}
+
 /// A messaging event, routed by the outer `context`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageEvent {
@@ -277,7 +288,7 @@ pub struct MessageEvent {
 pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String>, Error> {
     #[derive(Deserialize)]
     struct Inner<'a> {
-        event_type: String,
+        event_type: EventType,
         #[serde(default)]
         context: Option<String>,
         #[serde(default, borrow)]
@@ -285,10 +296,8 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
     }
     let ev: Inner<'_> = serde_json::from_str(raw.get())
         .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
-    let kind = match ev.event_type.as_str() {
-        "messaging.receive" => MessageEventKind::Received,
-        "messaging.state" => MessageEventKind::StateChanged,
-        _ => return Ok(Err(ev.event_type)),
+    let Some(kind) = MessageEventKind::from_event_type(&ev.event_type) else {
+        return Ok(Err(ev.event_type.into_string()));
     };
     let message = ev
         .params
@@ -298,7 +307,7 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable messaging event");
-            return Ok(Err(ev.event_type));
+            return Ok(Err(ev.event_type.into_string()));
         }
     };
     let context = ev
@@ -322,7 +331,11 @@ impl Session {
         params: &MessageParams,
     ) -> Result<RequestId, Error> {
         let wire = params.to_wire()?;
-        self.core
-            .execute(now, "messaging.send", wire, PendingKind::MessagingSend)
+        self.core.execute(
+            now,
+            Method::MessagingSend.as_str(),
+            wire,
+            PendingKind::MessagingSend,
+        )
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use relay_proto::wire::Method;
 use serde_json::{json, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
@@ -76,7 +77,7 @@ impl MockServer {
             return;
         };
         let params = obj.get("params").cloned().unwrap_or(Value::Null);
-        let inner = (method == "blade.execute")
+        let inner = (Method::parse(&method) == Some(Method::Execute))
             .then(|| params.get("method").and_then(Value::as_str))
             .flatten()
             .map(str::to_owned);
@@ -123,12 +124,12 @@ impl MockServer {
             other => other,
         };
 
-        match method.as_str() {
-            "blade.connect" => self.on_connect(conn, &id, &params),
-            "blade.ping" => self.reply(conn, &id, json!({})),
-            "blade.subscription" => self.on_subscription(conn, &id, &params),
-            "blade.execute" => self.on_execute(conn, &id, &params, outcome),
-            "blade.reauthenticate" => {
+        match Method::parse(&method) {
+            Some(Method::Connect) => self.on_connect(conn, &id, &params),
+            Some(Method::Ping) => self.reply(conn, &id, json!({})),
+            Some(Method::Subscription) => self.on_subscription(conn, &id, &params),
+            Some(Method::Execute) => self.on_execute(conn, &id, &params, outcome),
+            Some(Method::Reauthenticate) => {
                 let project = self.config.project.clone();
                 self.reply(
                     conn,
@@ -137,7 +138,7 @@ impl MockServer {
                         "scopes": ["calling","messaging","tasking"], "signature": self.signature}}),
                 );
             }
-            "blade.disconnect" => self.reply(conn, &id, json!({})),
+            Some(Method::Disconnect) => self.reply(conn, &id, json!({})),
             _ => self.reply_error(conn, Some(&id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }
@@ -357,11 +358,12 @@ impl MockServer {
             self.reply_relay(&ex, json!({"code": code, "message": message}));
             return;
         }
-        match (protocol, method) {
-            ("signalwire", "setup") => self.on_setup(&ex),
-            (_, "signalwire.receive") => self.on_receive(&ex),
-            (_, "messaging.send") => self.on_messaging_send(&ex, outcome),
-            (_, m) if m.starts_with("calling.") => self.on_calling(&ex, outcome),
+        match (protocol, Method::parse(method)) {
+            ("signalwire", Some(Method::Setup)) => self.on_setup(&ex),
+            (_, Some(Method::Receive)) => self.on_receive(&ex),
+            (_, Some(Method::MessagingSend)) => self.on_messaging_send(&ex, outcome),
+            // Unknown `calling.*` methods too: the calling service answers them (404 / not found).
+            (_, _) if method.starts_with(Method::CALLING_PREFIX) => self.on_calling(&ex, outcome),
             _ => self.reply_error(conn, Some(id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }

@@ -6,10 +6,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
-use super::components::Component;
+use super::components::{component_method, Component};
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
 /// Spacing of successive call events (as in the recorded transcripts).
@@ -139,7 +140,7 @@ impl MockServer {
         &mut self,
         offset: Duration,
         call_id: &str,
-        event_type: &str,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     ) {
@@ -148,7 +149,7 @@ impl MockServer {
             Action::CallEvent {
                 call_id: call_id.to_owned(),
                 control_id: None,
-                event_type: event_type.to_owned(),
+                event_type,
                 params,
                 effect,
             },
@@ -173,7 +174,7 @@ impl MockServer {
         self.call_event(
             offset,
             call_id,
-            "calling.call.state",
+            EventType::CallState,
             p,
             Effect::State(state),
         );
@@ -183,7 +184,7 @@ impl MockServer {
         &mut self,
         call_id: &str,
         control_id: Option<&str>,
-        event_type: String,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     ) {
@@ -251,7 +252,8 @@ impl MockServer {
     }
 
     pub(crate) fn on_calling(&mut self, ex: &Exec, outcome: Option<Outcome>) {
-        if matches!(ex.method.as_str(), "calling.dial" | "calling.begin") {
+        let method = Method::parse(&ex.method);
+        if matches!(method, Some(Method::CallingDial | Method::CallingBegin)) {
             self.dial(ex, outcome);
             return;
         }
@@ -260,10 +262,9 @@ impl MockServer {
             self.reply_fail(ex, "404", "Call not found");
             return;
         };
-        let control = ex.method.ends_with(".stop")
-            || ex.method.ends_with(".pause")
-            || ex.method.ends_with(".resume")
-            || ex.method.ends_with(".volume");
+        let control = method
+            .and_then(component_method)
+            .is_some_and(|(_, action)| action.is_some());
         if call.state == "ended" && !control {
             self.reply_fail(ex, "404", "Call has ended");
             return;
@@ -281,13 +282,19 @@ impl MockServer {
                         o.entry("control_id").or_insert_with(|| json!(cid));
                     }
                 }
-                self.call_event(e.after, &call_id, &e.event_type, params, Effect::None);
+                self.call_event(
+                    e.after,
+                    &call_id,
+                    EventType::parse(&e.event_type),
+                    params,
+                    Effect::None,
+                );
             }
             return;
         }
-        match ex.method.as_str() {
-            "calling.answer" => self.answer(ex, &call_id),
-            "calling.end" => {
+        match method {
+            Some(Method::CallingAnswer) => self.answer(ex, &call_id),
+            Some(Method::CallingEnd) => {
                 let reason = ex.str("reason").unwrap_or("hangup").to_owned();
                 if self.calls.get(&call_id).is_some_and(Call::is_over) {
                     self.reply_fail(ex, "404", "Call is already ending");
@@ -296,10 +303,10 @@ impl MockServer {
                     self.end_call(&call_id, &reason);
                 }
             }
-            "calling.pass" => self.pass(ex, &call_id),
-            "calling.connect" => self.connect(ex, &call_id, outcome),
-            "calling.disconnect" => self.disconnect(ex, &call_id),
-            "calling.refer" => self.refer(ex, &call_id, outcome),
+            Some(Method::CallingPass) => self.pass(ex, &call_id),
+            Some(Method::CallingConnect) => self.connect(ex, &call_id, outcome),
+            Some(Method::CallingDisconnect) => self.disconnect(ex, &call_id),
+            Some(Method::CallingRefer) => self.refer(ex, &call_id, outcome),
             _ => self.on_component(ex, &call_id, outcome),
         }
     }
@@ -352,7 +359,7 @@ impl MockServer {
             }
             if let Some(leg) = last {
                 let p = json!({"dial_state": "failed", "tag": tag, "node_id": node});
-                self.call_event(t, &leg, "calling.call.dial", p, Effect::None);
+                self.call_event(t, &leg, EventType::CallDial, p, Effect::None);
             }
             return;
         }
@@ -369,7 +376,7 @@ impl MockServer {
             self.state_event(Duration::ZERO, leg, "created", None);
         }
         let dialing = json!({"dial_state": "dialing", "tag": tag, "node_id": node});
-        self.call_event(GAP, &winner, "calling.call.dial", dialing, Effect::None);
+        self.call_event(GAP, &winner, EventType::CallDial, dialing, Effect::None);
         for leg in &legs {
             self.state_event(GAP * 2, leg, "ringing", None);
         }
@@ -387,7 +394,7 @@ impl MockServer {
         self.call_event(
             GAP * 4,
             &winner,
-            "calling.call.dial",
+            EventType::CallDial,
             answered,
             Effect::None,
         );
@@ -435,7 +442,7 @@ impl MockServer {
                     self.call_event(
                         Duration::ZERO,
                         call_id,
-                        "calling.call.connect",
+                        EventType::CallConnect,
                         p,
                         Effect::Unbridge,
                     );
@@ -443,7 +450,7 @@ impl MockServer {
                 _ => self.call_event(
                     Duration::ZERO,
                     call_id,
-                    "calling.call.connect",
+                    EventType::CallConnect,
                     Value::Null,
                     Effect::Unbridge,
                 ),
@@ -461,7 +468,7 @@ impl MockServer {
                 self.call_event(
                     Duration::ZERO,
                     &peer,
-                    "calling.call.connect",
+                    EventType::CallConnect,
                     p,
                     Effect::None,
                 );
@@ -471,7 +478,7 @@ impl MockServer {
         self.state_event(GAP, call_id, "ended", Some(reason));
         if let (true, Some(tag)) = (dialing, tag) {
             let p = json!({"dial_state": "failed", "tag": tag, "node_id": self.media_node});
-            self.call_event(GAP, call_id, "calling.call.dial", p, Effect::None);
+            self.call_event(GAP, call_id, EventType::CallDial, p, Effect::None);
         }
         // The state is "ending" from now on for new commands.
         if let Some(c) = self.calls.get_mut(call_id) {
@@ -500,7 +507,7 @@ impl MockServer {
             self.call_event(
                 Duration::ZERO,
                 call_id,
-                "calling.call.receive",
+                EventType::CallReceive,
                 p,
                 Effect::None,
             );
@@ -523,7 +530,7 @@ impl MockServer {
         self.call_event(
             Duration::ZERO,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             connecting,
             Effect::None,
         );
@@ -538,7 +545,7 @@ impl MockServer {
                 t += GAP * 3;
             }
             let failed = merge(json!({"connect_state": "failed"}), Some(a_ids));
-            self.call_event(t, call_id, "calling.call.connect", failed, Effect::None);
+            self.call_event(t, call_id, EventType::CallConnect, failed, Effect::None);
             return;
         }
         let first = groups.into_iter().next().unwrap_or_default();
@@ -568,7 +575,7 @@ impl MockServer {
         self.call_event(
             GAP * 4,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             connected,
             Effect::Bridge(winner),
         );
@@ -595,7 +602,7 @@ impl MockServer {
         self.call_event(
             GAP,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             merge(p, Some(ids)),
             effect,
         );
@@ -633,7 +640,7 @@ impl MockServer {
             if let Some(n) = notify {
                 p["sip_notify_response_code"] = json!(n);
             }
-            self.call_event(t, call_id, "calling.call.refer", p, Effect::None);
+            self.call_event(t, call_id, EventType::CallRefer, p, Effect::None);
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
 use super::calls::strip_nulls;
@@ -159,7 +160,7 @@ impl MockServer {
             "ping" => {
                 let targets = self.targets(body)?;
                 for conn in &targets {
-                    self.send_request(*conn, "blade.ping", Some(json!({})));
+                    self.send_request(*conn, Method::Ping.as_str(), Some(json!({})));
                 }
                 Ok(json!({"sent": targets.len()}))
             }
@@ -185,7 +186,7 @@ impl MockServer {
                     }
                 };
                 for conn in &targets {
-                    self.send_request(*conn, "blade.disconnect", None);
+                    self.send_request(*conn, Method::Disconnect.as_str(), None);
                     if let Some(ms) = after {
                         let d = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
                         self.schedule_in(
@@ -253,7 +254,7 @@ impl MockServer {
         self.emit(
             session,
             Pending::Calling {
-                event_type: "calling.call.receive".into(),
+                event_type: EventType::CallReceive,
                 params,
             },
         );

@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use relay_proto::rng::SplitMix64;
+use relay_proto::wire::EventType;
 use relay_proto::{IdGenerator, IdKind, SeededIds};
 use serde_json::Value;
 
@@ -175,11 +176,11 @@ pub(crate) struct Conn {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pending {
     Calling {
-        event_type: String,
+        event_type: EventType,
         params: Value,
     },
     Messaging {
-        event_type: &'static str,
+        event_type: EventType,
         context: String,
         params: Value,
     },
@@ -208,7 +209,7 @@ pub(crate) enum Action {
     CallEvent {
         call_id: String,
         control_id: Option<String>,
-        event_type: String,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     },

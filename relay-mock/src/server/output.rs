@@ -1,5 +1,6 @@
 //! Outgoing frames: responses, broadcasts, server requests, and the fault filters on the way out.
 
+use relay_proto::wire::{BroadcastKind, Method};
 use serde_json::{json, Map, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Pending, ServerOutput, SessKey, BACKLOG_LIMIT};
@@ -181,7 +182,7 @@ impl MockServer {
             .unwrap_or_default();
         let (event, inner) = match pending {
             Pending::Calling { event_type, params } => (
-                "queuing.relay.events",
+                BroadcastKind::Calling.as_str(),
                 json!({
                     "event_type": event_type,
                     "event_channel": protocol,
@@ -196,7 +197,7 @@ impl MockServer {
                 context,
                 params,
             } => (
-                "queuing.relay.messaging",
+                BroadcastKind::Messaging.as_str(),
                 json!({
                     "event_type": event_type,
                     "space_id": self.space_id,
@@ -207,7 +208,7 @@ impl MockServer {
                 }),
             ),
             Pending::Task { context, message } => (
-                "queuing.relay.tasks",
+                BroadcastKind::Tasks.as_str(),
                 json!({
                     "project_id": project,
                     "space_id": self.space_id,
@@ -221,7 +222,7 @@ impl MockServer {
         json!({
             "jsonrpc": "2.0",
             "id": id,
-            "method": "blade.broadcast",
+            "method": Method::Broadcast.as_str(),
             "params": {
                 "broadcaster_nodeid": self.server_node,
                 "protocol": protocol,

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
 use crate::session::core::{Core, PendingKind};
 use crate::session::Session;
+use crate::wire::Method;
 
 impl Session {
     /// Dials out (`calling.dial`). The outcome arrives once as
@@ -30,7 +31,7 @@ impl Session {
         let wire = params.to_wire(tag.as_str())?;
         self.core.execute(
             now,
-            "calling.dial",
+            Method::CallingDial.as_str(),
             wire,
             PendingKind::Calling(CallingRequest::Dial { tag: tag.clone() }),
         )?;

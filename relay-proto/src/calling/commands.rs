@@ -77,7 +77,7 @@ impl Calling {
         };
         match core.execute(
             now,
-            method,
+            method.as_str(),
             Value::Object(params),
             PendingKind::Calling(req),
         ) {
@@ -126,13 +126,13 @@ impl Calling {
                 "no running component {control_id} on call {call_id}"
             )));
         };
-        if !comp.kind.accepts(action) {
+        let Some(method) = comp.kind.control_method(action) else {
             return Err(Error::ApiMisuse(format!(
                 "{:?} does not support {}",
                 comp.kind,
                 action.suffix()
             )));
-        }
+        };
         let mut params = Map::new();
         if let ControlAction::Volume(v) = action {
             params::validate_volume(v)?;
@@ -143,11 +143,6 @@ impl Calling {
         }
         params.insert("call_id".into(), json!(call_id));
         params.insert("control_id".into(), json!(control_id));
-        let method = format!(
-            "{}.{}",
-            comp.kind.method().unwrap_or("calling"),
-            action.suffix()
-        );
         let req = CallingRequest::Control {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
@@ -156,7 +151,7 @@ impl Calling {
         };
         core.execute(
             now,
-            &method,
+            method.as_str(),
             Value::Object(params),
             PendingKind::Calling(req),
         )

@@ -471,7 +471,8 @@ mod tests {
         });
         for e in evs {
             let raw = with(json!({"detect":{"type":dtype,"params":{"event":e}}}));
-            let Ok(Some(CallingPayload::Detect(p))) = decode_payload("calling.call.detect", &raw)
+            let Ok(Some(CallingPayload::Detect(p))) =
+                decode_payload(&crate::wire::EventType::CallDetect, &raw)
             else {
                 panic!("decode");
             };

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
-use crate::wire::lenient;
+use crate::wire::{lenient, EventType};
 
 /// A device as the server describes it (`{type, params}`), e.g. on inbound calls and peers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -427,28 +427,32 @@ pub enum CallingPayload {
     Refer(ReferPayload),
 }
 
-fn de<T: serde::de::DeserializeOwned>(event_type: &str, params: &Value) -> Result<T, Error> {
+fn de<T: serde::de::DeserializeOwned>(event_type: &EventType, params: &Value) -> Result<T, Error> {
     T::deserialize(params)
         .map_err(|e| Error::PeerMisbehaved(format!("malformed {event_type} payload: {e}")))
 }
 
 /// Decodes the `params` of a calling event. `Ok(None)` for an event type this version does not
-/// know; `Err(PeerMisbehaved)` for a known type with a malformed payload.
-pub fn decode_payload(event_type: &str, params: &Value) -> Result<Option<CallingPayload>, Error> {
+/// know (or not a calling one); `Err(PeerMisbehaved)` for a known type with a malformed payload.
+pub fn decode_payload(
+    event_type: &EventType,
+    params: &Value,
+) -> Result<Option<CallingPayload>, Error> {
+    use EventType as T;
     let t = event_type;
     Ok(Some(match t {
-        "calling.call.receive" => CallingPayload::Receive(de(t, params)?),
-        "calling.call.state" => CallingPayload::State(de(t, params)?),
-        "calling.call.dial" => CallingPayload::Dial(de(t, params)?),
-        "calling.call.connect" => CallingPayload::Connect(de(t, params)?),
-        "calling.call.play" => CallingPayload::Play(de(t, params)?),
-        "calling.call.collect" => CallingPayload::Collect(de(t, params)?),
-        "calling.call.record" => CallingPayload::Record(de(t, params)?),
-        "calling.call.detect" => CallingPayload::Detect(de(t, params)?),
-        "calling.call.fax" => CallingPayload::Fax(de(t, params)?),
-        "calling.call.tap" => CallingPayload::Tap(de(t, params)?),
-        "calling.call.send_digits" => CallingPayload::SendDigits(de(t, params)?),
-        "calling.call.refer" => CallingPayload::Refer(de(t, params)?),
+        T::CallReceive => CallingPayload::Receive(de(t, params)?),
+        T::CallState => CallingPayload::State(de(t, params)?),
+        T::CallDial => CallingPayload::Dial(de(t, params)?),
+        T::CallConnect => CallingPayload::Connect(de(t, params)?),
+        T::CallPlay => CallingPayload::Play(de(t, params)?),
+        T::CallCollect => CallingPayload::Collect(de(t, params)?),
+        T::CallRecord => CallingPayload::Record(de(t, params)?),
+        T::CallDetect => CallingPayload::Detect(de(t, params)?),
+        T::CallFax => CallingPayload::Fax(de(t, params)?),
+        T::CallTap => CallingPayload::Tap(de(t, params)?),
+        T::CallSendDigits => CallingPayload::SendDigits(de(t, params)?),
+        T::CallRefer => CallingPayload::Refer(de(t, params)?),
         _ => return Ok(None),
     }))
 }

@@ -66,7 +66,7 @@ use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::core::{Core, PendingKind};
 use crate::session::{Event, RequestError};
-use crate::wire::RelayEvent;
+use crate::wire::{Method, RelayEvent};
 
 pub use api::CallMut;
 pub use call::CallInfo;
@@ -178,7 +178,7 @@ impl Calling {
     ) -> Result<(), Error> {
         let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
             core.emit(Event::Unrecognized {
-                event_type: ev.event_type,
+                event_type: ev.event_type.into_string(),
                 raw,
             });
             return Ok(());
@@ -680,7 +680,7 @@ impl Calling {
                     };
                     if let Err(e) = core.execute(
                         now,
-                        "calling.detect.stop",
+                        Method::CallingDetectStop.as_str(),
                         Value::Object(params),
                         PendingKind::Calling(req),
                     ) {

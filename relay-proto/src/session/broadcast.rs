@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::messaging::{MessageEvent, MessageEventKind};
-use crate::wire::{self, BroadcastKind, RelayEvent};
+use crate::wire::{self, BroadcastKind, EventType, RelayEvent};
 
 use super::{Event, Session};
 
@@ -89,9 +89,9 @@ impl Session {
             BroadcastKind::Calling => {
                 let inner = wire::rpc::raw_to_value(Some(inner));
                 let ev = decode_relay_event(&inner)?;
-                if !ev.event_type.starts_with("calling.") {
+                if !ev.event_type.is_calling() {
                     self.core.emit(Event::Unrecognized {
-                        event_type: ev.event_type,
+                        event_type: ev.event_type.into_string(),
                         raw: inner,
                     });
                     return Ok(());
@@ -115,9 +115,8 @@ impl Session {
             params: T,
         }
         #[derive(serde::Deserialize)]
-        struct MessagingInner<'a> {
-            #[serde(borrow)]
-            event_type: Cow<'a, str>,
+        struct MessagingInner {
+            event_type: EventType,
             #[serde(default)]
             context: Option<String>,
             params: crate::messaging::Message,
@@ -134,13 +133,12 @@ impl Session {
             (Some(theirs), Some(ours)) => theirs == ours,
             _ => true,
         };
-        if text.contains("\"queuing.relay.messaging\"") {
-            let f: Fast<'_, MessagingInner<'_>> = serde_json::from_str(text).ok()?;
-            let kind = match (f.event.as_ref(), f.params.event_type.as_ref()) {
-                ("queuing.relay.messaging", "messaging.receive") => MessageEventKind::Received,
-                ("queuing.relay.messaging", "messaging.state") => MessageEventKind::StateChanged,
-                _ => return None,
-            };
+        if text.contains(BroadcastKind::Messaging.as_str()) {
+            let f: Fast<'_, MessagingInner> = serde_json::from_str(text).ok()?;
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Messaging) {
+                return None;
+            }
+            let kind = MessageEventKind::from_event_type(&f.params.event_type)?;
             if !protocol_ok(&f.protocol) {
                 return None;
             }
@@ -157,9 +155,11 @@ impl Session {
             }));
             return Some(Ok(()));
         }
-        if text.contains("\"queuing.relay.tasks\"") {
+        if text.contains(BroadcastKind::Tasks.as_str()) {
             let f: Fast<'_, TaskInner> = serde_json::from_str(text).ok()?;
-            if f.event != "queuing.relay.tasks" || !protocol_ok(&f.protocol) {
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Tasks)
+                || !protocol_ok(&f.protocol)
+            {
                 return None;
             }
             self.core.emit(Event::Task {

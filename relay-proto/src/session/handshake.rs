@@ -246,7 +246,7 @@ impl Handshake {
         let params = json!({"contexts": contexts});
         let id = core.execute(
             now,
-            "signalwire.receive",
+            wire::Method::Receive.as_str(),
             params,
             PendingKind::Receive {
                 contexts: contexts.clone(),
