@@ -6,7 +6,7 @@ mod calling_common;
 use calling_common::Harness;
 use relay_proto::calling::{
     CallEvent, CallState, ComponentResult, ConnectParams, DetectKind, DetectMode, DetectParams,
-    Device, DialParams, EndReason, Media, PlayParams, RecordParams,
+    Device, DialParams, EndReason, Media, PlayParams, PlayState, RecordParams,
 };
 use relay_proto::{CallId, ControlId, Error, RequestError};
 use serde_json::json;
@@ -397,7 +397,7 @@ fn bug25_every_update_is_delivered_not_one_callback_per_name() {
             json!({"control_id":p.as_str(),"call_id":"call-a","node_id":"node-a","state":s}),
         );
     }
-    let states: Vec<String> = h
+    let states: Vec<PlayState> = h
         .take_events()
         .into_iter()
         .filter_map(|e| match e {
@@ -405,7 +405,8 @@ fn bug25_every_update_is_delivered_not_one_callback_per_name() {
             _ => None,
         })
         .collect();
-    assert_eq!(states, ["playing", "paused", "playing", "finished"]);
+    use PlayState::{Finished, Paused, Playing};
+    assert_eq!(states, [Playing, Paused, Playing, Finished]);
 }
 
 #[test]

@@ -11,8 +11,8 @@ use futures::{SinkExt, StreamExt};
 use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
 use relay_proto::calling::{
     CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, ConnectParams, DetectKind,
-    DetectMode, DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams,
-    TapDevice, TapParams,
+    DetectMode, DetectParams, Device, DialParams, Media, PlayParams, PlayState, PromptParams,
+    RecordParams, TapDevice, TapParams,
 };
 use relay_proto::{Event, RequestError, StopReason};
 
@@ -105,7 +105,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert!(paused.successful, "{paused:?}");
     let id = play.control_id().clone();
     bounded(&rt, "paused event", until(&mut events, "paused", |e| {
-        matches!(e, Event::Call(CallEvent::PlayUpdate { control_id, state, .. }) if *control_id == id && state == "paused")
+        matches!(e, Event::Call(CallEvent::PlayUpdate { control_id, state, .. }) if *control_id == id && *state == PlayState::Paused)
     }))
     .await;
     let resumed = bounded(&rt, "resume", play.resume()).await.expect("resume");

@@ -184,7 +184,7 @@ impl Calling {
                             tag,
                             DialResult {
                                 successful: false,
-                                state: "failed".into(),
+                                state: crate::calling::DialState::Failed,
                                 call_id: None,
                                 node_id: None,
                                 end_reason: None,

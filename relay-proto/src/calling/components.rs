@@ -9,6 +9,10 @@ use crate::calling::events::{
     truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
+use crate::calling::states::{
+    CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, FaxDirection,
+    FaxEventType, RecordState, TapState,
+};
 use crate::calling::types::{ComponentKind, ComponentResult, ResultEvent};
 use crate::session::RequestError;
 use crate::wire::lenient;
@@ -122,26 +126,31 @@ impl Component {
     }
 
     /// A `calling.call.connect` for this call: Connect and Disconnect listen.
-    pub(crate) fn on_connect(&mut self, state: &str, peer: Option<&PeerInfo>, raw: &Value) -> Step {
+    pub(crate) fn on_connect(
+        &mut self,
+        state: &ConnectState,
+        peer: Option<&PeerInfo>,
+        raw: &Value,
+    ) -> Step {
         let r = &mut self.result;
         let done = match (self.kind, state) {
-            (ComponentKind::Connect, "connected") => {
+            (ComponentKind::Connect, ConnectState::Connected) => {
                 r.successful = true;
                 r.peer = peer.cloned();
                 true
             }
             // A `disconnected` without `connected` resolves as a failure (the SDK hangs: bug 19).
-            (ComponentKind::Connect, "failed" | "disconnected") => true,
-            (ComponentKind::Disconnect, "disconnected") => {
+            (ComponentKind::Connect, ConnectState::Failed | ConnectState::Disconnected) => true,
+            (ComponentKind::Disconnect, ConnectState::Disconnected) => {
                 r.successful = true;
                 true
             }
-            (ComponentKind::Disconnect, "failed") => true,
+            (ComponentKind::Disconnect, ConnectState::Failed) => true,
             _ => false,
         };
         if done {
-            r.state = Some(state.to_owned());
-            r.event = ev(state, raw);
+            r.state = Some(state.as_str().to_owned());
+            r.event = ev(state.as_str(), raw);
             Step::Finish
         } else {
             Step::Continue
@@ -159,73 +168,54 @@ impl Component {
             .sip_notify_response_code
             .clone()
             .or(r.refer_notify_code.take());
-        if p.state == "inProgress" {
-            return Step::Continue;
-        }
-        r.successful = p.state == "success";
-        r.state = Some(p.state.clone());
-        r.event = ev(&p.state, raw);
-        Step::Finish
+        self.on_state(&p.state, raw)
     }
 
-    /// play, record, tap, send_digits.
-    pub(crate) fn on_state_component(&mut self, p: &StateComponentPayload, raw: &Value) -> Step {
+    /// A component state (play, record, tap, send_digits, refer): the state's own table says
+    /// whether it ends the component (`paused` and unknown states are progress: bug 18).
+    pub(crate) fn on_state<S: ComponentState>(&mut self, state: &S, raw: &Value) -> Step {
         let r = &mut self.result;
-        let s = p.state.as_str();
-        let outcome = match self.kind {
-            // `paused` and any other non-final state are progress (bug 18).
-            ComponentKind::Play => match s {
-                "finished" => Some(true),
-                "error" => Some(false),
-                _ => None,
-            },
-            ComponentKind::Record => {
-                if p.url.is_some() {
-                    r.url = p.url.clone();
-                }
-                if p.duration.is_some() {
-                    r.duration = p.duration;
-                }
-                if p.size.is_some() {
-                    r.size = p.size;
-                }
-                match s {
-                    "finished" => Some(true),
-                    "no_input" | "error" => Some(false),
-                    _ => None,
-                }
-            }
-            ComponentKind::Tap => {
-                if p.tap.is_some() {
-                    r.tap = p.tap.clone();
-                }
-                if p.device.is_some() {
-                    r.destination_device = p.device.clone();
-                }
-                match s {
-                    "finished" => Some(true),
-                    _ => None,
-                }
-            }
-            ComponentKind::SendDigits => match s {
-                "finished" => Some(true),
-                "error" => Some(false),
-                _ => None,
-            },
-            _ => None,
-        };
-        match outcome {
+        let s = state.as_str();
+        r.state = Some(s.to_owned());
+        match state.outcome() {
             Some(ok) => {
                 r.successful = ok;
-                r.state = Some(s.to_owned());
                 r.event = ev(s, raw);
                 Step::Finish
             }
-            None => {
-                r.state = Some(s.to_owned());
-                Step::Continue
-            }
+            None => Step::Continue,
         }
+    }
+
+    /// A record event: keep the file's details, then its state.
+    pub(crate) fn on_record(
+        &mut self,
+        p: &StateComponentPayload<RecordState>,
+        raw: &Value,
+    ) -> Step {
+        let r = &mut self.result;
+        if p.url.is_some() {
+            r.url = p.url.clone();
+        }
+        if p.duration.is_some() {
+            r.duration = p.duration;
+        }
+        if p.size.is_some() {
+            r.size = p.size;
+        }
+        self.on_state(&p.state, raw)
+    }
+
+    /// A tap event: keep the tap and its destination, then its state.
+    pub(crate) fn on_tap(&mut self, p: &StateComponentPayload<TapState>, raw: &Value) -> Step {
+        let r = &mut self.result;
+        if p.tap.is_some() {
+            r.tap = p.tap.clone();
+        }
+        if p.device.is_some() {
+            r.destination_device = p.device.clone();
+        }
+        self.on_state(&p.state, raw)
     }
 
     /// Partial results and start-of-input are progress; only a final result completes (bug 20).
@@ -234,23 +224,23 @@ impl Component {
             return Step::Continue;
         }
         let r = &mut self.result;
-        let t = p.result.result_type.as_str();
+        let t = &p.result.result_type;
         let params = &p.result.params;
-        r.result_type = Some(t.to_owned());
+        r.result_type = Some(t.as_str().to_owned());
         r.event = Some(ResultEvent {
-            name: t.to_owned(),
+            name: t.as_str().to_owned(),
             payload: serde_json::to_value(&p.result.params)
                 .map(|params| serde_json::json!({"type": t, "params": params}))
                 .unwrap_or(Value::Null),
         });
         match t {
-            "digit" => {
+            CollectResultType::Digit => {
                 r.successful = true;
                 r.state = Some("successful".into());
                 r.result = params.get("digits").and_then(lenient::value_as_string);
                 r.terminator = params.get("terminator").and_then(lenient::value_as_string);
             }
-            "speech" => {
+            CollectResultType::Speech => {
                 r.successful = true;
                 r.state = Some("successful".into());
                 r.result = params.get("text").and_then(lenient::value_as_string);
@@ -258,7 +248,7 @@ impl Component {
             }
             _ => {
                 r.successful = false;
-                r.state = Some(t.to_owned());
+                r.state = Some(t.as_str().to_owned());
             }
         }
         Step::Finish
@@ -269,17 +259,18 @@ impl Component {
             return Step::Continue;
         };
         let r = &mut self.result;
-        let event = p.detect.params.event.as_str();
+        let detected = &p.detect.params.event;
+        let event = detected.as_str();
         let detect_obj = serde_json::json!({
             "type": p.detect.detect_type,
             "params": {"event": event},
         });
-        r.result_type = Some(p.detect.detect_type.clone());
+        r.result_type = Some(p.detect.detect_type.as_str().to_owned());
         r.state = Some(event.to_owned());
-        let terminal = matches!(event, "finished" | "error");
+        let terminal = detected.is_terminal();
         if !track.mode.is_blocking() {
             if terminal {
-                r.successful = event != "error";
+                r.successful = *detected != DetectEvent::Error;
                 r.result = Some(track.events.join(","));
                 r.event = ev(event, &detect_obj);
                 return Step::Finish;
@@ -295,12 +286,19 @@ impl Component {
             r.event = ev(event, &detect_obj);
             return Step::Finish;
         }
-        let decided = if p.detect.detect_type == "digit" {
+        let decided = if p.detect.detect_type == DetectType::Digit {
             Some(event.to_owned())
-        } else if track.wait_for_beep && (track.saw_machine || event == "MACHINE") {
+        } else if track.wait_for_beep && (track.saw_machine || *detected == DetectEvent::Machine) {
             track.saw_machine = true;
-            (event == "READY").then(|| "MACHINE".to_owned())
-        } else if matches!(event, "MACHINE" | "HUMAN" | "UNKNOWN" | "CED" | "CNG") {
+            (*detected == DetectEvent::Ready).then(|| DetectEvent::Machine.as_str().to_owned())
+        } else if matches!(
+            detected,
+            DetectEvent::Machine
+                | DetectEvent::Human
+                | DetectEvent::Unknown
+                | DetectEvent::Ced
+                | DetectEvent::Cng
+        ) {
             Some(event.to_owned())
         } else {
             None
@@ -309,8 +307,8 @@ impl Component {
             return Step::Continue;
         };
         r.successful = match track.mode {
-            DetectMode::Human => result == "HUMAN",
-            DetectMode::Machine => result == "MACHINE",
+            DetectMode::Human => result == DetectEvent::Human.as_str(),
+            DetectMode::Machine => result == DetectEvent::Machine.as_str(),
             _ => true,
         };
         r.result = Some(result);
@@ -325,10 +323,10 @@ impl Component {
         let fp = &p.fax.params;
         let s = |k: &str| fp.get(k).and_then(lenient::value_as_string);
         if let Some(d) = s("direction") {
-            r.direction = Some(d);
+            r.direction = Some(FaxDirection::parse(&d));
         }
         let t = p.fax.fax_type.as_str();
-        if !matches!(t, "finished" | "error") {
+        if !matches!(p.fax.fax_type, FaxEventType::Finished | FaxEventType::Error) {
             return Step::Continue;
         }
         r.identity = s("identity").or(r.identity.take());
@@ -351,7 +349,7 @@ impl Component {
 /// Whether a collect event is progress (partial result, start of input) rather than final.
 pub(crate) fn is_collect_progress(p: &CollectPayload) -> bool {
     p.is_final == Some(false)
-        || p.result.result_type == "start_of_input"
+        || p.result.result_type == CollectResultType::StartOfInput
         || p.state.as_deref() == Some("collecting")
 }
 
@@ -393,8 +391,14 @@ mod tests {
         for (kind, state, finishes, ok) in table {
             let mut c = Component::new(kind);
             let raw = with(json!({ "state": state }));
-            let p: StateComponentPayload = serde_json::from_value(raw.clone()).unwrap();
-            let step = c.on_state_component(&p, &raw);
+            let event_type = kind.spec().event_type.unwrap();
+            let step = match decode_payload(&event_type, &raw).unwrap().unwrap() {
+                CallingPayload::Play(p) => c.on_state(&p.state, &raw),
+                CallingPayload::SendDigits(p) => c.on_state(&p.state, &raw),
+                CallingPayload::Record(p) => c.on_record(&p, &raw),
+                CallingPayload::Tap(p) => c.on_tap(&p, &raw),
+                other => panic!("{other:?}"),
+            };
             assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
             if finishes {
                 assert_eq!(c.result.successful, ok, "{kind:?} {state}");
@@ -448,7 +452,7 @@ mod tests {
         ];
         for (kind, state, finishes, ok) in table {
             let mut c = Component::new(kind);
-            let step = c.on_connect(state, None, &json!({}));
+            let step = c.on_connect(&ConnectState::parse(state), None, &json!({}));
             assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
             if finishes {
                 assert_eq!(c.result.successful, ok, "{kind:?} {state}");
@@ -588,7 +592,7 @@ mod tests {
         assert_eq!(c.on_fax(&p), Step::Finish);
         assert!(c.result.successful);
         assert_eq!(c.result.pages, Some(3));
-        assert_eq!(c.result.direction.as_deref(), Some("send"));
+        assert_eq!(c.result.direction, Some(FaxDirection::Send));
 
         let mut r = Component::new(ComponentKind::Refer);
         for (state, finishes, ok) in [("inProgress", false, false), ("busy", true, false)] {

@@ -54,6 +54,7 @@ mod component_params;
 mod components;
 mod events;
 mod params;
+mod states;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -85,9 +86,14 @@ pub use params::{
     validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
     PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
+pub use states::{
+    Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
+    DialState, Direction, FaxDirection, FaxEventType, PlayState, RecordState, ReferState,
+    SendDigitsState, TapState, TtsGender,
+};
 pub use types::{
     CallEvent, CollectProgress, ComponentKind, ComponentResult, ControlAction, ControlResult,
-    DialResult, ResultEvent,
+    DialResult, KindSpec, ResultEvent,
 };
 
 use call::Call;
@@ -197,7 +203,7 @@ impl Calling {
                     state: x.state.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Play, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_state(&x.state, p)
                 });
                 Ok(())
             }
@@ -211,7 +217,7 @@ impl Calling {
                     size: x.size,
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Record, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_record(&x, p)
                 });
                 Ok(())
             }
@@ -224,7 +230,7 @@ impl Calling {
                     device: x.device.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Tap, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_tap(&x, p)
                 });
                 Ok(())
             }
@@ -235,7 +241,7 @@ impl Calling {
                     state: x.state.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::SendDigits, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_state(&x.state, p)
                 });
                 Ok(())
             }
@@ -271,7 +277,7 @@ impl Calling {
                     direction: fp
                         .get("direction")
                         .and_then(Value::as_str)
-                        .map(str::to_owned),
+                        .map(FaxDirection::parse),
                     page: fp
                         .get("number")
                         .or_else(|| fp.get("pages"))
@@ -300,7 +306,7 @@ impl Calling {
         let mut info = CallInfo::new(r.call_id.clone());
         info.node_id = r.node_id;
         info.context = Some(r.context);
-        info.direction = Some(r.direction.unwrap_or_else(|| "inbound".into()));
+        info.direction = Some(r.direction.unwrap_or(Direction::Inbound));
         info.device = r.device;
         // The receive's state is applied (the SDK leaves inbound calls at `none`: bug 14).
         let state = r
@@ -395,7 +401,7 @@ impl Calling {
                         t,
                         DialResult {
                             successful: false,
-                            state: "ended".into(),
+                            state: DialState::Ended,
                             call_id: None,
                             node_id: None,
                             end_reason,
@@ -446,8 +452,8 @@ impl Calling {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
         }
-        match d.dial_state.as_str() {
-            "answered" => {
+        match d.dial_state {
+            DialState::Answered => {
                 let Some(w) = d.call else {
                     return Err(Error::PeerMisbehaved(
                         "calling.call.dial answered without `call`".into(),
@@ -469,7 +475,7 @@ impl Calling {
                     info.node_id = w.node_id.clone();
                     info.device = w.device.clone();
                     info.tag = Some(d.tag.clone());
-                    info.direction = Some("outbound".into());
+                    info.direction = Some(Direction::Outbound);
                     info.set_state(CallState::Answered);
                     self.calls.insert(w.call_id.clone(), Call::new(info));
                     core.emit(Event::Call(CallEvent::StateChanged {
@@ -488,7 +494,7 @@ impl Calling {
                     d.tag,
                     DialResult {
                         successful: true,
-                        state: "answered".into(),
+                        state: DialState::Answered,
                         call_id: Some(w.call_id),
                         node_id: w.node_id,
                         end_reason: None,
@@ -496,14 +502,14 @@ impl Calling {
                     },
                 );
             }
-            "failed" => {
+            DialState::Failed => {
                 self.dials.remove(&d.tag);
                 complete_dial(
                     core,
                     d.tag,
                     DialResult {
                         successful: false,
-                        state: "failed".into(),
+                        state: DialState::Failed,
                         call_id: None,
                         node_id: None,
                         end_reason: None,
@@ -513,7 +519,7 @@ impl Calling {
             }
             other => core.emit(Event::Call(CallEvent::DialProgress {
                 tag: d.tag,
-                state: other.to_owned(),
+                state: other,
             })),
         }
         Ok(())
@@ -530,8 +536,8 @@ impl Calling {
             node_id: call.info.node_id.clone(),
             device: None,
         };
-        match c.connect_state.as_str() {
-            "connected" => {
+        match c.connect_state {
+            ConnectState::Connected => {
                 if let Some(p) = &c.peer {
                     // Create the peer from the connect event when the server did not announce
                     // it first (the SDK then reports no peer: bug 27).
@@ -544,7 +550,7 @@ impl Calling {
                         let mut info = CallInfo::new(p.call_id.clone());
                         info.node_id = p.node_id.clone();
                         info.device = p.device.clone();
-                        info.direction = Some("outbound".into());
+                        info.direction = Some(Direction::Outbound);
                         info.peer = Some(me);
                         info.set_state(CallState::Answered);
                         self.calls.insert(p.call_id.clone(), Call::new(info));
@@ -566,7 +572,7 @@ impl Calling {
                     }
                 }
             }
-            "disconnected" => {
+            ConnectState::Disconnected => {
                 let old = self.calls.get_mut(&id).and_then(|c| c.info.peer.take());
                 if let Some(old) = old {
                     if let Some(pc) = self.calls.get_mut(&old.call_id) {
@@ -707,7 +713,7 @@ impl Calling {
                 tag,
                 DialResult {
                     successful: false,
-                    state: "failed".into(),
+                    state: DialState::Failed,
                     call_id: None,
                     node_id: None,
                     end_reason: None,
@@ -750,7 +756,7 @@ fn collect_progress(x: &CollectPayload) -> CollectProgress {
     let confidence = p
         .get("confidence")
         .and_then(crate::wire::lenient::value_as_f64);
-    if t == "start_of_input" {
+    if t == CollectResultType::StartOfInput {
         CollectProgress::StartOfInput
     } else if is_collect_progress(x) {
         CollectProgress::Partial {

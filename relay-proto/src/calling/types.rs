@@ -4,6 +4,10 @@ use serde_json::Value;
 
 use crate::calling::call::CallInfo;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
+use crate::calling::states::{
+    CollectResultType, ConnectState, DetectEvent, DetectType, DialState, FaxDirection,
+    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+};
 use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
 use crate::session::RequestError;
 use crate::wire::{EventType, Method};
@@ -271,7 +275,7 @@ pub struct ComponentResult {
     /// Prompt: speech confidence.
     pub confidence: Option<f64>,
     /// Fax: `send` or `receive`.
-    pub direction: Option<String>,
+    pub direction: Option<FaxDirection>,
     /// Fax: our identity.
     pub identity: Option<String>,
     /// Fax: the remote identity.
@@ -382,7 +386,7 @@ pub struct DialResult {
     /// Whether a leg answered.
     pub successful: bool,
     /// `answered`, `failed`, or `ended` (single-device dial whose leg ended first).
-    pub state: String,
+    pub state: DialState,
     /// The winning leg (now in the registry) on success.
     pub call_id: Option<CallId>,
     /// The winner's node id.
@@ -416,7 +420,7 @@ pub enum CollectProgress {
     /// A partial (non-final) result.
     Partial {
         /// `digit` or `speech`.
-        result_type: String,
+        result_type: CollectResultType,
         /// Digits or text so far.
         result: Option<String>,
         /// Speech confidence.
@@ -425,7 +429,7 @@ pub enum CollectProgress {
     /// The final result (a [`CallEvent::ComponentFinished`] follows for tracked components).
     Final {
         /// `digit`, `speech`, `no_input`, `no_match`, `error`.
-        result_type: String,
+        result_type: CollectResultType,
         /// Digits or text.
         result: Option<String>,
         /// Terminator digit.
@@ -474,7 +478,7 @@ pub enum CallEvent {
         /// The dial.
         tag: DialTag,
         /// `dialing`.
-        state: String,
+        state: DialState,
     },
     /// A dial finished: exactly once per [`Session::dial`](crate::Session::dial).
     DialCompleted {
@@ -488,7 +492,7 @@ pub enum CallEvent {
         /// Call id.
         call_id: CallId,
         /// `connecting`, `connected`, `failed`, `disconnected`.
-        state: String,
+        state: ConnectState,
         /// The peer (on `connected`).
         peer: Option<PeerInfo>,
     },
@@ -499,7 +503,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// State.
-        state: String,
+        state: PlayState,
     },
     /// `calling.call.collect`.
     CollectUpdate {
@@ -517,7 +521,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `recording`, `finished`, `no_input`.
-        state: String,
+        state: RecordState,
         /// URL.
         url: Option<String>,
         /// Seconds.
@@ -532,9 +536,9 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `machine`, `fax`, `digit`.
-        detect_type: String,
+        detect_type: DetectType,
         /// The detector event (`MACHINE`, `READY`, `CED`, `1#`, `finished`, ...).
-        event: String,
+        event: DetectEvent,
     },
     /// `calling.call.fax`.
     FaxUpdate {
@@ -543,9 +547,9 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `page`, `finished`, `error`.
-        fax_type: String,
+        fax_type: FaxEventType,
         /// Direction.
-        direction: Option<String>,
+        direction: Option<FaxDirection>,
         /// Page number (on `page`) or page count.
         page: Option<u64>,
     },
@@ -556,7 +560,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `tapping`, `finished`.
-        state: String,
+        state: TapState,
         /// The `tap` object.
         tap: Option<Value>,
         /// Destination device.
@@ -569,14 +573,14 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `finished`.
-        state: String,
+        state: SendDigitsState,
     },
     /// `calling.call.refer`.
     ReferUpdate {
         /// Call id.
         call_id: CallId,
         /// `inProgress`, `success`, `error`, `busy`, `noAnswer`, `cancel`.
-        state: String,
+        state: ReferState,
         /// Refer-To.
         refer_to: Option<String>,
         /// REFER response code.
