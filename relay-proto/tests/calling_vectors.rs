@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use calling_common::Harness;
 use relay_proto::calling::{
-    decode_payload, CallEvent, CallingPayload, DetectKind, DetectMode, DetectParams, FaxSendParams,
-    Media, PlayParams, PromptParams, RecordParams, TapDevice, TapParams,
+    decode_payload, CallEvent, CallingPayload, DetectKind, DetectMode, DetectParams, DeviceType,
+    FaxSendParams, Media, PlayParams, PromptParams, RecordParams, TapDevice, TapParams,
 };
 use relay_proto::wire::{EventType, RelayResult};
 use relay_proto::{CallId, IdGenerator, IdKind};
@@ -275,12 +275,17 @@ fn response_fixtures_feed_components() {
             .unwrap_or_else(|| panic!("{fixture}: no outcome"));
         assert_eq!(r.successful, expect_ok, "{fixture}");
         if fixture.contains("record") {
-            assert!(r.url.is_some(), "{fixture}: url from the response");
+            assert!(
+                r.record().unwrap().url.is_some(),
+                "{fixture}: url from the response"
+            );
         }
         if fixture.contains("tap") {
             assert_eq!(
-                r.source_device.as_ref().map(|d| d.device_type.as_str()),
-                Some("rtp")
+                r.tap()
+                    .and_then(|t| t.source_device.as_ref())
+                    .map(|d| &d.device_type),
+                Some(&DeviceType::Rtp)
             );
         }
         if !expect_ok {

@@ -124,7 +124,7 @@ impl CallMut<'_> {
                 self.core,
                 &self.id,
                 ComponentKind::Answer,
-                Some("answered"),
+                Some(CallState::Answered),
             );
         }
         self.start(now, ComponentKind::Answer, Map::new())
@@ -194,12 +194,9 @@ impl CallMut<'_> {
             .info()
             .and_then(|c| states.iter().find(|s| c.has_reached(**s)).copied());
         if let Some(s) = reached {
-            return self.calling.finish_now(
-                self.core,
-                &self.id,
-                ComponentKind::WaitFor,
-                Some(s.as_str()),
-            );
+            return self
+                .calling
+                .finish_now(self.core, &self.id, ComponentKind::WaitFor, Some(s));
         }
         self.calling.start(
             self.core,

@@ -7,8 +7,9 @@ use serde_json::{json, Map, Value};
 
 use crate::calling::components::Component;
 use crate::calling::{
-    complete_dial, emit_finished, params, CallEvent, Calling, CallingRequest, ComponentKind,
-    ControlAction, ControlResult, DialResult, PendingDial, ResultEvent,
+    complete_dial, emit_finished, params, CallEvent, CallState, Calling, CallingRequest,
+    ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
+    ResultEvent,
 };
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
@@ -96,7 +97,7 @@ impl Calling {
         core: &mut Core,
         call_id: &CallId,
         kind: ComponentKind,
-        state: Option<&str>,
+        state: Option<CallState>,
     ) -> Result<ControlId, Error> {
         if !self.calls.contains_key(call_id) {
             return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
@@ -104,7 +105,11 @@ impl Calling {
         let control_id = ControlId::new(core.next_id(IdKind::Control));
         let mut c = Component::new(kind);
         c.result.successful = true;
-        c.result.state = state.map(str::to_owned);
+        match &mut c.result.outcome {
+            ComponentOutcome::Answer(o) => o.state = state,
+            ComponentOutcome::WaitFor(o) => o.state = state,
+            _ => {}
+        }
         emit_finished(core, call_id, control_id.clone(), c);
         Ok(control_id)
     }
@@ -231,14 +236,14 @@ impl Calling {
                         true
                     }
                     (_, Ok(r)) => {
-                        match kind {
-                            ComponentKind::Record => {
+                        match &mut comp.result.outcome {
+                            ComponentOutcome::Record(o) => {
                                 if let Some(u) = r.str_field("url") {
-                                    comp.result.url = Some(u.to_owned());
+                                    o.url = Some(u.to_owned());
                                 }
                             }
-                            ComponentKind::Tap => {
-                                comp.result.source_device = r
+                            ComponentOutcome::Tap(o) => {
+                                o.source_device = r
                                     .raw
                                     .get("source_device")
                                     .and_then(|v| serde_json::from_value(v.clone()).ok());

@@ -92,8 +92,10 @@ pub use states::{
     SendDigitsState, TapState, TtsGender,
 };
 pub use types::{
-    CallEvent, CollectProgress, ComponentKind, ComponentResult, ControlAction, ControlResult,
-    DialResult, KindSpec, ResultEvent,
+    AnswerOutcome, CallEvent, CollectProgress, ComponentKind, ComponentOutcome, ComponentResult,
+    ConnectOutcome, ControlAction, ControlResult, DetectOutcome, DialResult, DisconnectOutcome,
+    FaxOutcome, HangupOutcome, KindSpec, PlayOutcome, PromptInput, PromptOutcome, RecordOutcome,
+    ReferOutcome, ResultEvent, SendDigitsOutcome, TapOutcome, WaitForOutcome,
 };
 
 use call::Call;

@@ -237,112 +237,26 @@ pub struct ResultEvent {
     pub payload: Value,
 }
 
-/// The final outcome of a component or call command: every field of the official SDK's
-/// `*Result` classes; fields that do not apply to a kind stay `None` (and are left out of its
-/// `Debug` output).
-#[derive(Clone, PartialEq)]
+/// The final outcome of a component or call command. Every result keeps what the official
+/// SDK's `*Result` classes share (`successful`, the raw `event` {name, payload}); what is
+/// particular to a kind is in [`ComponentResult::outcome`], one typed struct per kind.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ComponentResult {
     /// Which command.
     pub kind: ComponentKind,
     /// Whether it succeeded (for `WaitFor`: whether a requested state was reached).
     pub successful: bool,
-    /// Final state (`finished`, `error`, `no_input`, `failed`, `connected`, `success`,
-    /// `"successful"` for a prompt that got input, the last detect event, ...).
-    pub state: Option<String>,
     /// Final event name and payload.
     pub event: Option<ResultEvent>,
-    /// Why it failed without a final event (execute failure, local refusal).
+    /// Why it failed without a final event (execute failure, local refusal, call ended).
     pub error: Option<RequestError>,
     /// Relay `code` of the response (pass, failed executes).
     pub code: Option<String>,
     /// Relay `message` of the response.
     pub message: Option<String>,
-    /// Record: file URL (from the response, overwritten by the final event).
-    pub url: Option<String>,
-    /// Record: seconds.
-    pub duration: Option<f64>,
-    /// Record: bytes.
-    pub size: Option<u64>,
-    /// Prompt and detect: result type (`digit`, `speech`, `no_input`, ...; detect: `machine`,
-    /// `fax`, `digit`).
-    pub result_type: Option<String>,
-    /// Prompt: digits or text. Detect: `MACHINE`, `HUMAN`, `CED`, digits, or the joined list
-    /// in async mode (`"MACHINE,NOT_READY,READY"`).
-    pub result: Option<String>,
-    /// Prompt: the terminator digit.
-    pub terminator: Option<String>,
-    /// Prompt: speech confidence.
-    pub confidence: Option<f64>,
-    /// Fax: `send` or `receive`.
-    pub direction: Option<FaxDirection>,
-    /// Fax: our identity.
-    pub identity: Option<String>,
-    /// Fax: the remote identity.
-    pub remote_identity: Option<String>,
-    /// Fax: document URL.
-    pub document: Option<String>,
-    /// Fax: pages (string or number on the wire).
-    pub pages: Option<u64>,
-    /// Tap: the `tap` object.
-    pub tap: Option<Value>,
-    /// Tap: where the server sends from (from the response).
-    pub source_device: Option<DeviceInfo>,
-    /// Tap: where the audio goes (from the events).
-    pub destination_device: Option<DeviceInfo>,
-    /// Refer: Refer-To.
-    pub refer_to: Option<String>,
-    /// Refer: REFER response code.
-    pub refer_response_code: Option<String>,
-    /// Refer: NOTIFY response code.
-    pub refer_notify_code: Option<String>,
-    /// Hangup: the call's end reason.
-    pub end_reason: Option<EndReason>,
-    /// Connect: the connected peer leg (also in the registry).
-    pub peer: Option<PeerInfo>,
-}
-
-impl std::fmt::Debug for ComponentResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = f.debug_struct("ComponentResult");
-        d.field("kind", &self.kind)
-            .field("successful", &self.successful);
-        macro_rules! opt {
-            ($($name:ident),*) => {$(
-                if let Some(v) = &self.$name {
-                    d.field(stringify!($name), v);
-                }
-            )*};
-        }
-        opt!(
-            state,
-            event,
-            error,
-            code,
-            message,
-            url,
-            duration,
-            size,
-            result_type,
-            result,
-            terminator,
-            confidence,
-            direction,
-            identity,
-            remote_identity,
-            document,
-            pages,
-            tap,
-            source_device,
-            destination_device,
-            refer_to,
-            refer_response_code,
-            refer_notify_code,
-            end_reason,
-            peer
-        );
-        d.finish()
-    }
+    /// What is particular to the kind.
+    pub outcome: ComponentOutcome,
 }
 
 impl ComponentResult {
@@ -350,33 +264,292 @@ impl ComponentResult {
         ComponentResult {
             kind,
             successful: false,
-            state: None,
             event: None,
             error: None,
             code: None,
             message: None,
-            url: None,
-            duration: None,
-            size: None,
-            result_type: None,
-            result: None,
-            terminator: None,
-            confidence: None,
-            direction: None,
-            identity: None,
-            remote_identity: None,
-            document: None,
-            pages: None,
-            tap: None,
-            source_device: None,
-            destination_device: None,
-            refer_to: None,
-            refer_response_code: None,
-            refer_notify_code: None,
-            end_reason: None,
-            peer: None,
+            outcome: ComponentOutcome::new(kind),
         }
     }
+}
+
+macro_rules! outcome_accessors {
+    ($($fn:ident => $variant:ident($ty:ty)),* $(,)?) => {
+        impl ComponentResult {
+            $(
+                #[doc = concat!("The [`", stringify!($ty), "`], if this is a `", stringify!($variant), "` result.")]
+                pub fn $fn(&self) -> Option<&$ty> {
+                    match &self.outcome {
+                        ComponentOutcome::$variant(o) => Some(o),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+outcome_accessors!(
+    answer => Answer(AnswerOutcome),
+    hangup => Hangup(HangupOutcome),
+    connect => Connect(ConnectOutcome),
+    disconnect => Disconnect(DisconnectOutcome),
+    refer => Refer(ReferOutcome),
+    wait_for => WaitFor(WaitForOutcome),
+    play => Play(PlayOutcome),
+    prompt => Prompt(PromptOutcome),
+    record => Record(RecordOutcome),
+    detect => Detect(DetectOutcome),
+    fax => Fax(FaxOutcome),
+    tap => Tap(TapOutcome),
+    send_digits => SendDigits(SendDigitsOutcome),
+);
+
+/// What is particular to each kind's outcome (the fields of the official SDK's `AnswerResult`,
+/// `HangupResult`, `ConnectResult`, `ReferResult`, `PlayResult`, `PromptResult`,
+/// `RecordResult`, `DetectResult`, `FaxResult`, `TapResult`, `SendDigitsResult`). A `state` is
+/// `None` when the component ended without its own final event (the call ended, the request
+/// failed: see [`ComponentResult::error`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ComponentOutcome {
+    /// `calling.answer`.
+    Answer(AnswerOutcome),
+    /// `calling.end`.
+    Hangup(HangupOutcome),
+    /// `calling.pass` (its `code`/`message` are on the result).
+    Pass,
+    /// `calling.connect`.
+    Connect(ConnectOutcome),
+    /// `calling.disconnect`.
+    Disconnect(DisconnectOutcome),
+    /// `calling.refer`.
+    Refer(ReferOutcome),
+    /// `wait_for`.
+    WaitFor(WaitForOutcome),
+    /// `calling.play`.
+    Play(PlayOutcome),
+    /// `calling.play_and_collect`.
+    Prompt(PromptOutcome),
+    /// `calling.record`.
+    Record(RecordOutcome),
+    /// `calling.detect`.
+    Detect(DetectOutcome),
+    /// `calling.send_fax` / `calling.receive_fax`.
+    Fax(FaxOutcome),
+    /// `calling.tap`.
+    Tap(TapOutcome),
+    /// `calling.send_digits`.
+    SendDigits(SendDigitsOutcome),
+}
+
+impl ComponentOutcome {
+    pub(crate) fn new(kind: ComponentKind) -> Self {
+        match kind {
+            ComponentKind::Answer => ComponentOutcome::Answer(AnswerOutcome::default()),
+            ComponentKind::Hangup => ComponentOutcome::Hangup(HangupOutcome::default()),
+            ComponentKind::Pass => ComponentOutcome::Pass,
+            ComponentKind::Connect => ComponentOutcome::Connect(ConnectOutcome::default()),
+            ComponentKind::Disconnect => ComponentOutcome::Disconnect(DisconnectOutcome::default()),
+            ComponentKind::Refer => ComponentOutcome::Refer(ReferOutcome::default()),
+            ComponentKind::WaitFor => ComponentOutcome::WaitFor(WaitForOutcome::default()),
+            ComponentKind::Play => ComponentOutcome::Play(PlayOutcome::default()),
+            ComponentKind::Prompt => ComponentOutcome::Prompt(PromptOutcome::default()),
+            ComponentKind::Record => ComponentOutcome::Record(RecordOutcome::default()),
+            ComponentKind::Detect => ComponentOutcome::Detect(DetectOutcome::default()),
+            ComponentKind::SendFax | ComponentKind::ReceiveFax => {
+                ComponentOutcome::Fax(FaxOutcome::default())
+            }
+            ComponentKind::Tap => ComponentOutcome::Tap(TapOutcome::default()),
+            ComponentKind::SendDigits => ComponentOutcome::SendDigits(SendDigitsOutcome::default()),
+        }
+    }
+}
+
+/// `AnswerResult`: the call state that decided it.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct AnswerOutcome {
+    /// `answered` (success), or `ending`/`ended`.
+    pub state: Option<CallState>,
+}
+
+/// `HangupResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct HangupOutcome {
+    /// `HangupResult.reason`: the call's end reason.
+    pub end_reason: Option<EndReason>,
+}
+
+/// `ConnectResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ConnectOutcome {
+    /// `connected` (success), `failed` or `disconnected`.
+    pub state: Option<ConnectState>,
+    /// `ConnectResult.call`: the connected peer leg (also in the registry).
+    pub peer: Option<PeerInfo>,
+}
+
+/// The outcome of `calling.disconnect`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DisconnectOutcome {
+    /// `disconnected` (success) or `failed`.
+    pub state: Option<ConnectState>,
+}
+
+/// `ReferResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ReferOutcome {
+    /// The final refer state.
+    pub state: Option<ReferState>,
+    /// `referTo`.
+    pub refer_to: Option<String>,
+    /// `referResponseCode`: the REFER response code.
+    pub refer_response_code: Option<String>,
+    /// `referNotifyCode`: the NOTIFY response code.
+    pub refer_notify_code: Option<String>,
+}
+
+/// The outcome of `wait_for`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct WaitForOutcome {
+    /// The requested state that was reached.
+    pub state: Option<CallState>,
+}
+
+/// `PlayResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PlayOutcome {
+    /// `finished` or `error`.
+    pub state: Option<PlayState>,
+}
+
+/// What a prompt collected.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PromptInput {
+    /// DTMF digits.
+    Digits {
+        /// The digits.
+        digits: Option<String>,
+        /// The terminator digit.
+        terminator: Option<String>,
+    },
+    /// Recognised speech.
+    Speech {
+        /// The text.
+        text: Option<String>,
+        /// The recogniser's confidence.
+        confidence: Option<f64>,
+    },
+}
+
+/// `PromptResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PromptOutcome {
+    /// `PromptResult.type`: `digit`, `speech`, `no_input`, `no_match`, `error`.
+    pub result_type: Option<CollectResultType>,
+    /// The input (for `digit` and `speech`).
+    pub input: Option<PromptInput>,
+}
+
+impl PromptOutcome {
+    /// `PromptResult.result`: the digits or the text.
+    pub fn result(&self) -> Option<&str> {
+        match &self.input {
+            Some(PromptInput::Digits { digits, .. }) => digits.as_deref(),
+            Some(PromptInput::Speech { text, .. }) => text.as_deref(),
+            None => None,
+        }
+    }
+    /// `PromptResult.terminator`.
+    pub fn terminator(&self) -> Option<&str> {
+        match &self.input {
+            Some(PromptInput::Digits { terminator, .. }) => terminator.as_deref(),
+            _ => None,
+        }
+    }
+    /// `PromptResult.confidence`.
+    pub fn confidence(&self) -> Option<f64> {
+        match &self.input {
+            Some(PromptInput::Speech { confidence, .. }) => *confidence,
+            _ => None,
+        }
+    }
+}
+
+/// `RecordResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct RecordOutcome {
+    /// `finished`, `no_input` or `error`.
+    pub state: Option<RecordState>,
+    /// The file's URL (from the response, overwritten by the final event).
+    pub url: Option<String>,
+    /// Seconds.
+    pub duration: Option<f64>,
+    /// Bytes.
+    pub size: Option<u64>,
+}
+
+/// `DetectResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DetectOutcome {
+    /// `DetectResult.type`: `machine`, `fax` or `digit`.
+    pub detect_type: Option<DetectType>,
+    /// The last detector event seen.
+    pub last_event: Option<DetectEvent>,
+    /// `DetectResult.result`: `MACHINE`, `HUMAN`, `CED`, the digits, or in async mode the
+    /// joined list of events (`"MACHINE,NOT_READY,READY"`).
+    pub result: Option<String>,
+}
+
+/// `FaxResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct FaxOutcome {
+    /// `finished` or `error`.
+    pub state: Option<FaxEventType>,
+    /// `send` or `receive`.
+    pub direction: Option<FaxDirection>,
+    /// Our identity.
+    pub identity: Option<String>,
+    /// The remote identity.
+    pub remote_identity: Option<String>,
+    /// Document URL.
+    pub document: Option<String>,
+    /// Pages (string or number on the wire).
+    pub pages: Option<u64>,
+}
+
+/// `TapResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct TapOutcome {
+    /// `finished`.
+    pub state: Option<TapState>,
+    /// The `tap` object.
+    pub tap: Option<Value>,
+    /// Where the server sends from (from the response).
+    pub source_device: Option<DeviceInfo>,
+    /// Where the audio goes (from the events).
+    pub destination_device: Option<DeviceInfo>,
+}
+
+/// `SendDigitsResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct SendDigitsOutcome {
+    /// `finished` or `error`.
+    pub state: Option<SendDigitsState>,
 }
 
 /// The outcome of a dial.
