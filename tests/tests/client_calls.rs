@@ -118,7 +118,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert!(stopped.successful, "{stopped:?}");
     let result = bounded(&rt, "wait", play.wait()).await.expect("outcome");
     assert_eq!(result.kind, ComponentKind::Play);
-    assert_eq!(result.play().unwrap().state, Some(PlayState::Finished));
+    assert_eq!(result.outcome.state, Some(PlayState::Finished));
     // Every waiter sees the same one outcome.
     assert_eq!(play.wait().await.expect("again"), result);
     assert_eq!(play.result(), Some(result));
@@ -195,10 +195,10 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .expect("prompt");
     assert!(collected.successful, "{collected:?}");
     assert_eq!(
-        collected.prompt().unwrap().result_type,
+        collected.outcome.result_type,
         Some(CollectResultType::Digit)
     );
-    assert_eq!(collected.prompt().unwrap().result(), Some("123"));
+    assert_eq!(collected.outcome.result(), Some("123"));
 
     let record = RecordParams {
         end_silence_timeout: Some(0.2),
@@ -208,7 +208,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("record");
     assert!(recorded.successful, "{recorded:?}");
-    assert!(recorded.record().unwrap().url.is_some());
+    assert!(recorded.outcome.url.is_some());
 
     let detect = DetectParams::new(DetectKind::Digit {
         digits: Some("5".into()),
@@ -217,7 +217,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("detect");
     assert!(detected.successful, "{detected:?}");
-    assert_eq!(detected.detect().unwrap().result.as_deref(), Some("5"));
+    assert_eq!(detected.outcome.result.as_deref(), Some("5"));
 
     let answered = bounded(&rt, "wait_for_answered", call.wait_for_answered())
         .await
@@ -227,7 +227,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("amd");
     assert!(machine.successful, "{machine:?}");
-    assert_eq!(machine.detect().unwrap().result.as_deref(), Some("MACHINE"));
+    assert_eq!(machine.outcome.result.as_deref(), Some("MACHINE"));
 
     let digits = bounded(&rt, "send_digits", call.send_digits("12#"))
         .await
@@ -351,10 +351,7 @@ async fn connect_bridges_a_peer<R: Runtime + Clone, C: Connector>(rt: R, conn: C
     .await
     .expect("connect");
     assert!(bridged.successful, "{bridged:?}");
-    let peer = bridged
-        .connect()
-        .and_then(|c| c.peer.clone())
-        .expect("peer");
+    let peer = bridged.outcome.peer.clone().expect("peer");
     assert!(call
         .info()
         .await

@@ -92,10 +92,13 @@ pub use states::{
     SendDigitsState, TapState, TtsGender,
 };
 pub use types::{
-    AnswerOutcome, CallEvent, CollectProgress, ComponentKind, ComponentOutcome, ComponentResult,
-    ConnectOutcome, ControlAction, ControlResult, DetectOutcome, DialResult, DisconnectOutcome,
-    FaxOutcome, HangupOutcome, KindSpec, PlayOutcome, PromptInput, PromptOutcome, RecordOutcome,
-    ReferOutcome, ResultEvent, SendDigitsOutcome, TapOutcome, WaitForOutcome,
+    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentKind, ComponentOutcome,
+    ComponentResult, ConnectOutcome, ConnectResult, ControlAction, ControlResult, DetectOutcome,
+    DetectResult, DialResult, DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult,
+    HangupOutcome, HangupResult, KindOutcome, KindSpec, PassOutcome, PassResult, PlayOutcome,
+    PlayResult, PromptInput, PromptOutcome, PromptResult, RecordOutcome, RecordResult,
+    ReferOutcome, ReferResult, ResultEvent, SendDigitsOutcome, SendDigitsResult, TapOutcome,
+    TapResult, WaitForOutcome, WaitForResult,
 };
 
 use call::Call;

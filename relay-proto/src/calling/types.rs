@@ -240,9 +240,13 @@ pub struct ResultEvent {
 /// The final outcome of a component or call command. Every result keeps what the official
 /// SDK's `*Result` classes share (`successful`, the raw `event` {name, payload}); what is
 /// particular to a kind is in [`ComponentResult::outcome`], one typed struct per kind.
+///
+/// `ComponentResult` (the default parameter) holds any kind's [`ComponentOutcome`];
+/// `ComponentResult<RecordOutcome>` (alias [`RecordResult`]) and its siblings hold one kind's,
+/// as the blocking forms of relay-client return them ([`ComponentResult::narrow`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct ComponentResult {
+pub struct ComponentResult<O = ComponentOutcome> {
     /// Which command.
     pub kind: ComponentKind,
     /// Whether it succeeded (for `WaitFor`: whether a requested state was reached).
@@ -256,7 +260,86 @@ pub struct ComponentResult {
     /// Relay `message` of the response.
     pub message: Option<String>,
     /// What is particular to the kind.
-    pub outcome: ComponentOutcome,
+    pub outcome: O,
+}
+
+/// One kind's outcome struct: what [`ComponentResult::narrow`] can narrow to.
+pub trait KindOutcome: Sized {
+    /// Takes this kind's outcome out of `outcome` (or gives `outcome` back).
+    fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>>;
+}
+
+impl KindOutcome for ComponentOutcome {
+    fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>> {
+        Ok(outcome)
+    }
+}
+
+macro_rules! kind_outcomes {
+    ($($variant:ident($ty:ident) => $alias:ident),* $(,)?) => {$(
+        impl KindOutcome for $ty {
+            fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>> {
+                match outcome {
+                    ComponentOutcome::$variant(o) => Ok(o),
+                    other => Err(Box::new(other)),
+                }
+            }
+        }
+        #[doc = concat!("The result of one `", stringify!($variant), "` (the official SDK's `", stringify!($alias), "`).")]
+        pub type $alias = ComponentResult<$ty>;
+    )*};
+}
+
+kind_outcomes!(
+    Answer(AnswerOutcome) => AnswerResult,
+    Hangup(HangupOutcome) => HangupResult,
+    Pass(PassOutcome) => PassResult,
+    Connect(ConnectOutcome) => ConnectResult,
+    Disconnect(DisconnectOutcome) => DisconnectResult,
+    Refer(ReferOutcome) => ReferResult,
+    WaitFor(WaitForOutcome) => WaitForResult,
+    Play(PlayOutcome) => PlayResult,
+    Prompt(PromptOutcome) => PromptResult,
+    Record(RecordOutcome) => RecordResult,
+    Detect(DetectOutcome) => DetectResult,
+    Fax(FaxOutcome) => FaxResult,
+    Tap(TapOutcome) => TapResult,
+    SendDigits(SendDigitsOutcome) => SendDigitsResult,
+);
+
+impl ComponentResult {
+    /// This result with its kind's own outcome type (`Err(self)` if it is another kind's).
+    pub fn narrow<O: KindOutcome>(self) -> Result<ComponentResult<O>, Box<ComponentResult>> {
+        let ComponentResult {
+            kind,
+            successful,
+            event,
+            error,
+            code,
+            message,
+            outcome,
+        } = self;
+        match O::from_outcome(outcome) {
+            Ok(outcome) => Ok(ComponentResult {
+                kind,
+                successful,
+                event,
+                error,
+                code,
+                message,
+                outcome,
+            }),
+            Err(outcome) => Err(Box::new(ComponentResult {
+                kind,
+                successful,
+                event,
+                error,
+                code,
+                message,
+                outcome: *outcome,
+            })),
+        }
+    }
 }
 
 impl ComponentResult {
@@ -318,7 +401,7 @@ pub enum ComponentOutcome {
     /// `calling.end`.
     Hangup(HangupOutcome),
     /// `calling.pass` (its `code`/`message` are on the result).
-    Pass,
+    Pass(PassOutcome),
     /// `calling.connect`.
     Connect(ConnectOutcome),
     /// `calling.disconnect`.
@@ -348,7 +431,7 @@ impl ComponentOutcome {
         match kind {
             ComponentKind::Answer => ComponentOutcome::Answer(AnswerOutcome::default()),
             ComponentKind::Hangup => ComponentOutcome::Hangup(HangupOutcome::default()),
-            ComponentKind::Pass => ComponentOutcome::Pass,
+            ComponentKind::Pass => ComponentOutcome::Pass(PassOutcome::default()),
             ComponentKind::Connect => ComponentOutcome::Connect(ConnectOutcome::default()),
             ComponentKind::Disconnect => ComponentOutcome::Disconnect(DisconnectOutcome::default()),
             ComponentKind::Refer => ComponentOutcome::Refer(ReferOutcome::default()),
@@ -373,6 +456,11 @@ pub struct AnswerOutcome {
     /// `answered` (success), or `ending`/`ended`.
     pub state: Option<CallState>,
 }
+
+/// `PassResult`: nothing beyond the response's `code`/`message` on the result.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PassOutcome {}
 
 /// `HangupResult`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -834,5 +922,55 @@ impl CallEvent {
             CallEvent::StateChanged { tag, .. } => tag.as_ref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_keeps_the_kind_and_gives_other_kinds_back() {
+        let mut r = ComponentResult::new(ComponentKind::Record);
+        r.successful = true;
+        if let ComponentOutcome::Record(o) = &mut r.outcome {
+            o.url = Some("https://x/r.mp3".into());
+        }
+        let rec: RecordResult = r.clone().narrow().unwrap();
+        assert!(rec.successful);
+        assert_eq!(rec.outcome.url.as_deref(), Some("https://x/r.mp3"));
+        let back = r.clone().narrow::<PlayOutcome>().unwrap_err();
+        assert_eq!(*back, r);
+        assert!(ComponentResult::new(ComponentKind::SendFax).fax().is_some());
+        assert!(ComponentResult::new(ComponentKind::Pass)
+            .narrow::<PassOutcome>()
+            .is_ok());
+    }
+
+    #[test]
+    fn kind_table_is_consistent() {
+        for &k in ComponentKind::ALL {
+            let spec = k.spec();
+            if let Some(m) = spec.method {
+                assert_eq!(ComponentKind::from_method(m), Some(k), "{k:?}");
+            }
+            // Only components with a control id can be controlled.
+            for a in [
+                ControlAction::Stop,
+                ControlAction::Pause,
+                ControlAction::Volume(0.0),
+            ] {
+                if k.accepts(a) {
+                    assert!(spec.has_control_id, "{k:?} {a:?}");
+                }
+            }
+        }
+        assert!(!ComponentKind::SendDigits.accepts(ControlAction::Stop));
+        assert!(ComponentKind::Prompt.accepts(ControlAction::Volume(1.0)));
+        assert!(!ComponentKind::Record.accepts(ControlAction::Pause));
+        assert_eq!(
+            ComponentKind::Tap.control_method(ControlAction::Stop),
+            Some(Method::CallingTapStop)
+        );
     }
 }
