@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::calling::{CallState, ConnectState, DialState, Direction};
 use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
@@ -24,8 +25,8 @@ pub(crate) struct Call {
     pub node_id: String,
     pub owner: SessKey,
     /// `created`, `ringing`, `answered`, `ending`, `ended`, as last sent.
-    pub state: &'static str,
-    pub direction: &'static str,
+    pub state: CallState,
+    pub direction: Direction,
     pub device: Value,
     pub context: Option<String>,
     /// The dial tag, on legs made by `calling.dial`.
@@ -42,7 +43,7 @@ pub(crate) struct Call {
 
 impl Call {
     /// `calling.call.state` params.
-    pub fn state_params(&self, state: &str, end_reason: Option<&str>) -> Value {
+    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Value {
         let mut p =
             json!({"call_state": state, "direction": self.direction, "device": self.device});
         if let Some(ctx) = &self.context {
@@ -66,10 +67,10 @@ impl Call {
     /// `calling.call.receive` params.
     pub fn receive_params(&self) -> Value {
         json!({
-            "call_state": "created",
+            "call_state": CallState::Created,
             "context": self.context.clone().unwrap_or_default(),
             "device": self.device,
-            "direction": "inbound",
+            "direction": Direction::Inbound,
             "call_id": self.call_id,
             "node_id": self.node_id,
         })
@@ -82,7 +83,7 @@ impl Call {
 
     /// Whether the call is `ending` or `ended`.
     pub fn is_over(&self) -> bool {
-        matches!(self.state, "ending" | "ended")
+        self.state.is_ended()
     }
 }
 
@@ -161,7 +162,7 @@ impl MockServer {
         &mut self,
         offset: Duration,
         call_id: &str,
-        state: &'static str,
+        state: CallState,
         reason: Option<&str>,
     ) {
         let Some(p) = self
@@ -226,7 +227,7 @@ impl MockServer {
     pub(crate) fn new_call(
         &mut self,
         owner: SessKey,
-        direction: &'static str,
+        direction: Direction,
         device: Value,
         context: Option<String>,
         tag: Option<String>,
@@ -237,7 +238,7 @@ impl MockServer {
             call_id: call_id.clone(),
             node_id: self.media_node.clone(),
             owner,
-            state: "created",
+            state: CallState::Created,
             direction,
             device,
             context,
@@ -265,7 +266,7 @@ impl MockServer {
         let control = method
             .and_then(component_method)
             .is_some_and(|(_, action)| action.is_some());
-        if call.state == "ended" && !control {
+        if call.state == CallState::Ended && !control {
             self.reply_fail(ex, "404", "Call has ended");
             return;
         }
@@ -339,26 +340,26 @@ impl MockServer {
             for device in groups.into_iter().flatten() {
                 let leg = self.new_call(
                     ex.session,
-                    "outbound",
+                    Direction::Outbound,
                     device,
                     None,
                     Some(tag.clone()),
                     None,
                 );
-                self.state_event(t, &leg, "created", None);
+                self.state_event(t, &leg, CallState::Created, None);
                 if reason == "noAnswer" {
                     t += GAP;
-                    self.state_event(t, &leg, "ringing", None);
+                    self.state_event(t, &leg, CallState::Ringing, None);
                 }
                 t += GAP;
-                self.state_event(t, &leg, "ending", Some(reason));
+                self.state_event(t, &leg, CallState::Ending, Some(reason));
                 t += GAP;
-                self.state_event(t, &leg, "ended", Some(reason));
+                self.state_event(t, &leg, CallState::Ended, Some(reason));
                 t += GAP;
                 last = Some(leg);
             }
             if let Some(leg) = last {
-                let p = json!({"dial_state": "failed", "tag": tag, "node_id": node});
+                let p = json!({"dial_state": DialState::Failed, "tag": tag, "node_id": node});
                 self.call_event(t, &leg, EventType::CallDial, p, Effect::None);
             }
             return;
@@ -367,30 +368,40 @@ impl MockServer {
         let first = groups.into_iter().next().unwrap_or_default();
         let legs: Vec<String> = first
             .into_iter()
-            .map(|d| self.new_call(ex.session, "outbound", d, None, Some(tag.clone()), None))
+            .map(|d| {
+                self.new_call(
+                    ex.session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    Some(tag.clone()),
+                    None,
+                )
+            })
             .collect();
         let Some(winner) = legs.first().cloned() else {
             return;
         };
         for leg in &legs {
-            self.state_event(Duration::ZERO, leg, "created", None);
+            self.state_event(Duration::ZERO, leg, CallState::Created, None);
         }
-        let dialing = json!({"dial_state": "dialing", "tag": tag, "node_id": node});
+        let dialing = json!({"dial_state": DialState::Dialing, "tag": tag, "node_id": node});
         self.call_event(GAP, &winner, EventType::CallDial, dialing, Effect::None);
         for leg in &legs {
-            self.state_event(GAP * 2, leg, "ringing", None);
+            self.state_event(GAP * 2, leg, CallState::Ringing, None);
         }
-        self.state_event(GAP * 3, &winner, "answered", None);
+        self.state_event(GAP * 3, &winner, CallState::Answered, None);
         for leg in legs.iter().skip(1) {
-            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
-            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+            self.state_event(GAP * 3, leg, CallState::Ending, Some("cancel"));
+            self.state_event(GAP * 4, leg, CallState::Ended, Some("cancel"));
         }
         let Some(w) = self.calls.get(&winner) else {
             return;
         };
         let call = json!({"call_id": w.call_id, "node_id": w.node_id, "tag": tag,
             "device": w.device, "dial_winner": true});
-        let answered = json!({"dial_state": "answered", "tag": tag, "node_id": node, "call": call});
+        let answered =
+            json!({"dial_state": DialState::Answered, "tag": tag, "node_id": node, "call": call});
         self.call_event(
             GAP * 4,
             &winner,
@@ -405,11 +416,11 @@ impl MockServer {
         if self
             .calls
             .get(call_id)
-            .is_some_and(|c| c.state == "answered" || c.is_over())
+            .is_some_and(|c| c.state == CallState::Answered || c.is_over())
         {
             return;
         }
-        self.state_event(GAP, call_id, "answered", None);
+        self.state_event(GAP, call_id, CallState::Answered, None);
     }
 
     /// The far end (or the client) hangs up: terminal events for running components, connect
@@ -421,7 +432,8 @@ impl MockServer {
         if call.is_over() {
             return false;
         }
-        let dialing = call.tag.is_some() && matches!(call.state, "created" | "ringing");
+        let dialing =
+            call.tag.is_some() && matches!(call.state, CallState::Created | CallState::Ringing);
         let tag = call.tag.clone();
         let peer = call.peer.clone();
         let id = call_id.to_owned();
@@ -437,7 +449,7 @@ impl MockServer {
             match them {
                 // A leg made by `calling.connect` has no client-side connect component.
                 Some(them) if !is_leg => {
-                    let p = json!({"connect_state": "disconnected", "peer": them});
+                    let p = json!({"connect_state": ConnectState::Disconnected, "peer": them});
                     let p = merge(p, self.calls.get(call_id).map(Call::ids));
                     self.call_event(
                         Duration::ZERO,
@@ -463,7 +475,7 @@ impl MockServer {
             if created_by_me {
                 self.end_call(&peer, reason);
             } else if let Some(me) = me {
-                let p = json!({"connect_state": "disconnected", "peer": me});
+                let p = json!({"connect_state": ConnectState::Disconnected, "peer": me});
                 let p = merge(p, self.calls.get(&peer).map(Call::ids));
                 self.call_event(
                     Duration::ZERO,
@@ -474,15 +486,16 @@ impl MockServer {
                 );
             }
         }
-        self.state_event(Duration::ZERO, call_id, "ending", Some(reason));
-        self.state_event(GAP, call_id, "ended", Some(reason));
+        self.state_event(Duration::ZERO, call_id, CallState::Ending, Some(reason));
+        self.state_event(GAP, call_id, CallState::Ended, Some(reason));
         if let (true, Some(tag)) = (dialing, tag) {
-            let p = json!({"dial_state": "failed", "tag": tag, "node_id": self.media_node});
+            let p =
+                json!({"dial_state": DialState::Failed, "tag": tag, "node_id": self.media_node});
             self.call_event(GAP, call_id, EventType::CallDial, p, Effect::None);
         }
         // The state is "ending" from now on for new commands.
         if let Some(c) = self.calls.get_mut(call_id) {
-            c.state = "ending";
+            c.state = CallState::Ending;
         }
         true
     }
@@ -526,7 +539,10 @@ impl MockServer {
         let a_ids = a.ids();
         let a_ref = (a.call_id.clone(), a.node_id.clone());
         self.reply_ok(ex, "Connecting", json!({}));
-        let connecting = merge(json!({"connect_state": "connecting"}), Some(a_ids.clone()));
+        let connecting = merge(
+            json!({"connect_state": ConnectState::Connecting}),
+            Some(a_ids.clone()),
+        );
         self.call_event(
             Duration::ZERO,
             call_id,
@@ -538,38 +554,54 @@ impl MockServer {
         if named(&outcome) == Some("failed") {
             let mut t = GAP;
             for d in groups.into_iter().flatten() {
-                let leg = self.new_call(session, "outbound", d, None, None, Some(a_ref.clone()));
-                self.state_event(t, &leg, "created", None);
-                self.state_event(t + GAP, &leg, "ending", Some("busy"));
-                self.state_event(t + GAP * 2, &leg, "ended", Some("busy"));
+                let leg = self.new_call(
+                    session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    None,
+                    Some(a_ref.clone()),
+                );
+                self.state_event(t, &leg, CallState::Created, None);
+                self.state_event(t + GAP, &leg, CallState::Ending, Some("busy"));
+                self.state_event(t + GAP * 2, &leg, CallState::Ended, Some("busy"));
                 t += GAP * 3;
             }
-            let failed = merge(json!({"connect_state": "failed"}), Some(a_ids));
+            let failed = merge(json!({"connect_state": ConnectState::Failed}), Some(a_ids));
             self.call_event(t, call_id, EventType::CallConnect, failed, Effect::None);
             return;
         }
         let first = groups.into_iter().next().unwrap_or_default();
         let legs: Vec<String> = first
             .into_iter()
-            .map(|d| self.new_call(session, "outbound", d, None, None, Some(a_ref.clone())))
+            .map(|d| {
+                self.new_call(
+                    session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    None,
+                    Some(a_ref.clone()),
+                )
+            })
             .collect();
         let Some(winner) = legs.first().cloned() else {
             return;
         };
         for leg in &legs {
-            self.state_event(GAP, leg, "created", None);
-            self.state_event(GAP * 2, leg, "ringing", None);
+            self.state_event(GAP, leg, CallState::Created, None);
+            self.state_event(GAP * 2, leg, CallState::Ringing, None);
         }
-        self.state_event(GAP * 3, &winner, "answered", None);
+        self.state_event(GAP * 3, &winner, CallState::Answered, None);
         for leg in legs.iter().skip(1) {
-            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
-            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+            self.state_event(GAP * 3, leg, CallState::Ending, Some("cancel"));
+            self.state_event(GAP * 4, leg, CallState::Ended, Some("cancel"));
         }
         let Some(peer) = self.calls.get(&winner).map(Call::peer_info) else {
             return;
         };
         let connected = merge(
-            json!({"connect_state": "connected", "peer": peer}),
+            json!({"connect_state": ConnectState::Connected, "peer": peer}),
             Some(a_ids),
         );
         self.call_event(
@@ -594,10 +626,10 @@ impl MockServer {
         self.reply_ok(ex, "Disconnecting", json!({}));
         let (p, effect) = match peer {
             Some(peer) => (
-                json!({"connect_state": "disconnected", "peer": peer}),
+                json!({"connect_state": ConnectState::Disconnected, "peer": peer}),
                 Effect::Unbridge,
             ),
-            None => (json!({"connect_state": "failed"}), Effect::None),
+            None => (json!({"connect_state": ConnectState::Failed}), Effect::None),
         };
         self.call_event(
             GAP,

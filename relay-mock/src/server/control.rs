@@ -246,7 +246,14 @@ impl MockServer {
             .ok_or_else(|| {
                 ControlError::not_found(format!("no live session receives context `{context}`"))
             })?;
-        let call_id = self.new_call(session, "inbound", device, Some(context), None, None);
+        let call_id = self.new_call(
+            session,
+            relay_proto::calling::Direction::Inbound,
+            device,
+            Some(context),
+            None,
+            None,
+        );
         let Some(call) = self.calls.get(&call_id) else {
             return Err(ControlError::not_found("call vanished"));
         };

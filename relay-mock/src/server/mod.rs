@@ -194,7 +194,7 @@ pub(crate) enum Pending {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
     None,
-    State(&'static str),
+    State(relay_proto::CallState),
     Complete(String),
     /// Bridge the call with this peer (both ways).
     Bridge(String),
