@@ -118,15 +118,12 @@ impl MockServer {
         self.send(conn, frame.to_string(), Kind::Response);
     }
 
-    /// A JSON-RPC error; the `id` member is left out (never `null`) when the request had none.
+    /// A JSON-RPC error; `"id": null` when the request had no usable id (JSON-RPC 2.0 §5, and
+    /// relay-proto's `encode_error`: both sides follow one rule).
     pub(crate) fn reply_error(&mut self, conn: ConnId, id: Option<&Value>, code: i64, msg: &str) {
-        let mut m = Map::new();
-        m.insert("jsonrpc".into(), "2.0".into());
-        if let Some(id) = id.filter(|v| !v.is_null()) {
-            m.insert("id".into(), id.clone());
-        }
-        m.insert("error".into(), json!({"code": code, "message": msg}));
-        self.send(conn, Value::Object(m).to_string(), Kind::Response);
+        let id = id.cloned().unwrap_or(Value::Null);
+        let frame = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": msg}});
+        self.send(conn, frame.to_string(), Kind::Response);
     }
 
     /// A server-originated request (`blade.ping`, `blade.disconnect`).
