@@ -296,9 +296,9 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
     }
     let ev: Inner<'_> = serde_json::from_str(raw.get())
         .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
-    let Some(kind) = MessageEventKind::from_event_type(&ev.event_type) else {
+    if MessageEventKind::from_event_type(&ev.event_type).is_none() {
         return Ok(Err(ev.event_type.into_string()));
-    };
+    }
     let message = ev
         .params
         .ok_or_else(|| "missing params".to_owned())
@@ -310,15 +310,29 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
             return Ok(Err(ev.event_type.into_string()));
         }
     };
-    let context = ev
-        .context
+    match message_event(&ev.event_type, ev.context, message) {
+        Some(m) => Ok(Ok(m)),
+        None => Ok(Err(ev.event_type.into_string())),
+    }
+}
+
+/// The messaging event an inner event makes: which kind (`None` for another event type) and
+/// the routing context (the outer `context`, else the message's: PROTOCOL.md §5.15). Both the
+/// general and the fast broadcast path build events here.
+pub(crate) fn message_event(
+    event_type: &EventType,
+    context: Option<String>,
+    message: Message,
+) -> Option<MessageEvent> {
+    let kind = MessageEventKind::from_event_type(event_type)?;
+    let context = context
         .or_else(|| message.context.clone())
         .unwrap_or_default();
-    Ok(Ok(MessageEvent {
+    Some(MessageEvent {
         kind,
         context,
         message,
-    }))
+    })
 }
 
 impl Session {
