@@ -2,7 +2,7 @@
 //! [`EventType`] (every calling and messaging `event_type`). Both the client core and relay-mock
 //! name methods and events only through these enums.
 //!
-//! The [`wire_enum!`](crate::wire::names::wire_enum) macro builds the string-valued enums of the
+//! A crate-private `wire_enum!` macro builds the string-valued enums of the
 //! protocol (call states, component states, directions, ...): one table gives each variant its
 //! wire value, and the enum gets `parse`/`as_str`/`Display`/`FromStr`/serde from it.
 
