@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use relay_proto::wire::Method;
+use relay_proto::wire::{Authentication, Method};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
@@ -182,11 +183,14 @@ impl MockServer {
     }
 
     fn on_connect(&mut self, conn: ConnId, id: &Value, params: &Value) {
-        let auth = params.get("authentication");
-        let project = auth.and_then(|a| a.get("project")).and_then(Value::as_str);
+        // relay-proto's typed `authentication` (a project token, or a JWT).
+        let auth = params
+            .get("authentication")
+            .and_then(|a| Authentication::deserialize(a).ok());
+        let project = auth.as_ref().map(|a| a.project.as_str());
         let token = auth
-            .and_then(|a| a.get("token").or_else(|| a.get("jwt_token")))
-            .and_then(Value::as_str);
+            .as_ref()
+            .and_then(|a| a.token.as_deref().or(a.jwt_token.as_deref()));
         if project != Some(self.config.project.as_str())
             || token != Some(self.config.token.as_str())
         {
