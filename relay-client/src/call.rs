@@ -4,6 +4,7 @@
 //! accepted it) and a blocking form (`play`, which is `play_async(..)` then
 //! [`Action::wait`]), so the two can never disagree.
 
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,12 +12,14 @@ use std::task::{Context, Poll};
 use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
 use futures_util::Stream;
-use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::calling::{
-    CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult, DetectMode,
-    DetectParams, EndReason, FaxSendParams, Media, PlayParams, PromptParams, RecordParams,
-    ReferParams, TapParams,
+    AnswerResult, CallInfo, CallState, ComponentOutcome, ComponentResult, ConnectParams,
+    ConnectResult, ControlAction, ControlResult, DetectMode, DetectOutcome, DetectParams,
+    DisconnectResult, EndReason, FaxOutcome, FaxSendParams, HangupResult, KindOutcome, Media,
+    PassResult, PlayOutcome, PlayParams, PromptOutcome, PromptParams, RecordOutcome, RecordParams,
+    ReferParams, ReferResult, SendDigitsResult, TapOutcome, TapParams, WaitForResult,
 };
+use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::{CallId, ControlId};
 
 use crate::client::RelayClient;
@@ -34,18 +37,18 @@ pub struct Call {
 }
 
 macro_rules! component {
-    ($(#[$doc:meta])* $blocking:ident, $async_name:ident, ($($arg:ident : $ty:ty),*) => $op:expr) => {
+    ($(#[$doc:meta])* $blocking:ident, $async_name:ident -> $out:ty, ($($arg:ident : $ty:ty),*) => $op:expr) => {
         $(#[$doc])*
         #[doc = ""]
         #[doc = concat!("Blocking form: [`", stringify!($async_name), "`](Self::", stringify!($async_name), ") then [`Action::wait`].")]
-        pub async fn $blocking(&self, $($arg: $ty),*) -> Result<ComponentResult, ClientError> {
+        pub async fn $blocking(&self, $($arg: $ty),*) -> Result<ComponentResult<$out>, ClientError> {
             self.$async_name($($arg),*).await?.wait().await
         }
 
         $(#[$doc])*
         #[doc = ""]
         #[doc = "Async form: resolves with an [`Action`] once the core accepted the command."]
-        pub async fn $async_name(&self, $($arg: $ty),*) -> Result<Action, ClientError> {
+        pub async fn $async_name(&self, $($arg: $ty),*) -> Result<Action<$out>, ClientError> {
             self.start($op).await
         }
     };
@@ -102,7 +105,7 @@ impl Call {
         Ok(rx.await?)
     }
 
-    async fn start(&self, op: CallOp) -> Result<Action, ClientError> {
+    async fn start<O: KindOutcome>(&self, op: CallOp) -> Result<Action<O>, ClientError> {
         let (started, started_rx) = oneshot::channel();
         let (done, done_rx) = oneshot::channel();
         self.client
@@ -118,135 +121,136 @@ impl Call {
             call: self.clone(),
             control_id,
             done: done_rx.shared(),
+            outcome: PhantomData,
         })
     }
 
-    async fn run(&self, op: CallOp) -> Result<ComponentResult, ClientError> {
+    async fn run<O: KindOutcome>(&self, op: CallOp) -> Result<ComponentResult<O>, ClientError> {
         self.start(op).await?.wait().await
     }
 
     /// Answers; resolves on `answered` (or failure if the call ends first).
-    pub async fn answer(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn answer(&self) -> Result<AnswerResult, ClientError> {
         self.run(CallOp::Answer).await
     }
 
     /// Hangs up with reason `hangup`; resolves on `ended`.
-    pub async fn hangup(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn hangup(&self) -> Result<HangupResult, ClientError> {
         self.hangup_with(EndReason::Hangup).await
     }
 
     /// Hangs up with a reason; resolves on `ended`.
-    pub async fn hangup_with(&self, reason: EndReason) -> Result<ComponentResult, ClientError> {
+    pub async fn hangup_with(&self, reason: EndReason) -> Result<HangupResult, ClientError> {
         self.run(CallOp::Hangup(reason)).await
     }
 
     /// Hands an inbound call back to Relay (`calling.pass`).
-    pub async fn pass(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn pass(&self) -> Result<PassResult, ClientError> {
         self.run(CallOp::Pass).await
     }
 
     /// Bridges the call (`calling.connect`); resolves on `connected` (with the peer) or
     /// failure.
-    pub async fn connect(&self, params: ConnectParams) -> Result<ComponentResult, ClientError> {
+    pub async fn connect(&self, params: ConnectParams) -> Result<ConnectResult, ClientError> {
         self.run(CallOp::Connect(Box::new(params))).await
     }
 
     /// Unbridges (`calling.disconnect`).
-    pub async fn disconnect(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn disconnect(&self) -> Result<DisconnectResult, ClientError> {
         self.run(CallOp::Disconnect).await
     }
 
     /// SIP REFER (`calling.refer`).
-    pub async fn refer(&self, params: ReferParams) -> Result<ComponentResult, ClientError> {
+    pub async fn refer(&self, params: ReferParams) -> Result<ReferResult, ClientError> {
         self.run(CallOp::Refer(Box::new(params))).await
     }
 
     /// Waits until the call reaches any of `states` (empty: `ended`); `successful` tells
     /// whether one was reached before the call ended.
-    pub async fn wait_for(&self, states: &[CallState]) -> Result<ComponentResult, ClientError> {
+    pub async fn wait_for(&self, states: &[CallState]) -> Result<WaitForResult, ClientError> {
         self.run(CallOp::WaitFor(states.to_vec())).await
     }
 
     /// `waitForRinging`.
-    pub async fn wait_for_ringing(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn wait_for_ringing(&self) -> Result<WaitForResult, ClientError> {
         self.wait_for(&[CallState::Ringing]).await
     }
 
     /// `waitForAnswered`.
-    pub async fn wait_for_answered(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn wait_for_answered(&self) -> Result<WaitForResult, ClientError> {
         self.wait_for(&[CallState::Answered]).await
     }
 
     /// `waitForEnding`.
-    pub async fn wait_for_ending(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn wait_for_ending(&self) -> Result<WaitForResult, ClientError> {
         self.wait_for(&[CallState::Ending]).await
     }
 
     /// `waitForEnded`.
-    pub async fn wait_for_ended(&self) -> Result<ComponentResult, ClientError> {
+    pub async fn wait_for_ended(&self) -> Result<WaitForResult, ClientError> {
         self.wait_for(&[CallState::Ended]).await
     }
 
     /// Sends DTMF digits (`1234567890*#ABCDwW`); resolves when they were sent.
-    pub async fn send_digits(&self, digits: &str) -> Result<ComponentResult, ClientError> {
+    pub async fn send_digits(&self, digits: &str) -> Result<SendDigitsResult, ClientError> {
         self.run(CallOp::SendDigits(digits.to_owned())).await
     }
 
     component!(
         /// Plays media (`calling.play`); finishes on `finished` or `error`.
-        play, play_async, (params: PlayParams) => CallOp::Play(Box::new(params))
+        play, play_async -> PlayOutcome, (params: PlayParams) => CallOp::Play(Box::new(params))
     );
     component!(
         /// Speaks a text with the default voice.
-        play_tts, play_tts_async, (text: &str) => CallOp::Play(Box::new(PlayParams::new([Media::tts(text)])))
+        play_tts, play_tts_async -> PlayOutcome, (text: &str) => CallOp::Play(Box::new(PlayParams::new([Media::tts(text)])))
     );
     component!(
         /// Plays one audio file (`playAudio`).
-        play_audio, play_audio_async, (url: &str) => CallOp::Play(Box::new(PlayParams::new([Media::audio(url)])))
+        play_audio, play_audio_async -> PlayOutcome, (url: &str) => CallOp::Play(Box::new(PlayParams::new([Media::audio(url)])))
     );
     component!(
         /// Plays `duration` seconds of silence (`playSilence`).
-        play_silence, play_silence_async, (duration: f64) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration)])))
+        play_silence, play_silence_async -> PlayOutcome, (duration: f64) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration)])))
     );
     component!(
         /// Plays a country ringtone (`playRingtone`), for `duration` seconds if given.
-        play_ringtone, play_ringtone_async, (name: &str, duration: Option<f64>) => CallOp::Play(Box::new(PlayParams::new([Media::ringtone(name, duration)])))
+        play_ringtone, play_ringtone_async -> PlayOutcome, (name: &str, duration: Option<f64>) => CallOp::Play(Box::new(PlayParams::new([Media::ringtone(name, duration)])))
     );
     component!(
         /// Answering-machine detection with server defaults (`amd`).
-        amd, amd_async, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
+        amd, amd_async -> DetectOutcome, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
     );
     component!(
         /// Fax tone detection, any tone when `tone` is `None` (`detectFax`).
-        detect_fax, detect_fax_async, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
+        detect_fax, detect_fax_async -> DetectOutcome, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
     );
     component!(
         /// DTMF detection, all digits when `digits` is `None` (`detectDigit`).
-        detect_digit, detect_digit_async, (digits: Option<&str>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) })), mode)
+        detect_digit, detect_digit_async -> DetectOutcome, (digits: Option<&str>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) })), mode)
     );
     component!(
         /// Plays and collects digits or speech (`calling.play_and_collect`).
-        prompt, prompt_async, (params: PromptParams) => CallOp::Prompt(Box::new(params))
+        prompt, prompt_async -> PromptOutcome, (params: PromptParams) => CallOp::Prompt(Box::new(params))
     );
     component!(
         /// Records (`calling.record`); the result carries `url`, `duration`, `size`.
-        record, record_async, (params: RecordParams) => CallOp::Record(Box::new(params))
+        record, record_async -> RecordOutcome, (params: RecordParams) => CallOp::Record(Box::new(params))
     );
     component!(
         /// Detects a machine, fax tone or digits (`calling.detect`); see [`DetectMode`].
-        detect, detect_async, (params: DetectParams, mode: DetectMode) => CallOp::Detect(Box::new(params), mode)
+        detect, detect_async -> DetectOutcome, (params: DetectParams, mode: DetectMode) => CallOp::Detect(Box::new(params), mode)
     );
     component!(
         /// Taps the call's audio (`calling.tap`); finishes when stopped or the call ends.
-        tap, tap_async, (params: TapParams) => CallOp::Tap(Box::new(params))
+        tap, tap_async -> TapOutcome, (params: TapParams) => CallOp::Tap(Box::new(params))
     );
     component!(
         /// Sends a fax (`calling.send_fax`).
-        send_fax, send_fax_async, (params: FaxSendParams) => CallOp::SendFax(Box::new(params))
+        send_fax, send_fax_async -> FaxOutcome, (params: FaxSendParams) => CallOp::SendFax(Box::new(params))
     );
     component!(
         /// Receives a fax (`calling.receive_fax`).
-        receive_fax, receive_fax_async, () => CallOp::ReceiveFax
+        receive_fax, receive_fax_async -> FaxOutcome, () => CallOp::ReceiveFax
     );
 }
 
@@ -270,27 +274,42 @@ impl Stream for CallEvents {
 ///
 /// Controls the component does not support (e.g. `pause` on a record) are refused by the core
 /// with [`ClientError::Proto`], nothing sent.
-#[derive(Debug, Clone)]
-pub struct Action {
+///
+/// `O` is the kind's outcome type ([`PlayOutcome`], [`RecordOutcome`], ...), so
+/// [`wait`](Self::wait) returns that kind's typed result.
+#[derive(Debug)]
+pub struct Action<O = ComponentOutcome> {
     call: Call,
     control_id: ControlId,
     done: Shared<oneshot::Receiver<ComponentResult>>,
+    outcome: PhantomData<fn() -> O>,
+}
+
+impl<O> Clone for Action<O> {
+    fn clone(&self) -> Self {
+        Action {
+            call: self.call.clone(),
+            control_id: self.control_id.clone(),
+            done: self.done.clone(),
+            outcome: PhantomData,
+        }
+    }
 }
 
 /// A running `play`.
-pub type PlayAction = Action;
+pub type PlayAction = Action<PlayOutcome>;
 /// A running `prompt`.
-pub type PromptAction = Action;
+pub type PromptAction = Action<PromptOutcome>;
 /// A running `record`.
-pub type RecordAction = Action;
+pub type RecordAction = Action<RecordOutcome>;
 /// A running `detect`.
-pub type DetectAction = Action;
+pub type DetectAction = Action<DetectOutcome>;
 /// A running `tap`.
-pub type TapAction = Action;
+pub type TapAction = Action<TapOutcome>;
 /// A running fax.
-pub type FaxAction = Action;
+pub type FaxAction = Action<FaxOutcome>;
 
-impl Action {
+impl<O: KindOutcome> Action<O> {
     /// The component's control id.
     pub fn control_id(&self) -> &ControlId {
         &self.control_id
@@ -303,14 +322,14 @@ impl Action {
 
     /// Waits for the component's one outcome. Harmless to call again (and from clones): every
     /// caller gets the same result.
-    pub async fn wait(&self) -> Result<ComponentResult, ClientError> {
-        Ok(self.done.clone().await?)
+    pub async fn wait(&self) -> Result<ComponentResult<O>, ClientError> {
+        narrow(self.done.clone().await?)
     }
 
     /// The outcome, if the component has finished (no need to await [`wait`](Self::wait)
     /// first).
-    pub fn result(&self) -> Option<ComponentResult> {
-        self.poll_done().and_then(Result::ok)
+    pub fn result(&self) -> Option<ComponentResult<O>> {
+        narrow(self.poll_done()?.ok()?).ok()
     }
 
     /// Whether the component has finished (or the client closed before it did).
@@ -361,4 +380,12 @@ impl Action {
     pub async fn volume(&self, db: f64) -> Result<ControlResult, ClientError> {
         self.control(ControlAction::Volume(db)).await
     }
+}
+
+/// The kind's own result. The core reports each control id's outcome with the kind it was
+/// started as, so a mismatch is a bug; it is reported, never hidden.
+fn narrow<O: KindOutcome>(result: ComponentResult) -> Result<ComponentResult<O>, ClientError> {
+    result
+        .narrow()
+        .map_err(|other| ClientError::OutcomeMismatch(other.kind))
 }

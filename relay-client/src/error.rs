@@ -20,6 +20,10 @@ pub enum ClientError {
     /// nothing was sent.
     #[error(transparent)]
     Proto(#[from] relay_proto::Error),
+    /// The outcome reported for a command was of another kind than the command (a bug in the
+    /// core; never expected).
+    #[error("the outcome of a {0:?} was reported for another kind of command")]
+    OutcomeMismatch(relay_proto::calling::ComponentKind),
     /// A dial completed without an answered leg.
     #[error("dial failed: {}", .0.state)]
     DialFailed(Box<DialResult>),

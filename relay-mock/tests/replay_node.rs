@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use relay_mock::replay::{assert_replay, replay_session};
 use relay_mock::transcript::parse_jsonl;
-use relay_proto::calling::{ComponentKind, EndReason, Media, PlayParams};
+use relay_proto::calling::{ComponentKind, EndReason, Media, PlayParams, PlayState};
 use relay_proto::{CallEvent, CallId, Event, SessionConfig};
 
 fn recording(name: &str) -> String {
@@ -137,13 +137,13 @@ fn node_client_dials_and_controls_an_async_play() {
                     Ok(c) => c,
                     Err(_) => return,
                 };
-                let _ = match state.as_str() {
-                    "playing" if playing_seen == 0 => c.pause(now, control_id),
-                    "playing" => c.volume(now, control_id, 5.0),
-                    "paused" => c.resume(now, control_id),
+                let _ = match state {
+                    PlayState::Playing if playing_seen == 0 => c.pause(now, control_id),
+                    PlayState::Playing => c.volume(now, control_id, 5.0),
+                    PlayState::Paused => c.resume(now, control_id),
                     _ => return,
                 };
-                if state == "playing" {
+                if *state == PlayState::Playing {
                     playing_seen += 1;
                 }
             }

@@ -108,22 +108,26 @@
 //!
 //! ```no_run
 //! # use std::time::Instant;
-//! # use relay_proto::{CallEvent, Event, Session};
-//! # use relay_proto::calling::{EndReason, Media, PlayParams};
+//! # use relay_proto::{CallEvent, CallState, Event, Session};
+//! # use relay_proto::calling::{ComponentKind, DetectEvent, EndReason, Media, PlayParams, PlayState};
 //! # fn handle(session: &mut Session, event: Event) -> Result<(), relay_proto::Error> {
 //! let now = Instant::now();
 //! match event {
 //!     Event::Call(CallEvent::IncomingCall { call }) => {
 //!         session.call_mut(&call.id)?.answer(now)?;
 //!     }
-//!     Event::Call(CallEvent::StateChanged { call_id, state, .. }) if state.as_str() == "answered" => {
+//!     Event::Call(CallEvent::StateChanged { call_id, state: CallState::Answered, .. }) => {
 //!         let greeting = PlayParams::new([Media::tts("Welcome")]);
 //!         session.call_mut(&call_id)?.play(now, &greeting)?;
 //!     }
-//!     Event::Call(CallEvent::ComponentFinished { call_id, result, .. }) => {
-//!         if result.kind == relay_proto::calling::ComponentKind::Play {
-//!             session.call_mut(&call_id)?.hangup(now, EndReason::Hangup)?;
-//!         }
+//!     Event::Call(CallEvent::PlayUpdate { state: PlayState::Paused, .. }) => {
+//!         // Progress: states are enums (an unknown one arrives as `PlayState::Other`).
+//!     }
+//!     Event::Call(CallEvent::DetectUpdate { event: DetectEvent::Machine, .. }) => {}
+//!     Event::Call(CallEvent::ComponentFinished { call_id, result, .. })
+//!         if result.kind == ComponentKind::Play =>
+//!     {
+//!         session.call_mut(&call_id)?.hangup(now, EndReason::Hangup)?;
 //!     }
 //!     _ => {}
 //! }

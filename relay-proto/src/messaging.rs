@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ids::{MessageId, RequestId};
 use crate::session::core::PendingKind;
 use crate::session::{RequestError, Session};
-use crate::wire::{lenient, RelayResult};
+use crate::wire::{lenient, EventType, Method, RelayResult};
 
 /// What to send with [`Session::messaging_send`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -259,6 +259,17 @@ pub enum MessageEventKind {
     StateChanged,
 }
 
+impl MessageEventKind {
+    /// The messaging event an `event_type` names (`None` for any other).
+    pub fn from_event_type(event_type: &EventType) -> Option<Self> {
+        match event_type {
+            EventType::MessagingReceive => Some(MessageEventKind::Received),
+            EventType::MessagingState => Some(MessageEventKind::StateChanged),
+            _ => None,
+        }
+    }
+}
+
 /// A messaging event, routed by the outer `context`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageEvent {
@@ -277,7 +288,7 @@ pub struct MessageEvent {
 pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String>, Error> {
     #[derive(Deserialize)]
     struct Inner<'a> {
-        event_type: String,
+        event_type: EventType,
         #[serde(default)]
         context: Option<String>,
         #[serde(default, borrow)]
@@ -285,11 +296,9 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
     }
     let ev: Inner<'_> = serde_json::from_str(raw.get())
         .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
-    let kind = match ev.event_type.as_str() {
-        "messaging.receive" => MessageEventKind::Received,
-        "messaging.state" => MessageEventKind::StateChanged,
-        _ => return Ok(Err(ev.event_type)),
-    };
+    if MessageEventKind::from_event_type(&ev.event_type).is_none() {
+        return Ok(Err(ev.event_type.into_string()));
+    }
     let message = ev
         .params
         .ok_or_else(|| "missing params".to_owned())
@@ -298,18 +307,32 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable messaging event");
-            return Ok(Err(ev.event_type));
+            return Ok(Err(ev.event_type.into_string()));
         }
     };
-    let context = ev
-        .context
+    match message_event(&ev.event_type, ev.context, message) {
+        Some(m) => Ok(Ok(m)),
+        None => Ok(Err(ev.event_type.into_string())),
+    }
+}
+
+/// The messaging event an inner event makes: which kind (`None` for another event type) and
+/// the routing context (the outer `context`, else the message's: PROTOCOL.md §5.15). Both the
+/// general and the fast broadcast path build events here.
+pub(crate) fn message_event(
+    event_type: &EventType,
+    context: Option<String>,
+    message: Message,
+) -> Option<MessageEvent> {
+    let kind = MessageEventKind::from_event_type(event_type)?;
+    let context = context
         .or_else(|| message.context.clone())
         .unwrap_or_default();
-    Ok(Ok(MessageEvent {
+    Some(MessageEvent {
         kind,
         context,
         message,
-    }))
+    })
 }
 
 impl Session {
@@ -322,7 +345,11 @@ impl Session {
         params: &MessageParams,
     ) -> Result<RequestId, Error> {
         let wire = params.to_wire()?;
-        self.core
-            .execute(now, "messaging.send", wire, PendingKind::MessagingSend)
+        self.core.execute(
+            now,
+            Method::MessagingSend.as_str(),
+            wire,
+            PendingKind::MessagingSend,
+        )
     }
 }

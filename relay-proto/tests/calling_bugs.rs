@@ -5,8 +5,9 @@ mod calling_common;
 
 use calling_common::Harness;
 use relay_proto::calling::{
-    CallEvent, CallState, ComponentResult, ConnectParams, DetectKind, DetectMode, DetectParams,
-    Device, DialParams, EndReason, Media, PlayParams, RecordParams,
+    CallEvent, CallState, CollectResultType, ComponentResult, ConnectParams, ConnectState,
+    DetectKind, DetectMode, DetectParams, Device, DialParams, EndReason, Media, PlayParams,
+    PlayState, RecordParams,
 };
 use relay_proto::{CallId, ControlId, Error, RequestError};
 use serde_json::json;
@@ -245,7 +246,7 @@ fn bug19_connect_resolves_on_disconnected_without_connected() {
     let events = h.take_events();
     let r = result_of(&events, &c);
     assert!(!r.successful);
-    assert_eq!(r.state.as_deref(), Some("disconnected"));
+    assert_eq!(r.connect().unwrap().state, Some(ConnectState::Disconnected));
 }
 
 #[test]
@@ -279,7 +280,10 @@ fn bug20_partial_results_and_start_of_input_are_progress() {
     let events = h.take_events();
     let r = result_of(&events, &p);
     assert!(!r.successful);
-    assert_eq!(r.state.as_deref(), Some("no_match"));
+    assert_eq!(
+        r.prompt().unwrap().result_type,
+        Some(CollectResultType::NoMatch)
+    );
 }
 
 #[test]
@@ -309,7 +313,10 @@ fn bug21_blocking_detect_stops_the_server_detector() {
         json!({"node_id":"node-a","call_id":"call-a","control_id":d.as_str()})
     );
     let events = h.take_events();
-    assert_eq!(result_of(&events, &d).result.as_deref(), Some("HUMAN"));
+    assert_eq!(
+        result_of(&events, &d).detect().unwrap().result.as_deref(),
+        Some("HUMAN")
+    );
 }
 
 #[test]
@@ -397,7 +404,7 @@ fn bug25_every_update_is_delivered_not_one_callback_per_name() {
             json!({"control_id":p.as_str(),"call_id":"call-a","node_id":"node-a","state":s}),
         );
     }
-    let states: Vec<String> = h
+    let states: Vec<PlayState> = h
         .take_events()
         .into_iter()
         .filter_map(|e| match e {
@@ -405,7 +412,8 @@ fn bug25_every_update_is_delivered_not_one_callback_per_name() {
             _ => None,
         })
         .collect();
-    assert_eq!(states, ["playing", "paused", "playing", "finished"]);
+    use PlayState::{Finished, Paused, Playing};
+    assert_eq!(states, [Playing, Paused, Playing, Finished]);
 }
 
 #[test]
@@ -448,7 +456,10 @@ fn bug27_connect_peer_exists_without_a_prior_state_event() {
     let events = h.take_events();
     let r = result_of(&events, &c);
     assert!(r.successful);
-    assert_eq!(r.peer.as_ref().unwrap().call_id.as_str(), "call-b");
+    assert_eq!(
+        r.connect().unwrap().peer.as_ref().unwrap().call_id.as_str(),
+        "call-b"
+    );
     let b = h.s.call(&CallId::new("call-b")).expect("peer registered");
     assert_eq!(b.peer.as_ref().unwrap().call_id.as_str(), "call-a");
     assert_eq!(b.to(), Some("+2"));

@@ -258,7 +258,10 @@ fn detect_async_joined_result_and_fax_digit_shapes() {
     });
     let fin = fin.expect("finished");
     assert!(fin.successful);
-    assert_eq!(fin.result.as_deref(), Some("MACHINE,NOT_READY,READY"));
+    assert_eq!(
+        fin.detect().unwrap().result.as_deref(),
+        Some("MACHINE,NOT_READY,READY")
+    );
 
     let f =
         h.s.call_mut(&call)
@@ -307,7 +310,7 @@ fn detect_async_joined_result_and_fax_digit_shapes() {
         } if *control_id == g => Some(result),
         _ => None,
     });
-    assert_eq!(fin.and_then(|r| r.result.as_deref()), Some("1#"));
+    assert_eq!(fin.and_then(|r| r.detect()?.result.as_deref()), Some("1#"));
 }
 
 #[test]

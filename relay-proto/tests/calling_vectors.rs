@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use calling_common::Harness;
 use relay_proto::calling::{
-    decode_payload, CallEvent, CallingPayload, DetectKind, DetectMode, DetectParams, FaxSendParams,
-    Media, PlayParams, PromptParams, RecordParams, TapDevice, TapParams,
+    decode_payload, CallEvent, CallingPayload, DetectKind, DetectMode, DetectParams, DeviceType,
+    FaxSendParams, Media, PlayParams, PromptParams, RecordParams, TapDevice, TapParams,
 };
-use relay_proto::wire::RelayResult;
+use relay_proto::wire::{EventType, RelayResult};
 use relay_proto::{CallId, IdGenerator, IdKind};
 use serde_json::Value;
 
@@ -37,7 +37,7 @@ fn every_event_fixture_decodes() {
     assert!(all.len() >= 40, "fixtures present: {}", all.len());
     for (name, v) in all {
         let t = v["event_type"].as_str().expect("event_type");
-        let p = decode_payload(t, &v["params"])
+        let p = decode_payload(&EventType::parse(t), &v["params"])
             .unwrap_or_else(|e| panic!("{name}: {e}"))
             .unwrap_or_else(|| panic!("{name}: unknown type {t}"));
         // Spot checks of lenient fields.
@@ -59,7 +59,7 @@ fn every_broadcast_frame_fixture_decodes() {
         let inner = &v["params"]["params"];
         let t = inner["event_type"].as_str().expect("event_type");
         assert!(
-            decode_payload(t, &inner["params"])
+            decode_payload(&EventType::parse(t), &inner["params"])
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
                 .is_some(),
             "{name}"
@@ -275,12 +275,17 @@ fn response_fixtures_feed_components() {
             .unwrap_or_else(|| panic!("{fixture}: no outcome"));
         assert_eq!(r.successful, expect_ok, "{fixture}");
         if fixture.contains("record") {
-            assert!(r.url.is_some(), "{fixture}: url from the response");
+            assert!(
+                r.record().unwrap().url.is_some(),
+                "{fixture}: url from the response"
+            );
         }
         if fixture.contains("tap") {
             assert_eq!(
-                r.source_device.as_ref().map(|d| d.device_type.as_str()),
-                Some("rtp")
+                r.tap()
+                    .and_then(|t| t.source_device.as_ref())
+                    .map(|d| &d.device_type),
+                Some(&DeviceType::Rtp)
             );
         }
         if !expect_ok {

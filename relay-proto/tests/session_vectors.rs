@@ -136,7 +136,7 @@ fn client_request_vectors_decode_as_requests() {
         "request.blade.subscription.add.node.json",
     ] {
         let v = vector(name);
-        match wire::rpc::decode_value(v.clone()).unwrap() {
+        match wire::rpc::decode(&v.to_string()).unwrap() {
             wire::Incoming::Request { method, params, .. } => {
                 if method == "blade.connect" {
                     let p: wire::ConnectParams = serde_json::from_value(params.clone()).unwrap();

@@ -29,7 +29,7 @@ pub async fn run(env: Env) -> Outcome {
     println!("{} answered; listening for a machine.", env.to);
 
     let detected = call.amd(DetectMode::Blocking).await?;
-    match detected.result.as_deref() {
+    match detected.outcome.result.as_deref() {
         Some("MACHINE") => println!("An answering machine picked up."),
         Some("HUMAN") => println!("A person picked up."),
         Some(other) => println!("The detector could not tell ({other})."),
@@ -58,7 +58,7 @@ pub async fn run(env: Env) -> Outcome {
     let last = detector.wait().await?;
     println!(
         "The background detector heard: {}.",
-        last.result.as_deref().unwrap_or("nothing")
+        last.outcome.result.as_deref().unwrap_or("nothing")
     );
     call.hangup().await?;
     println!("Hung up.");

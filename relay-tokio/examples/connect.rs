@@ -56,6 +56,7 @@ async fn connect(call: &Call, params: ConnectParams, whom: &str) -> Outcome {
         return Err(format!("nobody of {whom} answered").into());
     }
     let peer = connected
+        .outcome
         .peer
         .as_ref()
         .and_then(|p| p.device.as_ref())

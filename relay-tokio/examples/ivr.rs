@@ -61,7 +61,7 @@ async fn pin_menu(call: &Call) -> Outcome {
     };
     let prompt = call.prompt(collect).await?;
     if prompt.successful {
-        let pin = prompt.result.unwrap_or_default();
+        let pin = prompt.outcome.result().unwrap_or_default().to_owned();
         println!("The caller entered {pin}.");
         let text = format!("You entered: {pin}. Thanks and good bye!");
         call.play_tts(&text).await?;

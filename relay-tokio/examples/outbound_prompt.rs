@@ -45,7 +45,7 @@ pub async fn run(env: Env) -> Outcome {
         ..Default::default()
     };
     let prompt = call.prompt(params).await?;
-    match prompt.result.filter(|_| prompt.successful) {
+    match prompt.outcome.result().filter(|_| prompt.successful) {
         Some(digit) => {
             println!("They pressed {digit}.");
             call.play_tts(&format!("You pressed {digit}. Good bye!"))

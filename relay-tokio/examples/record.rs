@@ -40,10 +40,10 @@ pub async fn run(env: Env) -> Outcome {
     tokio::time::sleep(Duration::from_millis(500)).await;
     recording.stop().await?;
     let result = recording.wait().await?;
-    match result.url.as_deref() {
+    match result.outcome.url.as_deref() {
         Some(url) => println!(
             "Stopped the recording: {url} ({:.1} s).",
-            result.duration.unwrap_or(0.0)
+            result.outcome.duration.unwrap_or(0.0)
         ),
         None => println!("Stopped the recording; the server gave no file."),
     }

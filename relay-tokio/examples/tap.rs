@@ -55,8 +55,8 @@ pub async fn run(env: Env) -> Outcome {
     };
     println!(
         "Stopped the tap: audio went from {} to {}.",
-        describe(result.source_device.as_ref()),
-        describe(result.destination_device.as_ref())
+        describe(result.outcome.source_device.as_ref()),
+        describe(result.outcome.destination_device.as_ref())
     );
     call.hangup().await?;
     println!("Hung up.");

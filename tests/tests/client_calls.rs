@@ -10,9 +10,9 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
 use relay_proto::calling::{
-    CallEvent, CallState, CollectDigits, CollectParams, ComponentKind, ConnectParams, DetectKind,
-    DetectMode, DetectParams, Device, DialParams, Media, PlayParams, PromptParams, RecordParams,
-    TapDevice, TapParams,
+    CallEvent, CallState, CollectDigits, CollectParams, CollectResultType, ComponentKind,
+    ConnectParams, DetectKind, DetectMode, DetectParams, Device, DialParams, Media, PlayParams,
+    PlayState, PromptParams, RecordParams, TapDevice, TapParams,
 };
 use relay_proto::{Event, RequestError, StopReason};
 
@@ -105,7 +105,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert!(paused.successful, "{paused:?}");
     let id = play.control_id().clone();
     bounded(&rt, "paused event", until(&mut events, "paused", |e| {
-        matches!(e, Event::Call(CallEvent::PlayUpdate { control_id, state, .. }) if *control_id == id && state == "paused")
+        matches!(e, Event::Call(CallEvent::PlayUpdate { control_id, state, .. }) if *control_id == id && *state == PlayState::Paused)
     }))
     .await;
     let resumed = bounded(&rt, "resume", play.resume()).await.expect("resume");
@@ -118,7 +118,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert!(stopped.successful, "{stopped:?}");
     let result = bounded(&rt, "wait", play.wait()).await.expect("outcome");
     assert_eq!(result.kind, ComponentKind::Play);
-    assert_eq!(result.state.as_deref(), Some("finished"));
+    assert_eq!(result.outcome.state, Some(PlayState::Finished));
     // Every waiter sees the same one outcome.
     assert_eq!(play.wait().await.expect("again"), result);
     assert_eq!(play.result(), Some(result));
@@ -194,8 +194,11 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("prompt");
     assert!(collected.successful, "{collected:?}");
-    assert_eq!(collected.result_type.as_deref(), Some("digit"));
-    assert_eq!(collected.result.as_deref(), Some("123"));
+    assert_eq!(
+        collected.outcome.result_type,
+        Some(CollectResultType::Digit)
+    );
+    assert_eq!(collected.outcome.result(), Some("123"));
 
     let record = RecordParams {
         end_silence_timeout: Some(0.2),
@@ -205,7 +208,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("record");
     assert!(recorded.successful, "{recorded:?}");
-    assert!(recorded.url.is_some());
+    assert!(recorded.outcome.url.is_some());
 
     let detect = DetectParams::new(DetectKind::Digit {
         digits: Some("5".into()),
@@ -214,7 +217,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("detect");
     assert!(detected.successful, "{detected:?}");
-    assert_eq!(detected.result.as_deref(), Some("5"));
+    assert_eq!(detected.outcome.result.as_deref(), Some("5"));
 
     let answered = bounded(&rt, "wait_for_answered", call.wait_for_answered())
         .await
@@ -224,7 +227,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
         .await
         .expect("amd");
     assert!(machine.successful, "{machine:?}");
-    assert_eq!(machine.result.as_deref(), Some("MACHINE"));
+    assert_eq!(machine.outcome.result.as_deref(), Some("MACHINE"));
 
     let digits = bounded(&rt, "send_digits", call.send_digits("12#"))
         .await
@@ -356,7 +359,7 @@ async fn connect_bridges_a_peer<R: Runtime + Clone, C: Connector>(rt: R, conn: C
     .await
     .expect("connect");
     assert!(bridged.successful, "{bridged:?}");
-    let peer = bridged.peer.expect("peer");
+    let peer = bridged.outcome.peer.clone().expect("peer");
     assert!(call
         .info()
         .await
@@ -413,7 +416,7 @@ async fn action_completes_without_wait<R: Runtime + Clone, C: Connector>(rt: R, 
     }
     let polled = play.result().expect("a result once done");
     assert_eq!(polled.kind, ComponentKind::Play);
-    assert_eq!(polled.state.as_deref(), Some("finished"));
+    assert_eq!(polled.outcome.state, Some(PlayState::Finished));
     let waited = bounded(&rt, "wait", play.wait()).await.expect("outcome");
     assert_eq!(waited, polled);
     bounded(&rt, "hangup", call.hangup()).await.expect("hangup");

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use relay_proto::wire::{Authentication, Method};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
@@ -76,7 +78,7 @@ impl MockServer {
             return;
         };
         let params = obj.get("params").cloned().unwrap_or(Value::Null);
-        let inner = (method == "blade.execute")
+        let inner = (Method::parse(&method) == Some(Method::Execute))
             .then(|| params.get("method").and_then(Value::as_str))
             .flatten()
             .map(str::to_owned);
@@ -123,12 +125,12 @@ impl MockServer {
             other => other,
         };
 
-        match method.as_str() {
-            "blade.connect" => self.on_connect(conn, &id, &params),
-            "blade.ping" => self.reply(conn, &id, json!({})),
-            "blade.subscription" => self.on_subscription(conn, &id, &params),
-            "blade.execute" => self.on_execute(conn, &id, &params, outcome),
-            "blade.reauthenticate" => {
+        match Method::parse(&method) {
+            Some(Method::Connect) => self.on_connect(conn, &id, &params),
+            Some(Method::Ping) => self.reply(conn, &id, json!({})),
+            Some(Method::Subscription) => self.on_subscription(conn, &id, &params),
+            Some(Method::Execute) => self.on_execute(conn, &id, &params, outcome),
+            Some(Method::Reauthenticate) => {
                 let project = self.config.project.clone();
                 self.reply(
                     conn,
@@ -137,7 +139,7 @@ impl MockServer {
                         "scopes": ["calling","messaging","tasking"], "signature": self.signature}}),
                 );
             }
-            "blade.disconnect" => self.reply(conn, &id, json!({})),
+            Some(Method::Disconnect) => self.reply(conn, &id, json!({})),
             _ => self.reply_error(conn, Some(&id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }
@@ -181,11 +183,14 @@ impl MockServer {
     }
 
     fn on_connect(&mut self, conn: ConnId, id: &Value, params: &Value) {
-        let auth = params.get("authentication");
-        let project = auth.and_then(|a| a.get("project")).and_then(Value::as_str);
+        // relay-proto's typed `authentication` (a project token, or a JWT).
+        let auth = params
+            .get("authentication")
+            .and_then(|a| Authentication::deserialize(a).ok());
+        let project = auth.as_ref().map(|a| a.project.as_str());
         let token = auth
-            .and_then(|a| a.get("token").or_else(|| a.get("jwt_token")))
-            .and_then(Value::as_str);
+            .as_ref()
+            .and_then(|a| a.token.as_deref().or(a.jwt_token.as_deref()));
         if project != Some(self.config.project.as_str())
             || token != Some(self.config.token.as_str())
         {
@@ -357,11 +362,12 @@ impl MockServer {
             self.reply_relay(&ex, json!({"code": code, "message": message}));
             return;
         }
-        match (protocol, method) {
-            ("signalwire", "setup") => self.on_setup(&ex),
-            (_, "signalwire.receive") => self.on_receive(&ex),
-            (_, "messaging.send") => self.on_messaging_send(&ex, outcome),
-            (_, m) if m.starts_with("calling.") => self.on_calling(&ex, outcome),
+        match (protocol, Method::parse(method)) {
+            ("signalwire", Some(Method::Setup)) => self.on_setup(&ex),
+            (_, Some(Method::Receive)) => self.on_receive(&ex),
+            (_, Some(Method::MessagingSend)) => self.on_messaging_send(&ex, outcome),
+            // Unknown `calling.*` methods too: the calling service answers them (404 / not found).
+            (_, _) if method.starts_with(Method::CALLING_PREFIX) => self.on_calling(&ex, outcome),
             _ => self.reply_error(conn, Some(id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }

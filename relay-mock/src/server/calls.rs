@@ -6,10 +6,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::calling::{CallState, ConnectState, DialState, Direction};
+use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
-use super::components::Component;
+use super::components::{component_method, Component};
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
 /// Spacing of successive call events (as in the recorded transcripts).
@@ -23,8 +25,8 @@ pub(crate) struct Call {
     pub node_id: String,
     pub owner: SessKey,
     /// `created`, `ringing`, `answered`, `ending`, `ended`, as last sent.
-    pub state: &'static str,
-    pub direction: &'static str,
+    pub state: CallState,
+    pub direction: Direction,
     pub device: Value,
     pub context: Option<String>,
     /// The dial tag, on legs made by `calling.dial`.
@@ -41,7 +43,7 @@ pub(crate) struct Call {
 
 impl Call {
     /// `calling.call.state` params.
-    pub fn state_params(&self, state: &str, end_reason: Option<&str>) -> Value {
+    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Value {
         let mut p =
             json!({"call_state": state, "direction": self.direction, "device": self.device});
         if let Some(ctx) = &self.context {
@@ -65,10 +67,10 @@ impl Call {
     /// `calling.call.receive` params.
     pub fn receive_params(&self) -> Value {
         json!({
-            "call_state": "created",
+            "call_state": CallState::Created,
             "context": self.context.clone().unwrap_or_default(),
             "device": self.device,
-            "direction": "inbound",
+            "direction": Direction::Inbound,
             "call_id": self.call_id,
             "node_id": self.node_id,
         })
@@ -81,7 +83,7 @@ impl Call {
 
     /// Whether the call is `ending` or `ended`.
     pub fn is_over(&self) -> bool {
-        matches!(self.state, "ending" | "ended")
+        self.state.is_ended()
     }
 }
 
@@ -139,7 +141,7 @@ impl MockServer {
         &mut self,
         offset: Duration,
         call_id: &str,
-        event_type: &str,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     ) {
@@ -148,7 +150,7 @@ impl MockServer {
             Action::CallEvent {
                 call_id: call_id.to_owned(),
                 control_id: None,
-                event_type: event_type.to_owned(),
+                event_type,
                 params,
                 effect,
             },
@@ -160,7 +162,7 @@ impl MockServer {
         &mut self,
         offset: Duration,
         call_id: &str,
-        state: &'static str,
+        state: CallState,
         reason: Option<&str>,
     ) {
         let Some(p) = self
@@ -173,7 +175,7 @@ impl MockServer {
         self.call_event(
             offset,
             call_id,
-            "calling.call.state",
+            EventType::CallState,
             p,
             Effect::State(state),
         );
@@ -183,7 +185,7 @@ impl MockServer {
         &mut self,
         call_id: &str,
         control_id: Option<&str>,
-        event_type: String,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     ) {
@@ -225,7 +227,7 @@ impl MockServer {
     pub(crate) fn new_call(
         &mut self,
         owner: SessKey,
-        direction: &'static str,
+        direction: Direction,
         device: Value,
         context: Option<String>,
         tag: Option<String>,
@@ -236,7 +238,7 @@ impl MockServer {
             call_id: call_id.clone(),
             node_id: self.media_node.clone(),
             owner,
-            state: "created",
+            state: CallState::Created,
             direction,
             device,
             context,
@@ -251,7 +253,8 @@ impl MockServer {
     }
 
     pub(crate) fn on_calling(&mut self, ex: &Exec, outcome: Option<Outcome>) {
-        if matches!(ex.method.as_str(), "calling.dial" | "calling.begin") {
+        let method = Method::parse(&ex.method);
+        if matches!(method, Some(Method::CallingDial | Method::CallingBegin)) {
             self.dial(ex, outcome);
             return;
         }
@@ -260,11 +263,10 @@ impl MockServer {
             self.reply_fail(ex, "404", "Call not found");
             return;
         };
-        let control = ex.method.ends_with(".stop")
-            || ex.method.ends_with(".pause")
-            || ex.method.ends_with(".resume")
-            || ex.method.ends_with(".volume");
-        if call.state == "ended" && !control {
+        let control = method
+            .and_then(component_method)
+            .is_some_and(|(_, action)| action.is_some());
+        if call.state == CallState::Ended && !control {
             self.reply_fail(ex, "404", "Call has ended");
             return;
         }
@@ -281,13 +283,19 @@ impl MockServer {
                         o.entry("control_id").or_insert_with(|| json!(cid));
                     }
                 }
-                self.call_event(e.after, &call_id, &e.event_type, params, Effect::None);
+                self.call_event(
+                    e.after,
+                    &call_id,
+                    EventType::parse(&e.event_type),
+                    params,
+                    Effect::None,
+                );
             }
             return;
         }
-        match ex.method.as_str() {
-            "calling.answer" => self.answer(ex, &call_id),
-            "calling.end" => {
+        match method {
+            Some(Method::CallingAnswer) => self.answer(ex, &call_id),
+            Some(Method::CallingEnd) => {
                 let reason = ex.str("reason").unwrap_or("hangup").to_owned();
                 if self.calls.get(&call_id).is_some_and(Call::is_over) {
                     self.reply_fail(ex, "404", "Call is already ending");
@@ -296,10 +304,10 @@ impl MockServer {
                     self.end_call(&call_id, &reason);
                 }
             }
-            "calling.pass" => self.pass(ex, &call_id),
-            "calling.connect" => self.connect(ex, &call_id, outcome),
-            "calling.disconnect" => self.disconnect(ex, &call_id),
-            "calling.refer" => self.refer(ex, &call_id, outcome),
+            Some(Method::CallingPass) => self.pass(ex, &call_id),
+            Some(Method::CallingConnect) => self.connect(ex, &call_id, outcome),
+            Some(Method::CallingDisconnect) => self.disconnect(ex, &call_id),
+            Some(Method::CallingRefer) => self.refer(ex, &call_id, outcome),
             _ => self.on_component(ex, &call_id, outcome),
         }
     }
@@ -332,27 +340,27 @@ impl MockServer {
             for device in groups.into_iter().flatten() {
                 let leg = self.new_call(
                     ex.session,
-                    "outbound",
+                    Direction::Outbound,
                     device,
                     None,
                     Some(tag.clone()),
                     None,
                 );
-                self.state_event(t, &leg, "created", None);
+                self.state_event(t, &leg, CallState::Created, None);
                 if reason == "noAnswer" {
                     t += GAP;
-                    self.state_event(t, &leg, "ringing", None);
+                    self.state_event(t, &leg, CallState::Ringing, None);
                 }
                 t += GAP;
-                self.state_event(t, &leg, "ending", Some(reason));
+                self.state_event(t, &leg, CallState::Ending, Some(reason));
                 t += GAP;
-                self.state_event(t, &leg, "ended", Some(reason));
+                self.state_event(t, &leg, CallState::Ended, Some(reason));
                 t += GAP;
                 last = Some(leg);
             }
             if let Some(leg) = last {
-                let p = json!({"dial_state": "failed", "tag": tag, "node_id": node});
-                self.call_event(t, &leg, "calling.call.dial", p, Effect::None);
+                let p = json!({"dial_state": DialState::Failed, "tag": tag, "node_id": node});
+                self.call_event(t, &leg, EventType::CallDial, p, Effect::None);
             }
             return;
         }
@@ -360,34 +368,44 @@ impl MockServer {
         let first = groups.into_iter().next().unwrap_or_default();
         let legs: Vec<String> = first
             .into_iter()
-            .map(|d| self.new_call(ex.session, "outbound", d, None, Some(tag.clone()), None))
+            .map(|d| {
+                self.new_call(
+                    ex.session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    Some(tag.clone()),
+                    None,
+                )
+            })
             .collect();
         let Some(winner) = legs.first().cloned() else {
             return;
         };
         for leg in &legs {
-            self.state_event(Duration::ZERO, leg, "created", None);
+            self.state_event(Duration::ZERO, leg, CallState::Created, None);
         }
-        let dialing = json!({"dial_state": "dialing", "tag": tag, "node_id": node});
-        self.call_event(GAP, &winner, "calling.call.dial", dialing, Effect::None);
+        let dialing = json!({"dial_state": DialState::Dialing, "tag": tag, "node_id": node});
+        self.call_event(GAP, &winner, EventType::CallDial, dialing, Effect::None);
         for leg in &legs {
-            self.state_event(GAP * 2, leg, "ringing", None);
+            self.state_event(GAP * 2, leg, CallState::Ringing, None);
         }
-        self.state_event(GAP * 3, &winner, "answered", None);
+        self.state_event(GAP * 3, &winner, CallState::Answered, None);
         for leg in legs.iter().skip(1) {
-            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
-            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+            self.state_event(GAP * 3, leg, CallState::Ending, Some("cancel"));
+            self.state_event(GAP * 4, leg, CallState::Ended, Some("cancel"));
         }
         let Some(w) = self.calls.get(&winner) else {
             return;
         };
         let call = json!({"call_id": w.call_id, "node_id": w.node_id, "tag": tag,
             "device": w.device, "dial_winner": true});
-        let answered = json!({"dial_state": "answered", "tag": tag, "node_id": node, "call": call});
+        let answered =
+            json!({"dial_state": DialState::Answered, "tag": tag, "node_id": node, "call": call});
         self.call_event(
             GAP * 4,
             &winner,
-            "calling.call.dial",
+            EventType::CallDial,
             answered,
             Effect::None,
         );
@@ -398,11 +416,11 @@ impl MockServer {
         if self
             .calls
             .get(call_id)
-            .is_some_and(|c| c.state == "answered" || c.is_over())
+            .is_some_and(|c| c.state == CallState::Answered || c.is_over())
         {
             return;
         }
-        self.state_event(GAP, call_id, "answered", None);
+        self.state_event(GAP, call_id, CallState::Answered, None);
     }
 
     /// The far end (or the client) hangs up: terminal events for running components, connect
@@ -414,7 +432,8 @@ impl MockServer {
         if call.is_over() {
             return false;
         }
-        let dialing = call.tag.is_some() && matches!(call.state, "created" | "ringing");
+        let dialing =
+            call.tag.is_some() && matches!(call.state, CallState::Created | CallState::Ringing);
         let tag = call.tag.clone();
         let peer = call.peer.clone();
         let id = call_id.to_owned();
@@ -430,12 +449,12 @@ impl MockServer {
             match them {
                 // A leg made by `calling.connect` has no client-side connect component.
                 Some(them) if !is_leg => {
-                    let p = json!({"connect_state": "disconnected", "peer": them});
+                    let p = json!({"connect_state": ConnectState::Disconnected, "peer": them});
                     let p = merge(p, self.calls.get(call_id).map(Call::ids));
                     self.call_event(
                         Duration::ZERO,
                         call_id,
-                        "calling.call.connect",
+                        EventType::CallConnect,
                         p,
                         Effect::Unbridge,
                     );
@@ -443,7 +462,7 @@ impl MockServer {
                 _ => self.call_event(
                     Duration::ZERO,
                     call_id,
-                    "calling.call.connect",
+                    EventType::CallConnect,
                     Value::Null,
                     Effect::Unbridge,
                 ),
@@ -456,26 +475,27 @@ impl MockServer {
             if created_by_me {
                 self.end_call(&peer, reason);
             } else if let Some(me) = me {
-                let p = json!({"connect_state": "disconnected", "peer": me});
+                let p = json!({"connect_state": ConnectState::Disconnected, "peer": me});
                 let p = merge(p, self.calls.get(&peer).map(Call::ids));
                 self.call_event(
                     Duration::ZERO,
                     &peer,
-                    "calling.call.connect",
+                    EventType::CallConnect,
                     p,
                     Effect::None,
                 );
             }
         }
-        self.state_event(Duration::ZERO, call_id, "ending", Some(reason));
-        self.state_event(GAP, call_id, "ended", Some(reason));
+        self.state_event(Duration::ZERO, call_id, CallState::Ending, Some(reason));
+        self.state_event(GAP, call_id, CallState::Ended, Some(reason));
         if let (true, Some(tag)) = (dialing, tag) {
-            let p = json!({"dial_state": "failed", "tag": tag, "node_id": self.media_node});
-            self.call_event(GAP, call_id, "calling.call.dial", p, Effect::None);
+            let p =
+                json!({"dial_state": DialState::Failed, "tag": tag, "node_id": self.media_node});
+            self.call_event(GAP, call_id, EventType::CallDial, p, Effect::None);
         }
         // The state is "ending" from now on for new commands.
         if let Some(c) = self.calls.get_mut(call_id) {
-            c.state = "ending";
+            c.state = CallState::Ending;
         }
         true
     }
@@ -500,7 +520,7 @@ impl MockServer {
             self.call_event(
                 Duration::ZERO,
                 call_id,
-                "calling.call.receive",
+                EventType::CallReceive,
                 p,
                 Effect::None,
             );
@@ -519,11 +539,14 @@ impl MockServer {
         let a_ids = a.ids();
         let a_ref = (a.call_id.clone(), a.node_id.clone());
         self.reply_ok(ex, "Connecting", json!({}));
-        let connecting = merge(json!({"connect_state": "connecting"}), Some(a_ids.clone()));
+        let connecting = merge(
+            json!({"connect_state": ConnectState::Connecting}),
+            Some(a_ids.clone()),
+        );
         self.call_event(
             Duration::ZERO,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             connecting,
             Effect::None,
         );
@@ -531,44 +554,60 @@ impl MockServer {
         if named(&outcome) == Some("failed") {
             let mut t = GAP;
             for d in groups.into_iter().flatten() {
-                let leg = self.new_call(session, "outbound", d, None, None, Some(a_ref.clone()));
-                self.state_event(t, &leg, "created", None);
-                self.state_event(t + GAP, &leg, "ending", Some("busy"));
-                self.state_event(t + GAP * 2, &leg, "ended", Some("busy"));
+                let leg = self.new_call(
+                    session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    None,
+                    Some(a_ref.clone()),
+                );
+                self.state_event(t, &leg, CallState::Created, None);
+                self.state_event(t + GAP, &leg, CallState::Ending, Some("busy"));
+                self.state_event(t + GAP * 2, &leg, CallState::Ended, Some("busy"));
                 t += GAP * 3;
             }
-            let failed = merge(json!({"connect_state": "failed"}), Some(a_ids));
-            self.call_event(t, call_id, "calling.call.connect", failed, Effect::None);
+            let failed = merge(json!({"connect_state": ConnectState::Failed}), Some(a_ids));
+            self.call_event(t, call_id, EventType::CallConnect, failed, Effect::None);
             return;
         }
         let first = groups.into_iter().next().unwrap_or_default();
         let legs: Vec<String> = first
             .into_iter()
-            .map(|d| self.new_call(session, "outbound", d, None, None, Some(a_ref.clone())))
+            .map(|d| {
+                self.new_call(
+                    session,
+                    Direction::Outbound,
+                    d,
+                    None,
+                    None,
+                    Some(a_ref.clone()),
+                )
+            })
             .collect();
         let Some(winner) = legs.first().cloned() else {
             return;
         };
         for leg in &legs {
-            self.state_event(GAP, leg, "created", None);
-            self.state_event(GAP * 2, leg, "ringing", None);
+            self.state_event(GAP, leg, CallState::Created, None);
+            self.state_event(GAP * 2, leg, CallState::Ringing, None);
         }
-        self.state_event(GAP * 3, &winner, "answered", None);
+        self.state_event(GAP * 3, &winner, CallState::Answered, None);
         for leg in legs.iter().skip(1) {
-            self.state_event(GAP * 3, leg, "ending", Some("cancel"));
-            self.state_event(GAP * 4, leg, "ended", Some("cancel"));
+            self.state_event(GAP * 3, leg, CallState::Ending, Some("cancel"));
+            self.state_event(GAP * 4, leg, CallState::Ended, Some("cancel"));
         }
         let Some(peer) = self.calls.get(&winner).map(Call::peer_info) else {
             return;
         };
         let connected = merge(
-            json!({"connect_state": "connected", "peer": peer}),
+            json!({"connect_state": ConnectState::Connected, "peer": peer}),
             Some(a_ids),
         );
         self.call_event(
             GAP * 4,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             connected,
             Effect::Bridge(winner),
         );
@@ -587,15 +626,15 @@ impl MockServer {
         self.reply_ok(ex, "Disconnecting", json!({}));
         let (p, effect) = match peer {
             Some(peer) => (
-                json!({"connect_state": "disconnected", "peer": peer}),
+                json!({"connect_state": ConnectState::Disconnected, "peer": peer}),
                 Effect::Unbridge,
             ),
-            None => (json!({"connect_state": "failed"}), Effect::None),
+            None => (json!({"connect_state": ConnectState::Failed}), Effect::None),
         };
         self.call_event(
             GAP,
             call_id,
-            "calling.call.connect",
+            EventType::CallConnect,
             merge(p, Some(ids)),
             effect,
         );
@@ -633,7 +672,7 @@ impl MockServer {
             if let Some(n) = notify {
                 p["sip_notify_response_code"] = json!(n);
             }
-            self.call_event(t, call_id, "calling.call.refer", p, Effect::None);
+            self.call_event(t, call_id, EventType::CallRefer, p, Effect::None);
         }
     }
 }

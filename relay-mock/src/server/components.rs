@@ -5,49 +5,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use relay_proto::calling::{ComponentKind as Kind, ControlAction};
+use relay_proto::wire::{EventType, Method};
+
 use super::blade::{code, Exec};
 use super::calls::merge;
 use super::{Action, Effect, MockServer, Outcome};
 
-/// Which kind of component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Play,
-    Collect,
-    Record,
-    Detect,
-    SendFax,
-    ReceiveFax,
-    Tap,
-    SendDigits,
+/// The protocol's event type for a component kind (from relay-proto's kind table).
+fn event_type(kind: Kind) -> EventType {
+    kind.spec()
+        .event_type
+        .unwrap_or_else(|| EventType::Unrecognized(String::new()))
 }
 
-impl Kind {
-    fn from_method(m: &str) -> Option<Kind> {
-        Some(match m {
-            "play" => Kind::Play,
-            "play_and_collect" => Kind::Collect,
-            "record" => Kind::Record,
-            "detect" => Kind::Detect,
-            "send_fax" => Kind::SendFax,
-            "receive_fax" => Kind::ReceiveFax,
-            "tap" => Kind::Tap,
-            "send_digits" => Kind::SendDigits,
-            _ => return None,
-        })
+/// The component a relay method starts, or the control it sends, per relay-proto's kind table.
+pub(crate) fn component_method(method: Method) -> Option<(Kind, Option<ControlAction>)> {
+    if let Some(kind) = Kind::from_method(method).filter(|k| k.has_control_id()) {
+        return Some((kind, None));
     }
-
-    fn event_type(self) -> &'static str {
-        match self {
-            Kind::Play => "calling.call.play",
-            Kind::Collect => "calling.call.collect",
-            Kind::Record => "calling.call.record",
-            Kind::Detect => "calling.call.detect",
-            Kind::SendFax | Kind::ReceiveFax => "calling.call.fax",
-            Kind::Tap => "calling.call.tap",
-            Kind::SendDigits => "calling.call.send_digits",
-        }
-    }
+    let actions = [
+        ControlAction::Stop,
+        ControlAction::Pause,
+        ControlAction::Resume,
+        ControlAction::Volume(0.0),
+    ];
+    Kind::ALL.iter().find_map(|&kind| {
+        actions
+            .into_iter()
+            .find(|&a| kind.control_method(a) == Some(method))
+            .map(|a| (kind, Some(a)))
+    })
 }
 
 /// A running (or finished) component of a call.
@@ -197,7 +185,7 @@ impl Component {
     fn natural_end(&self, ids: &Value) -> Value {
         match self.kind {
             Kind::Play => merge(json!({"state": "finished"}), Some(self.base(ids))),
-            Kind::Collect => merge(
+            Kind::Prompt => merge(
                 json!({"result": self.collect_result()}),
                 Some(self.base(ids)),
             ),
@@ -214,7 +202,8 @@ impl Component {
                 json!({"fax": {"type": "finished", "params": self.fax_params(true)}}),
                 Some(self.base(ids)),
             ),
-            Kind::Tap | Kind::SendDigits => self.stop_event(ids),
+            // Tap, send_digits (and no other kind: only control-id kinds become components).
+            _ => self.stop_event(ids),
         }
     }
 
@@ -224,7 +213,7 @@ impl Component {
             Kind::Play | Kind::SendDigits => {
                 merge(json!({"state": "finished"}), Some(self.base(ids)))
             }
-            Kind::Collect => merge(json!({"result": {"type": "error"}}), Some(self.base(ids))),
+            Kind::Prompt => merge(json!({"result": {"type": "error"}}), Some(self.base(ids))),
             Kind::Record => self.record_finished(ids, "finished"),
             Kind::Detect => self.detect_event(ids, "finished"),
             Kind::SendFax | Kind::ReceiveFax => merge(
@@ -241,6 +230,8 @@ impl Component {
                 p["device"] = self.spec.get("device").cloned().unwrap_or(json!({}));
                 p
             }
+            // Only control-id kinds become components; nothing to send for any other.
+            _ => Value::Null,
         }
     }
 }
@@ -261,7 +252,7 @@ impl MockServer {
             Action::CallEvent {
                 call_id: call_id.to_owned(),
                 control_id: Some(control_id.to_owned()),
-                event_type: kind.event_type().to_owned(),
+                event_type: event_type(kind),
                 params,
                 effect,
             },
@@ -314,12 +305,8 @@ impl MockServer {
     }
 
     pub(crate) fn on_component(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
-        let rest = ex.method.trim_start_matches("calling.");
-        let (base, control) = match rest.split_once('.') {
-            Some((b, c)) => (b, Some(c)),
-            None => (rest, None),
-        };
-        let Some(kind) = Kind::from_method(base) else {
+        // Only the controls a kind accepts are methods at all (`calling.send_digits.stop` is not).
+        let Some((kind, control)) = Method::parse(&ex.method).and_then(component_method) else {
             self.reply_error(
                 ex.conn,
                 Some(&ex.id),
@@ -339,7 +326,7 @@ impl MockServer {
         };
         match control {
             None => self.start_component(ex, call_id, &control_id, kind, outcome),
-            Some(op) => self.control_component(ex, call_id, &control_id, kind, op),
+            Some(action) => self.control_component(ex, call_id, &control_id, kind, action),
         }
     }
 
@@ -381,13 +368,14 @@ impl MockServer {
         };
         let message = match kind {
             Kind::Play => "Playing",
-            Kind::Collect => "Prompting",
+            Kind::Prompt => "Prompting",
             Kind::Record => "Recording",
             Kind::Detect => "Detecting",
             Kind::SendFax => "Sending fax",
             Kind::ReceiveFax => "Receiving fax",
             Kind::Tap => "Tapping",
             Kind::SendDigits => "Sending digits",
+            _ => "OK",
         };
         if let Some(call) = self.calls.get_mut(call_id) {
             call.components.retain(|c| c.control_id != control_id);
@@ -413,7 +401,7 @@ impl MockServer {
                     self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")));
                 }
             }
-            Kind::Collect => {
+            Kind::Prompt => {
                 self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")))
             }
             Kind::Record => {
@@ -504,6 +492,8 @@ impl MockServer {
                 let n = ex.str("digits").map_or(0, |d| d.chars().count()) as u64;
                 self.schedule_finish(call_id, control_id, Duration::from_millis(50 * n.max(1)));
             }
+            // Only control-id kinds reach here (see `component_method`).
+            _ => {}
         }
     }
 
@@ -513,23 +503,8 @@ impl MockServer {
         call_id: &str,
         control_id: &str,
         kind: Kind,
-        op: &str,
+        action: ControlAction,
     ) {
-        let valid = match op {
-            "stop" => kind != Kind::SendDigits,
-            "volume" => matches!(kind, Kind::Play | Kind::Collect),
-            "pause" | "resume" => kind == Kind::Play,
-            _ => false,
-        };
-        if !valid {
-            self.reply_error(
-                ex.conn,
-                Some(&ex.id),
-                code::METHOD_NOT_FOUND,
-                "Method not found",
-            );
-            return;
-        }
         let now = self.now();
         let ids = self.calls.get(call_id).map(|c| c.ids()).unwrap_or_default();
         let Some(comp) = self
@@ -541,9 +516,9 @@ impl MockServer {
         };
         let comp_snapshot = comp.clone();
         let base = comp.base(&ids);
-        match op {
-            "volume" => self.reply_ok(ex, "Volume changed", json!({})),
-            "pause" => {
+        match action {
+            ControlAction::Volume(_) => self.reply_ok(ex, "Volume changed", json!({})),
+            ControlAction::Pause => {
                 if comp.paused.is_none() {
                     let left = match (comp.finish_at, now) {
                         (Some(f), Some(n)) => f.saturating_duration_since(n),
@@ -559,7 +534,7 @@ impl MockServer {
                     self.reply_ok(ex, "Paused", json!({}));
                 }
             }
-            "resume" => {
+            ControlAction::Resume => {
                 if let Some(left) = comp.paused.take() {
                     self.reply_ok(ex, "Resumed", json!({}));
                     let p = merge(json!({"state": "playing"}), Some(base));
@@ -605,7 +580,7 @@ impl MockServer {
         self.fire_call_event(
             call_id,
             Some(control_id),
-            comp.kind.event_type().to_owned(),
+            event_type(comp.kind),
             p,
             Effect::Complete(control_id.to_owned()),
         );
@@ -628,7 +603,7 @@ impl MockServer {
             self.fire_call_event(
                 call_id,
                 Some(&c.control_id),
-                c.kind.event_type().to_owned(),
+                event_type(c.kind),
                 p,
                 Effect::Complete(c.control_id.clone()),
             );

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
 use super::calls::strip_nulls;
@@ -167,7 +168,7 @@ impl MockServer {
             "ping" => {
                 let targets = self.targets(body)?;
                 for conn in &targets {
-                    self.send_request(*conn, "blade.ping", Some(json!({})));
+                    self.send_request(*conn, Method::Ping.as_str(), Some(json!({})));
                 }
                 Ok(json!({"sent": targets.len()}))
             }
@@ -193,7 +194,7 @@ impl MockServer {
                     }
                 };
                 for conn in &targets {
-                    self.send_request(*conn, "blade.disconnect", None);
+                    self.send_request(*conn, Method::Disconnect.as_str(), None);
                     if let Some(ms) = after {
                         let d = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
                         self.schedule_in(
@@ -269,7 +270,14 @@ impl MockServer {
             .ok_or_else(|| {
                 ControlError::not_found(format!("no live session receives context `{context}`"))
             })?;
-        let call_id = self.new_call(session, "inbound", device, Some(context), None, None);
+        let call_id = self.new_call(
+            session,
+            relay_proto::calling::Direction::Inbound,
+            device,
+            Some(context),
+            None,
+            None,
+        );
         let Some(call) = self.calls.get(&call_id) else {
             return Err(ControlError::not_found("call vanished"));
         };
@@ -277,7 +285,7 @@ impl MockServer {
         self.emit(
             session,
             Pending::Calling {
-                event_type: "calling.call.receive".into(),
+                event_type: EventType::CallReceive,
                 params,
             },
         );

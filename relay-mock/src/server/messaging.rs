@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::wire::EventType;
 use serde_json::{json, Value};
 
 use super::blade::Exec;
@@ -69,7 +70,7 @@ impl MockServer {
                     Action::SessionEvent {
                         session: t,
                         pending: Pending::Messaging {
-                            event_type: "messaging.state",
+                            event_type: EventType::MessagingState,
                             context: context.clone(),
                             params: p.clone(),
                         },
@@ -110,7 +111,7 @@ impl MockServer {
         self.emit(
             session,
             Pending::Messaging {
-                event_type: "messaging.receive",
+                event_type: EventType::MessagingReceive,
                 context: context.to_owned(),
                 params,
             },

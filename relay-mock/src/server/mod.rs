@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use relay_proto::rng::SplitMix64;
+use relay_proto::wire::EventType;
 use relay_proto::{IdGenerator, IdKind, SeededIds};
 use serde_json::Value;
 
@@ -196,11 +197,11 @@ pub(crate) struct Conn {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pending {
     Calling {
-        event_type: String,
+        event_type: EventType,
         params: Value,
     },
     Messaging {
-        event_type: &'static str,
+        event_type: EventType,
         context: String,
         params: Value,
     },
@@ -214,7 +215,7 @@ pub(crate) enum Pending {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
     None,
-    State(&'static str),
+    State(relay_proto::CallState),
     Complete(String),
     /// Bridge the call with this peer (both ways).
     Bridge(String),
@@ -229,7 +230,7 @@ pub(crate) enum Action {
     CallEvent {
         call_id: String,
         control_id: Option<String>,
-        event_type: String,
+        event_type: EventType,
         params: Value,
         effect: Effect,
     },

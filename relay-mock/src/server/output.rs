@@ -1,5 +1,6 @@
 //! Outgoing frames: responses, broadcasts, server requests, and the fault filters on the way out.
 
+use relay_proto::wire::{BroadcastKind, Method};
 use serde_json::{json, Map, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Pending, ServerOutput, SessKey, BACKLOG_LIMIT};
@@ -117,15 +118,12 @@ impl MockServer {
         self.send(conn, frame.to_string(), Kind::Response);
     }
 
-    /// A JSON-RPC error; the `id` member is left out (never `null`) when the request had none.
+    /// A JSON-RPC error; `"id": null` when the request had no usable id (JSON-RPC 2.0 §5, and
+    /// relay-proto's `encode_error`: both sides follow one rule).
     pub(crate) fn reply_error(&mut self, conn: ConnId, id: Option<&Value>, code: i64, msg: &str) {
-        let mut m = Map::new();
-        m.insert("jsonrpc".into(), "2.0".into());
-        if let Some(id) = id.filter(|v| !v.is_null()) {
-            m.insert("id".into(), id.clone());
-        }
-        m.insert("error".into(), json!({"code": code, "message": msg}));
-        self.send(conn, Value::Object(m).to_string(), Kind::Response);
+        let id = id.cloned().unwrap_or(Value::Null);
+        let frame = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": msg}});
+        self.send(conn, frame.to_string(), Kind::Response);
     }
 
     /// A server-originated request (`blade.ping`, `blade.disconnect`).
@@ -181,7 +179,7 @@ impl MockServer {
             .unwrap_or_default();
         let (event, inner) = match pending {
             Pending::Calling { event_type, params } => (
-                "queuing.relay.events",
+                BroadcastKind::Calling.as_str(),
                 json!({
                     "event_type": event_type,
                     "event_channel": protocol,
@@ -196,7 +194,7 @@ impl MockServer {
                 context,
                 params,
             } => (
-                "queuing.relay.messaging",
+                BroadcastKind::Messaging.as_str(),
                 json!({
                     "event_type": event_type,
                     "space_id": self.space_id,
@@ -207,7 +205,7 @@ impl MockServer {
                 }),
             ),
             Pending::Task { context, message } => (
-                "queuing.relay.tasks",
+                BroadcastKind::Tasks.as_str(),
                 json!({
                     "project_id": project,
                     "space_id": self.space_id,
@@ -221,7 +219,7 @@ impl MockServer {
         json!({
             "jsonrpc": "2.0",
             "id": id,
-            "method": "blade.broadcast",
+            "method": Method::Broadcast.as_str(),
             "params": {
                 "broadcaster_nodeid": self.server_node,
                 "protocol": protocol,

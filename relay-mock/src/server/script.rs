@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use relay_proto::wire::Method;
 use serde_json::Value;
 
 /// One scripted event of an [`Outcome::Events`] sequence.
@@ -164,7 +165,8 @@ pub(crate) fn outcome_from_control(body: &Value) -> Result<(String, Outcome), St
         .and_then(Value::as_str)
         .filter(|o| !o.is_empty())
         .ok_or("`outcome` (string) is required")?;
-    let top_level = method.starts_with("blade.");
+    let known = Method::parse(method);
+    let top_level = known.is_some_and(Method::is_blade);
     let o = match outcome {
         "no_response" => Outcome::NoResponse,
         "error_code" if !top_level => Outcome::RelayError {
@@ -183,20 +185,22 @@ pub(crate) fn outcome_from_control(body: &Value) -> Result<(String, Outcome), St
                 .to_owned(),
         },
         other => {
-            let ok = match method {
-                "calling.dial" => matches!(other, "busy" | "no_answer"),
-                "calling.play" => other == "error",
-                "calling.connect" => other == "failed",
-                "calling.play_and_collect" => {
+            let ok = match known {
+                Some(Method::CallingDial) => matches!(other, "busy" | "no_answer"),
+                Some(Method::CallingPlay) => other == "error",
+                Some(Method::CallingConnect) => other == "failed",
+                Some(Method::CallingPlayAndCollect) => {
                     matches!(
                         other,
                         "digit" | "speech" | "no_input" | "no_match" | "error"
                     )
                 }
-                "calling.detect" => true,
-                "calling.record" => other == "no_input",
-                "calling.refer" => matches!(other, "cancel" | "busy" | "noAnswer" | "error"),
-                "messaging.send" => matches!(other, "undelivered" | "failed"),
+                Some(Method::CallingDetect) => true,
+                Some(Method::CallingRecord) => other == "no_input",
+                Some(Method::CallingRefer) => {
+                    matches!(other, "cancel" | "busy" | "noAnswer" | "error")
+                }
+                Some(Method::MessagingSend) => matches!(other, "undelivered" | "failed"),
                 _ => false,
             };
             if !ok {

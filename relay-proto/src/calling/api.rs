@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
 use crate::session::core::{Core, PendingKind};
 use crate::session::Session;
+use crate::wire::Method;
 
 impl Session {
     /// Dials out (`calling.dial`). The outcome arrives once as
@@ -30,7 +31,7 @@ impl Session {
         let wire = params.to_wire(tag.as_str())?;
         self.core.execute(
             now,
-            "calling.dial",
+            Method::CallingDial.as_str(),
             wire,
             PendingKind::Calling(CallingRequest::Dial { tag: tag.clone() }),
         )?;
@@ -123,7 +124,7 @@ impl CallMut<'_> {
                 self.core,
                 &self.id,
                 ComponentKind::Answer,
-                Some("answered"),
+                Some(CallState::Answered),
             );
         }
         self.start(now, ComponentKind::Answer, Map::new())
@@ -193,12 +194,9 @@ impl CallMut<'_> {
             .info()
             .and_then(|c| states.iter().find(|s| c.has_reached(**s)).copied());
         if let Some(s) = reached {
-            return self.calling.finish_now(
-                self.core,
-                &self.id,
-                ComponentKind::WaitFor,
-                Some(s.as_str()),
-            );
+            return self
+                .calling
+                .finish_now(self.core, &self.id, ComponentKind::WaitFor, Some(s));
         }
         self.calling.start(
             self.core,

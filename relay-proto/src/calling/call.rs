@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::calling::components::Component;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
+use crate::calling::states::Direction;
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
 
 /// A call, as the registry knows it. Read it with [`Session::call`](crate::Session::call).
@@ -25,7 +26,7 @@ pub struct CallInfo {
     /// The context an inbound call was offered to.
     pub context: Option<String>,
     /// `inbound` or `outbound`.
-    pub direction: Option<String>,
+    pub direction: Option<Direction>,
     /// The call's device.
     pub device: Option<DeviceInfo>,
     /// The bridged leg, if any.

@@ -7,8 +7,9 @@ use serde_json::{json, Map, Value};
 
 use crate::calling::components::Component;
 use crate::calling::{
-    complete_dial, emit_finished, params, CallEvent, Calling, CallingRequest, ComponentKind,
-    ControlAction, ControlResult, DialResult, PendingDial, ResultEvent,
+    complete_dial, emit_finished, params, CallEvent, CallState, Calling, CallingRequest,
+    ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
+    ResultEvent,
 };
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
@@ -82,7 +83,7 @@ impl Calling {
         };
         match core.execute(
             now,
-            method,
+            method.as_str(),
             Value::Object(params),
             PendingKind::Calling(req),
         ) {
@@ -101,7 +102,7 @@ impl Calling {
         core: &mut Core,
         call_id: &CallId,
         kind: ComponentKind,
-        state: Option<&str>,
+        state: Option<CallState>,
     ) -> Result<ControlId, Error> {
         if !self.calls.contains_key(call_id) {
             return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
@@ -109,7 +110,11 @@ impl Calling {
         let control_id = ControlId::new(core.next_id(IdKind::Control));
         let mut c = Component::new(kind);
         c.result.successful = true;
-        c.result.state = state.map(str::to_owned);
+        match &mut c.result.outcome {
+            ComponentOutcome::Answer(o) => o.state = state,
+            ComponentOutcome::WaitFor(o) => o.state = state,
+            _ => {}
+        }
         emit_finished(core, call_id, control_id.clone(), c);
         Ok(control_id)
     }
@@ -131,13 +136,13 @@ impl Calling {
                 "no running component {control_id} on call {call_id}"
             )));
         };
-        if !comp.kind.accepts(action) {
+        let Some(method) = comp.kind.control_method(action) else {
             return Err(Error::ApiMisuse(format!(
                 "{:?} does not support {}",
                 comp.kind,
                 action.suffix()
             )));
-        }
+        };
         let mut params = Map::new();
         if let ControlAction::Volume(v) = action {
             params::validate_volume(v)?;
@@ -148,11 +153,6 @@ impl Calling {
         }
         params.insert("call_id".into(), json!(call_id));
         params.insert("control_id".into(), json!(control_id));
-        let method = format!(
-            "{}.{}",
-            comp.kind.method().unwrap_or("calling"),
-            action.suffix()
-        );
         let req = CallingRequest::Control {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
@@ -161,7 +161,7 @@ impl Calling {
         };
         core.execute(
             now,
-            &method,
+            method.as_str(),
             Value::Object(params),
             PendingKind::Calling(req),
         )
@@ -194,7 +194,7 @@ impl Calling {
                             tag,
                             DialResult {
                                 successful: false,
-                                state: "failed".into(),
+                                state: crate::calling::DialState::Failed,
                                 call_id: None,
                                 node_id: None,
                                 end_reason: None,
@@ -241,14 +241,14 @@ impl Calling {
                         true
                     }
                     (_, Ok(r)) => {
-                        match kind {
-                            ComponentKind::Record => {
+                        match &mut comp.result.outcome {
+                            ComponentOutcome::Record(o) => {
                                 if let Some(u) = r.str_field("url") {
-                                    comp.result.url = Some(u.to_owned());
+                                    o.url = Some(u.to_owned());
                                 }
                             }
-                            ComponentKind::Tap => {
-                                comp.result.source_device = r
+                            ComponentOutcome::Tap(o) => {
+                                o.source_device = r
                                     .raw
                                     .get("source_device")
                                     .and_then(|v| serde_json::from_value(v.clone()).ok());

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::calling::params::{
     headers_wire, misuse, non_empty, non_negative, num, validate_volume, Media, SipHeader,
 };
+use crate::calling::states::{Codec, DeviceType};
 use crate::error::Error;
 
 fn media_list(media: &[Media]) -> Result<Value, Error> {
@@ -481,7 +482,7 @@ pub enum TapDevice {
         /// Port.
         port: u16,
         /// Codec, e.g. `PCMU`.
-        codec: Option<String>,
+        codec: Option<Codec>,
         /// Packet time in ms.
         ptime: Option<u32>,
         /// Sample rate.
@@ -492,7 +493,7 @@ pub enum TapDevice {
         /// `ws://` or `wss://` URI.
         uri: String,
         /// Codec.
-        codec: Option<String>,
+        codec: Option<Codec>,
         /// Sample rate.
         rate: Option<u32>,
     },
@@ -529,7 +530,7 @@ impl TapParams {
                 p.insert("addr".into(), Value::from(addr.clone()));
                 p.insert("port".into(), Value::from(*port));
                 if let Some(c) = codec {
-                    p.insert("codec".into(), Value::from(c.clone()));
+                    p.insert("codec".into(), Value::from(c.as_str()));
                 }
                 if let Some(t) = ptime {
                     p.insert("ptime".into(), Value::from(*t));
@@ -537,7 +538,7 @@ impl TapParams {
                 if let Some(r) = rate {
                     p.insert("rate".into(), Value::from(*r));
                 }
-                json!({"type": "rtp", "params": p})
+                json!({"type": DeviceType::Rtp, "params": p})
             }
             TapDevice::Ws { uri, codec, rate } => {
                 if !(uri.starts_with("ws://") || uri.starts_with("wss://")) {
@@ -548,12 +549,12 @@ impl TapParams {
                 let mut p = Map::new();
                 p.insert("uri".into(), Value::from(uri.clone()));
                 if let Some(c) = codec {
-                    p.insert("codec".into(), Value::from(c.clone()));
+                    p.insert("codec".into(), Value::from(c.as_str()));
                 }
                 if let Some(r) = rate {
                     p.insert("rate".into(), Value::from(*r));
                 }
-                json!({"type": "ws", "params": p})
+                json!({"type": DeviceType::Ws, "params": p})
             }
         };
         let mut m = Map::new();
@@ -586,7 +587,10 @@ impl ReferParams {
             p.insert("headers".into(), h);
         }
         let mut m = Map::new();
-        m.insert("device".into(), json!({"type": "sip", "params": p}));
+        m.insert(
+            "device".into(),
+            json!({"type": DeviceType::Sip, "params": p}),
+        );
         Ok(m)
     }
 }

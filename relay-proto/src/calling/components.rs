@@ -9,7 +9,13 @@ use crate::calling::events::{
     truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
-use crate::calling::types::{ComponentKind, ComponentResult, ResultEvent};
+use crate::calling::states::{
+    CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, FaxDirection,
+    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+};
+use crate::calling::types::{
+    ComponentKind, ComponentOutcome, ComponentResult, PromptInput, ResultEvent,
+};
 use crate::session::RequestError;
 use crate::wire::lenient;
 
@@ -50,6 +56,31 @@ fn ev(name: &str, payload: &Value) -> Option<ResultEvent> {
     })
 }
 
+/// Where a component state is kept in its kind's outcome.
+pub(crate) trait StoreState: ComponentState {
+    fn store(&self, outcome: &mut ComponentOutcome);
+}
+
+macro_rules! store_state {
+    ($($state:ty => $variant:ident),* $(,)?) => {$(
+        impl StoreState for $state {
+            fn store(&self, outcome: &mut ComponentOutcome) {
+                if let ComponentOutcome::$variant(o) = outcome {
+                    o.state = Some(self.clone());
+                }
+            }
+        }
+    )*};
+}
+
+store_state!(
+    PlayState => Play,
+    RecordState => Record,
+    TapState => Tap,
+    SendDigitsState => SendDigits,
+    ReferState => Refer,
+);
+
 impl Component {
     pub(crate) fn new(kind: ComponentKind) -> Self {
         Component {
@@ -66,7 +97,6 @@ impl Component {
     pub(crate) fn terminate(&mut self, event: Option<ResultEvent>, error: Option<RequestError>) {
         let r = &mut self.result;
         r.successful = false;
-        r.state = Some("failed".into());
         if event.is_some() {
             r.event = event;
         }
@@ -89,143 +119,125 @@ impl Component {
         raw: &Value,
     ) -> Step {
         let r = &mut self.result;
-        match self.kind {
-            ComponentKind::Answer => match state {
-                CallState::Answered => {
-                    r.successful = true;
-                    r.event = ev(state.as_str(), raw);
-                    Step::Finish
-                }
-                CallState::Ending | CallState::Ended => {
-                    r.successful = false;
-                    r.state = Some(state.as_str().into());
-                    r.event = ev(state.as_str(), raw);
-                    Step::Finish
-                }
-                _ => Step::Continue,
-            },
-            ComponentKind::Hangup if state == CallState::Ended => {
-                r.successful = true;
-                r.state = Some(state.as_str().into());
-                r.end_reason = end_reason.cloned();
-                r.event = ev(state.as_str(), raw);
-                Step::Finish
-            }
-            ComponentKind::WaitFor if self.wait_states.contains(&state) => {
-                r.successful = true;
-                r.state = Some(state.as_str().into());
-                r.event = ev(state.as_str(), raw);
-                Step::Finish
-            }
-            _ => Step::Continue,
-        }
-    }
-
-    /// A `calling.call.connect` for this call: Connect and Disconnect listen.
-    pub(crate) fn on_connect(&mut self, state: &str, peer: Option<&PeerInfo>, raw: &Value) -> Step {
-        let r = &mut self.result;
-        let done = match (self.kind, state) {
-            (ComponentKind::Connect, "connected") => {
-                r.successful = true;
-                r.peer = peer.cloned();
+        let successful = match (&mut r.outcome, state) {
+            (ComponentOutcome::Answer(o), CallState::Answered) => {
+                o.state = Some(state);
                 true
             }
-            // A `disconnected` without `connected` resolves as a failure (the SDK hangs: bug 19).
-            (ComponentKind::Connect, "failed" | "disconnected") => true,
-            (ComponentKind::Disconnect, "disconnected") => {
-                r.successful = true;
+            (ComponentOutcome::Answer(o), CallState::Ending | CallState::Ended) => {
+                o.state = Some(state);
+                false
+            }
+            (ComponentOutcome::Hangup(o), CallState::Ended) => {
+                o.end_reason = end_reason.cloned();
                 true
             }
-            (ComponentKind::Disconnect, "failed") => true,
-            _ => false,
+            (ComponentOutcome::WaitFor(o), _) if self.wait_states.contains(&state) => {
+                o.state = Some(state);
+                true
+            }
+            _ => return Step::Continue,
         };
-        if done {
-            r.state = Some(state.to_owned());
-            r.event = ev(state, raw);
-            Step::Finish
-        } else {
-            Step::Continue
-        }
-    }
-
-    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &Value) -> Step {
-        let r = &mut self.result;
-        r.refer_to = p.sip_refer_to.clone().or(r.refer_to.take());
-        r.refer_response_code = p
-            .sip_refer_response_code
-            .clone()
-            .or(r.refer_response_code.take());
-        r.refer_notify_code = p
-            .sip_notify_response_code
-            .clone()
-            .or(r.refer_notify_code.take());
-        if p.state == "inProgress" {
-            return Step::Continue;
-        }
-        r.successful = p.state == "success";
-        r.state = Some(p.state.clone());
-        r.event = ev(&p.state, raw);
+        r.successful = successful;
+        r.event = ev(state.as_str(), raw);
         Step::Finish
     }
 
-    /// play, record, tap, send_digits.
-    pub(crate) fn on_state_component(&mut self, p: &StateComponentPayload, raw: &Value) -> Step {
+    /// A `calling.call.connect` for this call: Connect and Disconnect listen.
+    pub(crate) fn on_connect(
+        &mut self,
+        state: &ConnectState,
+        peer: Option<&PeerInfo>,
+        raw: &Value,
+    ) -> Step {
         let r = &mut self.result;
-        let s = p.state.as_str();
-        let outcome = match self.kind {
-            // `paused` and any other non-final state are progress (bug 18).
-            ComponentKind::Play => match s {
-                "finished" => Some(true),
-                "error" => Some(false),
-                _ => None,
-            },
-            ComponentKind::Record => {
-                if p.url.is_some() {
-                    r.url = p.url.clone();
-                }
-                if p.duration.is_some() {
-                    r.duration = p.duration;
-                }
-                if p.size.is_some() {
-                    r.size = p.size;
-                }
-                match s {
-                    "finished" => Some(true),
-                    "no_input" | "error" => Some(false),
-                    _ => None,
-                }
+        let successful = match (&mut r.outcome, state) {
+            (ComponentOutcome::Connect(o), ConnectState::Connected) => {
+                o.state = Some(state.clone());
+                o.peer = peer.cloned();
+                true
             }
-            ComponentKind::Tap => {
-                if p.tap.is_some() {
-                    r.tap = p.tap.clone();
-                }
-                if p.device.is_some() {
-                    r.destination_device = p.device.clone();
-                }
-                match s {
-                    "finished" => Some(true),
-                    _ => None,
-                }
+            // A `disconnected` without `connected` resolves as a failure (the SDK hangs: bug 19).
+            (ComponentOutcome::Connect(o), ConnectState::Failed | ConnectState::Disconnected) => {
+                o.state = Some(state.clone());
+                false
             }
-            ComponentKind::SendDigits => match s {
-                "finished" => Some(true),
-                "error" => Some(false),
-                _ => None,
-            },
-            _ => None,
+            (ComponentOutcome::Disconnect(o), ConnectState::Disconnected) => {
+                o.state = Some(state.clone());
+                true
+            }
+            (ComponentOutcome::Disconnect(o), ConnectState::Failed) => {
+                o.state = Some(state.clone());
+                false
+            }
+            _ => return Step::Continue,
         };
-        match outcome {
+        r.successful = successful;
+        r.event = ev(state.as_str(), raw);
+        Step::Finish
+    }
+
+    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &Value) -> Step {
+        if let ComponentOutcome::Refer(o) = &mut self.result.outcome {
+            o.refer_to = p.sip_refer_to.clone().or(o.refer_to.take());
+            o.refer_response_code = p
+                .sip_refer_response_code
+                .clone()
+                .or(o.refer_response_code.take());
+            o.refer_notify_code = p
+                .sip_notify_response_code
+                .clone()
+                .or(o.refer_notify_code.take());
+        }
+        self.on_state(&p.state, raw)
+    }
+
+    /// A component state (play, record, tap, send_digits, refer): the state's own table says
+    /// whether it ends the component (`paused` and unknown states are progress: bug 18).
+    pub(crate) fn on_state<S: StoreState>(&mut self, state: &S, raw: &Value) -> Step {
+        let r = &mut self.result;
+        match state.outcome() {
             Some(ok) => {
+                state.store(&mut r.outcome);
                 r.successful = ok;
-                r.state = Some(s.to_owned());
-                r.event = ev(s, raw);
+                r.event = ev(state.as_str(), raw);
                 Step::Finish
             }
-            None => {
-                r.state = Some(s.to_owned());
-                Step::Continue
+            None => Step::Continue,
+        }
+    }
+
+    /// A record event: keep the file's details, then its state.
+    pub(crate) fn on_record(
+        &mut self,
+        p: &StateComponentPayload<RecordState>,
+        raw: &Value,
+    ) -> Step {
+        if let ComponentOutcome::Record(o) = &mut self.result.outcome {
+            if p.url.is_some() {
+                o.url = p.url.clone();
+            }
+            if p.duration.is_some() {
+                o.duration = p.duration;
+            }
+            if p.size.is_some() {
+                o.size = p.size;
             }
         }
+        self.on_state(&p.state, raw)
+    }
+
+    /// A tap event: keep the tap and its destination, then its state.
+    pub(crate) fn on_tap(&mut self, p: &StateComponentPayload<TapState>, raw: &Value) -> Step {
+        if let ComponentOutcome::Tap(o) = &mut self.result.outcome {
+            if p.tap.is_some() {
+                o.tap = p.tap.clone();
+            }
+            if p.device.is_some() {
+                o.destination_device = p.device.clone();
+            }
+        }
+        self.on_state(&p.state, raw)
     }
 
     /// Partial results and start-of-input are progress; only a final result completes (bug 20).
@@ -234,32 +246,30 @@ impl Component {
             return Step::Continue;
         }
         let r = &mut self.result;
-        let t = p.result.result_type.as_str();
+        let t = &p.result.result_type;
         let params = &p.result.params;
-        r.result_type = Some(t.to_owned());
         r.event = Some(ResultEvent {
-            name: t.to_owned(),
+            name: t.as_str().to_owned(),
             payload: serde_json::to_value(&p.result.params)
                 .map(|params| serde_json::json!({"type": t, "params": params}))
                 .unwrap_or(Value::Null),
         });
-        match t {
-            "digit" => {
-                r.successful = true;
-                r.state = Some("successful".into());
-                r.result = params.get("digits").and_then(lenient::value_as_string);
-                r.terminator = params.get("terminator").and_then(lenient::value_as_string);
-            }
-            "speech" => {
-                r.successful = true;
-                r.state = Some("successful".into());
-                r.result = params.get("text").and_then(lenient::value_as_string);
-                r.confidence = params.get("confidence").and_then(lenient::value_as_f64);
-            }
-            _ => {
-                r.successful = false;
-                r.state = Some(t.to_owned());
-            }
+        let s = |k: &str| params.get(k).and_then(lenient::value_as_string);
+        let input = match t {
+            CollectResultType::Digit => Some(PromptInput::Digits {
+                digits: s("digits"),
+                terminator: s("terminator"),
+            }),
+            CollectResultType::Speech => Some(PromptInput::Speech {
+                text: s("text"),
+                confidence: params.get("confidence").and_then(lenient::value_as_f64),
+            }),
+            _ => None,
+        };
+        r.successful = input.is_some();
+        if let ComponentOutcome::Prompt(o) = &mut r.outcome {
+            o.result_type = Some(t.clone());
+            o.input = input;
         }
         Step::Finish
     }
@@ -269,18 +279,22 @@ impl Component {
             return Step::Continue;
         };
         let r = &mut self.result;
-        let event = p.detect.params.event.as_str();
+        let ComponentOutcome::Detect(o) = &mut r.outcome else {
+            return Step::Continue;
+        };
+        let detected = &p.detect.params.event;
+        let event = detected.as_str();
         let detect_obj = serde_json::json!({
             "type": p.detect.detect_type,
             "params": {"event": event},
         });
-        r.result_type = Some(p.detect.detect_type.clone());
-        r.state = Some(event.to_owned());
-        let terminal = matches!(event, "finished" | "error");
+        o.detect_type = Some(p.detect.detect_type.clone());
+        o.last_event = Some(detected.clone());
+        let terminal = detected.is_terminal();
         if !track.mode.is_blocking() {
             if terminal {
-                r.successful = event != "error";
-                r.result = Some(track.events.join(","));
+                r.successful = *detected != DetectEvent::Error;
+                o.result = Some(track.events.join(","));
                 r.event = ev(event, &detect_obj);
                 return Step::Finish;
             }
@@ -291,16 +305,23 @@ impl Component {
         }
         if terminal {
             r.successful = false;
-            r.result = None;
+            o.result = None;
             r.event = ev(event, &detect_obj);
             return Step::Finish;
         }
-        let decided = if p.detect.detect_type == "digit" {
+        let decided = if p.detect.detect_type == DetectType::Digit {
             Some(event.to_owned())
-        } else if track.wait_for_beep && (track.saw_machine || event == "MACHINE") {
+        } else if track.wait_for_beep && (track.saw_machine || *detected == DetectEvent::Machine) {
             track.saw_machine = true;
-            (event == "READY").then(|| "MACHINE".to_owned())
-        } else if matches!(event, "MACHINE" | "HUMAN" | "UNKNOWN" | "CED" | "CNG") {
+            (*detected == DetectEvent::Ready).then(|| DetectEvent::Machine.as_str().to_owned())
+        } else if matches!(
+            detected,
+            DetectEvent::Machine
+                | DetectEvent::Human
+                | DetectEvent::Unknown
+                | DetectEvent::Ced
+                | DetectEvent::Cng
+        ) {
             Some(event.to_owned())
         } else {
             None
@@ -309,11 +330,11 @@ impl Component {
             return Step::Continue;
         };
         r.successful = match track.mode {
-            DetectMode::Human => result == "HUMAN",
-            DetectMode::Machine => result == "MACHINE",
+            DetectMode::Human => result == DetectEvent::Human.as_str(),
+            DetectMode::Machine => result == DetectEvent::Machine.as_str(),
             _ => true,
         };
-        r.result = Some(result);
+        o.result = Some(result);
         r.event = ev(event, &detect_obj);
         // The blocking form is done but the server-side detector still runs: stop it (bug 21).
         self.stop_detector = true;
@@ -322,26 +343,28 @@ impl Component {
 
     pub(crate) fn on_fax(&mut self, p: &FaxPayload) -> Step {
         let r = &mut self.result;
+        let ComponentOutcome::Fax(o) = &mut r.outcome else {
+            return Step::Continue;
+        };
         let fp = &p.fax.params;
         let s = |k: &str| fp.get(k).and_then(lenient::value_as_string);
         if let Some(d) = s("direction") {
-            r.direction = Some(d);
+            o.direction = Some(FaxDirection::parse(&d));
         }
-        let t = p.fax.fax_type.as_str();
-        if !matches!(t, "finished" | "error") {
+        if !matches!(p.fax.fax_type, FaxEventType::Finished | FaxEventType::Error) {
             return Step::Continue;
         }
-        r.identity = s("identity").or(r.identity.take());
-        r.remote_identity = s("remote_identity").or(r.remote_identity.take());
-        r.document = s("document").or(r.document.take());
-        r.pages = fp
+        o.identity = s("identity").or(o.identity.take());
+        o.remote_identity = s("remote_identity").or(o.remote_identity.take());
+        o.document = s("document").or(o.document.take());
+        o.pages = fp
             .get("pages")
             .and_then(lenient::value_as_u64)
-            .or(r.pages.take());
+            .or(o.pages.take());
+        o.state = Some(p.fax.fax_type.clone());
         r.successful = truthy(fp.get("success"));
-        r.state = Some(t.to_owned());
         r.event = Some(ResultEvent {
-            name: t.to_owned(),
+            name: p.fax.fax_type.as_str().to_owned(),
             payload: Value::Object(fp.clone()),
         });
         Step::Finish
@@ -351,7 +374,7 @@ impl Component {
 /// Whether a collect event is progress (partial result, start of input) rather than final.
 pub(crate) fn is_collect_progress(p: &CollectPayload) -> bool {
     p.is_final == Some(false)
-        || p.result.result_type == "start_of_input"
+        || p.result.result_type == CollectResultType::StartOfInput
         || p.state.as_deref() == Some("collecting")
 }
 
@@ -393,8 +416,14 @@ mod tests {
         for (kind, state, finishes, ok) in table {
             let mut c = Component::new(kind);
             let raw = with(json!({ "state": state }));
-            let p: StateComponentPayload = serde_json::from_value(raw.clone()).unwrap();
-            let step = c.on_state_component(&p, &raw);
+            let event_type = kind.spec().event_type.unwrap();
+            let step = match decode_payload(&event_type, &raw).unwrap().unwrap() {
+                CallingPayload::Play(p) => c.on_state(&p.state, &raw),
+                CallingPayload::SendDigits(p) => c.on_state(&p.state, &raw),
+                CallingPayload::Record(p) => c.on_record(&p, &raw),
+                CallingPayload::Tap(p) => c.on_tap(&p, &raw),
+                other => panic!("{other:?}"),
+            };
             assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
             if finishes {
                 assert_eq!(c.result.successful, ok, "{kind:?} {state}");
@@ -448,7 +477,7 @@ mod tests {
         ];
         for (kind, state, finishes, ok) in table {
             let mut c = Component::new(kind);
-            let step = c.on_connect(state, None, &json!({}));
+            let step = c.on_connect(&ConnectState::parse(state), None, &json!({}));
             assert_eq!(step == Step::Finish, finishes, "{kind:?} {state}");
             if finishes {
                 assert_eq!(c.result.successful, ok, "{kind:?} {state}");
@@ -471,7 +500,8 @@ mod tests {
         });
         for e in evs {
             let raw = with(json!({"detect":{"type":dtype,"params":{"event":e}}}));
-            let Ok(Some(CallingPayload::Detect(p))) = decode_payload("calling.call.detect", &raw)
+            let Ok(Some(CallingPayload::Detect(p))) =
+                decode_payload(&crate::wire::EventType::CallDetect, &raw)
             else {
                 panic!("decode");
             };
@@ -486,7 +516,8 @@ mod tests {
     fn detect_table() {
         use DetectMode::*;
         let r = |mode, beep, t, evs: &[&str]| {
-            detect_events(mode, beep, t, evs).map(|r| (r.successful, r.result))
+            detect_events(mode, beep, t, evs)
+                .map(|r| (r.successful, r.detect().unwrap().result.clone()))
         };
         let s = |x: &str| Some(x.to_owned());
         assert_eq!(
@@ -586,8 +617,8 @@ mod tests {
         let p: FaxPayload = serde_json::from_value(fin).unwrap();
         assert_eq!(c.on_fax(&p), Step::Finish);
         assert!(c.result.successful);
-        assert_eq!(c.result.pages, Some(3));
-        assert_eq!(c.result.direction.as_deref(), Some("send"));
+        assert_eq!(c.result.fax().unwrap().pages, Some(3));
+        assert_eq!(c.result.fax().unwrap().direction, Some(FaxDirection::Send));
 
         let mut r = Component::new(ComponentKind::Refer);
         for (state, finishes, ok) in [("inProgress", false, false), ("busy", true, false)] {
@@ -596,7 +627,10 @@ mod tests {
             assert_eq!(r.on_refer(&p, &raw) == Step::Finish, finishes);
             if finishes {
                 assert_eq!(r.result.successful, ok);
-                assert_eq!(r.result.refer_response_code.as_deref(), Some("202"));
+                assert_eq!(
+                    r.result.refer().unwrap().refer_response_code.as_deref(),
+                    Some("202")
+                );
             }
         }
     }

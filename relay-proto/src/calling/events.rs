@@ -7,16 +7,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::calling::states::{
+    CollectResultType, ConnectState, DetectEvent, DetectType, DeviceType, DialState, Direction,
+    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+};
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
-use crate::wire::lenient;
+use crate::wire::{lenient, EventType};
 
 /// A device as the server describes it (`{type, params}`), e.g. on inbound calls and peers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     /// `phone`, `sip`, `webrtc`, `rtp`, `ws`, ...
     #[serde(rename = "type", default)]
-    pub device_type: String,
+    pub device_type: DeviceType,
     /// Type-specific parameters (`from_number`/`to_number`, `from`/`to`, `addr`/`port`, ...).
     #[serde(default)]
     pub params: Map<String, Value>,
@@ -173,7 +177,7 @@ pub struct ReceivePayload {
     pub context: String,
     /// `inbound`.
     #[serde(default)]
-    pub direction: Option<String>,
+    pub direction: Option<Direction>,
     /// The caller/callee device.
     #[serde(default)]
     pub device: Option<DeviceInfo>,
@@ -194,7 +198,7 @@ pub struct StatePayload {
     pub end_reason: Option<String>,
     /// `inbound`/`outbound`.
     #[serde(default)]
-    pub direction: Option<String>,
+    pub direction: Option<Direction>,
     /// e.g. `dial`.
     #[serde(default)]
     pub created_by: Option<String>,
@@ -229,7 +233,7 @@ pub struct DialCall {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DialPayload {
     /// `dialing`, `answered`, `failed`.
-    pub dial_state: String,
+    pub dial_state: DialState,
     /// The dial tag.
     pub tag: DialTag,
     /// Node id.
@@ -249,7 +253,7 @@ pub struct ConnectPayload {
     #[serde(default)]
     pub node_id: Option<NodeId>,
     /// `connecting`, `connected`, `failed`, `disconnected`.
-    pub connect_state: String,
+    pub connect_state: ConnectState,
     /// Peer (on `connected`).
     #[serde(default)]
     pub peer: Option<PeerInfo>,
@@ -267,14 +271,15 @@ pub struct ComponentIds {
     pub control_id: ControlId,
 }
 
-/// `calling.call.play` / `record` / `tap` / `send_digits` payloads: a `state` plus extras.
+/// `calling.call.play` / `record` / `tap` / `send_digits` payloads: a `state` (typed per kind:
+/// [`PlayState`], [`RecordState`], [`TapState`], [`SendDigitsState`]) plus extras.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct StateComponentPayload {
+pub struct StateComponentPayload<S> {
     /// Ids.
     #[serde(flatten)]
     pub ids: ComponentIds,
     /// The component state.
-    pub state: String,
+    pub state: S,
     /// Record: the file URL.
     #[serde(default)]
     pub url: Option<String>,
@@ -300,7 +305,7 @@ pub struct StateComponentPayload {
 pub struct CollectResultPayload {
     /// `digit`, `speech`, `no_input`, `no_match`, `error`, `start_of_input`, ...
     #[serde(rename = "type")]
-    pub result_type: String,
+    pub result_type: CollectResultType,
     /// `{digits, terminator}` or `{text, confidence}`.
     #[serde(default)]
     pub params: Map<String, Value>,
@@ -326,8 +331,8 @@ pub struct CollectPayload {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DetectObject {
     /// `machine`, `fax`, `digit`.
-    #[serde(rename = "type", default)]
-    pub detect_type: String,
+    #[serde(rename = "type", default = "no_detect_type")]
+    pub detect_type: DetectType,
     /// `{event}`.
     pub params: DetectEventParams,
 }
@@ -336,13 +341,11 @@ pub struct DetectObject {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DetectEventParams {
     /// `MACHINE`, `HUMAN`, `UNKNOWN`, `READY`, `NOT_READY`, `CED`, `CNG`, digits, `finished`, `error`.
-    #[serde(deserialize_with = "required_string")]
-    pub event: String,
+    pub event: DetectEvent,
 }
 
-fn required_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let v = Value::deserialize(d)?;
-    lenient::value_as_string(&v).ok_or_else(|| serde::de::Error::custom("expected a string"))
+fn no_detect_type() -> DetectType {
+    DetectType::Other(String::new())
 }
 
 /// `calling.call.detect` payload.
@@ -360,7 +363,7 @@ pub struct DetectPayload {
 pub struct FaxObject {
     /// `page`, `finished`, `error`.
     #[serde(rename = "type")]
-    pub fax_type: String,
+    pub fax_type: FaxEventType,
     /// Details.
     #[serde(default)]
     pub params: Map<String, Value>,
@@ -385,7 +388,7 @@ pub struct ReferPayload {
     #[serde(default)]
     pub node_id: Option<NodeId>,
     /// `inProgress`, `cancel`, `busy`, `noAnswer`, `error`, `success`.
-    pub state: String,
+    pub state: ReferState,
     /// Refer-To.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sip_refer_to: Option<String>,
@@ -410,45 +413,49 @@ pub enum CallingPayload {
     /// `calling.call.connect`.
     Connect(ConnectPayload),
     /// `calling.call.play`.
-    Play(StateComponentPayload),
+    Play(StateComponentPayload<PlayState>),
     /// `calling.call.collect`.
     Collect(CollectPayload),
     /// `calling.call.record`.
-    Record(StateComponentPayload),
+    Record(StateComponentPayload<RecordState>),
     /// `calling.call.detect`.
     Detect(DetectPayload),
     /// `calling.call.fax`.
     Fax(FaxPayload),
     /// `calling.call.tap`.
-    Tap(StateComponentPayload),
+    Tap(StateComponentPayload<TapState>),
     /// `calling.call.send_digits`.
-    SendDigits(StateComponentPayload),
+    SendDigits(StateComponentPayload<SendDigitsState>),
     /// `calling.call.refer`.
     Refer(ReferPayload),
 }
 
-fn de<T: serde::de::DeserializeOwned>(event_type: &str, params: &Value) -> Result<T, Error> {
+fn de<T: serde::de::DeserializeOwned>(event_type: &EventType, params: &Value) -> Result<T, Error> {
     T::deserialize(params)
         .map_err(|e| Error::PeerMisbehaved(format!("malformed {event_type} payload: {e}")))
 }
 
 /// Decodes the `params` of a calling event. `Ok(None)` for an event type this version does not
-/// know; `Err(PeerMisbehaved)` for a known type with a malformed payload.
-pub fn decode_payload(event_type: &str, params: &Value) -> Result<Option<CallingPayload>, Error> {
+/// know (or not a calling one); `Err(PeerMisbehaved)` for a known type with a malformed payload.
+pub fn decode_payload(
+    event_type: &EventType,
+    params: &Value,
+) -> Result<Option<CallingPayload>, Error> {
+    use EventType as T;
     let t = event_type;
     Ok(Some(match t {
-        "calling.call.receive" => CallingPayload::Receive(de(t, params)?),
-        "calling.call.state" => CallingPayload::State(de(t, params)?),
-        "calling.call.dial" => CallingPayload::Dial(de(t, params)?),
-        "calling.call.connect" => CallingPayload::Connect(de(t, params)?),
-        "calling.call.play" => CallingPayload::Play(de(t, params)?),
-        "calling.call.collect" => CallingPayload::Collect(de(t, params)?),
-        "calling.call.record" => CallingPayload::Record(de(t, params)?),
-        "calling.call.detect" => CallingPayload::Detect(de(t, params)?),
-        "calling.call.fax" => CallingPayload::Fax(de(t, params)?),
-        "calling.call.tap" => CallingPayload::Tap(de(t, params)?),
-        "calling.call.send_digits" => CallingPayload::SendDigits(de(t, params)?),
-        "calling.call.refer" => CallingPayload::Refer(de(t, params)?),
+        T::CallReceive => CallingPayload::Receive(de(t, params)?),
+        T::CallState => CallingPayload::State(de(t, params)?),
+        T::CallDial => CallingPayload::Dial(de(t, params)?),
+        T::CallConnect => CallingPayload::Connect(de(t, params)?),
+        T::CallPlay => CallingPayload::Play(de(t, params)?),
+        T::CallCollect => CallingPayload::Collect(de(t, params)?),
+        T::CallRecord => CallingPayload::Record(de(t, params)?),
+        T::CallDetect => CallingPayload::Detect(de(t, params)?),
+        T::CallFax => CallingPayload::Fax(de(t, params)?),
+        T::CallTap => CallingPayload::Tap(de(t, params)?),
+        T::CallSendDigits => CallingPayload::SendDigits(de(t, params)?),
+        T::CallRefer => CallingPayload::Refer(de(t, params)?),
         _ => return Ok(None),
     }))
 }

@@ -57,6 +57,7 @@ mod components;
 mod deadlines;
 mod events;
 mod params;
+mod states;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -69,7 +70,7 @@ use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::core::{Core, PendingKind};
 use crate::session::{Event, RequestError};
-use crate::wire::RelayEvent;
+use crate::wire::{Method, RelayEvent};
 
 pub use api::CallMut;
 pub use call::CallInfo;
@@ -88,9 +89,19 @@ pub use params::{
     validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
     PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
+pub use states::{
+    Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
+    DialState, Direction, FaxDirection, FaxEventType, PlayState, RecordState, ReferState,
+    SendDigitsState, TapState, TtsGender,
+};
 pub use types::{
-    CallEvent, CollectProgress, ComponentKind, ComponentResult, ControlAction, ControlResult,
-    DialResult, ResultEvent,
+    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentKind, ComponentOutcome,
+    ComponentResult, ConnectOutcome, ConnectResult, ControlAction, ControlResult, DetectOutcome,
+    DetectResult, DialResult, DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult,
+    HangupOutcome, HangupResult, KindOutcome, KindSpec, PassOutcome, PassResult, PlayOutcome,
+    PlayResult, PromptInput, PromptOutcome, PromptResult, RecordOutcome, RecordResult,
+    ReferOutcome, ReferResult, ResultEvent, SendDigitsOutcome, SendDigitsResult, TapOutcome,
+    TapResult, WaitForOutcome, WaitForResult,
 };
 
 use call::Call;
@@ -187,7 +198,7 @@ impl Calling {
     ) -> Result<(), Error> {
         let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
             core.emit(Event::Unrecognized {
-                event_type: ev.event_type,
+                event_type: ev.event_type.into_string(),
                 raw,
             });
             return Ok(());
@@ -206,7 +217,7 @@ impl Calling {
                     state: x.state.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Play, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_state(&x.state, p)
                 });
                 Ok(())
             }
@@ -220,7 +231,7 @@ impl Calling {
                     size: x.size,
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Record, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_record(&x, p)
                 });
                 Ok(())
             }
@@ -233,7 +244,7 @@ impl Calling {
                     device: x.device.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::Tap, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_tap(&x, p)
                 });
                 Ok(())
             }
@@ -244,7 +255,7 @@ impl Calling {
                     state: x.state.clone(),
                 };
                 self.on_component(core, now, &x.ids, ComponentKind::SendDigits, up, |c| {
-                    c.on_state_component(&x, p)
+                    c.on_state(&x.state, p)
                 });
                 Ok(())
             }
@@ -280,7 +291,7 @@ impl Calling {
                     direction: fp
                         .get("direction")
                         .and_then(Value::as_str)
-                        .map(str::to_owned),
+                        .map(FaxDirection::parse),
                     page: fp
                         .get("number")
                         .or_else(|| fp.get("pages"))
@@ -309,7 +320,7 @@ impl Calling {
         let mut info = CallInfo::new(r.call_id.clone());
         info.node_id = r.node_id;
         info.context = Some(r.context);
-        info.direction = Some(r.direction.unwrap_or_else(|| "inbound".into()));
+        info.direction = Some(r.direction.unwrap_or(Direction::Inbound));
         info.device = r.device;
         // The receive's state is applied (the SDK leaves inbound calls at `none`: bug 14).
         let state = r
@@ -404,7 +415,7 @@ impl Calling {
                         t,
                         DialResult {
                             successful: false,
-                            state: "ended".into(),
+                            state: DialState::Ended,
                             call_id: None,
                             node_id: None,
                             end_reason,
@@ -460,8 +471,8 @@ impl Calling {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
         }
-        match d.dial_state.as_str() {
-            "answered" => {
+        match d.dial_state {
+            DialState::Answered => {
                 let Some(w) = d.call else {
                     return Err(Error::PeerMisbehaved(
                         "calling.call.dial answered without `call`".into(),
@@ -483,7 +494,7 @@ impl Calling {
                     info.node_id = w.node_id.clone();
                     info.device = w.device.clone();
                     info.tag = Some(d.tag.clone());
-                    info.direction = Some("outbound".into());
+                    info.direction = Some(Direction::Outbound);
                     info.set_state(CallState::Answered);
                     self.calls.insert(w.call_id.clone(), Call::new(info));
                     core.emit(Event::Call(CallEvent::StateChanged {
@@ -502,7 +513,7 @@ impl Calling {
                     d.tag,
                     DialResult {
                         successful: true,
-                        state: "answered".into(),
+                        state: DialState::Answered,
                         call_id: Some(w.call_id),
                         node_id: w.node_id,
                         end_reason: None,
@@ -510,14 +521,14 @@ impl Calling {
                     },
                 );
             }
-            "failed" => {
+            DialState::Failed => {
                 self.dials.remove(&d.tag);
                 complete_dial(
                     core,
                     d.tag,
                     DialResult {
                         successful: false,
-                        state: "failed".into(),
+                        state: DialState::Failed,
                         call_id: None,
                         node_id: None,
                         end_reason: None,
@@ -527,7 +538,7 @@ impl Calling {
             }
             other => core.emit(Event::Call(CallEvent::DialProgress {
                 tag: d.tag,
-                state: other.to_owned(),
+                state: other,
             })),
         }
         Ok(())
@@ -544,8 +555,8 @@ impl Calling {
             node_id: call.info.node_id.clone(),
             device: None,
         };
-        match c.connect_state.as_str() {
-            "connected" => {
+        match c.connect_state {
+            ConnectState::Connected => {
                 if let Some(p) = &c.peer {
                     // Create the peer from the connect event when the server did not announce
                     // it first (the SDK then reports no peer: bug 27).
@@ -558,7 +569,7 @@ impl Calling {
                         let mut info = CallInfo::new(p.call_id.clone());
                         info.node_id = p.node_id.clone();
                         info.device = p.device.clone();
-                        info.direction = Some("outbound".into());
+                        info.direction = Some(Direction::Outbound);
                         info.peer = Some(me);
                         info.set_state(CallState::Answered);
                         self.calls.insert(p.call_id.clone(), Call::new(info));
@@ -580,7 +591,7 @@ impl Calling {
                     }
                 }
             }
-            "disconnected" => {
+            ConnectState::Disconnected => {
                 let old = self.calls.get_mut(&id).and_then(|c| c.info.peer.take());
                 if let Some(old) = old {
                     if let Some(pc) = self.calls.get_mut(&old.call_id) {
@@ -694,7 +705,7 @@ impl Calling {
                     };
                     if let Err(e) = core.execute(
                         now,
-                        "calling.detect.stop",
+                        Method::CallingDetectStop.as_str(),
                         Value::Object(params),
                         PendingKind::Calling(req),
                     ) {
@@ -721,7 +732,7 @@ impl Calling {
                 tag,
                 DialResult {
                     successful: false,
-                    state: "failed".into(),
+                    state: DialState::Failed,
                     call_id: None,
                     node_id: None,
                     end_reason: None,
@@ -755,7 +766,7 @@ fn collect_progress(x: &CollectPayload) -> CollectProgress {
     let confidence = p
         .get("confidence")
         .and_then(crate::wire::lenient::value_as_f64);
-    if t == "start_of_input" {
+    if t == CollectResultType::StartOfInput {
         CollectProgress::StartOfInput
     } else if is_collect_progress(x) {
         CollectProgress::Partial {

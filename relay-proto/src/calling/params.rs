@@ -7,6 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::calling::events::DeviceInfo;
+use crate::calling::states::{Codec, DeviceType, TtsGender};
 use crate::error::Error;
 
 /// Default device timeout in seconds (PROTOCOL.md §4.1).
@@ -150,7 +151,7 @@ pub struct SipDevice {
     /// Custom `X-` headers.
     pub headers: Vec<SipHeader>,
     /// Codecs (`PCMU`, `PCMA`, `OPUS`, `G729`, `G722`, `VP8`, `H264`).
-    pub codecs: Vec<String>,
+    pub codecs: Vec<Codec>,
     /// Ask for WebRTC media.
     pub webrtc_media: bool,
     /// Caller display name.
@@ -226,7 +227,7 @@ impl Device {
                 non_empty("phone device `to`", &p.to)?;
                 let from = match &p.from {
                     Some(f) => Value::from(f.clone()),
-                    None => match defaults.filter(|d| d.device_type == "phone") {
+                    None => match defaults.filter(|d| d.device_type == DeviceType::Phone) {
                         Some(_) => default_param("from_number").ok_or_else(|| {
                             misuse("phone device has no `from` and the call has no from_number")
                         })?,
@@ -239,18 +240,18 @@ impl Device {
                 let timeout = match p.timeout {
                     Some(t) => Value::from(t),
                     None => defaults
-                        .filter(|d| d.device_type == "phone")
+                        .filter(|d| d.device_type == DeviceType::Phone)
                         .and_then(|_| default_param("timeout"))
                         .unwrap_or_else(|| Value::from(DEFAULT_DEVICE_TIMEOUT)),
                 };
-                Ok(json!({"type": "phone", "params": {
+                Ok(json!({"type": DeviceType::Phone, "params": {
                     "from_number": from, "to_number": p.to, "timeout": timeout}}))
             }
             Device::Sip(s) => {
                 non_empty("SIP device `to`", &s.to)?;
                 let from = match &s.from {
                     Some(f) => Value::from(f.clone()),
-                    None => match defaults.filter(|d| d.device_type == "sip") {
+                    None => match defaults.filter(|d| d.device_type == DeviceType::Sip) {
                         Some(_) => default_param("from").ok_or_else(|| {
                             misuse("SIP device has no `from` and the call has no from")
                         })?,
@@ -268,7 +269,8 @@ impl Device {
                     Value::from(s.timeout.unwrap_or(DEFAULT_DEVICE_TIMEOUT)),
                 );
                 if !s.codecs.is_empty() {
-                    params.insert("codecs".into(), Value::from(s.codecs.clone()));
+                    let codecs = s.codecs.iter().map(|c| Value::from(c.as_str()));
+                    params.insert("codecs".into(), Value::Array(codecs.collect()));
                 }
                 if s.webrtc_media {
                     params.insert("webrtc_media".into(), Value::Bool(true));
@@ -279,7 +281,7 @@ impl Device {
                 if let Some(n) = s.from_name.as_ref().filter(|n| !n.is_empty()) {
                     params.insert("from_name".into(), Value::from(n.clone()));
                 }
-                Ok(json!({"type": "sip", "params": params}))
+                Ok(json!({"type": DeviceType::Sip, "params": params}))
             }
         }
     }
@@ -423,7 +425,7 @@ pub enum Media {
         /// e.g. `en-US`.
         language: Option<String>,
         /// `male` or `female`.
-        gender: Option<String>,
+        gender: Option<TtsGender>,
     },
     /// Silence.
     Silence {
@@ -482,7 +484,7 @@ impl Media {
                     p.insert("language".into(), Value::from(l.clone()));
                 }
                 if let Some(g) = gender {
-                    p.insert("gender".into(), Value::from(g.clone()));
+                    p.insert("gender".into(), Value::from(g.as_str()));
                 }
                 json!({"type": "tts", "params": p})
             }

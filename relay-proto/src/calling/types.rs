@@ -4,8 +4,13 @@ use serde_json::Value;
 
 use crate::calling::call::CallInfo;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
+use crate::calling::states::{
+    CollectResultType, ConnectState, DetectEvent, DetectType, DialState, FaxDirection,
+    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+};
 use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
 use crate::session::RequestError;
+use crate::wire::{EventType, Method};
 
 /// Which command a component (and its [`ComponentResult`]) belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,61 +48,158 @@ pub enum ComponentKind {
     SendDigits,
 }
 
+/// What the protocol says about one component kind: the one table both the client core and
+/// relay-mock read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KindSpec {
+    /// The relay method that starts it (`None` for `WaitFor`, which sends nothing).
+    pub method: Option<Method>,
+    /// The event type that reports on it (`None` for pass, which completes on its response).
+    pub event_type: Option<EventType>,
+    /// Whether the command carries our `control_id` (and its events come back with it).
+    pub has_control_id: bool,
+    /// `<method>.stop`, if it can be stopped.
+    pub stop: Option<Method>,
+    /// `calling.play.pause`/`.resume`, if it can be paused.
+    pub pause_resume: Option<(Method, Method)>,
+    /// `<method>.volume`, if its volume can be changed.
+    pub volume: Option<Method>,
+}
+
 impl ComponentKind {
+    /// Every kind.
+    pub const ALL: &'static [ComponentKind] = &[
+        ComponentKind::Answer,
+        ComponentKind::Hangup,
+        ComponentKind::Pass,
+        ComponentKind::Connect,
+        ComponentKind::Disconnect,
+        ComponentKind::Refer,
+        ComponentKind::WaitFor,
+        ComponentKind::Play,
+        ComponentKind::Prompt,
+        ComponentKind::Record,
+        ComponentKind::Detect,
+        ComponentKind::SendFax,
+        ComponentKind::ReceiveFax,
+        ComponentKind::Tap,
+        ComponentKind::SendDigits,
+    ];
+
+    /// The protocol's table for this kind (PROTOCOL.md §4.15).
+    pub fn spec(self) -> KindSpec {
+        use EventType as E;
+        use Method as M;
+        let (method, event_type, has_control_id, stop) = match self {
+            ComponentKind::Answer => (Some(M::CallingAnswer), Some(E::CallState), false, None),
+            ComponentKind::Hangup => (Some(M::CallingEnd), Some(E::CallState), false, None),
+            ComponentKind::Pass => (Some(M::CallingPass), None, false, None),
+            ComponentKind::Connect => (Some(M::CallingConnect), Some(E::CallConnect), false, None),
+            ComponentKind::Disconnect => (
+                Some(M::CallingDisconnect),
+                Some(E::CallConnect),
+                false,
+                None,
+            ),
+            ComponentKind::Refer => (Some(M::CallingRefer), Some(E::CallRefer), false, None),
+            ComponentKind::WaitFor => (None, Some(E::CallState), false, None),
+            ComponentKind::Play => (
+                Some(M::CallingPlay),
+                Some(E::CallPlay),
+                true,
+                Some(M::CallingPlayStop),
+            ),
+            ComponentKind::Prompt => (
+                Some(M::CallingPlayAndCollect),
+                Some(E::CallCollect),
+                true,
+                Some(M::CallingPlayAndCollectStop),
+            ),
+            ComponentKind::Record => (
+                Some(M::CallingRecord),
+                Some(E::CallRecord),
+                true,
+                Some(M::CallingRecordStop),
+            ),
+            ComponentKind::Detect => (
+                Some(M::CallingDetect),
+                Some(E::CallDetect),
+                true,
+                Some(M::CallingDetectStop),
+            ),
+            ComponentKind::SendFax => (
+                Some(M::CallingSendFax),
+                Some(E::CallFax),
+                true,
+                Some(M::CallingSendFaxStop),
+            ),
+            ComponentKind::ReceiveFax => (
+                Some(M::CallingReceiveFax),
+                Some(E::CallFax),
+                true,
+                Some(M::CallingReceiveFaxStop),
+            ),
+            ComponentKind::Tap => (
+                Some(M::CallingTap),
+                Some(E::CallTap),
+                true,
+                Some(M::CallingTapStop),
+            ),
+            ComponentKind::SendDigits => (
+                Some(M::CallingSendDigits),
+                Some(E::CallSendDigits),
+                true,
+                None,
+            ),
+        };
+        KindSpec {
+            method,
+            event_type,
+            has_control_id,
+            stop,
+            pause_resume: (self == ComponentKind::Play)
+                .then_some((M::CallingPlayPause, M::CallingPlayResume)),
+            volume: match self {
+                ComponentKind::Play => Some(M::CallingPlayVolume),
+                ComponentKind::Prompt => Some(M::CallingPlayAndCollectVolume),
+                _ => None,
+            },
+        }
+    }
+
+    /// The kind a relay method starts (`None` for a method that starts no component).
+    pub fn from_method(method: Method) -> Option<ComponentKind> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.spec().method == Some(method))
+    }
+
     /// The relay method that starts it (`None` for `WaitFor`).
-    pub fn method(self) -> Option<&'static str> {
-        Some(match self {
-            ComponentKind::Answer => "calling.answer",
-            ComponentKind::Hangup => "calling.end",
-            ComponentKind::Pass => "calling.pass",
-            ComponentKind::Connect => "calling.connect",
-            ComponentKind::Disconnect => "calling.disconnect",
-            ComponentKind::Refer => "calling.refer",
-            ComponentKind::WaitFor => return None,
-            ComponentKind::Play => "calling.play",
-            ComponentKind::Prompt => "calling.play_and_collect",
-            ComponentKind::Record => "calling.record",
-            ComponentKind::Detect => "calling.detect",
-            ComponentKind::SendFax => "calling.send_fax",
-            ComponentKind::ReceiveFax => "calling.receive_fax",
-            ComponentKind::Tap => "calling.tap",
-            ComponentKind::SendDigits => "calling.send_digits",
-        })
+    pub fn method(self) -> Option<Method> {
+        self.spec().method
     }
 
     /// Whether the wire command carries our `control_id` (and events come back with it).
     pub fn has_control_id(self) -> bool {
-        matches!(
-            self,
-            ComponentKind::Play
-                | ComponentKind::Prompt
-                | ComponentKind::Record
-                | ComponentKind::Detect
-                | ComponentKind::SendFax
-                | ComponentKind::ReceiveFax
-                | ComponentKind::Tap
-                | ComponentKind::SendDigits
-        )
+        self.spec().has_control_id
+    }
+
+    /// The method of `action` on this kind (`None`: the kind does not accept it).
+    pub fn control_method(self, action: ControlAction) -> Option<Method> {
+        let spec = self.spec();
+        match action {
+            ControlAction::Stop => spec.stop,
+            ControlAction::Pause => spec.pause_resume.map(|(p, _)| p),
+            ControlAction::Resume => spec.pause_resume.map(|(_, r)| r),
+            ControlAction::Volume(_) => spec.volume,
+        }
     }
 
     /// Whether `action` is a control this component accepts.
     pub fn accepts(self, action: ControlAction) -> bool {
-        match action {
-            ControlAction::Stop => matches!(
-                self,
-                ComponentKind::Play
-                    | ComponentKind::Prompt
-                    | ComponentKind::Record
-                    | ComponentKind::Detect
-                    | ComponentKind::SendFax
-                    | ComponentKind::ReceiveFax
-                    | ComponentKind::Tap
-            ),
-            ControlAction::Pause | ControlAction::Resume => self == ComponentKind::Play,
-            ControlAction::Volume(_) => {
-                matches!(self, ComponentKind::Play | ComponentKind::Prompt)
-            }
-        }
+        self.control_method(action).is_some()
     }
 }
 
@@ -135,111 +237,108 @@ pub struct ResultEvent {
     pub payload: Value,
 }
 
-/// The final outcome of a component or call command: every field of the official SDK's
-/// `*Result` classes; fields that do not apply to a kind stay `None` (and are left out of its
-/// `Debug` output).
-#[derive(Clone, PartialEq)]
+/// The final outcome of a component or call command. Every result keeps what the official
+/// SDK's `*Result` classes share (`successful`, the raw `event` {name, payload}); what is
+/// particular to a kind is in [`ComponentResult::outcome`], one typed struct per kind.
+///
+/// `ComponentResult` (the default parameter) holds any kind's [`ComponentOutcome`];
+/// `ComponentResult<RecordOutcome>` (alias [`RecordResult`]) and its siblings hold one kind's,
+/// as the blocking forms of relay-client return them ([`ComponentResult::narrow`]).
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct ComponentResult {
+pub struct ComponentResult<O = ComponentOutcome> {
     /// Which command.
     pub kind: ComponentKind,
     /// Whether it succeeded (for `WaitFor`: whether a requested state was reached).
     pub successful: bool,
-    /// Final state (`finished`, `error`, `no_input`, `failed`, `connected`, `success`,
-    /// `"successful"` for a prompt that got input, the last detect event, ...).
-    pub state: Option<String>,
     /// Final event name and payload.
     pub event: Option<ResultEvent>,
-    /// Why it failed without a final event (execute failure, local refusal).
+    /// Why it failed without a final event (execute failure, local refusal, call ended).
     pub error: Option<RequestError>,
     /// Relay `code` of the response (pass, failed executes).
     pub code: Option<String>,
     /// Relay `message` of the response.
     pub message: Option<String>,
-    /// Record: file URL (from the response, overwritten by the final event).
-    pub url: Option<String>,
-    /// Record: seconds.
-    pub duration: Option<f64>,
-    /// Record: bytes.
-    pub size: Option<u64>,
-    /// Prompt and detect: result type (`digit`, `speech`, `no_input`, ...; detect: `machine`,
-    /// `fax`, `digit`).
-    pub result_type: Option<String>,
-    /// Prompt: digits or text. Detect: `MACHINE`, `HUMAN`, `CED`, digits, or the joined list
-    /// in async mode (`"MACHINE,NOT_READY,READY"`).
-    pub result: Option<String>,
-    /// Prompt: the terminator digit.
-    pub terminator: Option<String>,
-    /// Prompt: speech confidence.
-    pub confidence: Option<f64>,
-    /// Fax: `send` or `receive`.
-    pub direction: Option<String>,
-    /// Fax: our identity.
-    pub identity: Option<String>,
-    /// Fax: the remote identity.
-    pub remote_identity: Option<String>,
-    /// Fax: document URL.
-    pub document: Option<String>,
-    /// Fax: pages (string or number on the wire).
-    pub pages: Option<u64>,
-    /// Tap: the `tap` object.
-    pub tap: Option<Value>,
-    /// Tap: where the server sends from (from the response).
-    pub source_device: Option<DeviceInfo>,
-    /// Tap: where the audio goes (from the events).
-    pub destination_device: Option<DeviceInfo>,
-    /// Refer: Refer-To.
-    pub refer_to: Option<String>,
-    /// Refer: REFER response code.
-    pub refer_response_code: Option<String>,
-    /// Refer: NOTIFY response code.
-    pub refer_notify_code: Option<String>,
-    /// Hangup: the call's end reason.
-    pub end_reason: Option<EndReason>,
-    /// Connect: the connected peer leg (also in the registry).
-    pub peer: Option<PeerInfo>,
+    /// What is particular to the kind.
+    pub outcome: O,
 }
 
-impl std::fmt::Debug for ComponentResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = f.debug_struct("ComponentResult");
-        d.field("kind", &self.kind)
-            .field("successful", &self.successful);
-        macro_rules! opt {
-            ($($name:ident),*) => {$(
-                if let Some(v) = &self.$name {
-                    d.field(stringify!($name), v);
+/// One kind's outcome struct: what [`ComponentResult::narrow`] can narrow to.
+pub trait KindOutcome: Sized {
+    /// Takes this kind's outcome out of `outcome` (or gives `outcome` back).
+    fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>>;
+}
+
+impl KindOutcome for ComponentOutcome {
+    fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>> {
+        Ok(outcome)
+    }
+}
+
+macro_rules! kind_outcomes {
+    ($($variant:ident($ty:ident) => $alias:ident),* $(,)?) => {$(
+        impl KindOutcome for $ty {
+            fn from_outcome(outcome: ComponentOutcome) -> Result<Self, Box<ComponentOutcome>> {
+                match outcome {
+                    ComponentOutcome::$variant(o) => Ok(o),
+                    other => Err(Box::new(other)),
                 }
-            )*};
+            }
         }
-        opt!(
-            state,
+        #[doc = concat!("The result of one `", stringify!($variant), "` (the official SDK's `", stringify!($alias), "`).")]
+        pub type $alias = ComponentResult<$ty>;
+    )*};
+}
+
+kind_outcomes!(
+    Answer(AnswerOutcome) => AnswerResult,
+    Hangup(HangupOutcome) => HangupResult,
+    Pass(PassOutcome) => PassResult,
+    Connect(ConnectOutcome) => ConnectResult,
+    Disconnect(DisconnectOutcome) => DisconnectResult,
+    Refer(ReferOutcome) => ReferResult,
+    WaitFor(WaitForOutcome) => WaitForResult,
+    Play(PlayOutcome) => PlayResult,
+    Prompt(PromptOutcome) => PromptResult,
+    Record(RecordOutcome) => RecordResult,
+    Detect(DetectOutcome) => DetectResult,
+    Fax(FaxOutcome) => FaxResult,
+    Tap(TapOutcome) => TapResult,
+    SendDigits(SendDigitsOutcome) => SendDigitsResult,
+);
+
+impl ComponentResult {
+    /// This result with its kind's own outcome type (`Err(self)` if it is another kind's).
+    pub fn narrow<O: KindOutcome>(self) -> Result<ComponentResult<O>, Box<ComponentResult>> {
+        let ComponentResult {
+            kind,
+            successful,
             event,
             error,
             code,
             message,
-            url,
-            duration,
-            size,
-            result_type,
-            result,
-            terminator,
-            confidence,
-            direction,
-            identity,
-            remote_identity,
-            document,
-            pages,
-            tap,
-            source_device,
-            destination_device,
-            refer_to,
-            refer_response_code,
-            refer_notify_code,
-            end_reason,
-            peer
-        );
-        d.finish()
+            outcome,
+        } = self;
+        match O::from_outcome(outcome) {
+            Ok(outcome) => Ok(ComponentResult {
+                kind,
+                successful,
+                event,
+                error,
+                code,
+                message,
+                outcome,
+            }),
+            Err(outcome) => Err(Box::new(ComponentResult {
+                kind,
+                successful,
+                event,
+                error,
+                code,
+                message,
+                outcome: *outcome,
+            })),
+        }
     }
 }
 
@@ -248,33 +347,297 @@ impl ComponentResult {
         ComponentResult {
             kind,
             successful: false,
-            state: None,
             event: None,
             error: None,
             code: None,
             message: None,
-            url: None,
-            duration: None,
-            size: None,
-            result_type: None,
-            result: None,
-            terminator: None,
-            confidence: None,
-            direction: None,
-            identity: None,
-            remote_identity: None,
-            document: None,
-            pages: None,
-            tap: None,
-            source_device: None,
-            destination_device: None,
-            refer_to: None,
-            refer_response_code: None,
-            refer_notify_code: None,
-            end_reason: None,
-            peer: None,
+            outcome: ComponentOutcome::new(kind),
         }
     }
+}
+
+macro_rules! outcome_accessors {
+    ($($fn:ident => $variant:ident($ty:ty)),* $(,)?) => {
+        impl ComponentResult {
+            $(
+                #[doc = concat!("The [`", stringify!($ty), "`], if this is a `", stringify!($variant), "` result.")]
+                pub fn $fn(&self) -> Option<&$ty> {
+                    match &self.outcome {
+                        ComponentOutcome::$variant(o) => Some(o),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+outcome_accessors!(
+    answer => Answer(AnswerOutcome),
+    hangup => Hangup(HangupOutcome),
+    connect => Connect(ConnectOutcome),
+    disconnect => Disconnect(DisconnectOutcome),
+    refer => Refer(ReferOutcome),
+    wait_for => WaitFor(WaitForOutcome),
+    play => Play(PlayOutcome),
+    prompt => Prompt(PromptOutcome),
+    record => Record(RecordOutcome),
+    detect => Detect(DetectOutcome),
+    fax => Fax(FaxOutcome),
+    tap => Tap(TapOutcome),
+    send_digits => SendDigits(SendDigitsOutcome),
+);
+
+/// What is particular to each kind's outcome (the fields of the official SDK's `AnswerResult`,
+/// `HangupResult`, `ConnectResult`, `ReferResult`, `PlayResult`, `PromptResult`,
+/// `RecordResult`, `DetectResult`, `FaxResult`, `TapResult`, `SendDigitsResult`). A `state` is
+/// `None` when the component ended without its own final event (the call ended, the request
+/// failed: see [`ComponentResult::error`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ComponentOutcome {
+    /// `calling.answer`.
+    Answer(AnswerOutcome),
+    /// `calling.end`.
+    Hangup(HangupOutcome),
+    /// `calling.pass` (its `code`/`message` are on the result).
+    Pass(PassOutcome),
+    /// `calling.connect`.
+    Connect(ConnectOutcome),
+    /// `calling.disconnect`.
+    Disconnect(DisconnectOutcome),
+    /// `calling.refer`.
+    Refer(ReferOutcome),
+    /// `wait_for`.
+    WaitFor(WaitForOutcome),
+    /// `calling.play`.
+    Play(PlayOutcome),
+    /// `calling.play_and_collect`.
+    Prompt(PromptOutcome),
+    /// `calling.record`.
+    Record(RecordOutcome),
+    /// `calling.detect`.
+    Detect(DetectOutcome),
+    /// `calling.send_fax` / `calling.receive_fax`.
+    Fax(FaxOutcome),
+    /// `calling.tap`.
+    Tap(TapOutcome),
+    /// `calling.send_digits`.
+    SendDigits(SendDigitsOutcome),
+}
+
+impl ComponentOutcome {
+    pub(crate) fn new(kind: ComponentKind) -> Self {
+        match kind {
+            ComponentKind::Answer => ComponentOutcome::Answer(AnswerOutcome::default()),
+            ComponentKind::Hangup => ComponentOutcome::Hangup(HangupOutcome::default()),
+            ComponentKind::Pass => ComponentOutcome::Pass(PassOutcome::default()),
+            ComponentKind::Connect => ComponentOutcome::Connect(ConnectOutcome::default()),
+            ComponentKind::Disconnect => ComponentOutcome::Disconnect(DisconnectOutcome::default()),
+            ComponentKind::Refer => ComponentOutcome::Refer(ReferOutcome::default()),
+            ComponentKind::WaitFor => ComponentOutcome::WaitFor(WaitForOutcome::default()),
+            ComponentKind::Play => ComponentOutcome::Play(PlayOutcome::default()),
+            ComponentKind::Prompt => ComponentOutcome::Prompt(PromptOutcome::default()),
+            ComponentKind::Record => ComponentOutcome::Record(RecordOutcome::default()),
+            ComponentKind::Detect => ComponentOutcome::Detect(DetectOutcome::default()),
+            ComponentKind::SendFax | ComponentKind::ReceiveFax => {
+                ComponentOutcome::Fax(FaxOutcome::default())
+            }
+            ComponentKind::Tap => ComponentOutcome::Tap(TapOutcome::default()),
+            ComponentKind::SendDigits => ComponentOutcome::SendDigits(SendDigitsOutcome::default()),
+        }
+    }
+}
+
+/// `AnswerResult`: the call state that decided it.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct AnswerOutcome {
+    /// `answered` (success), or `ending`/`ended`.
+    pub state: Option<CallState>,
+}
+
+/// `PassResult`: nothing beyond the response's `code`/`message` on the result.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PassOutcome {}
+
+/// `HangupResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct HangupOutcome {
+    /// `HangupResult.reason`: the call's end reason.
+    pub end_reason: Option<EndReason>,
+}
+
+/// `ConnectResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ConnectOutcome {
+    /// `connected` (success), `failed` or `disconnected`.
+    pub state: Option<ConnectState>,
+    /// `ConnectResult.call`: the connected peer leg (also in the registry).
+    pub peer: Option<PeerInfo>,
+}
+
+/// The outcome of `calling.disconnect`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DisconnectOutcome {
+    /// `disconnected` (success) or `failed`.
+    pub state: Option<ConnectState>,
+}
+
+/// `ReferResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ReferOutcome {
+    /// The final refer state.
+    pub state: Option<ReferState>,
+    /// `referTo`.
+    pub refer_to: Option<String>,
+    /// `referResponseCode`: the REFER response code.
+    pub refer_response_code: Option<String>,
+    /// `referNotifyCode`: the NOTIFY response code.
+    pub refer_notify_code: Option<String>,
+}
+
+/// The outcome of `wait_for`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct WaitForOutcome {
+    /// The requested state that was reached.
+    pub state: Option<CallState>,
+}
+
+/// `PlayResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PlayOutcome {
+    /// `finished` or `error`.
+    pub state: Option<PlayState>,
+}
+
+/// What a prompt collected.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PromptInput {
+    /// DTMF digits.
+    Digits {
+        /// The digits.
+        digits: Option<String>,
+        /// The terminator digit.
+        terminator: Option<String>,
+    },
+    /// Recognised speech.
+    Speech {
+        /// The text.
+        text: Option<String>,
+        /// The recogniser's confidence.
+        confidence: Option<f64>,
+    },
+}
+
+/// `PromptResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PromptOutcome {
+    /// `PromptResult.type`: `digit`, `speech`, `no_input`, `no_match`, `error`.
+    pub result_type: Option<CollectResultType>,
+    /// The input (for `digit` and `speech`).
+    pub input: Option<PromptInput>,
+}
+
+impl PromptOutcome {
+    /// `PromptResult.result`: the digits or the text.
+    pub fn result(&self) -> Option<&str> {
+        match &self.input {
+            Some(PromptInput::Digits { digits, .. }) => digits.as_deref(),
+            Some(PromptInput::Speech { text, .. }) => text.as_deref(),
+            None => None,
+        }
+    }
+    /// `PromptResult.terminator`.
+    pub fn terminator(&self) -> Option<&str> {
+        match &self.input {
+            Some(PromptInput::Digits { terminator, .. }) => terminator.as_deref(),
+            _ => None,
+        }
+    }
+    /// `PromptResult.confidence`.
+    pub fn confidence(&self) -> Option<f64> {
+        match &self.input {
+            Some(PromptInput::Speech { confidence, .. }) => *confidence,
+            _ => None,
+        }
+    }
+}
+
+/// `RecordResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct RecordOutcome {
+    /// `finished`, `no_input` or `error`.
+    pub state: Option<RecordState>,
+    /// The file's URL (from the response, overwritten by the final event).
+    pub url: Option<String>,
+    /// Seconds.
+    pub duration: Option<f64>,
+    /// Bytes.
+    pub size: Option<u64>,
+}
+
+/// `DetectResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DetectOutcome {
+    /// `DetectResult.type`: `machine`, `fax` or `digit`.
+    pub detect_type: Option<DetectType>,
+    /// The last detector event seen.
+    pub last_event: Option<DetectEvent>,
+    /// `DetectResult.result`: `MACHINE`, `HUMAN`, `CED`, the digits, or in async mode the
+    /// joined list of events (`"MACHINE,NOT_READY,READY"`).
+    pub result: Option<String>,
+}
+
+/// `FaxResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct FaxOutcome {
+    /// `finished` or `error`.
+    pub state: Option<FaxEventType>,
+    /// `send` or `receive`.
+    pub direction: Option<FaxDirection>,
+    /// Our identity.
+    pub identity: Option<String>,
+    /// The remote identity.
+    pub remote_identity: Option<String>,
+    /// Document URL.
+    pub document: Option<String>,
+    /// Pages (string or number on the wire).
+    pub pages: Option<u64>,
+}
+
+/// `TapResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct TapOutcome {
+    /// `finished`.
+    pub state: Option<TapState>,
+    /// The `tap` object.
+    pub tap: Option<Value>,
+    /// Where the server sends from (from the response).
+    pub source_device: Option<DeviceInfo>,
+    /// Where the audio goes (from the events).
+    pub destination_device: Option<DeviceInfo>,
+}
+
+/// `SendDigitsResult`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct SendDigitsOutcome {
+    /// `finished` or `error`.
+    pub state: Option<SendDigitsState>,
 }
 
 /// The outcome of a dial.
@@ -284,7 +647,7 @@ pub struct DialResult {
     /// Whether a leg answered.
     pub successful: bool,
     /// `answered`, `failed`, or `ended` (single-device dial whose leg ended first).
-    pub state: String,
+    pub state: DialState,
     /// The winning leg (now in the registry) on success.
     pub call_id: Option<CallId>,
     /// The winner's node id.
@@ -318,7 +681,7 @@ pub enum CollectProgress {
     /// A partial (non-final) result.
     Partial {
         /// `digit` or `speech`.
-        result_type: String,
+        result_type: CollectResultType,
         /// Digits or text so far.
         result: Option<String>,
         /// Speech confidence.
@@ -327,7 +690,7 @@ pub enum CollectProgress {
     /// The final result (a [`CallEvent::ComponentFinished`] follows for tracked components).
     Final {
         /// `digit`, `speech`, `no_input`, `no_match`, `error`.
-        result_type: String,
+        result_type: CollectResultType,
         /// Digits or text.
         result: Option<String>,
         /// Terminator digit.
@@ -384,7 +747,7 @@ pub enum CallEvent {
         /// The dial.
         tag: DialTag,
         /// `dialing`.
-        state: String,
+        state: DialState,
     },
     /// A dial finished: exactly once per [`Session::dial`](crate::Session::dial).
     DialCompleted {
@@ -398,7 +761,7 @@ pub enum CallEvent {
         /// Call id.
         call_id: CallId,
         /// `connecting`, `connected`, `failed`, `disconnected`.
-        state: String,
+        state: ConnectState,
         /// The peer (on `connected`).
         peer: Option<PeerInfo>,
     },
@@ -409,7 +772,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// State.
-        state: String,
+        state: PlayState,
     },
     /// `calling.call.collect`.
     CollectUpdate {
@@ -427,7 +790,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `recording`, `finished`, `no_input`.
-        state: String,
+        state: RecordState,
         /// URL.
         url: Option<String>,
         /// Seconds.
@@ -442,9 +805,9 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `machine`, `fax`, `digit`.
-        detect_type: String,
+        detect_type: DetectType,
         /// The detector event (`MACHINE`, `READY`, `CED`, `1#`, `finished`, ...).
-        event: String,
+        event: DetectEvent,
     },
     /// `calling.call.fax`.
     FaxUpdate {
@@ -453,9 +816,9 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `page`, `finished`, `error`.
-        fax_type: String,
+        fax_type: FaxEventType,
         /// Direction.
-        direction: Option<String>,
+        direction: Option<FaxDirection>,
         /// Page number (on `page`) or page count.
         page: Option<u64>,
     },
@@ -466,7 +829,7 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `tapping`, `finished`.
-        state: String,
+        state: TapState,
         /// The `tap` object.
         tap: Option<Value>,
         /// Destination device.
@@ -479,14 +842,14 @@ pub enum CallEvent {
         /// Control id.
         control_id: ControlId,
         /// `finished`.
-        state: String,
+        state: SendDigitsState,
     },
     /// `calling.call.refer`.
     ReferUpdate {
         /// Call id.
         call_id: CallId,
         /// `inProgress`, `success`, `error`, `busy`, `noAnswer`, `cancel`.
-        state: String,
+        state: ReferState,
         /// Refer-To.
         refer_to: Option<String>,
         /// REFER response code.
@@ -568,5 +931,55 @@ impl CallEvent {
             CallEvent::StateChanged { tag, .. } => tag.as_ref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_keeps_the_kind_and_gives_other_kinds_back() {
+        let mut r = ComponentResult::new(ComponentKind::Record);
+        r.successful = true;
+        if let ComponentOutcome::Record(o) = &mut r.outcome {
+            o.url = Some("https://x/r.mp3".into());
+        }
+        let rec: RecordResult = r.clone().narrow().unwrap();
+        assert!(rec.successful);
+        assert_eq!(rec.outcome.url.as_deref(), Some("https://x/r.mp3"));
+        let back = r.clone().narrow::<PlayOutcome>().unwrap_err();
+        assert_eq!(*back, r);
+        assert!(ComponentResult::new(ComponentKind::SendFax).fax().is_some());
+        assert!(ComponentResult::new(ComponentKind::Pass)
+            .narrow::<PassOutcome>()
+            .is_ok());
+    }
+
+    #[test]
+    fn kind_table_is_consistent() {
+        for &k in ComponentKind::ALL {
+            let spec = k.spec();
+            if let Some(m) = spec.method {
+                assert_eq!(ComponentKind::from_method(m), Some(k), "{k:?}");
+            }
+            // Only components with a control id can be controlled.
+            for a in [
+                ControlAction::Stop,
+                ControlAction::Pause,
+                ControlAction::Volume(0.0),
+            ] {
+                if k.accepts(a) {
+                    assert!(spec.has_control_id, "{k:?} {a:?}");
+                }
+            }
+        }
+        assert!(!ComponentKind::SendDigits.accepts(ControlAction::Stop));
+        assert!(ComponentKind::Prompt.accepts(ControlAction::Volume(1.0)));
+        assert!(!ComponentKind::Record.accepts(ControlAction::Pause));
+        assert_eq!(
+            ComponentKind::Tap.control_method(ControlAction::Stop),
+            Some(Method::CallingTapStop)
+        );
     }
 }

@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::messaging::{MessageEvent, MessageEventKind};
-use crate::wire::{self, BroadcastKind, RelayEvent};
+use crate::messaging::message_event;
+use crate::wire::{self, BroadcastKind, EventType, RelayEvent};
 
 use super::{Event, Session};
 
@@ -37,11 +37,9 @@ impl Session {
         }
         let b: Broadcast<'_> = serde_json::from_str(params.get())
             .map_err(|e| Error::PeerMisbehaved(format!("bad blade.broadcast params: {e}")))?;
-        if let (Some(theirs), Some(ours)) = (b.protocol.as_deref(), self.core.protocol.as_deref()) {
-            if theirs != ours {
-                tracing::debug!(theirs, ours, "broadcast for another protocol; ignored");
-                return Ok(());
-            }
+        if !for_us(b.protocol.as_deref(), self.core.protocol.as_deref()) {
+            tracing::debug!(theirs = ?b.protocol, "broadcast for another protocol; ignored");
+            return Ok(());
         }
         let event = b.event.unwrap_or_default();
         let Some(inner) = b.params else {
@@ -59,24 +57,9 @@ impl Session {
         };
         match kind {
             BroadcastKind::Tasks => {
-                #[derive(serde::Deserialize)]
-                struct TaskEvent {
-                    #[serde(default)]
-                    context: Option<String>,
-                    #[serde(default)]
-                    message: Option<Value>,
-                }
                 let t: TaskEvent = serde_json::from_str(inner.get())
                     .map_err(|e| Error::PeerMisbehaved(format!("bad task broadcast: {e}")))?;
-                let Some(context) = t.context else {
-                    return Err(Error::PeerMisbehaved(
-                        "task broadcast without context".into(),
-                    ));
-                };
-                self.core.emit(Event::Task {
-                    context,
-                    message: t.message.unwrap_or(Value::Null),
-                });
+                self.core.emit(t.into_event()?);
                 Ok(())
             }
             BroadcastKind::Messaging => {
@@ -89,9 +72,9 @@ impl Session {
             BroadcastKind::Calling => {
                 let inner = wire::rpc::raw_to_value(Some(inner));
                 let ev = decode_relay_event(&inner)?;
-                if !ev.event_type.starts_with("calling.") {
+                if !ev.event_type.is_calling() {
                     self.core.emit(Event::Unrecognized {
-                        event_type: ev.event_type,
+                        event_type: ev.event_type.into_string(),
                         raw: inner,
                     });
                     return Ok(());
@@ -115,60 +98,74 @@ impl Session {
             params: T,
         }
         #[derive(serde::Deserialize)]
-        struct MessagingInner<'a> {
-            #[serde(borrow)]
-            event_type: Cow<'a, str>,
+        struct MessagingInner {
+            event_type: EventType,
             #[serde(default)]
             context: Option<String>,
             params: crate::messaging::Message,
         }
-        #[derive(serde::Deserialize)]
-        struct TaskInner {
-            context: String,
-            #[serde(default)]
-            message: Option<Value>,
-        }
         let text = params.get();
         let ours = self.core.protocol.as_deref();
-        let protocol_ok = |p: &Option<Cow<'_, str>>| match (p.as_deref(), ours) {
-            (Some(theirs), Some(ours)) => theirs == ours,
-            _ => true,
-        };
-        if text.contains("\"queuing.relay.messaging\"") {
-            let f: Fast<'_, MessagingInner<'_>> = serde_json::from_str(text).ok()?;
-            let kind = match (f.event.as_ref(), f.params.event_type.as_ref()) {
-                ("queuing.relay.messaging", "messaging.receive") => MessageEventKind::Received,
-                ("queuing.relay.messaging", "messaging.state") => MessageEventKind::StateChanged,
-                _ => return None,
-            };
+        let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
+        if text.contains(BroadcastKind::Messaging.as_str()) {
+            let f: Fast<'_, MessagingInner> = serde_json::from_str(text).ok()?;
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Messaging) {
+                return None;
+            }
             if !protocol_ok(&f.protocol) {
                 return None;
             }
-            let message = f.params.params;
-            let context = f
-                .params
-                .context
-                .or_else(|| message.context.clone())
-                .unwrap_or_default();
-            self.core.emit(Event::Message(MessageEvent {
-                kind,
-                context,
-                message,
-            }));
+            let inner = f.params;
+            let m = message_event(&inner.event_type, inner.context, inner.params)?;
+            self.core.emit(Event::Message(m));
             return Some(Ok(()));
         }
-        if text.contains("\"queuing.relay.tasks\"") {
-            let f: Fast<'_, TaskInner> = serde_json::from_str(text).ok()?;
-            if f.event != "queuing.relay.tasks" || !protocol_ok(&f.protocol) {
+        if text.contains(BroadcastKind::Tasks.as_str()) {
+            let f: Fast<'_, TaskEvent> = serde_json::from_str(text).ok()?;
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Tasks)
+                || !protocol_ok(&f.protocol)
+            {
                 return None;
             }
-            self.core.emit(Event::Task {
-                context: f.params.context,
-                message: f.params.message.unwrap_or(Value::Null),
-            });
+            // Anything unusual (no context) takes the general path, which reports it.
+            let event = f.params.into_event().ok()?;
+            self.core.emit(event);
             return Some(Ok(()));
         }
         None
+    }
+}
+
+/// The protocol filter: a broadcast naming another protocol than the session's is not ours
+/// (either side unknown: accepted).
+fn for_us(theirs: Option<&str>, ours: Option<&str>) -> bool {
+    match (theirs, ours) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => true,
+    }
+}
+
+/// The inner object of a `queuing.relay.tasks` broadcast (PROTOCOL.md §5.16).
+#[derive(serde::Deserialize)]
+struct TaskEvent {
+    #[serde(default)]
+    context: Option<String>,
+    #[serde(default)]
+    message: Option<Value>,
+}
+
+impl TaskEvent {
+    /// The task rule: a context is required; a missing message is `null`.
+    fn into_event(self) -> Result<Event, Error> {
+        let Some(context) = self.context else {
+            return Err(Error::PeerMisbehaved(
+                "task broadcast without context".into(),
+            ));
+        };
+        Ok(Event::Task {
+            context,
+            message: self.message.unwrap_or(Value::Null),
+        })
     }
 }
 

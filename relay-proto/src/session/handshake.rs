@@ -127,7 +127,15 @@ impl Handshake {
                 }
             }
             (PendingKind::Connect, Ok(v)) => {
-                let r: ConnectResult = serde_json::from_value(v).unwrap_or_default();
+                let r: ConnectResult = match serde_json::from_value(v) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Peer misbehaved: never run on an invented (empty) session.
+                        tracing::warn!(error = %e, "malformed blade.connect result");
+                        close_transport(core, 4002, "malformed blade.connect result");
+                        return None;
+                    }
+                };
                 if let Some(s) = r.sessionid.filter(|s| !s.is_empty()) {
                     core.session_id = Some(s);
                 }
@@ -246,7 +254,7 @@ impl Handshake {
         let params = json!({"contexts": contexts});
         let id = core.execute(
             now,
-            "signalwire.receive",
+            wire::Method::Receive.as_str(),
             params,
             PendingKind::Receive {
                 contexts: contexts.clone(),

@@ -181,10 +181,23 @@ impl BroadcastKind {
     /// (the official SDK drops it); its inner `event_type` decides the real routing.
     pub fn from_event(event: &str) -> Option<Self> {
         match event {
-            "queuing.relay.events" | "relay" => Some(BroadcastKind::Calling),
-            "queuing.relay.messaging" => Some(BroadcastKind::Messaging),
-            "queuing.relay.tasks" => Some(BroadcastKind::Tasks),
-            _ => None,
+            "relay" => Some(BroadcastKind::Calling),
+            _ => [
+                BroadcastKind::Calling,
+                BroadcastKind::Messaging,
+                BroadcastKind::Tasks,
+            ]
+            .into_iter()
+            .find(|k| k.as_str() == event),
+        }
+    }
+
+    /// The broadcast `event` a server sends for this stream.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BroadcastKind::Calling => "queuing.relay.events",
+            BroadcastKind::Messaging => "queuing.relay.messaging",
+            BroadcastKind::Tasks => "queuing.relay.tasks",
         }
     }
 }
@@ -193,7 +206,7 @@ impl BroadcastKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelayEvent {
     /// e.g. `calling.call.state`, `messaging.receive`.
-    pub event_type: String,
+    pub event_type: crate::wire::EventType,
     /// Event channel (the protocol).
     #[serde(default)]
     pub event_channel: Option<String>,
@@ -214,20 +227,22 @@ pub struct RelayEvent {
     pub params: Value,
 }
 
-/// Method names the Blade layer uses.
+/// Method names the Blade layer uses (derived from [`Method`](crate::wire::Method), the one
+/// table of names).
 pub mod method {
+    use crate::wire::Method;
     /// Authentication and session creation.
-    pub const CONNECT: &str = "blade.connect";
+    pub const CONNECT: &str = Method::Connect.as_str();
     /// Envelope of every relay command.
-    pub const EXECUTE: &str = "blade.execute";
+    pub const EXECUTE: &str = Method::Execute.as_str();
     /// Channel subscription.
-    pub const SUBSCRIPTION: &str = "blade.subscription";
+    pub const SUBSCRIPTION: &str = Method::Subscription.as_str();
     /// Keepalive, either direction.
-    pub const PING: &str = "blade.ping";
+    pub const PING: &str = Method::Ping.as_str();
     /// Server asks the client to pause and expect a close.
-    pub const DISCONNECT: &str = "blade.disconnect";
+    pub const DISCONNECT: &str = Method::Disconnect.as_str();
     /// Server event delivery.
-    pub const BROADCAST: &str = "blade.broadcast";
+    pub const BROADCAST: &str = Method::Broadcast.as_str();
     /// JWT refresh.
-    pub const REAUTHENTICATE: &str = "blade.reauthenticate";
+    pub const REAUTHENTICATE: &str = Method::Reauthenticate.as_str();
 }

@@ -5,9 +5,11 @@
 
 pub mod blade;
 pub mod lenient;
+pub mod names;
 pub mod relay;
 pub mod rpc;
 
 pub use blade::*;
+pub use names::{EventType, Method, UnknownName};
 pub use relay::RelayResult;
 pub use rpc::{decode, Incoming, RpcError};

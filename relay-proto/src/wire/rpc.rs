@@ -167,57 +167,6 @@ pub fn decode(text: &str) -> Result<Incoming, Error> {
     })
 }
 
-/// Like [`decode`] for an already parsed value.
-pub fn decode_value(value: Value) -> Result<Incoming, Error> {
-    let Value::Object(mut obj) = value else {
-        return Err(Error::Decode(format!(
-            "frame is JSON {} rather than an object",
-            json_kind(&value)
-        )));
-    };
-    let id = obj.remove("id").and_then(|v| match v {
-        Value::String(s) => Some(RequestId::new(s)),
-        Value::Number(n) => Some(RequestId::new(n.to_string())),
-        _ => None,
-    });
-    if let Some(method) = obj.get("method") {
-        let Some(method) = method.as_str() else {
-            return Err(Error::PeerMisbehaved("`method` is not a string".into()));
-        };
-        let method = method.to_owned();
-        let params = obj.remove("params").unwrap_or(Value::Null);
-        return Ok(Incoming::Request { id, method, params });
-    }
-    let Some(id) = id else {
-        return Err(Error::PeerMisbehaved(
-            "frame has neither `method` nor a usable `id`".into(),
-        ));
-    };
-    if let Some(err) = obj.remove("error").filter(|e| !e.is_null()) {
-        let err = match serde_json::from_value::<RpcError>(err.clone()) {
-            Ok(e) => e,
-            Err(_) => RpcError {
-                code: 0,
-                message: err.to_string(),
-                extra: Map::new(),
-            },
-        };
-        return Ok(Incoming::Response {
-            id,
-            payload: Err(err),
-        });
-    }
-    match obj.remove("result") {
-        Some(result) => Ok(Incoming::Response {
-            id,
-            payload: Ok(result),
-        }),
-        None => Err(Error::PeerMisbehaved(format!(
-            "response {id} has neither `result` nor `error`"
-        ))),
-    }
-}
-
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -229,22 +178,15 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Encodes a request frame.
+/// Encodes a request frame. Infallible: a `Value` always serializes (nothing is defaulted).
 pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> String {
-    #[derive(Serialize)]
-    struct Req<'a> {
-        jsonrpc: &'static str,
-        id: &'a str,
-        method: &'a str,
-        params: &'a Value,
-    }
-    serde_json::to_string(&Req {
-        jsonrpc: "2.0",
-        id: id.as_str(),
-        method,
-        params,
-    })
-    .unwrap_or_default()
+    // `Display` of a JSON value writes its JSON text (strings quoted and escaped).
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"method":{},"params":{}}}"#,
+        Value::from(id.as_str()),
+        Value::from(method),
+        params
+    )
 }
 
 /// Encodes a success response frame.
