@@ -7,6 +7,8 @@
 //! event of each step swallowed before a cut. For every run: every awaited call resolves
 //! within its bound (success, a typed error, or `Lost`), no task hangs (the whole run has a
 //! virtual-time bound), the session id is kept (restored), and the second call works.
+// The sweeps print how many frames they cut after (see `--nocapture`).
+#![allow(clippy::print_stderr)]
 
 mod sim;
 
@@ -107,7 +109,13 @@ async fn first_flow(rt: &VirtualRuntime, call: &Call) -> Vec<Step> {
         step(rt, "answer", call.answer(), component).await,
         step(rt, "play", call.play_tts("hello"), component).await,
         step(rt, "prompt", call.prompt(prompt()), component).await,
-        step(rt, "record", call.record(RecordParams::default()), component).await,
+        step(
+            rt,
+            "record",
+            call.record(RecordParams::default()),
+            component,
+        )
+        .await,
         step(rt, "hangup", call.hangup(), component).await,
     ]
 }
@@ -316,7 +324,10 @@ impl Tally {
 #[test]
 fn a_cut_after_every_server_frame_leaves_no_await_pending() {
     let (server_frames, _) = baseline();
-    assert!(server_frames >= 15, "the flow has {server_frames} server frames");
+    assert!(
+        server_frames >= 15,
+        "the flow has {server_frames} server frames"
+    );
     let mut tally = Tally::default();
     for k in 1..=server_frames {
         let o = scenario(|s| s.cut_after_server_frame(k));
@@ -336,7 +347,10 @@ fn a_cut_after_every_server_frame_leaves_no_await_pending() {
 #[test]
 fn a_cut_after_every_client_frame_leaves_no_await_pending() {
     let (_, client_frames) = baseline();
-    assert!(client_frames >= 9, "the flow has {client_frames} client frames");
+    assert!(
+        client_frames >= 9,
+        "the flow has {client_frames} client frames"
+    );
     let mut tally = Tally::default();
     for k in 1..=client_frames {
         let o = scenario(|s| s.cut_after_client_frame(k));

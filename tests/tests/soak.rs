@@ -9,10 +9,13 @@
 //! cargo test --release -p relay-tests --test soak -- --ignored --nocapture
 //! ```
 //!
-//! `SOAK_CALLS` overrides the number of calls. The run is bounded: it fails if it has not
+//! `SOAK_CALLS` overrides the number of calls, `SOAK_WINDOW` the most calls in progress at
+//! once (default 500), `SOAK_WALL_SECS` the wall-clock bound. The run is bounded: it fails if it has not
 //! finished after five minutes of wall-clock time. It prints its figures (calls, outcomes,
 //! drops, wall time, RSS before / peak / after).
 #![allow(clippy::disallowed_methods)]
+// The soak prints its figures and its progress.
+#![allow(clippy::print_stdout)]
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,10 +38,19 @@ const BATCH: u64 = 250;
 const WINDOW: u64 = 500;
 const DROP_EVERY: Duration = Duration::from_secs(2);
 const WALL_LIMIT: Duration = Duration::from_secs(300);
+/// No handler finishing for this long (longer than every bound of the session config below)
+/// means every call that reached the handler is done.
+const SETTLE: Duration = Duration::from_secs(25);
+/// An offer counts as lost in transit if a drop came at most this long after its batch was
+/// injected (the batch was still in the socket, unread, when it died).
+const TRANSIT: Duration = Duration::from_secs(1);
+
+fn env(key: &str) -> Option<u64> {
+    std::env::var(key).ok().and_then(|v| v.parse().ok())
+}
 
 /// `SOAK_CALLS` or [`CALLS`]; `SOAK_WALL_SECS` or [`WALL_LIMIT`].
 fn settings() -> (u64, Duration) {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let calls = env("SOAK_CALLS").unwrap_or(CALLS);
     let wall = env("SOAK_WALL_SECS").map_or(WALL_LIMIT, Duration::from_secs);
     (calls, wall)
@@ -59,6 +71,10 @@ fn rss_kib() -> u64 {
 struct Tally {
     reached: Mutex<BTreeSet<String>>,
     injected: AtomicU64,
+    /// When each drop was made.
+    drops_at: Mutex<Vec<Instant>>,
+    /// Awaits in progress: answer, play, hangup.
+    awaiting: [AtomicU64; 3],
     started: AtomicU64,
     finished: AtomicU64,
     /// Every step succeeded.
@@ -102,20 +118,43 @@ impl Tally {
     }
 }
 
+/// Awaits `fut`, counting it in `gauge` meanwhile.
+async fn pending<T>(gauge: &AtomicU64, fut: impl std::future::Future<Output = T>) -> T {
+    gauge.fetch_add(1, Ordering::Relaxed);
+    let out = fut.await;
+    gauge.fetch_sub(1, Ordering::Relaxed);
+    out
+}
+
 /// The handler's flow: answer, play (instant with `media_speed` 0), hang up.
 async fn handle(tally: Arc<Tally>, call: relay_client::Call) {
     let id = call.id().as_str().to_owned();
     tally.started.fetch_add(1, Ordering::Relaxed);
     tally.reached.lock().expect("reached").insert(id.clone());
-    let answer = call.answer().await;
-    let mut ok = tally.record(&id, "answer", &answer, answer.as_ref().is_ok_and(|r| r.successful));
+    let answer = pending(&tally.awaiting[0], call.answer()).await;
+    let mut ok = tally.record(
+        &id,
+        "answer",
+        &answer,
+        answer.as_ref().is_ok_and(|r| r.successful),
+    );
     if ok {
-        let play = call.play_tts("hello").await;
-        ok = tally.record(&id, "play", &play, play.as_ref().is_ok_and(|r| r.successful));
+        let play = pending(&tally.awaiting[1], call.play_tts("hello")).await;
+        ok = tally.record(
+            &id,
+            "play",
+            &play,
+            play.as_ref().is_ok_and(|r| r.successful),
+        );
     }
     // Hang up whatever happened before (a call left up would be a leak on the server).
-    let hangup = call.hangup().await;
-    let hung_up = tally.record(&id, "hangup", &hangup, hangup.as_ref().is_ok_and(|r| r.successful));
+    let hangup = pending(&tally.awaiting[2], call.hangup()).await;
+    let hung_up = tally.record(
+        &id,
+        "hangup",
+        &hangup,
+        hangup.as_ref().is_ok_and(|r| r.successful),
+    );
     if ok && hung_up {
         tally.success.fetch_add(1, Ordering::Relaxed);
     }
@@ -123,32 +162,39 @@ async fn handle(tally: Arc<Tally>, call: relay_client::Call) {
 }
 
 /// Injects `calls` inbound calls in batches, keeping at most [`WINDOW`] unfinished; returns
-/// the ids the server created.
-async fn inject(server: &RunningServer, tally: &Tally, calls: u64) -> BTreeSet<String> {
+/// the batches the server created (when, and the call ids).
+async fn inject(server: &RunningServer, tally: &Tally, calls: u64) -> Vec<(Instant, Vec<String>)> {
+    let mut batches = Vec::new();
+    let window = env("SOAK_WINDOW").unwrap_or(WINDOW);
     let mut ids = BTreeSet::new();
     while (ids.len() as u64) < calls {
         let outstanding = ids.len() as u64 - tally.finished.load(Ordering::Relaxed);
-        if outstanding + BATCH > WINDOW {
+        if outstanding + BATCH > window {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
         let n = BATCH.min(calls - ids.len() as u64);
         let body = json!({"context": "office", "from": "+15551230001",
             "to": "+15553210002", "count": n});
+        let at = Instant::now();
         match server.control("inbound_call", body).await {
             Ok(out) => {
                 let created = out["calls"].as_array().cloned().unwrap_or_default();
                 assert_eq!(created.len() as u64, n, "{out}");
                 tally.injected.fetch_add(n, Ordering::Relaxed);
+                let mut batch = Vec::new();
                 for c in created {
-                    ids.insert(c["call_id"].as_str().expect("call_id").to_owned());
+                    let id = c["call_id"].as_str().expect("call_id").to_owned();
+                    ids.insert(id.clone());
+                    batch.push(id);
                 }
+                batches.push((at, batch));
             }
             // No session receives the context right now (the socket was just dropped).
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    ids
+    batches
 }
 
 /// Drops the client's socket every [`DROP_EVERY`] until `done`; returns how many drops.
@@ -164,13 +210,17 @@ async fn dropper(
             return drops;
         }
         println!(
-            "soak: {} injected, {} reached the handler, {} finished, {drops} drops",
+            "soak: {} injected, {} reached the handler, {} finished, {drops} drops, \
+             awaiting answer/play/hangup {:?}",
             tally.injected.load(Ordering::Relaxed),
             tally.started.load(Ordering::Relaxed),
             tally.finished.load(Ordering::Relaxed),
+            tally.awaiting.each_ref().map(|a| a.load(Ordering::Relaxed)),
         );
+        let at = Instant::now();
         if let Ok(out) = server.control("drop", json!({})).await {
             drops += out["dropped"].as_u64().unwrap_or(0);
+            tally.drops_at.lock().expect("drops").push(at);
         }
     }
 }
@@ -240,8 +290,28 @@ async fn soak(calls: u64) {
         tally.started.load(Ordering::Relaxed),
         tally.finished.load(Ordering::Relaxed),
     );
+    let (drops, backlog) = (f.drops, f.backlog);
+    let ids: BTreeSet<String> = f.batches.iter().flat_map(|(_, b)| b.clone()).collect();
+    let unknown: Vec<_> = reached.difference(&ids).take(5).collect();
+    assert!(unknown.is_empty(), "calls nobody injected: {unknown:?}");
+    // Every call is accounted for: it reached the handler, or its offer was in the socket when
+    // a drop killed it (Relay v2 does not replay events after a restore, so no client can
+    // see such an offer).
+    let drops_at = tally.drops_at.lock().expect("drops").clone();
+    let (mut unaccounted, mut lost_in_transit) = (Vec::new(), 0u64);
+    for (at, batch) in &f.batches {
+        let dropped_after = drops_at.iter().any(|d| *d >= *at && *d - *at <= TRANSIT);
+        for id in batch.iter().filter(|id| !reached.contains(*id)) {
+            if dropped_after {
+                lost_in_transit += 1;
+            } else {
+                unaccounted.push(id.clone());
+            }
+        }
+    }
     println!(
-        "soak: calls {calls}, reached handler {}, finished {finished}, all steps ok {}, \
+        "soak: calls {calls}, reached handler {}, lost in transit by a drop {lost_in_transit}, \
+         finished {finished}, all steps ok {}, \
          typed fault errors {}, refused at a bound {}, other errors {}, drops {drops}, wall {:.1} s, \
          RSS before {} KiB, peak {peak} KiB, at end {rss_end} KiB, after 5 s idle {rss_after} KiB",
         reached.len(),
@@ -257,16 +327,19 @@ async fn soak(calls: u64) {
         rss_after = f.rss_after,
     );
     assert_eq!(stopped, Ok(StopReason::Closed));
-    let (ids, drops, backlog) = (f.ids, f.drops, f.backlog);
     let (rss_end, rss_after) = (f.rss_end, f.rss_after);
     assert_eq!(ids.len() as u64, calls, "the server created every call");
-    let missing: Vec<_> = ids.difference(&reached).take(5).collect();
-    let unknown: Vec<_> = reached.difference(&ids).take(5).collect();
     assert!(
-        missing.is_empty() && unknown.is_empty(),
-        "every injected call reached the handler: missing {missing:?}, unknown {unknown:?}"
+        unaccounted.is_empty(),
+        "{} calls never reached the handler without a drop to explain it: {:?}",
+        unaccounted.len(),
+        &unaccounted[..unaccounted.len().min(5)]
     );
-    assert_eq!(started_n, calls, "no call reached the handler twice");
+    assert_eq!(
+        started_n,
+        reached.len() as u64,
+        "no call reached the handler twice"
+    );
     assert_eq!(finished, started_n, "no handler is left pending");
     assert_eq!(backlog, 0, "nothing waits in the consumer queue");
     assert!(other.is_empty(), "untyped or unexpected errors: {other:?}");
@@ -285,7 +358,7 @@ async fn soak(calls: u64) {
 
 /// What [`drive`] measured.
 struct Figures {
-    ids: BTreeSet<String>,
+    batches: Vec<(Instant, Vec<String>)>,
     drops: u64,
     wall: Duration,
     rss_before: u64,
@@ -305,22 +378,31 @@ async fn drive(server: &RunningServer, tally: &Tally, client: &RelayClient, call
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let peak = tokio::spawn(rss_peak(done.clone()));
     let work = async {
-        let ids = inject(server, tally, calls).await;
-        // Every injected call reaches the handler and its handler finishes.
-        while tally.finished.load(Ordering::Relaxed) < calls {
+        let batches = inject(server, tally, calls).await;
+        // Every call that reached the handler finishes; the others are lost in transit (see
+        // `lost_in_transit`): wait until nothing moves for a while.
+        let mut last = (u64::MAX, Instant::now());
+        loop {
+            let now = (tally.finished.load(Ordering::Relaxed), Instant::now());
+            if now.0 == calls || (now.0 == last.0 && now.1 - last.1 > SETTLE) {
+                break;
+            }
+            if now.0 != last.0 {
+                last = now;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         done.store(true, Ordering::Relaxed);
-        ids
+        batches
     };
-    let (ids, drops) = tokio::join!(work, dropper(server, tally, done.clone()));
+    let (batches, drops) = tokio::join!(work, dropper(server, tally, done.clone()));
     let wall = started.elapsed();
     let rss_peak = peak.await.expect("sampler");
     let rss_end = rss_kib();
     // Idle for a while: memory must not keep growing once the calls are over.
     tokio::time::sleep(Duration::from_secs(5)).await;
     Figures {
-        ids,
+        batches,
         drops,
         wall,
         rss_before,
