@@ -40,3 +40,23 @@ fn mock_frames_corpus_replays_without_panic() {
 fn session_ops_corpus_replays_without_panic() {
     replay("session_ops", relay_mock::fuzzing::session_ops, 3);
 }
+
+/// The `session_ops` operations really drive both sides: an inbound call from the control API
+/// is answered and played to by the session, and the mock sees those requests.
+#[test]
+fn session_ops_program_reaches_the_mock() {
+    use relay_mock::fuzzing::{run_ops, MediaPick, Op};
+    let pair = run_ops(&[
+        Op::InboundCall(false),
+        Op::Answer(2),
+        Op::Play {
+            call: 2,
+            media: vec![MediaPick::Silence(8)],
+            volume: 0,
+        },
+        Op::Advance(8),
+    ]);
+    let methods = relay_tests::client_methods(pair.transcript());
+    assert!(methods.iter().any(|m| m == "calling.answer"), "{methods:?}");
+    assert!(methods.iter().any(|m| m == "calling.play"), "{methods:?}");
+}

@@ -19,4 +19,4 @@ mod session_ops;
 
 pub use mock_frames::mock_frames;
 pub use relay_proto::fuzzing::frames;
-pub use session_ops::{session_ops, Op};
+pub use session_ops::{run_ops, session_ops, Answer, Forged, MediaPick, Op};

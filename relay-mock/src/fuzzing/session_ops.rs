@@ -696,21 +696,28 @@ impl Driver {
     }
 }
 
-/// Arbitrary bytes decoded (by `arbitrary`) into a program of [`Op`]s on a [`Pair`] whose
-/// session (context `office`) is ready. Panics on a panic of either side, on a client frame
-/// that is not JSON-RPC 2.0, on a request id sent twice, and on unbounded in-flight or queued
-/// requests.
+/// Arbitrary bytes decoded (by `arbitrary`) into a program of [`Op`]s (at most 512) and run
+/// by [`run_ops`].
 pub fn session_ops(data: &[u8]) {
-    let mut d = Driver::new(Instant::now());
     let mut u = Unstructured::new(data);
-    for _ in 0..MAX_OPS {
-        if u.is_empty() {
-            break;
+    let mut ops = Vec::new();
+    while ops.len() < MAX_OPS && !u.is_empty() {
+        match Op::arbitrary(&mut u) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
         }
-        let Ok(op) = Op::arbitrary(&mut u) else {
-            break;
-        };
-        d.run(&op);
+    }
+    run_ops(&ops);
+}
+
+/// Runs `ops` on a [`Pair`] whose session (context `office`) is ready, then lets every timer
+/// fire, and returns the pair. Panics on a panic of either side, on a client frame that is not
+/// JSON-RPC 2.0, on a request id sent twice, and on unbounded in-flight or queued requests.
+pub fn run_ops(ops: &[Op]) -> Pair {
+    let mut d = Driver::new(Instant::now());
+    for op in ops {
+        d.run(op);
     }
     d.finish();
+    d.pair
 }
