@@ -317,7 +317,10 @@ impl Driver {
     /// Feeds a forged frame straight to the session.
     fn inject(&mut self, text: &str) {
         let now = self.pair.now();
-        let _ = self.pair.session_mut().handle_input(now, Input::Frame(text));
+        let _ = self
+            .pair
+            .session_mut()
+            .handle_input(now, Input::Frame(text));
         self.drive();
     }
 
@@ -412,7 +415,9 @@ impl Driver {
         match op {
             Op::InboundCall(other) => {
                 let context = if *other { "other" } else { "office" };
-                let _ = self.pair.control("inbound_call", json!({"context":context}));
+                let _ = self
+                    .pair
+                    .control("inbound_call", json!({"context":context}));
                 self.drive();
             }
             Op::InboundMessage => {
@@ -455,7 +460,8 @@ impl Driver {
                 self.inject(&text);
             }
             Op::Advance(q) => {
-                self.pair.advance(Duration::from_millis(u64::from(*q) * 250));
+                self.pair
+                    .advance(Duration::from_millis(u64::from(*q) * 250));
                 self.drive();
             }
             Op::NextTimer => {
