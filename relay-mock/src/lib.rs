@@ -13,6 +13,8 @@
 
 #[cfg(feature = "control-client")]
 pub mod control;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod net;
 pub mod pair;
 pub mod replay;
