@@ -146,9 +146,11 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod messaging;
+mod outcome;
 pub mod rng;
 mod session;
 pub mod task;
+mod timer;
 pub mod wire;
 
 pub use calling::{

@@ -1,16 +1,13 @@
 //! Messaging: `messaging.send` and the `messaging.receive` / `messaging.state` events.
 
-use std::time::Instant;
-
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::ids::{MessageId, RequestId};
-use crate::session::core::PendingKind;
-use crate::session::{RequestError, Session};
-use crate::wire::{lenient, EventType, Method, RelayResult};
+use crate::ids::MessageId;
+use crate::outcome::RequestError;
+use crate::wire::{lenient, EventType, RelayResult};
 
 /// What to send with [`Session::messaging_send`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -333,23 +330,4 @@ pub(crate) fn message_event(
         context,
         message,
     })
-}
-
-impl Session {
-    /// Sends a message (`messaging.send`). The outcome arrives as
-    /// [`Event::MessageSent`](crate::Event::MessageSent); state changes as
-    /// [`Event::Message`](crate::Event::Message) on the message's context.
-    pub fn messaging_send(
-        &mut self,
-        now: Instant,
-        params: &MessageParams,
-    ) -> Result<RequestId, Error> {
-        let wire = params.to_wire()?;
-        self.core.execute(
-            now,
-            Method::MessagingSend.as_str(),
-            wire,
-            PendingKind::MessagingSend,
-        )
-    }
 }

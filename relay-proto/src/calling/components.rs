@@ -16,7 +16,7 @@ use crate::calling::states::{
 use crate::calling::types::{
     ComponentKind, ComponentOutcome, ComponentResult, PromptInput, ResultEvent,
 };
-use crate::session::RequestError;
+use crate::outcome::RequestError;
 use crate::wire::lenient;
 
 /// Whether an event finished the component.

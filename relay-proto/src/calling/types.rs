@@ -2,14 +2,14 @@
 
 use serde_json::Value;
 
-use crate::calling::call::CallInfo;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
+use crate::calling::info::CallInfo;
 use crate::calling::states::{
     CollectResultType, ConnectState, DetectEvent, DetectType, DialState, FaxDirection,
     FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
 };
 use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
-use crate::session::RequestError;
+use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
 
 /// Which command a component (and its [`ComponentResult`]) belongs to.

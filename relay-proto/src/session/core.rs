@@ -11,8 +11,8 @@ use crate::config::{Backoff, Bounds};
 use crate::error::Error;
 use crate::ids::{IdGenerator, IdKind, RequestId};
 use crate::rng::SplitMix64;
-use crate::session::{Event, Output, RequestError};
-use crate::wire::{self, RelayResult, RpcError};
+use crate::session::{Event, Output};
+use crate::wire;
 
 /// What a pending request was for, so its answer can be routed to the sub-machine that sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -340,20 +340,5 @@ impl Core {
     pub(crate) fn backoff_delay(&mut self, attempt: u32) -> Duration {
         let sample = self.rng.next_f64();
         self.backoff.delay(attempt, sample)
-    }
-}
-
-/// Turns a `blade.execute` answer into a relay outcome: success only on code `"200"` (or none).
-pub(crate) fn relay_outcome(payload: Result<Value, RpcError>) -> Result<RelayResult, RequestError> {
-    match payload {
-        Err(e) => Err(RequestError::Rpc(e)),
-        Ok(v) => {
-            let r = RelayResult::from_blade_result(&v);
-            if r.is_success() {
-                Ok(r)
-            } else {
-                Err(RequestError::Relay(r))
-            }
-        }
     }
 }

@@ -2,11 +2,14 @@
 //! offline queue, and dispatch of server requests and broadcasts to the sub-machines.
 
 mod broadcast;
+mod calling_api;
 pub(crate) mod core;
 mod handshake;
+mod messaging_api;
 mod timers;
 
-pub use self::timers::Timer;
+pub use crate::outcome::RequestError;
+pub use crate::timer::Timer;
 
 use std::time::Instant;
 
@@ -21,7 +24,8 @@ use crate::messaging::{MessageEvent, SendResult};
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
-use self::core::{relay_outcome, Core, PendingKind, Phase};
+use self::core::{Core, PendingKind, Phase};
+use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
 /// will come.
@@ -98,46 +102,6 @@ pub enum Output {
     /// Nothing more to do: call back with [`Input::Timeout`] at this instant (`None`: nothing
     /// is scheduled; wait for a frame, a transport change or a command).
     Timeout(Option<Instant>),
-}
-
-/// Why a request did not succeed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// No answer before the request timeout. The connection is left alone.
-    #[error("request timed out")]
-    Timeout,
-    /// The connection dropped while the request was in flight; it was not re-sent, because the
-    /// server may have executed it.
-    #[error("connection lost before the answer arrived")]
-    ConnectionLost,
-    /// The session stopped (closed by the application, bad credentials, or attempts
-    /// exhausted) before the command could be sent.
-    #[error("session stopped")]
-    SessionStopped,
-    /// The server answered with a JSON-RPC error (including `-32000`, which is an ordinary
-    /// error here and never a reason to reconnect).
-    #[error("server error {}: {}", .0.code, .0.message)]
-    Rpc(RpcError),
-    /// The server answered with a relay failure (`code` other than `"200"`).
-    #[error("relay failure {}: {}", .0.code.as_deref().unwrap_or("?"), .0.message.as_deref().unwrap_or(""))]
-    Relay(RelayResult),
-    /// Refused locally, nothing sent (e.g. a command on a call that is ending).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// The command waited in the offline queue for
-    /// [`SessionConfig::offline_timeout`] after it was issued (the session was disconnected,
-    /// handshaking, paused, or at its in-flight bound) and was dropped: it was **never sent**,
-    /// so it is safe to issue again.
-    #[error("not sent: the session was not ready within the offline timeout")]
-    OfflineTimeout,
-    /// The outcome is unknown: the wait was open when the transport dropped, and its final
-    /// event did not come within [`SessionConfig::lost_event_timeout`] after the session was
-    /// restored (Relay v2 does not replay events), or the session was not restored at all and
-    /// the call is gone. The command may have completed, or may still be running on the
-    /// server (a long recording, for instance).
-    #[error("outcome lost with the connection")]
-    Lost,
 }
 
 /// Why the session stopped for good.
