@@ -148,6 +148,7 @@ pub mod ids;
 pub mod messaging;
 mod outcome;
 pub mod rng;
+pub(crate) mod rpc;
 mod session;
 pub mod task;
 mod timer;

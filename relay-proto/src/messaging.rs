@@ -56,15 +56,17 @@ impl MessageParams {
             ("to", &self.to),
         ] {
             if v.trim().is_empty() {
-                return Err(Error::misuse(format!(
-                    "messaging.send needs a non-empty `{name}`"
-                )));
+                return Err(Error::invalid(
+                    format!("messaging.send `{name}`"),
+                    "must not be empty",
+                ));
             }
         }
         let has_body = self.body.as_deref().is_some_and(|b| !b.is_empty());
         if !has_body && self.media.is_empty() {
-            return Err(Error::misuse(
-                "messaging.send needs a `body` or at least one `media` URL",
+            return Err(Error::invalid(
+                "messaging.send `body`",
+                "needs a `body` or at least one `media` URL",
             ));
         }
         let mut m = self.extra.clone();
@@ -291,8 +293,8 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         #[serde(default, borrow)]
         params: Option<&'a RawValue>,
     }
-    let ev: Inner<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
+    let ev: Inner<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| Error::malformed_event("relay event", e))?;
     if MessageEventKind::from_event_type(&ev.event_type).is_none() {
         return Ok(Err(ev.event_type.into_string()));
     }

@@ -8,11 +8,11 @@ use crate::calling::component_params::{
     DetectKind, DetectMode, DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams,
     RecordParams, ReferParams, TapParams,
 };
+use crate::calling::kinds::{ComponentKind, ControlAction};
 use crate::calling::params::{validate_send_digits, ConnectParams, DialParams, Media};
-use crate::calling::types::{ComponentKind, ControlAction};
 use crate::calling::Outbox;
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
-use crate::error::Error;
+use crate::error::{ApiMisuse, Error};
 use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::wire::Method;
 
@@ -45,9 +45,9 @@ impl Calling {
         id: &CallId,
     ) -> Result<CallMut<'a>, Error> {
         if self.call(id).is_none() && !self.is_gone(id) {
-            return Err(Error::ApiMisuse(format!(
-                "unknown call {id} (it ended or was never known)"
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: id.clone(),
+            }));
         }
         Ok(CallMut {
             out,
@@ -119,9 +119,10 @@ impl CallMut<'_> {
     #[must_use = "the id identifies the outcome"]
     pub fn hangup(&mut self, now: Instant, reason: EndReason) -> Result<ControlId, Error> {
         if let EndReason::Other(r) = &reason {
-            return Err(Error::ApiMisuse(format!(
-                "hangup reason {r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"
-            )));
+            return Err(Error::invalid(
+                "hangup reason",
+                format!("{r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"),
+            ));
         }
         let mut m = Map::new();
         m.insert("reason".into(), json!(reason.as_str()));

@@ -12,7 +12,7 @@ use crate::calling::{
     ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
     ResultEvent,
 };
-use crate::error::Error;
+use crate::error::{ApiMisuse, Capacity, Error};
 use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::outcome::RequestError;
 use crate::wire::RelayResult;
@@ -38,15 +38,14 @@ impl Calling {
                 emit_finished(out, call_id, control_id.clone(), comp);
                 return Ok(control_id);
             }
-            return Err(Error::ApiMisuse(format!(
-                "unknown call {call_id} (never known, or ended long ago)"
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         };
         if call.components.len() >= self.max_components {
-            return Err(Error::Capacity {
-                what: "components per call",
+            return Err(Error::Capacity(Capacity::ComponentsPerCall {
                 limit: self.max_components,
-            });
+            }));
         }
         let control_id = out.next_control_id();
         let mut comp = Component::new(kind);
@@ -100,7 +99,9 @@ impl Calling {
         state: Option<CallState>,
     ) -> Result<ControlId, Error> {
         if !self.calls.contains_key(call_id) {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         }
         let control_id = out.next_control_id();
         let mut c = Component::new(kind);
@@ -124,19 +125,21 @@ impl Calling {
         action: ControlAction,
     ) -> Result<RequestId, Error> {
         let Some(call) = self.calls.get(call_id) else {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         };
         let Some(comp) = call.components.get(control_id) else {
-            return Err(Error::ApiMisuse(format!(
-                "no running component {control_id} on call {call_id}"
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownComponent {
+                call_id: call_id.clone(),
+                control_id: control_id.clone(),
+            }));
         };
         let Some(method) = comp.kind.control_method(action) else {
-            return Err(Error::ApiMisuse(format!(
-                "{:?} does not support {}",
-                comp.kind,
-                action.suffix()
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::ControlNotSupported {
+                kind: comp.kind,
+                action,
+            }));
         };
         let mut params = Map::new();
         if let ControlAction::Volume(v) = action {

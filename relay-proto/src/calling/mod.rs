@@ -57,6 +57,7 @@ mod components;
 mod deadlines;
 mod events;
 mod info;
+pub(crate) mod kinds;
 mod outbox;
 mod params;
 mod states;
@@ -68,7 +69,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
-use crate::error::Error;
+use crate::error::{Capacity, Error, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{Method, RelayEvent};
@@ -86,6 +87,7 @@ pub use events::{
     StateComponentPayload, StatePayload,
 };
 pub use info::CallInfo;
+pub use kinds::{ComponentKind, ControlAction, KindSpec};
 pub use params::{
     validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
     PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
@@ -96,13 +98,12 @@ pub use states::{
     SendDigitsState, TapState, TtsGender,
 };
 pub use types::{
-    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentKind, ComponentOutcome,
-    ComponentResult, ConnectOutcome, ConnectResult, ControlAction, ControlResult, DetectOutcome,
-    DetectResult, DialResult, DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult,
-    HangupOutcome, HangupResult, KindOutcome, KindSpec, PassOutcome, PassResult, PlayOutcome,
-    PlayResult, PromptInput, PromptOutcome, PromptResult, RecordOutcome, RecordResult,
-    ReferOutcome, ReferResult, ResultEvent, SendDigitsOutcome, SendDigitsResult, TapOutcome,
-    TapResult, WaitForOutcome, WaitForResult,
+    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentOutcome, ComponentResult,
+    ConnectOutcome, ConnectResult, ControlResult, DetectOutcome, DetectResult, DialResult,
+    DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult, HangupOutcome, HangupResult,
+    KindOutcome, PassOutcome, PassResult, PlayOutcome, PlayResult, PromptInput, PromptOutcome,
+    PromptResult, RecordOutcome, RecordResult, ReferOutcome, ReferResult, ResultEvent,
+    SendDigitsOutcome, SendDigitsResult, TapOutcome, TapResult, WaitForOutcome, WaitForResult,
 };
 
 use call::Call;
@@ -182,10 +183,9 @@ impl Calling {
 
     fn ensure_room(&self) -> Result<(), Error> {
         if self.calls.len() + self.dials.len() >= self.max_calls {
-            return Err(Error::Capacity {
-                what: "calls",
+            return Err(Error::Capacity(Capacity::Calls {
                 limit: self.max_calls,
-            });
+            }));
         }
         Ok(())
     }
@@ -342,8 +342,11 @@ impl Calling {
         s: StatePayload,
         raw: &Value,
     ) -> Result<(), Error> {
-        let state = CallState::parse(&s.call_state)
-            .map_err(|_| Error::PeerMisbehaved(format!("unknown call_state {:?}", s.call_state)))?;
+        let state = CallState::parse(&s.call_state).map_err(|_| {
+            Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
+                state: s.call_state.clone(),
+            })
+        })?;
         let id = s.call_id.clone();
         if !self.calls.contains_key(&id) {
             let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
@@ -485,7 +488,7 @@ impl Calling {
             DialState::Answered => {
                 let Some(w) = d.call else {
                     return Err(Error::PeerMisbehaved(
-                        "calling.call.dial answered without `call`".into(),
+                        PeerMisbehaved::DialAnsweredWithoutCall,
                     ));
                 };
                 self.dials.remove(&d.tag);

@@ -88,9 +88,9 @@ impl Outbox for Core {
     }
 
     fn queued(&self) -> Vec<CallingRequest> {
-        self.queue
-            .iter()
-            .filter_map(|q| match &q.kind {
+        self.requests
+            .queue_iter()
+            .filter_map(|q| match &q.tag {
                 PendingKind::Calling(r) => Some(r.clone()),
                 _ => None,
             })

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::calling::{CallEvent, Calling};
 use crate::config::SessionConfig;
-use crate::error::Error;
+use crate::error::{ApiMisuse, Error, PeerMisbehaved};
 use crate::ids::{RequestId, SessionId};
 use crate::messaging::{MessageEvent, SendResult};
 
@@ -221,8 +221,8 @@ impl std::fmt::Debug for Session {
             .field("conn", &self.core.conn)
             .field("session_id", &self.core.session_id)
             .field("protocol", &self.core.protocol)
-            .field("in_flight", &self.core.pending.len())
-            .field("queued", &self.core.queue.len())
+            .field("in_flight", &self.core.requests.in_flight())
+            .field("queued", &self.core.requests.queued())
             .finish_non_exhaustive()
     }
 }
@@ -282,7 +282,7 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.core.next_deadline(),
+            self.core.requests.next_deadline(),
             self.handshake.next_timer(&self.core),
             self.calling.poll_timeout(),
         ]
@@ -308,12 +308,12 @@ impl Session {
 
     /// Requests awaiting an answer on the current connection.
     pub fn in_flight(&self) -> usize {
-        self.core.in_flight()
+        self.core.requests.in_flight()
     }
 
     /// Commands waiting for the next handshake.
     pub fn queued(&self) -> usize {
-        self.core.queue.len()
+        self.core.requests.queued()
     }
 
     /// Registers more contexts for inbound calls, messages and tasks. They are also
@@ -327,10 +327,13 @@ impl Session {
     {
         let contexts: Vec<String> = contexts.into_iter().map(Into::into).collect();
         if contexts.is_empty() {
-            return Err(Error::misuse("receive needs at least one context"));
+            return Err(Error::invalid("contexts", "needs at least one context"));
         }
         if let Some(bad) = contexts.iter().find(|c| c.trim().is_empty()) {
-            return Err(Error::misuse(format!("invalid empty context {bad:?}")));
+            return Err(Error::invalid(
+                "contexts",
+                format!("invalid empty context {bad:?}"),
+            ));
         }
         self.handshake.receive(&mut self.core, now, contexts)
     }
@@ -344,7 +347,7 @@ impl Session {
         params: Value,
     ) -> Result<RequestId, Error> {
         if method.trim().is_empty() {
-            return Err(Error::misuse("empty method"));
+            return Err(Error::invalid("method", "must not be empty"));
         }
         self.core.execute(now, method, params, PendingKind::Execute)
     }
@@ -373,11 +376,11 @@ impl Session {
                 }));
         }
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        for q in self.core.take_queue() {
+        for q in self.core.requests.take_queue() {
             self.complete(
                 now,
                 q.id,
-                q.kind,
+                q.tag,
                 Answer::Local(RequestError::SessionStopped),
             );
         }
@@ -388,26 +391,25 @@ impl Session {
 
     fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), Error> {
         if text.len() > self.core.bounds.max_frame_size {
-            return Err(Error::PeerMisbehaved(format!(
-                "frame of {} bytes exceeds the {} byte limit",
-                text.len(),
-                self.core.bounds.max_frame_size
-            )));
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::FrameTooLarge {
+                size: text.len(),
+                limit: self.core.bounds.max_frame_size,
+            }));
         }
         if !matches!(
             self.core.phase,
             Phase::Handshaking | Phase::Ready | Phase::Closing
         ) {
-            return Err(Error::misuse("frame fed while no transport is open"));
+            return Err(Error::ApiMisuse(ApiMisuse::NoTransport));
         }
         match wire::rpc::decode_ref(text)? {
             IncomingRef::Response { id, payload } => {
-                let Some(p) = self.core.pending.remove(&id) else {
+                let Some(p) = self.core.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
                 let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
-                self.complete(now, id, p.kind, Answer::Reply(payload));
+                self.complete(now, id, p.tag, Answer::Reply(payload));
                 self.core.pump_queue(now);
                 Ok(())
             }
@@ -451,9 +453,9 @@ impl Session {
                         "method not found",
                     ));
                 }
-                Err(Error::PeerMisbehaved(format!(
-                    "unknown server method {other:?}"
-                )))
+                Err(Error::PeerMisbehaved(PeerMisbehaved::UnknownServerMethod {
+                    method: other.to_owned(),
+                }))
             }
         }
     }
@@ -486,25 +488,25 @@ impl Session {
     }
 
     fn fail_all_pending(&mut self, now: Instant, why: RequestError) {
-        for (id, p) in self.core.take_all_pending() {
-            self.complete(now, id, p.kind, Answer::Local(why.clone()));
+        for (id, p) in self.core.requests.take_all_in_flight() {
+            self.complete(now, id, p.tag, Answer::Local(why.clone()));
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.record_fired(now);
-        for q in self.core.take_expired_queued(now) {
+        for q in self.core.requests.take_expired_queued(now) {
             tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
             self.complete(
                 now,
                 q.id,
-                q.kind,
+                q.tag,
                 Answer::Local(RequestError::OfflineTimeout),
             );
         }
-        for (id, p) in self.core.take_expired(now) {
+        for (id, p) in self.core.requests.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");
-            self.complete(now, id, p.kind, Answer::Local(RequestError::Timeout));
+            self.complete(now, id, p.tag, Answer::Local(RequestError::Timeout));
         }
         self.handshake.handle_timeout(&mut self.core, now);
         self.calling.handle_timeout(&mut self.core, now);

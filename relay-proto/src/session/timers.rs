@@ -34,14 +34,14 @@ impl Session {
         let due = |at: &Instant| until.map_or(true, |u| *at <= u);
         let core = &self.core;
         let mut t: Vec<(Instant, Timer)> = core
-            .pending
-            .iter()
+            .requests
+            .in_flight_iter()
             .filter(|(_, p)| due(&p.deadline))
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
-            core.queue
-                .iter()
+            core.requests
+                .queue_iter()
                 .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),
         );
