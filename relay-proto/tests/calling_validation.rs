@@ -119,7 +119,7 @@ fn device_trees_and_endpoints() {
     let mut h = Harness::new();
     misuse(
         h.s.dial(h.now, &DialParams::default()),
-        "device tree is empty",
+        "device tree: is empty",
     );
     misuse(
         h.s.dial(
@@ -133,7 +133,7 @@ fn device_trees_and_endpoints() {
     );
     misuse(
         h.s.dial(h.now, &DialParams::single(Device::phone_to("+1"))),
-        "needs `from`",
+        "`from`: missing",
     );
     misuse(
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", ""))),
@@ -158,7 +158,7 @@ fn device_trees_and_endpoints() {
         h.s.call_mut(&a)
             .unwrap()
             .connect(h.now, &ConnectParams::default()),
-        "device tree is empty",
+        "device tree: is empty",
     );
     misuse(
         h.s.call_mut(&a)
@@ -254,7 +254,7 @@ fn media_and_component_params() {
         c.pause(now, &ControlId::new("nope")),
         "no running component",
     );
-    misuse(c.wait_for_names(now, &["nope"]), "unknown call state");
+    misuse(c.wait_for_names(now, &["nope"]), "call state: unknown");
     drop(c);
     misuse(h.s.call_mut(&CallId::new("nobody")), "unknown call");
 }
