@@ -32,13 +32,13 @@ pub enum RequestError {
     #[error("refused: {0}")]
     Refused(String),
     /// The command waited in the offline queue for
-    /// [`SessionConfig::offline_timeout`] after it was issued (the session was disconnected,
+    /// [`SessionConfig::offline_timeout`](crate::SessionConfig::offline_timeout) after it was issued (the session was disconnected,
     /// handshaking, paused, or at its in-flight bound) and was dropped: it was **never sent**,
     /// so it is safe to issue again.
     #[error("not sent: the session was not ready within the offline timeout")]
     OfflineTimeout,
     /// The outcome is unknown: the wait was open when the transport dropped, and its final
-    /// event did not come within [`SessionConfig::lost_event_timeout`] after the session was
+    /// event did not come within [`SessionConfig::lost_event_timeout`](crate::SessionConfig::lost_event_timeout) after the session was
     /// restored (Relay v2 does not replay events), or the session was not restored at all and
     /// the call is gone. The command may have completed, or may still be running on the
     /// server (a long recording, for instance).
