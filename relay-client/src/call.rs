@@ -273,7 +273,8 @@ impl Stream for CallEvents {
 /// method. Cheap to clone; dropping it leaves the component running.
 ///
 /// Controls the component does not support (e.g. `pause` on a record) are refused by the core
-/// with [`ClientError::Proto`], nothing sent.
+/// with [`ClientError::Misuse`] ([`ApiMisuse::ControlNotSupported`](relay_proto::error::ApiMisuse::ControlNotSupported)),
+/// nothing sent.
 ///
 /// `O` is the kind's outcome type ([`PlayOutcome`], [`RecordOutcome`], ...), so
 /// [`wait`](Self::wait) returns that kind's typed result.

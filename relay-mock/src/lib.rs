@@ -11,6 +11,7 @@
 //! * `control` (feature `control-client`, on by default): `ControlClient`, a typed client of
 //!   the HTTP control API.
 
+mod conn;
 #[cfg(feature = "control-client")]
 pub mod control;
 #[cfg(feature = "fuzzing")]

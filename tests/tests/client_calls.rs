@@ -123,7 +123,12 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert_eq!(play.wait().await.expect("again"), result);
     assert_eq!(play.result(), Some(result));
     // A control on a finished component is refused locally.
-    assert!(matches!(play.pause().await, Err(ClientError::Proto(_))));
+    assert!(matches!(
+        play.pause().await,
+        Err(ClientError::Misuse(
+            relay_proto::error::ApiMisuse::UnknownComponent { .. }
+        ))
+    ));
 
     let hangup = bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
     assert!(hangup.successful);
@@ -236,7 +241,8 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     // Refused locally, nothing sent.
     assert!(matches!(
         call.send_digits("xyz").await,
-        Err(ClientError::Proto(_))
+        Err(ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter { which, .. }))
+            if which == "send_digits"
     ));
 
     let tap = TapParams {

@@ -264,9 +264,12 @@ impl Driver {
                 ControlAction::Pause => c.pause(now, control_id),
                 ControlAction::Resume => c.resume(now, control_id),
                 ControlAction::Volume(v) => c.volume(now, control_id, v),
-                _ => Err(relay_proto::Error::ApiMisuse(format!(
-                    "unsupported control {action:?}"
-                ))),
+                _ => Err(relay_proto::Error::ApiMisuse(
+                    relay_proto::error::ApiMisuse::InvalidParameter {
+                        which: "control".into(),
+                        why: format!("unsupported control {action:?}"),
+                    },
+                )),
             });
         match r {
             Ok(req) => {

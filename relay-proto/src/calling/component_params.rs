@@ -52,7 +52,7 @@ impl PlayParams {
 
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         if self.media.is_empty() {
-            return Err(misuse("play needs at least one media item"));
+            return Err(misuse("play media", "needs at least one media item"));
         }
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
@@ -101,7 +101,7 @@ pub struct CollectParams {
 impl CollectParams {
     pub(crate) fn to_wire(&self) -> Result<Value, Error> {
         if self.digits.is_none() && self.speech.is_none() {
-            return Err(misuse("collect needs `digits`, `speech` or both"));
+            return Err(misuse("collect", "needs `digits`, `speech` or both"));
         }
         let mut c = Map::new();
         non_negative("collect `initial_timeout`", self.initial_timeout)?;
@@ -115,15 +115,16 @@ impl CollectParams {
             let mut dm = Map::new();
             if let Some(max) = d.max {
                 if max == 0 {
-                    return Err(misuse("collect `digits.max` must be at least 1"));
+                    return Err(misuse("collect `digits.max`", "must be at least 1"));
                 }
                 dm.insert("max".into(), Value::from(max));
             }
             if let Some(t) = &d.terminators {
                 if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
-                    return Err(misuse(format!(
-                        "collect `digits.terminators`: invalid character {bad:?}; allowed: 0-9 * #"
-                    )));
+                    return Err(misuse(
+                        "collect `digits.terminators`",
+                        format!("invalid character {bad:?}; allowed: 0-9 * #"),
+                    ));
                 }
                 if !t.is_empty() {
                     dm.insert("terminators".into(), Value::from(t.clone()));
@@ -261,9 +262,10 @@ impl RecordParams {
         }
         if let Some(t) = &self.terminators {
             if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
-                return Err(misuse(format!(
-                    "record `terminators`: invalid character {bad:?}; allowed: 0-9 * #"
-                )));
+                return Err(misuse(
+                    "record `terminators`",
+                    format!("invalid character {bad:?}; allowed: 0-9 * #"),
+                ));
             }
             a.insert("terminators".into(), Value::from(t.clone()));
         }
@@ -421,12 +423,13 @@ impl DetectParams {
             DetectKind::Digit { digits } => {
                 if let Some(d) = digits {
                     if d.is_empty() {
-                        return Err(misuse("detect `digits` must not be empty when set"));
+                        return Err(misuse("detect `digits`", "must not be empty when set"));
                     }
                     if let Some(bad) = d.chars().find(|c| !"0123456789*#ABCD".contains(*c)) {
-                        return Err(misuse(format!(
-                            "detect `digits`: invalid character {bad:?}; allowed: 0-9 * # A-D"
-                        )));
+                        return Err(misuse(
+                            "detect `digits`",
+                            format!("invalid character {bad:?}; allowed: 0-9 * # A-D"),
+                        ));
                     }
                     p.insert("digits".into(), Value::from(d.clone()));
                 }
@@ -524,7 +527,7 @@ impl TapParams {
             } => {
                 non_empty("tap rtp `addr`", addr)?;
                 if *port == 0 {
-                    return Err(misuse("tap rtp `port` must not be 0"));
+                    return Err(misuse("tap rtp `port`", "must not be 0"));
                 }
                 let mut p = Map::new();
                 p.insert("addr".into(), Value::from(addr.clone()));
@@ -542,9 +545,10 @@ impl TapParams {
             }
             TapDevice::Ws { uri, codec, rate } => {
                 if !(uri.starts_with("ws://") || uri.starts_with("wss://")) {
-                    return Err(misuse(format!(
-                        "tap ws `uri` must start with ws:// or wss://, got {uri:?}"
-                    )));
+                    return Err(misuse(
+                        "tap ws `uri`",
+                        format!("must start with ws:// or wss://, got {uri:?}"),
+                    ));
                 }
                 let mut p = Map::new();
                 p.insert("uri".into(), Value::from(uri.clone()));
@@ -576,10 +580,10 @@ pub struct ReferParams {
 impl ReferParams {
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
-            return Err(misuse(format!(
-                "refer `to` must be a SIP URI (sip:… or sips:…), got {:?}",
-                self.to
-            )));
+            return Err(misuse(
+                "refer `to`",
+                format!("must be a SIP URI (sip:… or sips:…), got {:?}", self.to),
+            ));
         }
         let mut p = Map::new();
         p.insert("to".into(), Value::from(self.to.clone()));

@@ -89,9 +89,10 @@ impl CallState {
             "ending" => CallState::Ending,
             "ended" => CallState::Ended,
             other => {
-                return Err(Error::ApiMisuse(format!(
-                    "unknown call state {other:?}; expected one of none, created, ringing, answered, ending, ended"
-                )))
+                return Err(Error::invalid(
+                    "call state",
+                    format!("unknown {other:?}; expected one of none, created, ringing, answered, ending, ended"),
+                ))
             }
         })
     }
@@ -431,8 +432,7 @@ pub enum CallingPayload {
 }
 
 fn de<T: serde::de::DeserializeOwned>(event_type: &EventType, params: &Value) -> Result<T, Error> {
-    T::deserialize(params)
-        .map_err(|e| Error::PeerMisbehaved(format!("malformed {event_type} payload: {e}")))
+    T::deserialize(params).map_err(|e| Error::malformed_event(event_type.as_str(), e))
 }
 
 /// Decodes the `params` of a calling event. `Ok(None)` for an event type this version does not

@@ -56,6 +56,9 @@ mod component_params;
 mod components;
 mod deadlines;
 mod events;
+mod info;
+pub(crate) mod kinds;
+mod outbox;
 mod params;
 mod states;
 mod types;
@@ -66,14 +69,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
-use crate::error::Error;
+use crate::error::{Capacity, Error, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
-use crate::session::core::{Core, PendingKind};
-use crate::session::{Event, RequestError};
+use crate::outcome::RequestError;
 use crate::wire::{Method, RelayEvent};
 
 pub use api::CallMut;
-pub use call::CallInfo;
 pub use component_params::{
     AudioDirection, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
     DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams, RecordFormat, RecordParams,
@@ -85,6 +86,8 @@ pub use events::{
     DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo, ReceivePayload, ReferPayload,
     StateComponentPayload, StatePayload,
 };
+pub use info::CallInfo;
+pub use kinds::{ComponentKind, ControlAction, KindSpec};
 pub use params::{
     validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
     PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
@@ -95,17 +98,17 @@ pub use states::{
     SendDigitsState, TapState, TtsGender,
 };
 pub use types::{
-    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentKind, ComponentOutcome,
-    ComponentResult, ConnectOutcome, ConnectResult, ControlAction, ControlResult, DetectOutcome,
-    DetectResult, DialResult, DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult,
-    HangupOutcome, HangupResult, KindOutcome, KindSpec, PassOutcome, PassResult, PlayOutcome,
-    PlayResult, PromptInput, PromptOutcome, PromptResult, RecordOutcome, RecordResult,
-    ReferOutcome, ReferResult, ResultEvent, SendDigitsOutcome, SendDigitsResult, TapOutcome,
-    TapResult, WaitForOutcome, WaitForResult,
+    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentOutcome, ComponentResult,
+    ConnectOutcome, ConnectResult, ControlResult, DetectOutcome, DetectResult, DialResult,
+    DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult, HangupOutcome, HangupResult,
+    KindOutcome, PassOutcome, PassResult, PlayOutcome, PlayResult, PromptInput, PromptOutcome,
+    PromptResult, RecordOutcome, RecordResult, ReferOutcome, ReferResult, ResultEvent,
+    SendDigitsOutcome, SendDigitsResult, TapOutcome, TapResult, WaitForOutcome, WaitForResult,
 };
 
 use call::Call;
 use components::{is_collect_progress, Component, DetectTrack, Step};
+pub(crate) use outbox::Outbox;
 
 /// What a pending calling request was for.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,10 +183,9 @@ impl Calling {
 
     fn ensure_room(&self) -> Result<(), Error> {
         if self.calls.len() + self.dials.len() >= self.max_calls {
-            return Err(Error::Capacity {
-                what: "calls",
+            return Err(Error::Capacity(Capacity::Calls {
                 limit: self.max_calls,
-            });
+            }));
         }
         Ok(())
     }
@@ -191,32 +193,29 @@ impl Calling {
     /// A `queuing.relay.events` event whose type starts with `calling.`.
     pub(crate) fn handle_event(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         ev: RelayEvent,
         raw: Value,
     ) -> Result<(), Error> {
         let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
-            core.emit(Event::Unrecognized {
-                event_type: ev.event_type.into_string(),
-                raw,
-            });
+            out.unrecognized(ev.event_type.into_string(), raw);
             return Ok(());
         };
         let p = &ev.params;
         match payload {
-            CallingPayload::Receive(r) => self.on_receive(core, r),
-            CallingPayload::State(s) => self.on_state(core, s, p),
-            CallingPayload::Dial(d) => self.on_dial(core, d),
-            CallingPayload::Connect(c) => self.on_connect(core, c, p),
-            CallingPayload::Refer(r) => self.on_refer(core, r, p),
+            CallingPayload::Receive(r) => self.on_receive(out, r),
+            CallingPayload::State(s) => self.on_state(out, s, p),
+            CallingPayload::Dial(d) => self.on_dial(out, d),
+            CallingPayload::Connect(c) => self.on_connect(out, c, p),
+            CallingPayload::Refer(r) => self.on_refer(out, r, p),
             CallingPayload::Play(x) => {
                 let up = CallEvent::PlayUpdate {
                     call_id: x.ids.call_id.clone(),
                     control_id: x.ids.control_id.clone(),
                     state: x.state.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Play, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
                     c.on_state(&x.state, p)
                 });
                 Ok(())
@@ -230,7 +229,7 @@ impl Calling {
                     duration: x.duration,
                     size: x.size,
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Record, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
                     c.on_record(&x, p)
                 });
                 Ok(())
@@ -243,7 +242,7 @@ impl Calling {
                     tap: x.tap.clone(),
                     device: x.device.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Tap, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| {
                     c.on_tap(&x, p)
                 });
                 Ok(())
@@ -254,7 +253,7 @@ impl Calling {
                     control_id: x.ids.control_id.clone(),
                     state: x.state.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
                     c.on_state(&x.state, p)
                 });
                 Ok(())
@@ -265,7 +264,7 @@ impl Calling {
                     control_id: x.ids.control_id.clone(),
                     progress: collect_progress(&x),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Prompt, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
                     c.on_collect(&x)
                 });
                 Ok(())
@@ -277,7 +276,7 @@ impl Calling {
                     detect_type: x.detect.detect_type.clone(),
                     event: x.detect.params.event.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Detect, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
                     c.on_detect(&x)
                 });
                 Ok(())
@@ -305,13 +304,13 @@ impl Calling {
                     .map(|c| c.kind)
                     .filter(|k| *k == ComponentKind::ReceiveFax)
                     .unwrap_or(ComponentKind::SendFax);
-                self.on_component(core, now, &x.ids, kind, up, |c| c.on_fax(&x));
+                self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(&x));
                 Ok(())
             }
         }
     }
 
-    fn on_receive(&mut self, core: &mut Core, r: ReceivePayload) -> Result<(), Error> {
+    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), Error> {
         if self.calls.contains_key(&r.call_id) {
             tracing::debug!(call_id = %r.call_id, "duplicate calling.call.receive; ignored");
             return Ok(());
@@ -331,15 +330,23 @@ impl Calling {
         info.set_state(state);
         tracing::debug!(call_id = %info.id, context = ?info.context, "incoming call");
         self.calls.insert(info.id.clone(), Call::new(info.clone()));
-        core.emit(Event::Call(CallEvent::IncomingCall {
+        out.emit(CallEvent::IncomingCall {
             call: Box::new(info),
-        }));
+        });
         Ok(())
     }
 
-    fn on_state(&mut self, core: &mut Core, s: StatePayload, raw: &Value) -> Result<(), Error> {
-        let state = CallState::parse(&s.call_state)
-            .map_err(|_| Error::PeerMisbehaved(format!("unknown call_state {:?}", s.call_state)))?;
+    fn on_state(
+        &mut self,
+        out: &mut dyn Outbox,
+        s: StatePayload,
+        raw: &Value,
+    ) -> Result<(), Error> {
+        let state = CallState::parse(&s.call_state).map_err(|_| {
+            Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
+                state: s.call_state.clone(),
+            })
+        })?;
         let id = s.call_id.clone();
         if !self.calls.contains_key(&id) {
             let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
@@ -385,14 +392,14 @@ impl Calling {
             info.peer.clone(),
         );
         tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
-        core.emit(Event::Call(CallEvent::StateChanged {
+        out.emit(CallEvent::StateChanged {
             call_id: id.clone(),
             state,
             prev_state: prev,
             end_reason: end_reason.clone(),
             tag: tag.clone(),
             peer,
-        }));
+        });
         let ids: Vec<ControlId> = call.components.keys().cloned().collect();
         for cid in ids {
             let step = match call.components.get_mut(&cid) {
@@ -401,17 +408,17 @@ impl Calling {
             };
             if step == Step::Finish {
                 if let Some(c) = call.components.remove(&cid) {
-                    emit_finished(core, &id, cid, c);
+                    emit_finished(out, &id, cid, c);
                 }
             }
         }
         if state == CallState::Ended {
-            self.remove_call(core, &id, "ended", raw);
+            self.remove_call(out, &id, "ended", raw);
             if let Some(t) = tag {
                 if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
                     self.dials.remove(&t);
                     complete_dial(
-                        core,
+                        out,
                         t,
                         DialResult {
                             successful: false,
@@ -431,7 +438,13 @@ impl Calling {
     /// Removes an ended call, failing each of its unfinished components once.
     /// Removes a call (ended, or passed to another consumer), failing each of its unfinished
     /// components once with an event named `why`.
-    pub(crate) fn remove_call(&mut self, core: &mut Core, id: &CallId, why: &str, raw: &Value) {
+    pub(crate) fn remove_call(
+        &mut self,
+        out: &mut dyn Outbox,
+        id: &CallId,
+        why: &str,
+        raw: &Value,
+    ) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
@@ -443,7 +456,7 @@ impl Calling {
                 }),
                 None,
             );
-            emit_finished(core, id, cid, c);
+            emit_finished(out, id, cid, c);
         }
         self.remember_gone(id);
         tracing::debug!(call_id = %id, why, "call removed from the registry");
@@ -466,7 +479,7 @@ impl Calling {
         self.gone_set.contains(id)
     }
 
-    fn on_dial(&mut self, core: &mut Core, d: DialPayload) -> Result<(), Error> {
+    fn on_dial(&mut self, out: &mut dyn Outbox, d: DialPayload) -> Result<(), Error> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
@@ -475,7 +488,7 @@ impl Calling {
             DialState::Answered => {
                 let Some(w) = d.call else {
                     return Err(Error::PeerMisbehaved(
-                        "calling.call.dial answered without `call`".into(),
+                        PeerMisbehaved::DialAnsweredWithoutCall,
                     ));
                 };
                 self.dials.remove(&d.tag);
@@ -497,19 +510,19 @@ impl Calling {
                     info.direction = Some(Direction::Outbound);
                     info.set_state(CallState::Answered);
                     self.calls.insert(w.call_id.clone(), Call::new(info));
-                    core.emit(Event::Call(CallEvent::StateChanged {
+                    out.emit(CallEvent::StateChanged {
                         call_id: w.call_id.clone(),
                         state: CallState::Answered,
                         prev_state: CallState::None,
                         end_reason: None,
                         tag: Some(d.tag.clone()),
                         peer: None,
-                    }));
+                    });
                 } else {
                     tracing::warn!(call_id = %w.call_id, "dial winner not registered: call capacity reached");
                 }
                 complete_dial(
-                    core,
+                    out,
                     d.tag,
                     DialResult {
                         successful: true,
@@ -524,7 +537,7 @@ impl Calling {
             DialState::Failed => {
                 self.dials.remove(&d.tag);
                 complete_dial(
-                    core,
+                    out,
                     d.tag,
                     DialResult {
                         successful: false,
@@ -536,15 +549,20 @@ impl Calling {
                     },
                 );
             }
-            other => core.emit(Event::Call(CallEvent::DialProgress {
+            other => out.emit(CallEvent::DialProgress {
                 tag: d.tag,
                 state: other,
-            })),
+            }),
         }
         Ok(())
     }
 
-    fn on_connect(&mut self, core: &mut Core, c: ConnectPayload, raw: &Value) -> Result<(), Error> {
+    fn on_connect(
+        &mut self,
+        out: &mut dyn Outbox,
+        c: ConnectPayload,
+        raw: &Value,
+    ) -> Result<(), Error> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
             tracing::trace!(call_id = %id, "connect event for an unknown call; ignored");
@@ -573,7 +591,7 @@ impl Calling {
                         info.peer = Some(me);
                         info.set_state(CallState::Answered);
                         self.calls.insert(p.call_id.clone(), Call::new(info));
-                        core.emit(Event::Call(CallEvent::StateChanged {
+                        out.emit(CallEvent::StateChanged {
                             call_id: p.call_id.clone(),
                             state: CallState::Answered,
                             prev_state: CallState::None,
@@ -584,7 +602,7 @@ impl Calling {
                                 node_id: c.node_id.clone(),
                                 device: None,
                             }),
-                        }));
+                        });
                     }
                     if let Some(call) = self.calls.get_mut(&id) {
                         call.info.peer = Some(p.clone());
@@ -603,31 +621,36 @@ impl Calling {
             }
             _ => {}
         }
-        core.emit(Event::Call(CallEvent::ConnectUpdate {
+        out.emit(CallEvent::ConnectUpdate {
             call_id: id.clone(),
             state: c.connect_state.clone(),
             peer: c.peer.clone(),
-        }));
-        self.step_call_components(core, &id, |comp| {
+        });
+        self.step_call_components(out, &id, |comp| {
             comp.on_connect(&c.connect_state, c.peer.as_ref(), raw)
         });
         Ok(())
     }
 
-    fn on_refer(&mut self, core: &mut Core, r: ReferPayload, raw: &Value) -> Result<(), Error> {
+    fn on_refer(
+        &mut self,
+        out: &mut dyn Outbox,
+        r: ReferPayload,
+        raw: &Value,
+    ) -> Result<(), Error> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
             return Ok(());
         }
-        core.emit(Event::Call(CallEvent::ReferUpdate {
+        out.emit(CallEvent::ReferUpdate {
             call_id: r.call_id.clone(),
             state: r.state.clone(),
             refer_to: r.sip_refer_to.clone(),
             refer_response_code: r.sip_refer_response_code.clone(),
             refer_notify_code: r.sip_notify_response_code.clone(),
-        }));
+        });
         let id = r.call_id.clone();
-        self.step_call_components(core, &id, |comp| {
+        self.step_call_components(out, &id, |comp| {
             if comp.kind == ComponentKind::Refer {
                 comp.on_refer(&r, raw)
             } else {
@@ -641,7 +664,7 @@ impl Calling {
     /// kind, as the SDK matches them by the call's tag).
     fn step_call_components(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         id: &CallId,
         mut f: impl FnMut(&mut Component) -> Step,
     ) {
@@ -656,7 +679,7 @@ impl Calling {
             };
             if step == Step::Finish {
                 if let Some(c) = call.components.remove(&cid) {
-                    emit_finished(core, id, cid, c);
+                    emit_finished(out, id, cid, c);
                 }
             }
         }
@@ -665,7 +688,7 @@ impl Calling {
     /// A component event: report the update, then step the component it names.
     fn on_component(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         ids: &ComponentIds,
         kind: ComponentKind,
@@ -676,7 +699,7 @@ impl Calling {
             tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "component event for an unknown call; ignored");
             return;
         };
-        core.emit(Event::Call(update));
+        out.emit(update);
         let Some(comp) = call.components.get_mut(&ids.control_id) else {
             tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "event for no running component");
             return;
@@ -689,7 +712,7 @@ impl Calling {
             if let Some(c) = call.components.remove(&ids.control_id) {
                 let stop = c.stop_detector;
                 let node_id = call.info.node_id.clone();
-                emit_finished(core, &ids.call_id, ids.control_id.clone(), c);
+                emit_finished(out, &ids.call_id, ids.control_id.clone(), c);
                 if stop {
                     let mut params = Map::new();
                     if let Some(n) = node_id {
@@ -703,12 +726,9 @@ impl Calling {
                         action: ControlAction::Stop,
                         internal: true,
                     };
-                    if let Err(e) = core.execute(
-                        now,
-                        Method::CallingDetectStop.as_str(),
-                        Value::Object(params),
-                        PendingKind::Calling(req),
-                    ) {
+                    if let Err(e) =
+                        out.execute(now, Method::CallingDetectStop, Value::Object(params), req)
+                    {
                         tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
                     }
                 }
@@ -719,16 +739,16 @@ impl Calling {
     /// The session stopped for good: nothing more will arrive, so every unfinished component
     /// and dial gets its one outcome now ([`RequestError::SessionStopped`]) and the registry is
     /// emptied.
-    pub(crate) fn on_session_stopped(&mut self, core: &mut Core) {
+    pub(crate) fn on_session_stopped(&mut self, out: &mut dyn Outbox) {
         for (call_id, call) in std::mem::take(&mut self.calls) {
             for (cid, mut c) in call.components {
                 c.terminate(None, Some(RequestError::SessionStopped));
-                emit_finished(core, &call_id, cid, c);
+                emit_finished(out, &call_id, cid, c);
             }
         }
         for (tag, _) in std::mem::take(&mut self.dials) {
             complete_dial(
-                core,
+                out,
                 tag,
                 DialResult {
                     successful: false,
@@ -744,18 +764,18 @@ impl Calling {
     }
 }
 
-fn emit_finished(core: &mut Core, call_id: &CallId, control_id: ControlId, c: Component) {
+fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, c: Component) {
     tracing::debug!(call_id = %call_id, control_id = %control_id, kind = ?c.kind, ok = c.result.successful, "component finished");
-    core.emit(Event::Call(CallEvent::ComponentFinished {
+    out.emit(CallEvent::ComponentFinished {
         call_id: call_id.clone(),
         control_id,
         result: Box::new(c.result),
-    }));
+    });
 }
 
-fn complete_dial(core: &mut Core, tag: DialTag, result: DialResult) {
+fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialResult) {
     tracing::debug!(tag = %tag, ok = result.successful, state = %result.state, "dial completed");
-    core.emit(Event::Call(CallEvent::DialCompleted { tag, result }));
+    out.emit(CallEvent::DialCompleted { tag, result });
 }
 
 fn collect_progress(x: &CollectPayload) -> CollectProgress {

@@ -16,13 +16,14 @@ pub const DEFAULT_DEVICE_TIMEOUT: u32 = 30;
 /// Characters `send_digits` accepts: DTMF digits, `w` (0.5 s pause) and `W` (1 s pause).
 pub const SEND_DIGITS_CHARSET: &str = "1234567890*#ABCDwW";
 
-pub(crate) fn misuse(msg: impl Into<String>) -> Error {
-    Error::ApiMisuse(msg.into())
+/// An invalid parameter: which, and why.
+pub(crate) fn misuse(which: impl Into<String>, why: impl Into<String>) -> Error {
+    Error::invalid(which, why)
 }
 
 pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
     if v.trim().is_empty() {
-        Err(misuse(format!("{what} must not be empty")))
+        Err(misuse(what, "must not be empty"))
     } else {
         Ok(())
     }
@@ -30,9 +31,10 @@ pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
 
 pub(crate) fn non_negative(what: &str, v: Option<f64>) -> Result<(), Error> {
     match v {
-        Some(x) if !x.is_finite() || x < 0.0 => Err(misuse(format!(
-            "{what} must be a finite number >= 0, got {x}"
-        ))),
+        Some(x) if !x.is_finite() || x < 0.0 => Err(misuse(
+            what,
+            format!("must be a finite number >= 0, got {x}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -49,9 +51,10 @@ pub(crate) fn num(v: f64) -> Value {
 /// Checks a volume in dB: -40..=+40.
 pub fn validate_volume(volume: f64) -> Result<(), Error> {
     if !volume.is_finite() || !(-40.0..=40.0).contains(&volume) {
-        return Err(misuse(format!(
-            "volume must be between -40 and +40 dB, got {volume}"
-        )));
+        return Err(misuse(
+            "volume",
+            format!("must be between -40 and +40 dB, got {volume}"),
+        ));
     }
     Ok(())
 }
@@ -59,12 +62,13 @@ pub fn validate_volume(volume: f64) -> Result<(), Error> {
 /// Checks digits for `send_digits`: only `1234567890*#ABCDwW`, at least one.
 pub fn validate_send_digits(digits: &str) -> Result<(), Error> {
     if digits.is_empty() {
-        return Err(misuse("send_digits needs at least one digit"));
+        return Err(misuse("send_digits", "needs at least one digit"));
     }
     if let Some(bad) = digits.chars().find(|c| !SEND_DIGITS_CHARSET.contains(*c)) {
-        return Err(misuse(format!(
-            "send_digits: invalid character {bad:?} in {digits:?}; allowed: {SEND_DIGITS_CHARSET}"
-        )));
+        return Err(misuse(
+            "send_digits",
+            format!("invalid character {bad:?} in {digits:?}; allowed: {SEND_DIGITS_CHARSET}"),
+        ));
     }
     Ok(())
 }
@@ -91,22 +95,25 @@ impl SipHeader {
         let n = &self.name;
         let prefixed = n.len() > 2 && n.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
         if !prefixed {
-            return Err(misuse(format!(
-                "SIP header name {n:?} must start with \"X-\" and have a name after it"
-            )));
+            return Err(misuse(
+                "SIP header name",
+                format!("{n:?} must start with \"X-\" and have a name after it"),
+            ));
         }
         if let Some(bad) = n
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || "-_.!%*+`'~".contains(*c)))
         {
-            return Err(misuse(format!(
-                "SIP header name {n:?} contains invalid character {bad:?}"
-            )));
+            return Err(misuse(
+                "SIP header name",
+                format!("{n:?} contains invalid character {bad:?}"),
+            ));
         }
         if self.value.contains(['\r', '\n']) {
-            return Err(misuse(format!(
-                "SIP header {n:?} value must not contain line breaks"
-            )));
+            return Err(misuse(
+                "SIP header value",
+                format!("the value of {n:?} must not contain line breaks"),
+            ));
         }
         Ok(())
     }
@@ -229,13 +236,16 @@ impl Device {
                     Some(f) => Value::from(f.clone()),
                     None => match defaults.filter(|d| d.device_type == DeviceType::Phone) {
                         Some(_) => default_param("from_number").ok_or_else(|| {
-                            misuse("phone device has no `from` and the call has no from_number")
+                            misuse(
+                                "phone device `from`",
+                                "missing, and the call has no from_number",
+                            )
                         })?,
-                        None => return Err(misuse("phone device needs `from`")),
+                        None => return Err(misuse("phone device `from`", "missing")),
                     },
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
-                    return Err(misuse("phone device `from` must not be empty"));
+                    return Err(misuse("phone device `from`", "must not be empty"));
                 }
                 let timeout = match p.timeout {
                     Some(t) => Value::from(t),
@@ -253,13 +263,13 @@ impl Device {
                     Some(f) => Value::from(f.clone()),
                     None => match defaults.filter(|d| d.device_type == DeviceType::Sip) {
                         Some(_) => default_param("from").ok_or_else(|| {
-                            misuse("SIP device has no `from` and the call has no from")
+                            misuse("SIP device `from`", "missing, and the call has no from")
                         })?,
-                        None => return Err(misuse("SIP device needs `from`")),
+                        None => return Err(misuse("SIP device `from`", "missing")),
                     },
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
-                    return Err(misuse("SIP device `from` must not be empty"));
+                    return Err(misuse("SIP device `from`", "must not be empty"));
                 }
                 let mut params = Map::new();
                 params.insert("from".into(), from);
@@ -292,12 +302,12 @@ pub type DeviceTree = Vec<Vec<Device>>;
 
 pub(crate) fn tree_wire(tree: &DeviceTree, defaults: Option<&DeviceInfo>) -> Result<Value, Error> {
     if tree.is_empty() {
-        return Err(misuse("the device tree is empty"));
+        return Err(misuse("device tree", "is empty"));
     }
     let mut outer = Vec::with_capacity(tree.len());
     for (i, group) in tree.iter().enumerate() {
         if group.is_empty() {
-            return Err(misuse(format!("device group {i} of the tree is empty")));
+            return Err(misuse("device tree", format!("group {i} is empty")));
         }
         let mut inner = Vec::with_capacity(group.len());
         for d in group {
