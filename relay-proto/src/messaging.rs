@@ -9,7 +9,7 @@ use crate::ids::MessageId;
 use crate::outcome::RequestError;
 use crate::wire::{lenient, EventType, RelayResult};
 
-/// What to send with [`Session::messaging_send`].
+/// What to send with [`Session::messaging_send`](crate::Session::messaging_send).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageParams {
     /// Context that receives this message's state events.

@@ -94,7 +94,7 @@ async fn messaging_send_delivered<R: Runtime + Clone, C: Connector>(rt: R, conn:
         matches!(
             &bad,
             Err(ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter { which, .. }))
-                if which.contains("to")
+                if which.contains("`from`")
         ),
         "{bad:?}"
     );

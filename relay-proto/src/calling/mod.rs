@@ -25,7 +25,7 @@
 //! * Every calling event the server sends is reported as a typed [`CallEvent`] (state changes,
 //!   connect, and one `*Update` per component event), so `call.on(..)`-style subscriptions need
 //!   no parsing; unknown `calling.*` event types surface as
-//!   [`Event::Unrecognized`].
+//!   [`Event::Unrecognized`](crate::Event::Unrecognized).
 //!
 //! # Example
 //!
