@@ -24,6 +24,10 @@ pub enum ClientError {
     /// core; never expected).
     #[error("the outcome of a {0:?} was reported for another kind of command")]
     OutcomeMismatch(relay_proto::calling::ComponentKind),
+    /// A command on a call made with `new_call` that has not been dialed (or whose dial had
+    /// no answered leg): it has no call id yet.
+    #[error("the call has not been dialed")]
+    NotDialed,
     /// A dial completed without an answered leg.
     #[error("dial failed: {}", .0.state)]
     DialFailed(Box<DialResult>),

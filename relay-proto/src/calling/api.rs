@@ -9,7 +9,7 @@ use crate::calling::component_params::{
     RecordParams, ReferParams, TapParams,
 };
 use crate::calling::params::{validate_send_digits, ConnectParams, DialParams, Media};
-use crate::calling::types::{ComponentKind, ControlAction};
+use crate::calling::types::{ComponentKind, ComponentResult, ControlAction};
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
 use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
@@ -43,6 +43,19 @@ impl Session {
     /// A call in the registry.
     pub fn call(&self, id: &CallId) -> Option<&CallInfo> {
         self.calling.call(id)
+    }
+
+    /// What a running component of a call has learned so far (e.g. a record's `url` or a
+    /// tap's `source_device`, which arrive with the execute response); `None` once it
+    /// finished (its result then came with [`CallEvent::ComponentFinished`]).
+    ///
+    /// [`CallEvent::ComponentFinished`]: crate::calling::CallEvent::ComponentFinished
+    pub fn running_component(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&ComponentResult> {
+        self.calling.running_component(call_id, control_id)
     }
 
     /// Every call in the registry, in `call_id` order.

@@ -170,6 +170,18 @@ impl Calling {
         self.calls.get(id).map(|c| &c.info)
     }
 
+    pub(crate) fn running_component(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&ComponentResult> {
+        self.calls
+            .get(call_id)?
+            .components
+            .get(control_id)
+            .map(|c| &c.result)
+    }
+
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
         self.calls.values().map(|c| &c.info)
     }
