@@ -120,8 +120,9 @@ impl Call {
     /// A call that was not made with `new_call`, or was dialed already, is
     /// [`ClientError::Proto`] with nothing sent.
     pub async fn dial(&self) -> Result<Dialed, ClientError> {
-        let params = match (&self.dial, self.id()) {
-            (Some(p), None) => Box::new(DialParams::clone(p)),
+        let dialed_before = self.id().is_some() || self.read_live(|l| l.tag.is_some());
+        let params = match &self.dial {
+            Some(p) if !dialed_before => Box::new(DialParams::clone(p)),
             _ => {
                 return Err(ClientError::Proto(relay_proto::Error::ApiMisuse(
                     "only a call from new_call that has not been dialed can dial".into(),

@@ -277,7 +277,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     let mut saw_record = false;
     while let Some(e) = bounded(&rt, "call events", call_events.next()).await {
         let e = e.expect("a call stream with room never lags");
-        assert_eq!(e.call_id(), Some(call.id()), "only this call's events");
+        assert_eq!(e.call_id(), call.id(), "only this call's events");
         saw_record |= matches!(e, CallEvent::RecordUpdate { .. });
         if matches!(
             e,
