@@ -11,12 +11,12 @@ use std::task::{Context, Poll};
 use futures_channel::oneshot;
 use futures_util::Stream;
 use relay_proto::calling::{
-    AnswerResult, CallInfo, CallState, DialParams, DialResult, ComponentResult, ConnectOutcome, ConnectParams,
-    ConnectState, DetectMode, DetectOutcome, DetectParams, DeviceInfo, Direction,
-    DisconnectResult, EndReason, FaxOutcome, FaxSendParams, HangupResult, KindOutcome, Media,
-    PassResult, PlayOutcome, PlayParams, PromptOutcome, PromptParams, RecordOutcome, RecordParams,
-    ReferOutcome, ReferParams, SendDigitsOutcome, TapOutcome,
-    TapParams, WaitForResult,
+    AnswerResult, CallInfo, CallState, ComponentResult, ConnectOutcome, ConnectParams,
+    ConnectState, DetectMode, DetectOutcome, DetectParams, DeviceInfo, DialParams, DialResult,
+    Direction, DisconnectResult, EndReason, FaxOutcome, FaxSendParams, HangupResult, KindOutcome,
+    Media, PassResult, PlayOutcome, PlayParams, PromptOutcome, PromptParams, RecordOutcome,
+    RecordParams, ReferOutcome, ReferParams, SendDigitsOutcome, TapOutcome, TapParams,
+    WaitForResult,
 };
 use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::{CallId, ControlId, NodeId};
@@ -179,12 +179,22 @@ impl Call {
 
     /// The caller.
     pub fn from(&self) -> Option<String> {
-        self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::from).map(str::to_owned))
+        self.read_live(|l| {
+            l.device
+                .as_ref()
+                .and_then(DeviceInfo::from)
+                .map(str::to_owned)
+        })
     }
 
     /// The callee.
     pub fn to(&self) -> Option<String> {
-        self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::to).map(str::to_owned))
+        self.read_live(|l| {
+            l.device
+                .as_ref()
+                .and_then(DeviceInfo::to)
+                .map(str::to_owned)
+        })
     }
 
     /// The ring timeout of the call's device, in seconds.
@@ -306,8 +316,14 @@ impl Call {
     async fn begin(
         &self,
         op: CallOp,
-    ) -> Result<(ControlId, oneshot::Receiver<ComponentResult>, Arc<ActionCell>), ClientError>
-    {
+    ) -> Result<
+        (
+            ControlId,
+            oneshot::Receiver<ComponentResult>,
+            Arc<ActionCell>,
+        ),
+        ClientError,
+    > {
         let call_id = self.require_id()?;
         let (started, started_rx) = oneshot::channel();
         let (done, done_rx) = oneshot::channel();
@@ -428,6 +444,47 @@ impl Call {
         /// Answering-machine detection with server defaults (`amd`).
         amd, amd_async -> DetectOutcome, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
     );
+    /// Answering-machine detection (`detectAnsweringMachine`) with every detector setting of
+    /// `params` (e.g. `DetectParams::machine().timeout(..)`); completes on the first decisive
+    /// event (with `wait_for_beep`, on the beep).
+    pub async fn detect_answering_machine(
+        &self,
+        params: DetectParams,
+    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
+        self.run(CallOp::Detect(Box::new(params), DetectMode::Blocking))
+            .await
+    }
+
+    /// Answering-machine detection that keeps running (`detectAnsweringMachineAsync`): its
+    /// updates arrive on [`events`](Self::events) until it is stopped or times out.
+    pub async fn detect_answering_machine_async(
+        &self,
+        params: DetectParams,
+    ) -> Result<Action<DetectOutcome>, ClientError> {
+        self.start(CallOp::Detect(Box::new(params), DetectMode::Async))
+            .await
+    }
+
+    /// Deprecated `detectHuman`: successful only when a human answered.
+    #[deprecated(note = "use detect_answering_machine")]
+    pub async fn detect_human(
+        &self,
+        params: DetectParams,
+    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
+        self.run(CallOp::Detect(Box::new(params), DetectMode::Human))
+            .await
+    }
+
+    /// Deprecated `detectMachine`: successful only when a machine answered.
+    #[deprecated(note = "use detect_answering_machine")]
+    pub async fn detect_machine(
+        &self,
+        params: DetectParams,
+    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
+        self.run(CallOp::Detect(Box::new(params), DetectMode::Machine))
+            .await
+    }
+
     component!(
         /// Fax tone detection, any tone when `tone` is `None` (`detectFax`).
         detect_fax, detect_fax_async -> DetectOutcome, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
@@ -489,4 +546,3 @@ impl Stream for CallEvents {
         Pin::new(&mut self.inner).poll_next(cx)
     }
 }
-

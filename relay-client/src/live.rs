@@ -199,7 +199,10 @@ impl CallCells {
             if matches!(event, CallEvent::DialCompleted { .. }) {
                 tags.remove(tag);
             }
-            if matches!(event, CallEvent::DialCompleted { .. } | CallEvent::DialProgress { .. }) {
+            if matches!(
+                event,
+                CallEvent::DialCompleted { .. } | CallEvent::DialProgress { .. }
+            ) {
                 return;
             }
         }
@@ -256,7 +259,7 @@ impl ActionCell {
     }
 
     /// Copies what the execute response carried; true once there is nothing more to wait for.
-    pub(crate) fn from_running(&self, result: &ComponentResult) -> bool {
+    pub(crate) fn copy_running(&self, result: &ComponentResult) -> bool {
         let mut live = lock(&self.0);
         match &result.outcome {
             ComponentOutcome::Record(o) if o.url.is_some() => {

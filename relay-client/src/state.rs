@@ -26,7 +26,10 @@ pub(crate) struct Snapshot {
 
 impl SharedState {
     pub(crate) fn get(&self) -> Snapshot {
-        self.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records contexts the server accepted.

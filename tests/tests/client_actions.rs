@@ -59,9 +59,7 @@ async fn new_call_answered_state_outlives_registry<R: Runtime + Clone, C: Connec
         ),
         "{first:?}"
     );
-    bounded(&rt, "hangup", call.hangup())
-        .await
-        .expect("hangup");
+    bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
     // Ended: gone from the registry, but the handle still knows.
     assert_eq!(call.info().await.expect("info"), None);
     assert!(call.ended() && !call.active());
@@ -107,10 +105,7 @@ async fn new_call_busy_and_no_answer<R: Runtime + Clone, C: Connector>(rt: R, co
     client.disconnect().await;
 }
 
-async fn stop_after_finish_and_component_error<R: Runtime + Clone, C: Connector>(
-    rt: R,
-    conn: C,
-) {
+async fn stop_after_finish_and_component_error<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     let mock = Mock::start();
     let (client, _events) = connect(&mock, &rt, conn, &[]);
     let call = bounded(&rt, "dial", client.calling().dial(dial_params()))
@@ -203,10 +198,12 @@ async fn async_connect_digits_refer_prompt<R: Runtime + Clone, C: Connector>(rt:
     let digits = bounded(&rt, "send_digits_async", call.send_digits_async("12#"))
         .await
         .expect("started");
-    assert!(bounded(&rt, "digits", digits.wait())
-        .await
-        .expect("sent")
-        .successful);
+    assert!(
+        bounded(&rt, "digits", digits.wait())
+            .await
+            .expect("sent")
+            .successful
+    );
     let refer = bounded(
         &rt,
         "refer_async",
@@ -218,7 +215,10 @@ async fn async_connect_digits_refer_prompt<R: Runtime + Clone, C: Connector>(rt:
     .await
     .expect("started");
     let referred = bounded(&rt, "refer", refer.wait()).await.expect("outcome");
-    assert_eq!(referred.successful, refer.result().expect("done").successful);
+    assert_eq!(
+        referred.successful,
+        refer.result().expect("done").successful
+    );
 
     arm(&mock, "calling.play_and_collect", "digit").await;
     let pin = bounded(

@@ -18,8 +18,8 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::delivery::{ClientEvent, Inbox, Subscriber};
-use crate::live::{ActionCell, CallCell};
 use crate::error::ClientError;
+use crate::live::{ActionCell, CallCell};
 
 use super::Driver;
 
@@ -349,12 +349,14 @@ impl Driver {
             return;
         }
         let session = &self.session;
-        self.router.awaiting_response.retain(|(call_id, control_id, cell)| {
-            match session.running_component(call_id, control_id) {
-                Some(result) => !cell.from_running(result),
-                None => false,
-            }
-        });
+        self.router
+            .awaiting_response
+            .retain(|(call_id, control_id, cell)| {
+                match session.running_component(call_id, control_id) {
+                    Some(result) => !cell.copy_running(result),
+                    None => false,
+                }
+            });
     }
 
     /// Keeps the live call and action cells current with a call event.

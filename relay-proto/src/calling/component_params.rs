@@ -199,15 +199,19 @@ impl PromptParams {
 
     /// Digits that end digit collection (collects digits if it did not yet).
     pub fn terminators(mut self, terminators: impl Into<String>) -> Self {
-        self.collect.digits.get_or_insert_with(Default::default).terminators =
-            Some(terminators.into());
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .terminators = Some(terminators.into());
         self
     }
 
     /// Time allowed between digits.
     pub fn digit_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.collect.digits.get_or_insert_with(Default::default).digit_timeout =
-            Some(timeout.as_secs_f64());
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .digit_timeout = Some(timeout.as_secs_f64());
         self
     }
 
@@ -219,15 +223,19 @@ impl PromptParams {
 
     /// Language of the speech to recognise (collects speech if it did not yet).
     pub fn speech_language(mut self, language: impl Into<String>) -> Self {
-        self.collect.speech.get_or_insert_with(Default::default).language =
-            Some(language.into());
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .language = Some(language.into());
         self
     }
 
     /// Expected phrases (collects speech if it did not yet).
     pub fn speech_hints<S: Into<String>>(mut self, hints: impl IntoIterator<Item = S>) -> Self {
-        self.collect.speech.get_or_insert_with(Default::default).hints =
-            hints.into_iter().map(Into::into).collect();
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .hints = hints.into_iter().map(Into::into).collect();
         self
     }
 
@@ -451,6 +459,17 @@ impl DetectParams {
             kind,
             timeout: None,
         }
+    }
+
+    /// Answering-machine detection with the server's settings.
+    pub fn machine() -> Self {
+        DetectParams::new(DetectKind::machine())
+    }
+
+    /// The overall detection timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout.as_secs_f64());
+        self
     }
 
     pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
