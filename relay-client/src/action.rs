@@ -11,7 +11,7 @@ use relay_proto::calling::{
     CallEvent, CollectProgress, ComponentResult, ConnectOutcome, ConnectState, ControlAction,
     ControlResult, DetectEvent, DetectOutcome, DeviceInfo, FaxEventType, FaxOutcome, KindOutcome,
     PlayOutcome, PlayState, PromptOutcome, RecordOutcome, RecordState, ReferOutcome, ReferState,
-    SendDigitsOutcome, SendDigitsState, TapOutcome, TapState,
+    SendDigitsOutcome, SendDigitsState, TapOutcome, TapState, Volume,
 };
 use relay_proto::ControlId;
 
@@ -132,12 +132,12 @@ impl Adjustable for PromptOutcome {}
 ///
 /// ```no_run
 /// use relay_client::{Call, ClientError};
-/// use relay_proto::calling::{PlayState, RecordParams};
+/// use relay_proto::calling::{PlayState, RecordParams, Volume};
 ///
 /// async fn record_greeting(call: &Call) -> Result<(), ClientError> {
 ///     let play = call.play_tts_async("Leave a message after the beep").await?;
 ///     if play.state() == Some(PlayState::Playing) {
-///         play.volume(-6.0).await?;
+///         play.volume(Volume::db(-6.0)?).await?;
 ///     }
 ///     play.wait().await?;
 ///     let record = call.record_async(RecordParams::default()).await?;
@@ -295,9 +295,10 @@ impl<O: Stoppable> Action<O> {
 }
 
 impl<O: Adjustable> Action<O> {
-    /// Sets the volume of a play or prompt, -40..=+40 dB (Node's `volume`).
-    pub async fn volume(&self, db: f64) -> Result<ControlResult, ClientError> {
-        self.control(ControlAction::Volume(db)).await
+    /// Sets the volume of a play or prompt (Node's `volume`); [`Volume`] is validated to
+    /// -40..=+40 dB when it is made.
+    pub async fn volume(&self, volume: Volume) -> Result<ControlResult, ClientError> {
+        self.control(ControlAction::Volume(volume.get())).await
     }
 }
 

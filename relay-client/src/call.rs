@@ -7,16 +7,17 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::Stream;
 use relay_proto::calling::{
-    AnswerResult, CallInfo, CallState, ComponentResult, ConnectOutcome, ConnectParams,
+    AnswerResult, Audio, CallInfo, CallState, ComponentResult, ConnectOutcome, ConnectParams,
     ConnectState, DetectMode, DetectOutcome, DetectParams, DeviceInfo, DialParams, DialResult,
     Direction, DisconnectResult, EndReason, FaxOutcome, FaxSendParams, HangupResult, KindOutcome,
     Media, PassResult, PlayOutcome, PlayParams, PromptOutcome, PromptParams, RecordOutcome,
-    RecordParams, ReferOutcome, ReferParams, SendDigitsOutcome, TapOutcome, TapParams,
-    WaitForResult,
+    RecordParams, ReferOutcome, ReferParams, Ringtone, SendDigitsOutcome, TapOutcome, TapParams,
+    Tts, Volume, WaitForResult,
 };
 use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::{CallId, ControlId, NodeId};
@@ -425,20 +426,21 @@ impl Call {
         play, play_async -> PlayOutcome, (params: PlayParams) => CallOp::Play(Box::new(params))
     );
     component!(
-        /// Speaks a text with the default voice.
-        play_tts, play_tts_async -> PlayOutcome, (text: impl Into<String>) => CallOp::Play(Box::new(PlayParams::new([Media::tts(text.into())])))
+        /// Speaks a text (`playTTS`): a `&str`, or a [`Tts`] with language, gender and volume.
+        play_tts, play_tts_async -> PlayOutcome, (tts: impl Into<Tts>) => CallOp::Play(Box::new(tts_play(tts.into())))
     );
     component!(
-        /// Plays one audio file (`playAudio`).
-        play_audio, play_audio_async -> PlayOutcome, (url: &str) => CallOp::Play(Box::new(PlayParams::new([Media::audio(url)])))
+        /// Plays one audio file (`playAudio`): a URL, or an [`Audio`] with a volume.
+        play_audio, play_audio_async -> PlayOutcome, (audio: impl Into<Audio>) => CallOp::Play(Box::new(audio_play(audio.into())))
     );
     component!(
-        /// Plays `duration` seconds of silence (`playSilence`).
-        play_silence, play_silence_async -> PlayOutcome, (duration: f64) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration)])))
+        /// Plays silence for `duration` (`playSilence`).
+        play_silence, play_silence_async -> PlayOutcome, (duration: Duration) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration.as_secs_f64())])))
     );
     component!(
-        /// Plays a country ringtone (`playRingtone`), for `duration` seconds if given.
-        play_ringtone, play_ringtone_async -> PlayOutcome, (name: &str, duration: Option<f64>) => CallOp::Play(Box::new(PlayParams::new([Media::ringtone(name, duration)])))
+        /// Plays a country ringtone (`playRingtone`): a country code, or a [`Ringtone`] with
+        /// duration and volume.
+        play_ringtone, play_ringtone_async -> PlayOutcome, (ringtone: impl Into<Ringtone>) => CallOp::Play(Box::new(ringtone_play(ringtone.into())))
     );
     component!(
         /// Answering-machine detection with server defaults (`amd`).
@@ -486,29 +488,40 @@ impl Call {
     }
 
     component!(
-        /// Fax tone detection, any tone when `tone` is `None` (`detectFax`).
-        detect_fax, detect_fax_async -> DetectOutcome, (tone: Option<FaxTone>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Fax { tone })), mode)
+        /// Fax tone detection (`detectFax`), any tone when `tone` is `None`, for at most
+        /// `timeout` (server default when `None`).
+        detect_fax, detect_fax_async -> DetectOutcome, (tone: Option<FaxTone>, timeout: Option<Duration>, mode: DetectMode) => CallOp::Detect(Box::new(with_timeout(DetectParams::new(DetectKind::Fax { tone }), timeout)), mode)
     );
     component!(
-        /// DTMF detection, all digits when `digits` is `None` (`detectDigit`).
-        detect_digit, detect_digit_async -> DetectOutcome, (digits: Option<&str>, mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) })), mode)
+        /// DTMF detection (`detectDigit`), all digits when `digits` is `None`, for at most
+        /// `timeout` (server default when `None`).
+        detect_digit, detect_digit_async -> DetectOutcome, (digits: Option<&str>, timeout: Option<Duration>, mode: DetectMode) => CallOp::Detect(Box::new(with_timeout(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) }), timeout)), mode)
     );
     component!(
         /// Plays and collects digits or speech (`calling.play_and_collect`).
         prompt, prompt_async -> PromptOutcome, (params: PromptParams) => CallOp::Prompt(Box::new(params))
     );
     component!(
-        /// Plays a text and collects digits or speech (`promptTTS`); `params` says what to
+        /// Speaks a text and collects digits or speech (`promptTTS`); `params` says what to
         /// collect, e.g. `PromptParams::digits(4).terminators("#")`.
-        prompt_tts, prompt_tts_async -> PromptOutcome, (params: PromptParams, text: impl Into<String>) => CallOp::Prompt(Box::new(params.media([Media::tts(text.into())])))
+        prompt_tts, prompt_tts_async -> PromptOutcome, (params: PromptParams, tts: impl Into<Tts>) => {
+            let tts = tts.into();
+            CallOp::Prompt(Box::new(with_prompt_media(params, tts.media(), tts.volume)))
+        }
     );
     component!(
         /// Plays an audio file and collects digits or speech (`promptAudio`).
-        prompt_audio, prompt_audio_async -> PromptOutcome, (params: PromptParams, url: &str) => CallOp::Prompt(Box::new(params.media([Media::audio(url)])))
+        prompt_audio, prompt_audio_async -> PromptOutcome, (params: PromptParams, audio: impl Into<Audio>) => {
+            let audio = audio.into();
+            CallOp::Prompt(Box::new(with_prompt_media(params, audio.media(), audio.volume)))
+        }
     );
     component!(
         /// Plays a ringtone and collects digits or speech (`promptRingtone`).
-        prompt_ringtone, prompt_ringtone_async -> PromptOutcome, (params: PromptParams, name: &str, duration: Option<f64>) => CallOp::Prompt(Box::new(params.media([Media::ringtone(name, duration)])))
+        prompt_ringtone, prompt_ringtone_async -> PromptOutcome, (params: PromptParams, ringtone: impl Into<Ringtone>) => {
+            let ringtone = ringtone.into();
+            CallOp::Prompt(Box::new(with_prompt_media(params, ringtone.media(), ringtone.volume)))
+        }
     );
     component!(
         /// Records (`calling.record`); the result carries `url`, `duration`, `size`.
@@ -530,6 +543,46 @@ impl Call {
         /// Receives a fax (`calling.receive_fax`).
         receive_fax, receive_fax_async -> FaxOutcome, () => CallOp::ReceiveFax
     );
+}
+
+fn volume_db(volume: Option<Volume>) -> Option<f64> {
+    volume.map(Volume::get)
+}
+
+fn tts_play(tts: Tts) -> PlayParams {
+    PlayParams {
+        volume: volume_db(tts.volume),
+        ..PlayParams::new([tts.media()])
+    }
+}
+
+fn audio_play(audio: Audio) -> PlayParams {
+    PlayParams {
+        volume: volume_db(audio.volume),
+        ..PlayParams::new([audio.media()])
+    }
+}
+
+fn ringtone_play(ringtone: Ringtone) -> PlayParams {
+    PlayParams {
+        volume: volume_db(ringtone.volume),
+        ..PlayParams::new([ringtone.media()])
+    }
+}
+
+fn with_prompt_media(params: PromptParams, media: Media, volume: Option<Volume>) -> PromptParams {
+    let volume = volume_db(volume).or(params.volume);
+    PromptParams {
+        volume,
+        ..params.media([media])
+    }
+}
+
+fn with_timeout(params: DetectParams, timeout: Option<Duration>) -> DetectParams {
+    match timeout {
+        Some(t) => params.timeout(t),
+        None => params,
+    }
 }
 
 /// A stream of one call's [`CallEvent`]s (see [`Call::events`]); `Err(Lagged)` tells how

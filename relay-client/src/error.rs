@@ -50,3 +50,9 @@ impl From<futures_channel::mpsc::SendError> for ClientError {
         ClientError::Closed
     }
 }
+
+impl From<relay_proto::calling::InvalidVolume> for ClientError {
+    fn from(e: relay_proto::calling::InvalidVolume) -> Self {
+        ClientError::Proto(relay_proto::Error::ApiMisuse(e.to_string()))
+    }
+}

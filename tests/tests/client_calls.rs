@@ -12,7 +12,7 @@ use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayCons
 use relay_proto::calling::{
     CallEvent, CallState, CollectDigits, CollectParams, CollectResultType, ComponentKind,
     ConnectParams, DetectKind, DetectMode, DetectParams, Device, DialParams, Media, PlayParams,
-    PlayState, PromptParams, RecordParams, TapDevice, TapParams,
+    PlayState, PromptParams, RecordParams, TapDevice, TapParams, Volume,
 };
 use relay_proto::{Event, RequestError, StopReason};
 
@@ -110,7 +110,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     .await;
     let resumed = bounded(&rt, "resume", play.resume()).await.expect("resume");
     assert!(resumed.successful, "{resumed:?}");
-    let volume = bounded(&rt, "volume", play.volume(-6.0))
+    let volume = bounded(&rt, "volume", play.volume(Volume::db(-6.0).expect("valid")))
         .await
         .expect("volume");
     assert!(volume.successful, "{volume:?}");

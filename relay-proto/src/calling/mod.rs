@@ -86,8 +86,9 @@ pub use events::{
     StateComponentPayload, StatePayload,
 };
 pub use params::{
-    validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
-    PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
+    validate_send_digits, validate_volume, Audio, ConnectParams, Device, DeviceTree, DialParams,
+    InvalidVolume, Media, PhoneDevice, Ringtone, SipDevice, SipHeader, Tts, Volume,
+    DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
 pub use states::{
     Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
