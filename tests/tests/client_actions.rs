@@ -11,8 +11,9 @@ use client_support::{bounded, connect, Mock};
 use futures::StreamExt;
 use relay_client::{Connector, Runtime};
 use relay_proto::calling::{
-    CallEvent, CallState, ConnectParams, ConnectState, Device, DialParams, EndReason, Media,
-    PlayParams, PlayState, PromptParams, RecordParams, ReferParams,
+    CallEvent, CallState, ConnectParams, ConnectState, Device, DialParams, EndReason,
+    InvalidVolume, Media, PlayParams, PlayState, PromptParams, RecordParams, ReferParams, Tts,
+    TtsGender, Volume,
 };
 
 fn dial_params() -> DialParams {
@@ -121,6 +122,25 @@ async fn stop_after_finish_and_component_error<R: Runtime + Clone, C: Connector>
         .await
         .expect("not an error");
     assert!(stopped.successful, "{stopped:?}");
+
+    // The convenience forms take the seed's options; a volume is validated when made.
+    let tts = Tts::new("Hello")
+        .language("en-US")
+        .gender(TtsGender::Female)
+        .volume(Volume::db(3.0).expect("valid"));
+    let spoken = bounded(&rt, "play_tts options", call.play_tts(tts))
+        .await
+        .expect("played");
+    assert!(spoken.successful, "{spoken:?}");
+    assert_eq!(Volume::db(41.0), Err(InvalidVolume(41.0)));
+    let silence = bounded(
+        &rt,
+        "play_silence",
+        call.play_silence(Duration::from_millis(100)),
+    )
+    .await
+    .expect("played");
+    assert!(silence.successful, "{silence:?}");
 
     arm(&mock, "calling.play", "error").await;
     let failed = bounded(
