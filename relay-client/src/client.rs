@@ -177,6 +177,11 @@ impl RelayClient {
         self.event_capacity
     }
 
+    /// The live call cells the driver keeps current (see [`crate::live`]).
+    pub(crate) fn call_cells(&self) -> &crate::live::CallCells {
+        &self.state.calls
+    }
+
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
         self.tx
             .clone()

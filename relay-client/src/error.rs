@@ -35,6 +35,10 @@ pub enum ClientError {
     /// core; never expected).
     #[error("the outcome of a {0:?} was reported for another kind of command")]
     OutcomeMismatch(relay_proto::calling::ComponentKind),
+    /// A command on a call made with `new_call` that has not been dialed (or whose dial had
+    /// no answered leg): it has no call id yet.
+    #[error("the call has not been dialed")]
+    NotDialed,
     /// A dial completed without an answered leg.
     #[error("dial failed: {}", .0.state)]
     DialFailed(Box<DialResult>),
@@ -65,5 +69,14 @@ impl From<relay_proto::Error> for ClientError {
             relay_proto::Error::Capacity(c) => ClientError::Capacity(c),
             other => ClientError::Proto(other),
         }
+    }
+}
+
+impl From<relay_proto::calling::InvalidVolume> for ClientError {
+    fn from(e: relay_proto::calling::InvalidVolume) -> Self {
+        ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter {
+            which: "volume".into(),
+            why: e.to_string(),
+        })
     }
 }

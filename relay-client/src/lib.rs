@@ -55,6 +55,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod action;
 mod call;
 mod client;
 mod consumer;
@@ -62,15 +63,17 @@ mod delivery;
 mod driver;
 mod error;
 mod facades;
+mod live;
 mod runtime;
 mod state;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
-pub use call::{
-    Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
-    TapAction,
+pub use action::{
+    Action, ActionKind, Adjustable, ConnectAction, DetectAction, FaxAction, PlayAction,
+    PromptAction, RecordAction, ReferAction, SendDigitsAction, Stoppable, TapAction,
 };
+pub use call::{Call, CallEvents, Dialed};
 pub use client::{ClientEvents, ClientStats, Events, RelayClient};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
 pub use delivery::{ClientEvent, Lagged};

@@ -184,7 +184,7 @@ fn scenario(arm: impl FnOnce(&Server)) -> Outcome {
             async move {
                 let nth = {
                     let mut c = calls.lock().expect("calls");
-                    c.push(call.id().to_string());
+                    c.push(call.id().map(ToString::to_string).unwrap_or_default());
                     c.len()
                 };
                 let steps = if nth == 1 {
@@ -192,7 +192,10 @@ fn scenario(arm: impl FnOnce(&Server)) -> Outcome {
                 } else {
                     second_flow(&rt, &call).await
                 };
-                let _ = flows.unbounded_send((call.id().to_string(), steps));
+                let _ = flows.unbounded_send((
+                    call.id().map(ToString::to_string).unwrap_or_default(),
+                    steps,
+                ));
             }
         });
     let script = async {

@@ -128,7 +128,10 @@ async fn pending<T>(gauge: &AtomicU64, fut: impl std::future::Future<Output = T>
 
 /// The handler's flow: answer, play (instant with `media_speed` 0), hang up.
 async fn handle(tally: Arc<Tally>, call: relay_client::Call) {
-    let id = call.id().as_str().to_owned();
+    let id = call
+        .id()
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default();
     tally.started.fetch_add(1, Ordering::Relaxed);
     tally.reached.lock().expect("reached").insert(id.clone());
     let answer = pending(&tally.awaiting[0], call.answer()).await;

@@ -22,7 +22,7 @@ use relay_proto::{CloseInfo, Input, Output, Session, StopReason, TransportAction
 use crate::runtime::{Connector, Runtime, WsLimits, WsRecv};
 use crate::state::SharedState;
 use dispatch::Router;
-pub(crate) use dispatch::{CallOp, Command};
+pub(crate) use dispatch::{CallOp, CallTarget, Command};
 use link::{Closing, Link, Open, Timer};
 
 use crate::delivery::{ClientEvent, Inbox, Subscriber};
@@ -360,6 +360,7 @@ impl Driver {
                 Output::Timeout(at) => {
                     self.deadline = at;
                     self.state.update(&self.session);
+                    self.refresh_actions();
                     return;
                 }
                 other => tracing::debug!(?other, "unhandled output"),

@@ -173,6 +173,85 @@ pub struct PromptParams {
 }
 
 impl PromptParams {
+    /// Collects up to `max` digits (`PromptParams::digits(4).terminators("#")`).
+    pub fn digits(max: u32) -> Self {
+        PromptParams {
+            collect: CollectParams {
+                digits: Some(CollectDigits {
+                    max: Some(max),
+                    ..CollectDigits::default()
+                }),
+                ..CollectParams::default()
+            },
+            ..PromptParams::default()
+        }
+    }
+
+    /// Collects speech.
+    pub fn speech() -> Self {
+        PromptParams {
+            collect: CollectParams {
+                speech: Some(CollectSpeech::default()),
+                ..CollectParams::default()
+            },
+            ..PromptParams::default()
+        }
+    }
+
+    /// Digits that end digit collection (collects digits if it did not yet).
+    pub fn terminators(mut self, terminators: impl Into<String>) -> Self {
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .terminators = Some(terminators.into());
+        self
+    }
+
+    /// Time allowed between digits.
+    pub fn digit_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .digit_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Time to wait for the start of input.
+    pub fn initial_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.collect.initial_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Language of the speech to recognise (collects speech if it did not yet).
+    pub fn speech_language(mut self, language: impl Into<String>) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .language = Some(language.into());
+        self
+    }
+
+    /// Expected phrases (collects speech if it did not yet).
+    pub fn speech_hints<S: Into<String>>(mut self, hints: impl IntoIterator<Item = S>) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .hints = hints.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Media played while collecting.
+    pub fn media(mut self, media: impl IntoIterator<Item = Media>) -> Self {
+        self.media = media.into_iter().collect();
+        self
+    }
+
+    /// Volume in dB (-40..=+40).
+    pub fn volume(mut self, db: f64) -> Self {
+        self.volume = Some(db);
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
@@ -382,6 +461,17 @@ impl DetectParams {
             kind,
             timeout: None,
         }
+    }
+
+    /// Answering-machine detection with the server's settings.
+    pub fn machine() -> Self {
+        DetectParams::new(DetectKind::machine())
+    }
+
+    /// The overall detection timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout.as_secs_f64());
+        self
     }
 
     pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {

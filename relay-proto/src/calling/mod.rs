@@ -89,8 +89,9 @@ pub use events::{
 pub use info::CallInfo;
 pub use kinds::{ComponentKind, ControlAction, KindSpec};
 pub use params::{
-    validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
-    PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
+    validate_send_digits, validate_volume, Audio, ConnectParams, Device, DeviceTree, DialParams,
+    InvalidVolume, Media, PhoneDevice, Ringtone, SipDevice, SipHeader, Tts, Volume,
+    DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
 pub use states::{
     Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
@@ -171,6 +172,18 @@ impl Calling {
 
     pub(crate) fn call(&self, id: &CallId) -> Option<&CallInfo> {
         self.calls.get(id).map(|c| &c.info)
+    }
+
+    pub(crate) fn running_component(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&ComponentResult> {
+        self.calls
+            .get(call_id)?
+            .components
+            .get(control_id)
+            .map(|c| &c.result)
     }
 
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {

@@ -515,3 +515,191 @@ impl Media {
         })
     }
 }
+
+/// A volume in dB, validated to lie in -40..=+40 when it is made, so an invalid one cannot
+/// reach a command.
+///
+/// ```
+/// use relay_proto::calling::Volume;
+/// assert_eq!(Volume::db(-6.0).map(Volume::get), Ok(-6.0));
+/// assert!(Volume::db(41.0).is_err());
+/// assert!(Volume::try_from(f64::NAN).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Volume(f64);
+
+/// A volume outside -40..=+40 dB (or not a number).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("volume must be between -40 and +40 dB, got {0}")]
+pub struct InvalidVolume(pub f64);
+
+impl Volume {
+    /// A volume of `db` decibels.
+    pub fn db(db: f64) -> Result<Volume, InvalidVolume> {
+        if db.is_finite() && (-40.0..=40.0).contains(&db) {
+            Ok(Volume(db))
+        } else {
+            Err(InvalidVolume(db))
+        }
+    }
+
+    /// The decibels.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Volume {
+    type Error = InvalidVolume;
+    fn try_from(db: f64) -> Result<Volume, InvalidVolume> {
+        Volume::db(db)
+    }
+}
+
+macro_rules! from_text {
+    ($ty:ident, $field:ident) => {
+        impl From<&str> for $ty {
+            fn from(s: &str) -> Self {
+                $ty::new(s)
+            }
+        }
+        impl From<String> for $ty {
+            fn from(s: String) -> Self {
+                $ty::new(s)
+            }
+        }
+        impl From<&String> for $ty {
+            fn from(s: &String) -> Self {
+                $ty::new(s.as_str())
+            }
+        }
+    };
+}
+
+/// Text to speech with its options (`playTTS({text, language, gender, volume})`); a `&str`
+/// converts into one with the server's defaults.
+///
+/// ```
+/// use relay_proto::calling::{Tts, TtsGender, Volume};
+/// let tts = Tts::new("Welcome").language("en-GB").gender(TtsGender::Female).volume(Volume::db(4.0)?);
+/// assert_eq!(tts.text, "Welcome");
+/// # Ok::<(), relay_proto::calling::InvalidVolume>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Tts {
+    /// The text (SSML allowed).
+    pub text: String,
+    /// e.g. `en-US`.
+    pub language: Option<String>,
+    /// The voice's gender.
+    pub gender: Option<TtsGender>,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Tts {
+    /// Speaks `text` with the server's default voice.
+    pub fn new(text: impl Into<String>) -> Self {
+        Tts {
+            text: text.into(),
+            language: None,
+            gender: None,
+            volume: None,
+        }
+    }
+    /// The language, e.g. `en-US`.
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
+    }
+    /// The voice's gender.
+    pub fn gender(mut self, gender: TtsGender) -> Self {
+        self.gender = Some(gender);
+        self
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::Tts {
+            text: self.text.clone(),
+            language: self.language.clone(),
+            gender: self.gender.clone(),
+        }
+    }
+}
+from_text!(Tts, text);
+
+/// An audio file with its volume (`playAudio(url | {url, volume})`); a `&str` URL converts
+/// into one.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Audio {
+    /// The URL.
+    pub url: String,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Audio {
+    /// The file at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Audio {
+            url: url.into(),
+            volume: None,
+        }
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::audio(self.url.clone())
+    }
+}
+from_text!(Audio, url);
+
+/// A country ringtone with its options (`playRingtone({name, duration, volume})`); a `&str`
+/// country code converts into one that rings one cycle.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Ringtone {
+    /// Country code, e.g. `us`.
+    pub name: String,
+    /// How long it rings (default: one cycle).
+    pub duration: Option<std::time::Duration>,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Ringtone {
+    /// The ringtone of country `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Ringtone {
+            name: name.into(),
+            duration: None,
+            volume: None,
+        }
+    }
+    /// How long it rings.
+    pub fn duration(mut self, duration: std::time::Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::ringtone(self.name.clone(), self.duration.map(|d| d.as_secs_f64()))
+    }
+}
+from_text!(Ringtone, name);

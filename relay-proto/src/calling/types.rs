@@ -456,6 +456,19 @@ pub struct ControlResult {
     pub error: Option<RequestError>,
 }
 
+impl ControlResult {
+    /// The answer to a `stop` of a component that had already finished: nothing was sent,
+    /// and the component is stopped, so it is successful.
+    pub fn already_finished() -> Self {
+        ControlResult {
+            successful: true,
+            code: None,
+            message: Some("component already finished".into()),
+            error: None,
+        }
+    }
+}
+
 /// Progress of a prompt (never a completion).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

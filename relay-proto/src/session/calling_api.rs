@@ -28,6 +28,19 @@ impl Session {
         self.calling.call(id)
     }
 
+    /// What a running component of a call has learned so far (e.g. a record's `url` or a
+    /// tap's `source_device`, which arrive with the execute response); `None` once it
+    /// finished (its result then came with [`CallEvent::ComponentFinished`]).
+    ///
+    /// [`CallEvent::ComponentFinished`]: crate::calling::CallEvent::ComponentFinished
+    pub fn running_component(
+        &self,
+        call_id: &CallId,
+        control_id: &crate::ids::ControlId,
+    ) -> Option<&crate::calling::ComponentResult> {
+        self.calling.running_component(call_id, control_id)
+    }
+
     /// Every call in the registry, in `call_id` order.
     pub fn calls(&self) -> impl Iterator<Item = &CallInfo> {
         self.calling.calls()
