@@ -62,8 +62,10 @@ mod delivery;
 mod driver;
 mod error;
 mod facades;
+pub mod prelude;
 mod runtime;
 mod state;
+mod task;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
@@ -71,13 +73,17 @@ pub use call::{
     Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
     TapAction,
 };
-pub use client::{ClientEvents, ClientStats, Events, RelayClient};
+pub use client::{
+    relay_url, ClientBuilder, ClientEvents, ClientStats, Events, RelayClient, DEFAULT_HOST,
+};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
 pub use delivery::{ClientEvent, Lagged};
 pub use driver::ClientOptions;
 pub use error::ClientError;
 pub use facades::{Calling, Messaging};
 pub use relay_proto;
+pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
+pub use relay_proto::task::TaskError;
 pub use runtime::{
     os_seed, seed_from_os, AsyncTimer, BoxFuture, Connector, Runtime, TransportError, WsLimits,
     WsRecv, WsTransport,

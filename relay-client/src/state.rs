@@ -13,6 +13,7 @@ pub(crate) struct SharedState(Mutex<Snapshot>);
 pub(crate) struct Snapshot {
     pub(crate) session_id: Option<String>,
     pub(crate) protocol: Option<String>,
+    pub(crate) node_id: Option<String>,
     pub(crate) connected: bool,
     /// Contexts the server accepted, in the order it did.
     pub(crate) contexts: Vec<String>,
@@ -41,6 +42,9 @@ impl SharedState {
         }
         if s.protocol.as_deref() != session.protocol() {
             s.protocol = session.protocol().map(str::to_owned);
+        }
+        if s.node_id.as_deref() != session.node_id() {
+            s.node_id = session.node_id().map(str::to_owned);
         }
         s.connected = session.is_ready();
     }
