@@ -171,7 +171,9 @@ impl Task {
         // ureq's global timeout bounds the whole exchange, name lookup included (ureq resolves
         // on a helper thread when a timeout is set), so the answer always comes.
         rx.await.map_err(|_| {
-            DeliverError::Io(std::io::Error::other("the delivery thread ended without an answer"))
+            DeliverError::Io(std::io::Error::other(
+                "the delivery thread ended without an answer",
+            ))
         })?
     }
 }
@@ -276,9 +278,10 @@ fn map_error(e: ureq::Error) -> DeliverError {
             DeliverError::Connect(e.to_string())
         }
         ureq::Error::BadUri(uri) => DeliverError::Invalid(format!("bad URL {uri:?}")),
-        ureq::Error::TlsRequired => {
-            DeliverError::Invalid("https:// needs the `tls` feature (relay-client, relay-tokio or relay-async-std)".into())
-        }
+        ureq::Error::TlsRequired => DeliverError::Invalid(
+            "https:// needs the `tls` feature (relay-client, relay-tokio or relay-async-std)"
+                .into(),
+        ),
         #[cfg(feature = "tls")]
         ureq::Error::Rustls(tls) => DeliverError::Tls(tls.to_string()),
         ureq::Error::Tls(msg) => DeliverError::Tls(msg.to_owned()),

@@ -14,7 +14,9 @@ async fn a_delivered_task_reaches_the_consumer() {
         .await
         .expect("mock starts");
     let config = SessionConfig::new("test-project", "test-token").with_contexts(["office"]);
-    let client = relay_tokio::builder(config).with_host(mock.ws_url()).connect();
+    let client = relay_tokio::builder(config)
+        .with_host(mock.ws_url())
+        .connect();
     let mut events = client.events().await.expect("subscribed");
     let wait = Duration::from_secs(20);
     tokio::time::timeout(wait, async {
