@@ -19,6 +19,7 @@ pub(crate) struct SharedState {
 pub(crate) struct Snapshot {
     pub(crate) session_id: Option<String>,
     pub(crate) protocol: Option<String>,
+    pub(crate) node_id: Option<String>,
     pub(crate) connected: bool,
     /// Contexts the server accepted, in the order it did.
     pub(crate) contexts: Vec<String>,
@@ -50,6 +51,9 @@ impl SharedState {
         }
         if s.protocol.as_deref() != session.protocol() {
             s.protocol = session.protocol().map(str::to_owned);
+        }
+        if s.node_id.as_deref() != session.node_id() {
+            s.node_id = session.node_id().map(str::to_owned);
         }
         s.connected = session.is_ready();
     }

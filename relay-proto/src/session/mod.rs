@@ -306,6 +306,12 @@ impl Session {
         self.core.protocol.as_deref()
     }
 
+    /// The id of the Relay node serving this session (`nodeid` of the connect answer), once
+    /// known.
+    pub fn node_id(&self) -> Option<&str> {
+        self.core.node_id.as_deref()
+    }
+
     /// Requests awaiting an answer on the current connection.
     pub fn in_flight(&self) -> usize {
         self.core.requests.in_flight()
