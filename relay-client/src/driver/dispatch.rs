@@ -385,6 +385,9 @@ impl Driver {
         }
         match &event {
             Event::Ready { .. } => {
+                // The snapshot first: whoever `wait_ready()` released may read `is_connected()`
+                // or the session id at once, on another thread.
+                self.state.update(&self.session);
                 for w in self.router.ready_waiters.drain(..) {
                     let _ = w.send(Ok(()));
                 }
