@@ -70,7 +70,9 @@ use crate::error::Error;
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::core::{Core, PendingKind};
 use crate::session::{Event, RequestError};
-use crate::wire::{Method, RelayEvent};
+use crate::wire::{EventType, Method};
+use events::EventParams;
+use serde_json::value::RawValue;
 
 pub use api::CallMut;
 pub use call::CallInfo;
@@ -80,10 +82,10 @@ pub use component_params::{
     ReferParams, TapDevice, TapParams,
 };
 pub use events::{
-    decode_payload, CallState, CallingPayload, CollectPayload, CollectResultPayload, ComponentIds,
-    ConnectPayload, DetectEventParams, DetectObject, DetectPayload, DeviceInfo, DialCall,
-    DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo, ReceivePayload, ReferPayload,
-    StateComponentPayload, StatePayload,
+    decode_payload, decode_payload_raw, CallState, CallingPayload, CollectPayload,
+    CollectResultPayload, ComponentIds, ConnectPayload, DetectEventParams, DetectObject,
+    DetectPayload, DeviceInfo, DialCall, DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo,
+    ReceivePayload, ReferPayload, StateComponentPayload, StatePayload,
 };
 pub use params::{
     validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
@@ -188,22 +190,24 @@ impl Calling {
         Ok(())
     }
 
-    /// A `queuing.relay.events` event whose type starts with `calling.`.
+    /// A `queuing.relay.events` event whose type starts with `calling.`: its `params` are decoded
+    /// straight from the frame's text; `inner` (the whole event) becomes a JSON tree only for an
+    /// event this version does not know.
     pub(crate) fn handle_event(
         &mut self,
         core: &mut Core,
         now: Instant,
-        ev: RelayEvent,
-        raw: Value,
+        event_type: EventType,
+        p: &RawValue,
+        inner: &RawValue,
     ) -> Result<(), Error> {
-        let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
+        let Some(payload) = events::decode_params(&event_type, p)? else {
             core.emit(Event::Unrecognized {
-                event_type: ev.event_type.into_string(),
-                raw,
+                event_type: event_type.into_string(),
+                raw: inner.to_value(),
             });
             return Ok(());
         };
-        let p = &ev.params;
         match payload {
             CallingPayload::Receive(r) => self.on_receive(core, r),
             CallingPayload::State(s) => self.on_state(core, s, p),
@@ -337,7 +341,12 @@ impl Calling {
         Ok(())
     }
 
-    fn on_state(&mut self, core: &mut Core, s: StatePayload, raw: &Value) -> Result<(), Error> {
+    fn on_state(
+        &mut self,
+        core: &mut Core,
+        s: StatePayload,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Result<(), Error> {
         let state = CallState::parse(&s.call_state)
             .map_err(|_| Error::PeerMisbehaved(format!("unknown call_state {:?}", s.call_state)))?;
         let id = s.call_id.clone();
@@ -431,7 +440,13 @@ impl Calling {
     /// Removes an ended call, failing each of its unfinished components once.
     /// Removes a call (ended, or passed to another consumer), failing each of its unfinished
     /// components once with an event named `why`.
-    pub(crate) fn remove_call(&mut self, core: &mut Core, id: &CallId, why: &str, raw: &Value) {
+    pub(crate) fn remove_call(
+        &mut self,
+        core: &mut Core,
+        id: &CallId,
+        why: &str,
+        raw: &(impl EventParams + ?Sized),
+    ) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
@@ -439,7 +454,7 @@ impl Calling {
             c.terminate(
                 Some(ResultEvent {
                     name: why.to_owned(),
-                    payload: raw.clone(),
+                    payload: raw.to_value(),
                 }),
                 None,
             );
@@ -544,7 +559,12 @@ impl Calling {
         Ok(())
     }
 
-    fn on_connect(&mut self, core: &mut Core, c: ConnectPayload, raw: &Value) -> Result<(), Error> {
+    fn on_connect(
+        &mut self,
+        core: &mut Core,
+        c: ConnectPayload,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Result<(), Error> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
             tracing::trace!(call_id = %id, "connect event for an unknown call; ignored");
@@ -614,7 +634,12 @@ impl Calling {
         Ok(())
     }
 
-    fn on_refer(&mut self, core: &mut Core, r: ReferPayload, raw: &Value) -> Result<(), Error> {
+    fn on_refer(
+        &mut self,
+        core: &mut Core,
+        r: ReferPayload,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Result<(), Error> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
             return Ok(());

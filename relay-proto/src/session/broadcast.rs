@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::messaging::message_event;
-use crate::wire::{self, BroadcastKind, EventType, RelayEvent};
+use crate::wire::{self, BroadcastKind, EventType};
 
 use super::{Event, Session};
 
@@ -70,16 +70,15 @@ impl Session {
                 Ok(())
             }
             BroadcastKind::Calling => {
-                let inner = wire::rpc::raw_to_value(Some(inner));
-                let ev = decode_relay_event(&inner)?;
+                let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
+                    .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
                 if !ev.event_type.is_calling() {
-                    self.core.emit(Event::Unrecognized {
-                        event_type: ev.event_type.into_string(),
-                        raw: inner,
-                    });
+                    self.core.emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
                 }
-                self.calling.handle_event(&mut self.core, now, ev, inner)
+                let params = ev.params.unwrap_or(NULL);
+                self.calling
+                    .handle_event(&mut self.core, now, ev.event_type, params, inner)
             }
         }
     }
@@ -169,8 +168,29 @@ impl TaskEvent {
     }
 }
 
-fn decode_relay_event(inner: &Value) -> Result<RelayEvent, Error> {
-    // Deserializing from `&Value` copies only what RelayEvent keeps, not the whole tree.
-    <RelayEvent as serde::Deserialize>::deserialize(inner)
-        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))
+/// `null`, for a calling event without `params` (its typed decode then reports what is missing).
+const NULL: &RawValue = RawValue::NULL;
+
+/// The inner event of a calling broadcast (the fields of [`RelayEvent`](wire::RelayEvent),
+/// checked the same way), its `params` borrowed from the frame for a typed decode: no JSON tree.
+#[derive(serde::Deserialize)]
+struct CallingEvent<'a> {
+    event_type: EventType,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    event_channel: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    context: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "wire::lenient::opt_f64")]
+    #[allow(dead_code)]
+    timestamp: Option<f64>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    project_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    space_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
 }
