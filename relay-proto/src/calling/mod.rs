@@ -190,24 +190,30 @@ impl Calling {
         Ok(())
     }
 
-    /// A `queuing.relay.events` event whose type starts with `calling.`: its `params` are decoded
-    /// straight from the frame's text; `inner` (the whole event) becomes a JSON tree only for an
-    /// event this version does not know.
+    /// A `queuing.relay.events` event whose type starts with `calling.`, its `params` decoded
+    /// straight from the frame's text. `Ok(false)`: a type this version does not know (nothing
+    /// changed; the caller reports it as unrecognized).
     pub(crate) fn handle_event(
         &mut self,
         core: &mut Core,
         now: Instant,
-        event_type: EventType,
+        event_type: &EventType,
         p: &RawValue,
-        inner: &RawValue,
-    ) -> Result<(), Error> {
-        let Some(payload) = events::decode_params(&event_type, p)? else {
-            core.emit(Event::Unrecognized {
-                event_type: event_type.into_string(),
-                raw: inner.to_value(),
-            });
-            return Ok(());
+    ) -> Result<bool, Error> {
+        let Some(payload) = events::decode_params(event_type, p)? else {
+            return Ok(false);
         };
+        self.dispatch(core, now, payload, p)?;
+        Ok(true)
+    }
+
+    fn dispatch(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        payload: CallingPayload,
+        p: &RawValue,
+    ) -> Result<(), Error> {
         match payload {
             CallingPayload::Receive(r) => self.on_receive(core, r),
             CallingPayload::State(s) => self.on_state(core, s, p),

@@ -32,7 +32,7 @@ impl Session {
         }
         let params =
             params.ok_or_else(|| Error::PeerMisbehaved("blade.broadcast without params".into()))?;
-        if let Some(result) = self.fast_broadcast(params) {
+        if let Some(result) = self.fast_broadcast(now, params) {
             return result;
         }
         let b: Broadcast<'_> = serde_json::from_str(params.get())
@@ -77,17 +77,22 @@ impl Session {
                     return Ok(());
                 }
                 let params = ev.params.unwrap_or(NULL);
-                self.calling
-                    .handle_event(&mut self.core, now, ev.event_type, params, inner)
+                if !self
+                    .calling
+                    .handle_event(&mut self.core, now, &ev.event_type, params)?
+                {
+                    self.core.emit(unrecognized(ev.event_type.into_string()));
+                }
+                Ok(())
             }
         }
     }
 
-    /// One typed pass for the frequent, well-formed messaging and task broadcasts (the general
+    /// One typed pass for the frequent, well-formed calling, messaging and task broadcasts (the general
     /// path below re-reads the event at each layer). `None` means "not handled here": anything
     /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
     /// general path, which owns every rule and error.
-    fn fast_broadcast(&mut self, params: &RawValue) -> Option<Result<(), Error>> {
+    fn fast_broadcast(&mut self, now: Instant, params: &RawValue) -> Option<Result<(), Error>> {
         #[derive(serde::Deserialize)]
         struct Fast<'a, T> {
             #[serde(default, borrow)]
@@ -106,6 +111,28 @@ impl Session {
         let text = params.get();
         let ours = self.core.protocol.as_deref();
         let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
+        if text.contains(BroadcastKind::Calling.as_str()) {
+            // The broadcast and its inner event in one pass; the payload is decoded from the
+            // inner `params` text by the calling sub-machine.
+            let f: Fast<'_, CallingEvent<'_>> = serde_json::from_str(text).ok()?;
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Calling)
+                || !protocol_ok(&f.protocol)
+                || !f.params.event_type.is_calling()
+            {
+                return None;
+            }
+            let ev = f.params;
+            let p = ev.params.unwrap_or(NULL);
+            // An unknown calling type: the general path reports it with the whole inner event.
+            return match self
+                .calling
+                .handle_event(&mut self.core, now, &ev.event_type, p)
+            {
+                Ok(false) => None,
+                Ok(true) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+            };
+        }
         if text.contains(BroadcastKind::Messaging.as_str()) {
             let f: Fast<'_, MessagingInner> = serde_json::from_str(text).ok()?;
             if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Messaging) {
