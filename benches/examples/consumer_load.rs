@@ -98,6 +98,6 @@ async fn main() {
             }
         });
     let config = SessionConfig::new("test-project", "test-token");
-    let stopped = relay_tokio::run_consumer(consumer, config, url).await;
+    let stopped = relay_tokio::run_consumer(consumer.with_host(url), config).await;
     eprintln!("consumer stopped: {stopped:?}");
 }

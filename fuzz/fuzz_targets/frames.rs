@@ -1,8 +1,8 @@
-//! Raw bytes, split into text frames, fed to a ready `Session`.
+//! Raw bytes, split into text frames, fed to a ready `Session` (`relay_mock::fuzzing::frames`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    relay_proto::fuzzing::frames(data);
+    relay_mock::fuzzing::frames(data);
 });

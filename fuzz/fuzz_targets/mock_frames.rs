@@ -1,12 +1,8 @@
-//! See `tests/src/fuzz_harness.rs` (`mock_frames`): the corpus replay test runs the same code.
+//! `relay_mock::fuzzing::mock_frames`: the corpus replay test (tests/tests/fuzz_corpus.rs) runs the same code.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/src/fuzz_harness.rs"]
-#[allow(dead_code)]
-mod fuzz_harness;
-
 fuzz_target!(|data: &[u8]| {
-    fuzz_harness::mock_frames(data);
+    relay_mock::fuzzing::mock_frames(data);
 });

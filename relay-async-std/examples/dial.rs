@@ -1,34 +1,19 @@
-//! An outbound call on async-std: connect, dial, hang up.
+//! An outbound call with a `RelayClient` (Node: `client.on('signalwire.ready', ...)` then
+//! `client.calling.dial({ type: 'phone', from, to })`): dial, report the outcome, hang up. Against
+//! the mock a second dial is told to meet a busy line, to show how a failed dial reads.
 //!
-//! `cargo run -p relay-async-std --example dial`
+//! `cargo run -p relay-async-std --example dial` (embedded relay-mock, no account; see
+//! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 
 pub(crate) mod support;
 
-use relay_async_std::relay_proto::calling::{Device, DialParams};
-use support::{Env, Outcome};
+#[path = "../../relay-tokio/examples/flows/dial.rs"]
+mod flow;
+
+pub use flow::run;
 
 #[async_std::main]
 async fn main() -> std::process::ExitCode {
     support::main(run).await
-}
-
-/// The flow: connect, dial, hang up, disconnect.
-pub async fn run(env: Env) -> Outcome {
-    let client = relay_async_std::connect(env.config(&[]), env.ws_url.clone());
-    client.wait_ready().await?;
-    println!("Connected to Relay.");
-    let dial = client
-        .calling()
-        .dial_result(DialParams::single(Device::phone(&env.from, &env.to)))
-        .await?;
-    let Some(id) = dial.call_id.filter(|_| dial.successful) else {
-        client.disconnect().await;
-        return Err(format!("the call to {} was not answered ({})", env.to, dial.state).into());
-    };
-    println!("{} answered the call.", env.to);
-    client.calling().call(id).hangup().await?;
-    println!("Hung up.");
-    client.disconnect().await;
-    Ok(())
 }

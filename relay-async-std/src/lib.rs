@@ -12,13 +12,13 @@
 //! # Example
 //!
 //! ```no_run
-//! use relay_async_std::SessionConfig;
-//! use relay_async_std::relay_proto::MessageParams;
+//! use relay_async_std::prelude::*;
 //!
 //! #[async_std::main]
-//! async fn main() -> Result<(), relay_async_std::ClientError> {
+//! async fn main() -> Result<(), ClientError> {
 //!     let config = SessionConfig::new("my-project", "my-token").with_contexts(["office"]);
-//!     let client = relay_async_std::connect(config, "ws://127.0.0.1:8080");
+//!     // The real service; `relay_async_std::builder(config).with_host(..).connect()` elsewhere.
+//!     let client = relay_async_std::connect(config);
 //!     client.wait_ready().await?;
 //!     let sent = client
 //!         .messaging()
@@ -34,13 +34,10 @@
 use std::time::Instant;
 
 pub mod prelude;
-mod task;
 mod ws;
 
 pub use relay_client::*;
-pub use relay_proto::task::TaskError;
 pub use relay_proto::{Event, SessionConfig};
-pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 
 /// The async-std runtime: `async_std::task::spawn`, `async_std::task::sleep`, `Instant::now`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,6 +55,10 @@ impl Runtime for AsyncStdRuntime {
 
     fn spawn(&self, future: BoxFuture<'static, ()>) {
         drop(async_std::task::spawn(future));
+    }
+
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        drop(async_std::task::spawn_blocking(job));
     }
 }
 
@@ -77,24 +78,29 @@ impl Connector for AsyncStdConnector {
     }
 }
 
-/// Connects with async-std and async-tungstenite, seeding the session's ids and jitter from the
-/// OS (use [`RelayClient::connect`] with your own config to keep a deterministic generator).
-pub fn connect(config: SessionConfig, url: impl Into<String>) -> RelayClient {
-    RelayClient::connect(
-        seed_from_os(config),
-        url,
-        AsyncStdRuntime,
-        AsyncStdConnector,
-    )
+/// Connects to the real service (`wss://relay.signalwire.com`) with async-std and async-tungstenite, seeding
+/// the session's ids and jitter from the OS. [`builder`] connects elsewhere
+/// (`builder(config).with_host("ws://127.0.0.1:8080").connect()`); [`RelayClient::connect`]
+/// with your own config keeps a deterministic generator.
+pub fn connect(config: SessionConfig) -> RelayClient {
+    builder(config).connect()
 }
 
-/// Runs a consumer with async-std and async-tungstenite, seeding ids and jitter from the OS.
-/// It also stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
+/// A [`ClientBuilder`] on async-std and async-tungstenite (ids and jitter seeded from the OS): set
+/// [`with_host`](ClientBuilder::with_host) or [`with_options`](ClientBuilder::with_options),
+/// then [`connect`](ClientBuilder::connect).
+pub fn builder(config: SessionConfig) -> ClientBuilder<AsyncStdRuntime, AsyncStdConnector> {
+    RelayClient::builder(seed_from_os(config), AsyncStdRuntime, AsyncStdConnector)
+}
+
+/// Runs a consumer with async-std and async-tungstenite against its host (the real service unless
+/// [`RelayConsumer::with_host`] says otherwise), seeding ids and jitter from the OS. It also
+/// stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
 pub async fn run_consumer(
     consumer: RelayConsumer,
     config: SessionConfig,
-    url: impl Into<String>,
 ) -> Result<relay_proto::StopReason, ClientError> {
+    let url = consumer.url();
     consumer
         .run_until(
             seed_from_os(config),

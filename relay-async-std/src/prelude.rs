@@ -1,10 +1,14 @@
-//! The types an application needs, in one import: `use relay_async_std::prelude::*;`.
+//! The types an application needs, in one import: `use relay_async_std::prelude::*;` (relay-client's
+//! [prelude](relay_client::prelude): client, consumer, calls, actions, tasks, parameters,
+//! results, messaging, `StreamExt`).
 //!
 //! ```no_run
 //! use relay_async_std::prelude::*;
 //!
 //! # async fn demo() -> Result<(), ClientError> {
-//! let client = relay_async_std::connect(SessionConfig::new("project", "token"), "ws://127.0.0.1:8080");
+//! let client = relay_async_std::builder(SessionConfig::new("project", "token"))
+//!     .with_host("ws://127.0.0.1:8080")
+//!     .connect();
 //! client.wait_ready().await?;
 //! let call = client
 //!     .calling()
@@ -15,12 +19,4 @@
 //! # }
 //! ```
 
-pub use crate::{
-    Action, Call, ClientError, DeliverError, Event, RelayClient, RelayConsumer, SessionConfig, Task,
-};
-pub use relay_proto::calling::{
-    AudioDirection, CallEvent, CallState, CollectDigits, CollectParams, ConnectParams, DetectKind,
-    DetectMode, DetectParams, Device, DialParams, EndReason, Media, PlayParams, PromptParams,
-    RecordFormat, RecordParams, TapDevice, TapParams,
-};
-pub use relay_proto::{Message, MessageParams, MessageState};
+pub use relay_client::prelude::*;

@@ -21,7 +21,9 @@ struct Job<'a> {
 async fn a_delivered_task_reaches_the_consumer() {
     let mock = support::Mock::start();
     let config = SessionConfig::new("test-project", "test-token").with_contexts(["office"]);
-    let client = relay_async_std::connect(config, mock.ws_url.clone());
+    let client = relay_async_std::builder(config)
+        .with_host(mock.ws_url.clone())
+        .connect();
     let mut events = client.events().await.expect("subscribed");
     async_std::future::timeout(WAIT, async {
         while let Some(e) = events.next().await {
@@ -41,6 +43,8 @@ async fn a_delivered_task_reaches_the_consumer() {
 
     let task = Task::new("test-project", "test-token")
         .expect("credentials")
+        // The blocking exchange on the runtime's own blocking pool.
+        .with_runtime(relay_async_std::AsyncStdRuntime)
         .with_host(mock.http_base.clone())
         .with_timeout(WAIT);
     let job = Job {

@@ -43,6 +43,107 @@ pub struct ClientStats {
     pub consumer_backlog_peak: usize,
 }
 
+/// The SignalWire Relay service, where clients and consumers connect unless told otherwise
+/// (the Node SDK's default `host`).
+pub const DEFAULT_HOST: &str = "relay.signalwire.com";
+
+/// The WebSocket URL for a host option, as the Node SDK reads it: a bare `host[:port]` means
+/// `wss://host[:port]`; a URL with a scheme (`ws://127.0.0.1:8080` for relay-mock) is kept.
+///
+/// ```
+/// assert_eq!(relay_client::relay_url("relay.signalwire.com"), "wss://relay.signalwire.com");
+/// assert_eq!(relay_client::relay_url("ws://127.0.0.1:8080"), "ws://127.0.0.1:8080");
+/// ```
+pub fn relay_url(host: &str) -> String {
+    let host = host.trim();
+    if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("wss://{host}")
+    }
+}
+
+/// Everything a connection needs, set step by step: [`RelayClient::builder`], then
+/// [`with_host`](Self::with_host) / [`with_options`](Self::with_options), then
+/// [`connect`](Self::connect). The adapters start one with their runtime
+/// (`relay_tokio::builder(config)`).
+///
+/// ```no_run
+/// use relay_client::{ClientError, Connector, RelayClient, Runtime};
+/// use relay_proto::SessionConfig;
+///
+/// async fn flow(runtime: impl Runtime, connector: impl Connector) -> Result<(), ClientError> {
+///     let config = SessionConfig::new("my-project", "my-token");
+///     // The real service (wss://relay.signalwire.com) unless with_host says otherwise.
+///     let client = RelayClient::builder(config, runtime, connector)
+///         .with_host("example.signalwire.com")
+///         .connect();
+///     client.wait_ready().await?;
+///     tracing::info!(node = ?client.node_id(), "connected");
+///     Ok(())
+/// }
+/// ```
+pub struct ClientBuilder<R, C> {
+    config: SessionConfig,
+    host: String,
+    options: ClientOptions,
+    runtime: R,
+    connector: C,
+}
+
+impl<R, C> std::fmt::Debug for ClientBuilder<R, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("project", &self.config.project)
+            .field("host", &self.host)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime, C: Connector> ClientBuilder<R, C> {
+    /// A connection to the real service ([`DEFAULT_HOST`]) with default options.
+    pub fn new(config: SessionConfig, runtime: R, connector: C) -> Self {
+        ClientBuilder {
+            config,
+            host: DEFAULT_HOST.to_owned(),
+            options: ClientOptions::default(),
+            runtime,
+            connector,
+        }
+    }
+
+    /// Connects to another host: a bare `host[:port]` (`wss://` is implied) or a full
+    /// `ws://` / `wss://` URL (see [`relay_url`]).
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Sets the client options.
+    pub fn with_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The URL [`connect`](Self::connect) will open.
+    pub fn url(&self) -> String {
+        relay_url(&self.host)
+    }
+
+    /// Creates the session and starts connecting (see [`RelayClient::connect`]).
+    pub fn connect(self) -> RelayClient {
+        self.connect_with_events().0
+    }
+
+    /// [`connect`](Self::connect), also returning an event stream that sees every event from
+    /// the very first one (see [`RelayClient::connect_with`]).
+    pub fn connect_with_events(self) -> (RelayClient, Events) {
+        let url = self.url();
+        RelayClient::connect_with(self.config, url, self.runtime, self.connector, self.options)
+    }
+}
+
 impl std::fmt::Debug for RelayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelayClient")
@@ -52,7 +153,18 @@ impl std::fmt::Debug for RelayClient {
 }
 
 impl RelayClient {
-    /// Creates the session and spawns its driver on `runtime`; connecting starts at once.
+    /// Starts a [`ClientBuilder`]: the real service ([`DEFAULT_HOST`]) unless
+    /// [`with_host`](ClientBuilder::with_host) says otherwise.
+    pub fn builder<R: Runtime, C: Connector>(
+        config: SessionConfig,
+        runtime: R,
+        connector: C,
+    ) -> ClientBuilder<R, C> {
+        ClientBuilder::new(config, runtime, connector)
+    }
+
+    /// Creates the session and spawns its driver on `runtime`, connecting to `url` (a full
+    /// `ws://` / `wss://` URL) at once; [`builder`](Self::builder) defaults to the real service.
     /// Await [`wait_ready`](Self::wait_ready) before relying on the session being up (commands
     /// issued earlier are queued by the session and sent after the handshake).
     pub fn connect(
@@ -152,6 +264,11 @@ impl RelayClient {
         self.state.get().session_id
     }
 
+    /// The id of the Relay node serving the session, once a handshake completed.
+    pub fn node_id(&self) -> Option<String> {
+        self.state.get().node_id
+    }
+
     /// The relay protocol of the session, once known.
     pub fn protocol(&self) -> Option<String> {
         self.state.get().protocol
@@ -175,6 +292,11 @@ impl RelayClient {
 
     pub(crate) fn event_capacity(&self) -> usize {
         self.event_capacity
+    }
+
+    /// The live call cells the driver keeps current (see [`crate::live`]).
+    pub(crate) fn call_cells(&self) -> &crate::live::CallCells {
+        &self.state.calls
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {

@@ -151,6 +151,7 @@ impl Drop for RunningGuard {
 /// ```
 pub struct RelayConsumer {
     contexts: Vec<String>,
+    host: String,
     options: ClientOptions,
     grace: Duration,
     stop: StopHandle,
@@ -167,6 +168,7 @@ impl Default for RelayConsumer {
     fn default() -> Self {
         RelayConsumer {
             contexts: Vec::new(),
+            host: crate::client::DEFAULT_HOST.to_owned(),
             options: ClientOptions::default(),
             grace: Duration::from_secs(10),
             stop: StopHandle::default(),
@@ -185,6 +187,7 @@ impl fmt::Debug for RelayConsumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RelayConsumer")
             .field("contexts", &self.contexts)
+            .field("host", &self.host)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
@@ -204,6 +207,20 @@ impl RelayConsumer {
     {
         self.contexts.extend(contexts.into_iter().map(Into::into));
         self
+    }
+
+    /// The host the adapters' `run_consumer` connects to: the real service
+    /// ([`DEFAULT_HOST`](crate::DEFAULT_HOST)) unless set; a bare `host[:port]` or a full
+    /// `ws://` / `wss://` URL (see [`relay_url`](crate::relay_url)). [`run`](Self::run) takes
+    /// its URL as an argument instead.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The URL for the host set with [`with_host`](Self::with_host).
+    pub fn url(&self) -> String {
+        crate::client::relay_url(&self.host)
     }
 
     /// Sets the client options.

@@ -26,8 +26,10 @@ pub struct Lagged {
 }
 
 /// What happened to the client's connection: the seed's `signalwire.socket.open`,
-/// `signalwire.socket.error`, `signalwire.socket.close`, `signalwire.ready`, plus reconnecting,
-/// restored and disconnected (see [`RelayClient::client_events`](crate::RelayClient::client_events)).
+/// `signalwire.socket.error`, `signalwire.socket.message` (opt-in, see
+/// [`ClientOptions::with_raw_messages`](crate::ClientOptions::with_raw_messages)),
+/// `signalwire.socket.close`, `signalwire.ready`, plus reconnecting, restored and disconnected
+/// (see [`RelayClient::client_events`](crate::RelayClient::client_events)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientEvent {
@@ -38,6 +40,12 @@ pub enum ClientEvent {
     SocketError {
         /// What went wrong.
         reason: String,
+    },
+    /// A text frame arrived, as received (the seed's `signalwire.socket.message`). Only with
+    /// [`ClientOptions::with_raw_messages`](crate::ClientOptions::with_raw_messages).
+    SocketMessage {
+        /// The frame's text.
+        text: String,
     },
     /// The socket closed, whoever closed it.
     SocketClose {

@@ -1,6 +1,7 @@
 //! The one error type of the async API.
 
 use relay_proto::calling::DialResult;
+use relay_proto::error::{ApiMisuse, Capacity};
 use relay_proto::RequestError;
 
 /// Why an async call did not produce its outcome.
@@ -16,14 +17,28 @@ pub enum ClientError {
     /// A request failed (timeout, connection lost, server or relay error).
     #[error(transparent)]
     Request(#[from] RequestError),
-    /// The core refused the command (invalid parameters, unknown call, a bound was hit);
+    /// The core refused the command as a misuse (invalid parameter: which and why, unknown
+    /// call or component, control not supported by the component's kind, session stopped);
     /// nothing was sent.
+    #[error("invalid use: {0}")]
+    Misuse(ApiMisuse),
+    /// The core refused the command at a configured bound (which one, and its limit);
+    /// nothing was sent.
+    #[error("capacity reached: {0}")]
+    Capacity(Capacity),
+    /// Any other refusal of the core. Commands only fail with [`ClientError::Misuse`] or
+    /// [`ClientError::Capacity`] today; this keeps a future class of `relay_proto::Error`
+    /// from being lost.
     #[error(transparent)]
-    Proto(#[from] relay_proto::Error),
+    Proto(relay_proto::Error),
     /// The outcome reported for a command was of another kind than the command (a bug in the
     /// core; never expected).
     #[error("the outcome of a {0:?} was reported for another kind of command")]
     OutcomeMismatch(relay_proto::calling::ComponentKind),
+    /// A command on a call made with `new_call` that has not been dialed (or whose dial had
+    /// no answered leg): it has no call id yet.
+    #[error("the call has not been dialed")]
+    NotDialed,
     /// A dial completed without an answered leg.
     #[error("dial failed: {}", .0.state)]
     DialFailed(Box<DialResult>),
@@ -44,5 +59,24 @@ impl<T> From<futures_channel::mpsc::TrySendError<T>> for ClientError {
 impl From<futures_channel::mpsc::SendError> for ClientError {
     fn from(_: futures_channel::mpsc::SendError) -> Self {
         ClientError::Closed
+    }
+}
+
+impl From<relay_proto::Error> for ClientError {
+    fn from(e: relay_proto::Error) -> Self {
+        match e {
+            relay_proto::Error::ApiMisuse(m) => ClientError::Misuse(m),
+            relay_proto::Error::Capacity(c) => ClientError::Capacity(c),
+            other => ClientError::Proto(other),
+        }
+    }
+}
+
+impl From<relay_proto::calling::InvalidVolume> for ClientError {
+    fn from(e: relay_proto::calling::InvalidVolume) -> Self {
+        ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter {
+            which: "volume".into(),
+            why: e.to_string(),
+        })
     }
 }

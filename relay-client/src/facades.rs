@@ -45,8 +45,18 @@ impl Calling {
     pub async fn dial_result(&self, params: DialParams) -> Result<DialResult, ClientError> {
         let params = Box::new(params);
         self.client
-            .ask(|reply| Command::Dial { params, reply })
+            .ask(|reply| Command::Dial {
+                params,
+                cell: None,
+                reply,
+            })
             .await
+    }
+
+    /// A call that is not dialed yet (Node's `newCall`): its [`events`](Call::events) and
+    /// state can be observed from before [`Call::dial`], which places it.
+    pub fn new_call(&self, params: DialParams) -> Call {
+        Call::unstarted(self.client.clone(), params)
     }
 
     /// A handle for a call known by id (no check is made until a command is issued).

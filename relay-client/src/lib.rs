@@ -35,7 +35,8 @@
 //!
 //! async fn flow(runtime: impl Runtime, connector: impl Connector) -> Result<(), ClientError> {
 //!     let config = SessionConfig::new("my-project", "my-token").with_contexts(["office"]);
-//!     let client = RelayClient::connect(config, "wss://example.signalwire.com", runtime, connector);
+//!     // The real service (wss://relay.signalwire.com) unless `with_host` says otherwise.
+//!     let client = RelayClient::builder(config, runtime, connector).connect();
 //!     client.wait_ready().await?;
 //!
 //!     let call = client.calling().dial(DialParams::single(Device::phone("+15550001", "+15550002"))).await?;
@@ -55,6 +56,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod action;
 mod call;
 mod client;
 mod consumer;
@@ -62,25 +64,33 @@ mod delivery;
 mod driver;
 mod error;
 mod facades;
+mod live;
+pub mod prelude;
 mod runtime;
 mod state;
+mod task;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
-pub use call::{
-    Action, Call, CallEvents, DetectAction, FaxAction, PlayAction, PromptAction, RecordAction,
-    TapAction,
+pub use action::{
+    Action, ActionKind, Adjustable, ConnectAction, DetectAction, FaxAction, PlayAction,
+    PromptAction, RecordAction, ReferAction, SendDigitsAction, Stoppable, TapAction,
 };
-pub use client::{ClientEvents, ClientStats, Events, RelayClient};
+pub use call::{Call, CallEvents, Dialed};
+pub use client::{
+    relay_url, ClientBuilder, ClientEvents, ClientStats, Events, RelayClient, DEFAULT_HOST,
+};
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
 pub use delivery::{ClientEvent, Lagged};
 pub use driver::ClientOptions;
 pub use error::ClientError;
 pub use facades::{Calling, Messaging};
 pub use relay_proto;
+pub use relay_proto::task::TaskError;
 pub use runtime::{
     os_seed, seed_from_os, AsyncTimer, BoxFuture, Connector, Runtime, TransportError, WsLimits,
     WsRecv, WsTransport,
 };
+pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 #[cfg(feature = "tungstenite")]
 pub use tungstenite::{websocket_config, TungsteniteTransport};

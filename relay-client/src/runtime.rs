@@ -26,6 +26,17 @@ pub trait Runtime: Send + Sync + 'static {
         let _ = deadline;
         None
     }
+    /// Runs a blocking `job` where it cannot stall the executor (tokio's and async-std's
+    /// blocking pools). The default runs it on a new thread. [`Task`](crate::Task) delivery
+    /// uses it for its blocking HTTP call.
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        let spawned = std::thread::Builder::new()
+            .name("relay-blocking".into())
+            .spawn(job);
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a thread for a blocking job");
+        }
+    }
 }
 
 /// A resettable timer (see [`Runtime::timer`]).
@@ -48,6 +59,9 @@ impl<R: Runtime + ?Sized> Runtime for Arc<R> {
     }
     fn timer(&self, deadline: Instant) -> Option<Pin<Box<dyn AsyncTimer>>> {
         (**self).timer(deadline)
+    }
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        (**self).spawn_blocking(job)
     }
 }
 

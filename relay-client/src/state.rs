@@ -1,18 +1,25 @@
 //! What the driver shares with the handles without a round trip: the session's identity,
-//! whether it is connected, and its registered contexts.
+//! whether it is connected, its registered contexts, and every call handle's live state.
 
 use std::sync::Mutex;
 
 use relay_proto::Session;
 
+use crate::live::CallCells;
+
 /// What the driver last knew of the session, readable without asking it.
 #[derive(Debug, Default)]
-pub(crate) struct SharedState(Mutex<Snapshot>);
+pub(crate) struct SharedState {
+    snapshot: Mutex<Snapshot>,
+    /// The live state of every call a handle holds.
+    pub(crate) calls: CallCells,
+}
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Snapshot {
     pub(crate) session_id: Option<String>,
     pub(crate) protocol: Option<String>,
+    pub(crate) node_id: Option<String>,
     pub(crate) connected: bool,
     /// Contexts the server accepted, in the order it did.
     pub(crate) contexts: Vec<String>,
@@ -20,12 +27,15 @@ pub(crate) struct Snapshot {
 
 impl SharedState {
     pub(crate) fn get(&self) -> Snapshot {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records contexts the server accepted.
     pub(crate) fn add_contexts(&self, contexts: &[String]) {
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         for c in contexts {
             if !s.contexts.contains(c) {
                 s.contexts.push(c.clone());
@@ -35,12 +45,15 @@ impl SharedState {
 
     /// Copies what changed from `session`.
     pub(crate) fn update(&self, session: &Session) {
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         if s.session_id.as_deref() != session.session_id() {
             s.session_id = session.session_id().map(str::to_owned);
         }
         if s.protocol.as_deref() != session.protocol() {
             s.protocol = session.protocol().map(str::to_owned);
+        }
+        if s.node_id.as_deref() != session.node_id() {
+            s.node_id = session.node_id().map(str::to_owned);
         }
         s.connected = session.is_ready();
     }

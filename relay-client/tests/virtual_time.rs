@@ -140,7 +140,7 @@ fn call_events_are_routed_per_call_and_end_with_the_call() {
         let mut seen = Vec::new();
         while let Some(item) = first_events.next().await {
             let event = item.expect("no lag");
-            assert_eq!(event.call_id(), Some(first.id()), "{event:?}");
+            assert_eq!(event.call_id(), first.id(), "{event:?}");
             seen.push(event);
         }
         assert!(

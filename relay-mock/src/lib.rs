@@ -11,8 +11,11 @@
 //! * `control` (feature `control-client`, on by default): `ControlClient`, a typed client of
 //!   the HTTP control API.
 
+mod conn;
 #[cfg(feature = "control-client")]
 pub mod control;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod net;
 pub mod pair;
 pub mod replay;

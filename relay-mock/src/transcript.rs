@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::server::ConnId;
+use crate::conn::ConnId;
 
 /// Direction of a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

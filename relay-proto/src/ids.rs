@@ -29,15 +29,17 @@ macro_rules! id_type {
             }
         }
 
+        /// The id exactly as on the wire, so it can be logged and stored as is.
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!($prefix, ":{}"), self.0)
+                f.write_str(&self.0)
             }
         }
 
+        /// The id with its type as a prefix (`call:…`), to tell ids apart in debug output.
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(self, f)
+                write!(f, concat!($prefix, ":{}"), self.0)
             }
         }
 
@@ -192,8 +194,14 @@ mod tests {
     }
 
     #[test]
-    fn display_is_prefixed() {
-        assert_eq!(CallId::new("abc").to_string(), "call:abc");
-        assert_eq!(ControlId::new("x").as_str(), "x");
+    fn display_is_the_wire_id_debug_is_prefixed() {
+        assert_eq!(CallId::new("abc").to_string(), "abc");
+        assert_eq!(ControlId::new("x").to_string(), "x");
+        assert_eq!(MessageId::new("m-1").to_string(), "m-1");
+        assert_eq!(SessionId::new("s-1").to_string(), "s-1");
+        assert_eq!(format!("{:?}", CallId::new("abc")), "call:abc");
+        assert_eq!(format!("{:?}", ControlId::new("x")), "ctl:x");
+        assert_eq!(format!("{:?}", MessageId::new("m")), "msg:m");
+        assert_eq!(format!("{:?}", SessionId::new("s")), "session:s");
     }
 }

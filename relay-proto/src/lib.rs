@@ -146,9 +146,12 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod messaging;
+mod outcome;
 pub mod rng;
+pub(crate) mod rpc;
 mod session;
 pub mod task;
+mod timer;
 pub mod wire;
 
 pub use calling::{

@@ -1,18 +1,15 @@
 //! Messaging: `messaging.send` and the `messaging.receive` / `messaging.state` events.
 
-use std::time::Instant;
-
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::ids::{MessageId, RequestId};
-use crate::session::core::PendingKind;
-use crate::session::{RequestError, Session};
-use crate::wire::{lenient, EventType, Method, RelayResult};
+use crate::ids::MessageId;
+use crate::outcome::RequestError;
+use crate::wire::{lenient, EventType, RelayResult};
 
-/// What to send with [`Session::messaging_send`].
+/// What to send with [`Session::messaging_send`](crate::Session::messaging_send).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageParams {
     /// Context that receives this message's state events.
@@ -59,15 +56,17 @@ impl MessageParams {
             ("to", &self.to),
         ] {
             if v.trim().is_empty() {
-                return Err(Error::misuse(format!(
-                    "messaging.send needs a non-empty `{name}`"
-                )));
+                return Err(Error::invalid(
+                    format!("messaging.send `{name}`"),
+                    "must not be empty",
+                ));
             }
         }
         let has_body = self.body.as_deref().is_some_and(|b| !b.is_empty());
         if !has_body && self.media.is_empty() {
-            return Err(Error::misuse(
-                "messaging.send needs a `body` or at least one `media` URL",
+            return Err(Error::invalid(
+                "messaging.send `body`",
+                "needs a `body` or at least one `media` URL",
             ));
         }
         let mut m = self.extra.clone();
@@ -294,8 +293,8 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         #[serde(default, borrow)]
         params: Option<&'a RawValue>,
     }
-    let ev: Inner<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
+    let ev: Inner<'_> =
+        serde_json::from_str(raw.get()).map_err(|e| Error::malformed_event("relay event", e))?;
     if MessageEventKind::from_event_type(&ev.event_type).is_none() {
         return Ok(Err(ev.event_type.into_string()));
     }
@@ -333,23 +332,4 @@ pub(crate) fn message_event(
         context,
         message,
     })
-}
-
-impl Session {
-    /// Sends a message (`messaging.send`). The outcome arrives as
-    /// [`Event::MessageSent`](crate::Event::MessageSent); state changes as
-    /// [`Event::Message`](crate::Event::Message) on the message's context.
-    pub fn messaging_send(
-        &mut self,
-        now: Instant,
-        params: &MessageParams,
-    ) -> Result<RequestId, Error> {
-        let wire = params.to_wire()?;
-        self.core.execute(
-            now,
-            Method::MessagingSend.as_str(),
-            wire,
-            PendingKind::MessagingSend,
-        )
-    }
 }

@@ -95,7 +95,10 @@ impl Task {
     pub fn new(project: impl Into<String>, token: impl Into<String>) -> Result<Self, Error> {
         let (project, token) = (project.into(), token.into());
         if project.trim().is_empty() || token.trim().is_empty() {
-            return Err(Error::misuse("a Task needs a project and a token"));
+            return Err(Error::invalid(
+                "task credentials",
+                "a Task needs a project and a token",
+            ));
         }
         Ok(Task { project, token })
     }
@@ -108,10 +111,10 @@ impl Task {
         message: &Value,
     ) -> Result<TaskRequest, Error> {
         if context.trim().is_empty() {
-            return Err(Error::misuse("a task needs a non-empty context"));
+            return Err(Error::invalid("task context", "must not be empty"));
         }
         if host.trim().is_empty() {
-            return Err(Error::misuse("a task needs a host"));
+            return Err(Error::invalid("task host", "must not be empty"));
         }
         let body = json!({"context": context, "message": message})
             .to_string()

@@ -158,7 +158,7 @@ fn bug17_wait_for_is_truthful() {
             .wait_for_names(h.now, &["answred"])
             .unwrap_err();
     assert!(
-        matches!(err, Error::ApiMisuse(ref m) if m.contains("answred")),
+        matches!(err, Error::ApiMisuse(ref m) if m.to_string().contains("answred")),
         "{err}"
     );
     // Already reached: immediate true.

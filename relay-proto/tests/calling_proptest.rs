@@ -56,7 +56,7 @@ const MAX_CALLS: usize = 4;
 /// Events are accepted, or refused only because a bound was hit.
 fn accepted(r: Result<(), relay_proto::Error>) {
     match r {
-        Ok(()) | Err(relay_proto::Error::Capacity { .. }) => {}
+        Ok(()) | Err(relay_proto::Error::Capacity(_)) => {}
         Err(e) => panic!("event refused: {e}"),
     }
 }
@@ -128,7 +128,7 @@ fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
     };
     match r {
         Ok(id) => Some((id, k)),
-        Err(relay_proto::Error::Capacity { .. }) => None,
+        Err(relay_proto::Error::Capacity(_)) => None,
         Err(e) => panic!("valid command refused: {e}"),
     }
 }

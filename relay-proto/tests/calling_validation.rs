@@ -9,12 +9,16 @@ use relay_proto::calling::{
     DetectParams, Device, DialParams, EndReason, FaxSendParams, Media, PhoneDevice, PlayParams,
     PromptParams, ReferParams, SipDevice, SipHeader, TapDevice, TapParams,
 };
+use relay_proto::error::Capacity;
 use relay_proto::{Bounds, CallId, ControlId, Error};
 use serde_json::json;
 
 fn misuse(r: Result<impl std::fmt::Debug, Error>, needle: &str) {
     match r {
-        Err(Error::ApiMisuse(m)) => assert!(m.contains(needle), "{m:?} should mention {needle:?}"),
+        Err(Error::ApiMisuse(m)) => {
+            let m = m.to_string();
+            assert!(m.contains(needle), "{m:?} should mention {needle:?}")
+        }
         other => panic!("expected ApiMisuse({needle}), got {other:?}"),
     }
 }
@@ -115,7 +119,7 @@ fn device_trees_and_endpoints() {
     let mut h = Harness::new();
     misuse(
         h.s.dial(h.now, &DialParams::default()),
-        "device tree is empty",
+        "device tree: is empty",
     );
     misuse(
         h.s.dial(
@@ -129,7 +133,7 @@ fn device_trees_and_endpoints() {
     );
     misuse(
         h.s.dial(h.now, &DialParams::single(Device::phone_to("+1"))),
-        "needs `from`",
+        "`from`: missing",
     );
     misuse(
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", ""))),
@@ -154,7 +158,7 @@ fn device_trees_and_endpoints() {
         h.s.call_mut(&a)
             .unwrap()
             .connect(h.now, &ConnectParams::default()),
-        "device tree is empty",
+        "device tree: is empty",
     );
     misuse(
         h.s.call_mut(&a)
@@ -250,7 +254,7 @@ fn media_and_component_params() {
         c.pause(now, &ControlId::new("nope")),
         "no running component",
     );
-    misuse(c.wait_for_names(now, &["nope"]), "unknown call state");
+    misuse(c.wait_for_names(now, &["nope"]), "call state: unknown");
     drop(c);
     misuse(h.s.call_mut(&CallId::new("nobody")), "unknown call");
 }
@@ -270,23 +274,20 @@ fn bounds_are_typed_capacity_errors() {
     let _ = h.s.call_mut(&a).unwrap().play(h.now, &p).unwrap();
     assert!(matches!(
         h.s.call_mut(&a).unwrap().play(h.now, &p),
-        Err(Error::Capacity {
-            what: "components per call",
-            limit: 2
-        })
+        Err(Error::Capacity(Capacity::ComponentsPerCall { limit: 2 }))
     ));
     let _ =
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", "+2")))
             .unwrap();
     assert!(matches!(
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", "+2"))),
-        Err(Error::Capacity { what: "calls", .. })
+        Err(Error::Capacity(Capacity::Calls { .. }))
     ));
     let r = h.event(
         "calling.call.receive",
         json!({"call_state":"created","context":"office","call_id":"call-z","node_id":"n"}),
     );
-    assert!(matches!(r, Err(Error::Capacity { what: "calls", .. })));
+    assert!(matches!(r, Err(Error::Capacity(Capacity::Calls { .. }))));
     assert_eq!(h.s.calls().count(), 1);
 }
 

@@ -585,10 +585,9 @@ fn in_flight_bound_holds_and_overflow_waits_in_the_queue() {
     assert_eq!(h.s.queued(), 2);
     assert!(matches!(
         h.s.execute(h.now, "x.y", json!({})),
-        Err(Error::Capacity {
-            what: "offline queue",
-            limit: 2
-        })
+        Err(Error::Capacity(
+            relay_proto::error::Capacity::OfflineQueue { limit: 2 }
+        ))
     ));
     let first = h.sent_method("x.y")[0].clone();
     h.reply(&first, json!({"result":{"code":"200"}}));
@@ -613,7 +612,12 @@ fn frames_over_the_size_bound_are_refused() {
     );
     assert!(matches!(
         h.input(Input::Frame(&big)),
-        Err(Error::PeerMisbehaved(_))
+        Err(Error::PeerMisbehaved(
+            relay_proto::error::PeerMisbehaved::FrameTooLarge {
+                size: 2000..,
+                limit: 1024
+            }
+        ))
     ));
 }
 
@@ -648,7 +652,12 @@ fn close_fails_everything_and_stops() {
 fn opened_out_of_turn_is_misuse_not_a_panic() {
     let mut h = Harness::new(config());
     h.handshake(false);
-    assert!(matches!(h.input(Input::Opened), Err(Error::ApiMisuse(_))));
+    assert!(matches!(
+        h.input(Input::Opened),
+        Err(Error::ApiMisuse(
+            relay_proto::error::ApiMisuse::UnexpectedOpened
+        ))
+    ));
     assert!(h.s.is_ready());
 }
 

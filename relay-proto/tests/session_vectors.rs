@@ -110,7 +110,9 @@ fn message_params_are_validated() {
         body: None,
         ..ok.clone()
     };
-    assert!(matches!(no_body.to_wire(), Err(Error::ApiMisuse(m)) if m.contains("body")));
+    assert!(
+        matches!(no_body.to_wire(), Err(Error::ApiMisuse(m)) if m.to_string().contains("body"))
+    );
     let media_only = MessageParams {
         body: None,
         media: vec!["https://x/y.png".into()],
@@ -121,7 +123,7 @@ fn message_params_are_validated() {
         to: " ".into(),
         ..ok.clone()
     };
-    assert!(matches!(no_to.to_wire(), Err(Error::ApiMisuse(m)) if m.contains("`to`")));
+    assert!(matches!(no_to.to_wire(), Err(Error::ApiMisuse(m)) if m.to_string().contains("`to`")));
 }
 
 #[test]

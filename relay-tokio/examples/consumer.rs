@@ -2,68 +2,20 @@
 //! answers an inbound call on the `office` context, greets the caller with text-to-speech and
 //! hangs up.
 //!
-//! `cargo run -p relay-tokio --example consumer` (embedded relay-mock, no account; see
 //! `examples/support/mod.rs` for running it against the real service).
+//!
+//! `cargo run -p relay-tokio --example consumer` (embedded relay-mock, no account; see
+//! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 
 pub(crate) mod support;
 
-use relay_tokio::{Call, RelayConsumer};
-use support::{Env, Outcome};
+#[path = "flows/consumer.rs"]
+mod flow;
+
+pub use flow::run;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     support::main(run).await
-}
-
-/// The flow: register `office`, take one call, greet, hang up.
-pub async fn run(env: Env) -> Outcome {
-    let ready_env = env.clone();
-    support::run_consumer(&env, &["office"], |finish| {
-        RelayConsumer::new()
-            .on_ready(move |_client| {
-                let env = ready_env.clone();
-                async move {
-                    println!("Connected and listening on the context \"office\".");
-                    if let Err(e) = env.inbound_call("office").await {
-                        println!("Could not place the test call: {e}");
-                    }
-                }
-            })
-            .on_incoming_call(move |call| {
-                let finish = finish.clone();
-                async move {
-                    let outcome = greet(&call).await;
-                    finish.report(call.client(), outcome).await;
-                }
-            })
-    })
-    .await
-}
-
-async fn greet(call: &Call) -> Outcome {
-    let from = call
-        .snapshot()
-        .and_then(|info| info.device.as_ref())
-        .and_then(|device| device.from())
-        .unwrap_or("an unknown number")
-        .to_owned();
-    println!("Incoming call from {from}.");
-    let answer = call.answer().await?;
-    if !answer.successful {
-        return Err("the call could not be answered".into());
-    }
-    println!("Answered.");
-    let played = call.play_tts("Welcome to SignalWire!").await?;
-    println!(
-        "Said \"Welcome to SignalWire!\" ({}).",
-        if played.successful {
-            "played to the end"
-        } else {
-            "playback failed"
-        }
-    );
-    call.hangup().await?;
-    println!("Hung up.");
-    Ok(())
 }

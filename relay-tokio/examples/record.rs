@@ -1,54 +1,18 @@
 //! Recording (Node: `call.recordAsync({...})` then `recordAction.stop()`): call out, start a
 //! recording in the background, stop it, and print where the file is.
 //!
-//! `cargo run -p relay-tokio --example record`
+//! `cargo run -p relay-tokio --example record` (embedded relay-mock, no account; see
+//! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 
 pub(crate) mod support;
 
-use std::time::Duration;
+#[path = "flows/record.rs"]
+mod flow;
 
-use relay_tokio::relay_proto::calling::{
-    AudioDirection, Device, DialParams, RecordFormat, RecordParams,
-};
-use support::{Env, Outcome};
+pub use flow::run;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     support::main(run).await
-}
-
-/// The flow: dial, record in the background, stop, read the result, hang up.
-pub async fn run(env: Env) -> Outcome {
-    let client = relay_tokio::connect(env.config(&[]), env.ws_url.clone());
-    client.wait_ready().await?;
-    let call = client
-        .calling()
-        .dial(DialParams::single(Device::phone(&env.from, &env.to)))
-        .await?;
-    println!("{} answered; recording.", env.to);
-
-    let params = RecordParams {
-        beep: Some(true),
-        format: Some(RecordFormat::Mp3),
-        direction: Some(AudioDirection::Both),
-        end_silence_timeout: Some(30.0),
-        ..Default::default()
-    };
-    let recording = call.record_async(params).await?;
-    // Do other things while recording, then stop it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    recording.stop().await?;
-    let result = recording.wait().await?;
-    match result.outcome.url.as_deref() {
-        Some(url) => println!(
-            "Stopped the recording: {url} ({:.1} s).",
-            result.outcome.duration.unwrap_or(0.0)
-        ),
-        None => println!("Stopped the recording; the server gave no file."),
-    }
-    call.hangup().await?;
-    println!("Hung up.");
-    client.disconnect().await;
-    Ok(())
 }

@@ -10,23 +10,26 @@
 //!
 //! # Example
 //!
+//! A consumer that answers calls on the `office` context with text-to-speech, connected to the
+//! real service (`wss://relay.signalwire.com`); `.with_host("ws://127.0.0.1:8080")` points it at
+//! relay-mock instead. It stops on Ctrl-C / SIGTERM.
+//!
 //! ```no_run
-//! use relay_tokio::{RelayConsumer, SessionConfig, TokioConnector, TokioRuntime};
+//! use relay_tokio::prelude::*;
 //!
 //! #[tokio::main]
-//! async fn main() {
-//!     let config = relay_tokio::seed_from_os(SessionConfig::new("my-project", "my-token"));
-//!     let stop = RelayConsumer::new()
+//! async fn main() -> Result<(), ClientError> {
+//!     let consumer = RelayConsumer::new()
 //!         .contexts(["office"])
-//!         .on_incoming_call(|call| async move {
-//!             if call.answer().await.is_ok_and(|r| r.successful) {
-//!                 let _ = call.play_tts("Welcome to SignalWire").await;
-//!             }
-//!             let _ = call.hangup().await;
-//!         })
-//!         .run(config, "ws://127.0.0.1:8080", TokioRuntime, TokioConnector)
-//!         .await;
+//!         .on_incoming_call(|call: Call| async move {
+//!             call.answer().await?;
+//!             call.play_tts("Welcome to SignalWire").await?;
+//!             call.hangup().await?;
+//!             Ok::<(), ClientError>(())
+//!         });
+//!     let stop = relay_tokio::run_consumer(consumer, SessionConfig::new("my-project", "my-token")).await?;
 //!     tracing::info!(?stop, "consumer stopped");
+//!     Ok(())
 //! }
 //! ```
 #![forbid(unsafe_code)]
@@ -36,12 +39,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub mod prelude;
-mod task;
 
 pub use relay_client::*;
-pub use relay_proto::task::TaskError;
 pub use relay_proto::{Event, SessionConfig};
-pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 
 /// The tokio runtime: `tokio::spawn`, `tokio::time::sleep_until`, and tokio's clock
 /// (`tokio::time::Instant::now`), so a paused test clock (`tokio::time::pause`) drives the
@@ -62,6 +62,10 @@ impl Runtime for TokioRuntime {
 
     fn spawn(&self, future: BoxFuture<'static, ()>) {
         drop(tokio::spawn(future));
+    }
+
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        drop(tokio::task::spawn_blocking(job));
     }
 
     fn timer(&self, deadline: Instant) -> Option<Pin<Box<dyn AsyncTimer>>> {
@@ -106,19 +110,29 @@ impl Connector for TokioConnector {
     }
 }
 
-/// Connects with tokio and tokio-tungstenite, seeding the session's ids and jitter from the OS
-/// (use [`RelayClient::connect`] with your own config to keep a deterministic generator).
-pub fn connect(config: SessionConfig, url: impl Into<String>) -> RelayClient {
-    RelayClient::connect(seed_from_os(config), url, TokioRuntime, TokioConnector)
+/// Connects to the real service (`wss://relay.signalwire.com`) with tokio and tokio-tungstenite, seeding
+/// the session's ids and jitter from the OS. [`builder`] connects elsewhere
+/// (`builder(config).with_host("ws://127.0.0.1:8080").connect()`); [`RelayClient::connect`]
+/// with your own config keeps a deterministic generator.
+pub fn connect(config: SessionConfig) -> RelayClient {
+    builder(config).connect()
 }
 
-/// Runs a consumer with tokio and tokio-tungstenite, seeding ids and jitter from the OS. It
-/// also stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
+/// A [`ClientBuilder`] on tokio and tokio-tungstenite (ids and jitter seeded from the OS): set
+/// [`with_host`](ClientBuilder::with_host) or [`with_options`](ClientBuilder::with_options),
+/// then [`connect`](ClientBuilder::connect).
+pub fn builder(config: SessionConfig) -> ClientBuilder<TokioRuntime, TokioConnector> {
+    RelayClient::builder(seed_from_os(config), TokioRuntime, TokioConnector)
+}
+
+/// Runs a consumer with tokio and tokio-tungstenite against its host (the real service unless
+/// [`RelayConsumer::with_host`] says otherwise), seeding ids and jitter from the OS. It also
+/// stops (gracefully: see [`RelayConsumer::run_until`]) on SIGINT or SIGTERM.
 pub async fn run_consumer(
     consumer: RelayConsumer,
     config: SessionConfig,
-    url: impl Into<String>,
 ) -> Result<relay_proto::StopReason, ClientError> {
+    let url = consumer.url();
     consumer
         .run_until(
             seed_from_os(config),

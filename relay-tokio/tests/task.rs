@@ -14,7 +14,9 @@ async fn a_delivered_task_reaches_the_consumer() {
         .await
         .expect("mock starts");
     let config = SessionConfig::new("test-project", "test-token").with_contexts(["office"]);
-    let client = relay_tokio::connect(config, mock.ws_url());
+    let client = relay_tokio::builder(config)
+        .with_host(mock.ws_url())
+        .connect();
     let mut events = client.events().await.expect("subscribed");
     let wait = Duration::from_secs(20);
     tokio::time::timeout(wait, async {
@@ -35,6 +37,8 @@ async fn a_delivered_task_reaches_the_consumer() {
 
     let task = Task::new("test-project", "test-token")
         .expect("credentials")
+        // The blocking exchange on the runtime's own blocking pool.
+        .with_runtime(relay_tokio::TokioRuntime)
         .with_host(mock.http_base())
         .with_timeout(wait);
     let message = json!({"job": "ünïcode ✓", "n": 7});

@@ -10,14 +10,14 @@
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use relay_mock::control::{InboundCall, InboundMessage};
 use relay_mock::{net, MockConfig};
 use relay_proto::calling::{EndReason, Media, PlayParams};
 use relay_proto::CallEvent;
 use relay_proto::{
     CloseInfo, Event, Input, MessageParams, Output, Session, SessionConfig, TransportAction,
 };
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 type Ws =
@@ -127,45 +127,14 @@ fn summary(e: &Event) -> String {
     }
 }
 
-/// A tiny HTTP/1.1 client for the control API.
-async fn post(base: &str, path: &str, body: Value, auth: Option<&str>) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("mock reachable");
-    let body = body.to_string();
-    let auth = auth
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(req.as_bytes())
-        .await
-        .expect("request written");
-    let mut resp = String::new();
-    stream
-        .read_to_string(&mut resp)
-        .await
-        .expect("response read");
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
-}
-
 #[tokio::main]
 async fn main() {
     let mock = net::start(MockConfig::default())
         .await
         .expect("mock starts");
     println!("relay-mock listening on {}", mock.ws_url());
-    let http = mock.http_base();
+    // The network's side (inbound traffic, tasks, faults) through relay-mock's typed control client.
+    let control = mock.control_client();
     let config = SessionConfig::new("test-project", "test-token").with_contexts(["office"]);
     let mut d = Driver {
         session: Session::new(config, Instant::now()),
@@ -186,8 +155,15 @@ async fn main() {
     })
     .await;
 
-    let (status, _) = post(&http, "/__control/inbound_message", json!({"context":"office","from":"+15551230001","to":"+15553210002","body":"hello from the mock"}), None).await;
-    assert_eq!(status, 200);
+    control
+        .inbound_message(&InboundMessage::text(
+            "office",
+            "+15551230001",
+            "+15553210002",
+            "hello from the mock",
+        ))
+        .await
+        .expect("inbound message injected");
     d.until("inbound message", |e| matches!(e, Event::Message(_)))
         .await;
 
@@ -202,33 +178,16 @@ async fn main() {
     .await;
     d.until("delivered", |e| matches!(e, Event::Message(m) if m.message.state == relay_proto::MessageState::Delivered)).await;
 
-    let task = relay_proto::Task::new("test-project", "test-token").expect("credentials");
-    let req = task
-        .deliver_request("mock", "office", &json!({"job": 42}))
-        .expect("valid task");
-    let auth = req
-        .headers
-        .iter()
-        .find(|(k, _)| k == "Authorization")
-        .map(|(_, v)| v.clone());
-    let (status, body) = post(
-        &http,
-        relay_proto::task::TASK_PATH,
-        json!({"context":"office","message":{"job":42}}),
-        auth.as_deref(),
-    )
-    .await;
-    relay_proto::task::parse_deliver_response(status, body.as_bytes()).expect("task delivered");
+    control
+        .deliver_task("test-project", "test-token", "office", json!({"job": 42}))
+        .await
+        .expect("task delivered");
     d.until("task", |e| matches!(e, Event::Task { .. })).await;
 
-    let (status, _) = post(
-        &http,
-        "/__control/inbound_call",
-        json!({"context":"office","from":"+15551230001","to":"+15553210002"}),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    control
+        .inbound_call(&InboundCall::phone("office").between("+15551230001", "+15553210002"))
+        .await
+        .expect("inbound call injected");
     let call_id = match d
         .until("incoming call", |e| {
             matches!(e, Event::Call(CallEvent::IncomingCall { .. }))
@@ -258,8 +217,11 @@ async fn main() {
         .expect("hangup sent");
     d.until("hung up", |e| matches!(e, Event::Call(CallEvent::ComponentFinished { control_id, .. }) if *control_id == hangup)).await;
 
-    let (status, _) = post(&http, "/__control/drop", json!({}), None).await;
-    assert_eq!(status, 200);
+    let dropped = control
+        .drop_connection(None)
+        .await
+        .expect("connection dropped");
+    assert_eq!(dropped, 1);
     d.until("disconnected", |e| matches!(e, Event::Disconnected { .. }))
         .await;
     d.until("resumed", |e| {

@@ -3,8 +3,6 @@
 
 #![allow(clippy::disallowed_methods)]
 
-pub mod fuzz_harness;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

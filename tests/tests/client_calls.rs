@@ -12,7 +12,7 @@ use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayCons
 use relay_proto::calling::{
     CallEvent, CallState, CollectDigits, CollectParams, CollectResultType, ComponentKind,
     ConnectParams, DetectKind, DetectMode, DetectParams, Device, DialParams, Media, PlayParams,
-    PlayState, PromptParams, RecordParams, TapDevice, TapParams,
+    PlayState, PromptParams, RecordParams, TapDevice, TapParams, Volume,
 };
 use relay_proto::{Event, RequestError, StopReason};
 
@@ -110,7 +110,7 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     .await;
     let resumed = bounded(&rt, "resume", play.resume()).await.expect("resume");
     assert!(resumed.successful, "{resumed:?}");
-    let volume = bounded(&rt, "volume", play.volume(-6.0))
+    let volume = bounded(&rt, "volume", play.volume(Volume::db(-6.0).expect("valid")))
         .await
         .expect("volume");
     assert!(volume.successful, "{volume:?}");
@@ -123,7 +123,12 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert_eq!(play.wait().await.expect("again"), result);
     assert_eq!(play.result(), Some(result));
     // A control on a finished component is refused locally.
-    assert!(matches!(play.pause().await, Err(ClientError::Proto(_))));
+    assert!(matches!(
+        play.pause().await,
+        Err(ClientError::Misuse(
+            relay_proto::error::ApiMisuse::UnknownComponent { .. }
+        ))
+    ));
 
     let hangup = bounded(&rt, "hangup", call.hangup()).await.expect("hangup");
     assert!(hangup.successful);
@@ -236,7 +241,8 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     // Refused locally, nothing sent.
     assert!(matches!(
         call.send_digits("xyz").await,
-        Err(ClientError::Proto(_))
+        Err(ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter { which, .. }))
+            if which == "send_digits"
     ));
 
     let tap = TapParams {
@@ -277,7 +283,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     let mut saw_record = false;
     while let Some(e) = bounded(&rt, "call events", call_events.next()).await {
         let e = e.expect("a call stream with room never lags");
-        assert_eq!(e.call_id(), Some(call.id()), "only this call's events");
+        assert_eq!(e.call_id(), call.id(), "only this call's events");
         saw_record |= matches!(e, CallEvent::RecordUpdate { .. });
         if matches!(
             e,

@@ -6,10 +6,11 @@ mod client_support;
 
 use std::time::Duration;
 
-use client_support::{bounded, config, connect, post, raw_http, until, Mock};
+use client_support::{bounded, config, connect, until, Mock};
 use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
 use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
+use relay_mock::control::InboundMessage;
 use relay_proto::calling::{Device, DialParams};
 use relay_proto::{
     Backoff, Event, MessageEventKind, MessageParams, MessageState, RequestError, StopReason,
@@ -90,7 +91,14 @@ async fn messaging_send_delivered<R: Runtime + Clone, C: Connector>(rt: R, conn:
         .messaging()
         .send(MessageParams::text("office", "", "+15551230001", "x"))
         .await;
-    assert!(matches!(bad, Err(ClientError::Proto(_))));
+    assert!(
+        matches!(
+            &bad,
+            Err(ClientError::Misuse(relay_proto::error::ApiMisuse::InvalidParameter { which, .. }))
+                if which.contains("`from`")
+        ),
+        "{bad:?}"
+    );
     client.disconnect().await;
 }
 
@@ -100,8 +108,11 @@ async fn drop_reconnects_and_commands_work<R: Runtime + Clone, C: Connector>(rt:
     bounded(&rt, "ready", client.wait_ready())
         .await
         .expect("ready");
-    let (status, _) = mock.post("/__control/drop", "{}").await;
-    assert_eq!(status, 200);
+    let dropped = mock
+        .control(|c| async move { c.drop_connection(None).await })
+        .await
+        .expect("drop");
+    assert_eq!(dropped, 1);
     bounded(
         &rt,
         "disconnected",
@@ -237,35 +248,40 @@ async fn unreachable_server_gives_up<R: Runtime + Clone, C: Connector>(rt: R, co
 
 async fn consumer_messages_and_tasks<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     let mock = Mock::start();
-    let http = mock.http_base.clone();
+    let (control, http) = (mock.controller(), mock.http_base.clone());
     let (report, mut reports) = mpsc::channel::<String>(16);
     let (client_tx, client_rx) = oneshot::channel::<RelayClient>();
     let client_tx = std::sync::Mutex::new(Some(client_tx));
     let (r1, r2, r3) = (report.clone(), report.clone(), report);
+    let runtime = rt.clone();
     let consumer = RelayConsumer::new()
         .contexts(["office"])
         .on_ready(move |client| {
-            let http = http.clone();
+            let (control, http, runtime) = (control.clone(), http.clone(), runtime.clone());
             let tx = client_tx.lock().expect("lock").take();
             async move {
-                let (status, _) = post(
-                    http.clone(),
-                    "/__control/inbound_message".into(),
-                    r#"{"context":"office","from":"+15551230001","to":"+15553210002","body":"hi there"}"#.into(),
-                )
-                .await;
-                assert_eq!(status, 200);
-                let task = relay_proto::Task::new("test-project", "test-token").expect("task");
-                let host = http.trim_start_matches("http://");
-                let req = task
-                    .deliver_request(host, "office", &serde_json::json!({"job": 42}))
-                    .expect("request");
-                let (status, body) = raw_http(http.clone(), req.to_http1()).await;
-                relay_proto::task::parse_deliver_response(status, body.as_bytes())
+                let text =
+                    InboundMessage::text("office", "+15551230001", "+15553210002", "hi there");
+                control
+                    .run(move |c| async move { c.inbound_message(&text).await })
+                    .await
+                    .expect("inbound message");
+                // relay-client's Task, its blocking POST on this runtime's blocking pool.
+                relay_client::Task::new("test-project", "test-token")
+                    .expect("task")
+                    .with_host(http)
+                    .with_runtime(runtime)
+                    .deliver("office", &serde_json::json!({"job": 42}))
+                    .await
                     .expect("task delivered");
                 let sent = client
                     .messaging()
-                    .send(MessageParams::text("office", "+15553210002", "+15551230001", "out"))
+                    .send(MessageParams::text(
+                        "office",
+                        "+15553210002",
+                        "+15551230001",
+                        "out",
+                    ))
                     .await
                     .expect("send");
                 assert!(sent.successful);

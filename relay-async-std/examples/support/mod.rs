@@ -1,70 +1,24 @@
-//! What the async-std examples share: an embedded relay-mock (run on its own thread, as it is
-//! a tokio server) or the real service when `SIGNALWIRE_PROJECT`, `SIGNALWIRE_TOKEN` and
-//! `SIGNALWIRE_HOST` are set (`SIGNALWIRE_FROM` / `SIGNALWIRE_TO` set the numbers), the mock's
-//! control API for inbound calls, and the exit code.
+//! How the examples start on async-std: the runtime-independent part is relay-tokio's
+//! `examples/support/shared.rs` (the flows are shared too); this adds relay-mock, a tokio
+//! server, on a tokio runtime of its own thread.
 #![allow(dead_code, clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../../../relay-tokio/examples/support/shared.rs"]
+mod shared;
 
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
 
-use relay_async_std::SessionConfig;
+use relay_async_std::{AsyncStdConnector, AsyncStdRuntime};
+use relay_mock::control::ControlClient;
 use relay_mock::{net, MockConfig};
+pub use shared::*;
 
-/// Any error an example reports.
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
-/// What an example's flow ends with.
-pub type Outcome = Result<(), Error>;
-
-/// Where the example runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// The service when the `SIGNALWIRE_*` variables are set, else the embedded mock.
-    FromEnv,
-    /// Always the embedded mock (what the tests use).
-    Mock,
-}
-
-/// The connection details a flow uses.
-#[derive(Debug, Clone)]
-pub struct Env {
-    /// The Relay WebSocket URL.
-    pub ws_url: String,
-    project: String,
-    token: String,
-    control: Option<String>,
-    /// Our number.
-    pub from: String,
-    /// The number we call.
-    pub to: String,
-}
-
-impl Env {
-    /// The session configuration, receiving on `contexts`.
-    pub fn config(&self, contexts: &[&str]) -> SessionConfig {
-        SessionConfig::new(self.project.clone(), self.token.clone())
-            .with_contexts(contexts.iter().copied())
-    }
-
-    /// A phone calls us on `context` (the mock injects one; on the service, call your number).
-    pub async fn inbound_call(&self, context: &str) -> Outcome {
-        let Some(base) = self.control.clone() else {
-            println!("Waiting for you to call a number routed to the context {context:?}.");
-            return Ok(());
-        };
-        let body = serde_json::json!({"context": context, "from": self.to, "to": self.from});
-        async_std::task::spawn_blocking(move || -> Outcome {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(5)))
-                .build()
-                .into();
-            agent
-                .post(&format!("{base}/__control/inbound_call"))
-                .header("Content-Type", "application/json")
-                .send(&serde_json::to_vec(&body)?[..])?;
-            Ok(())
-        })
-        .await
+fn platform() -> Platform {
+    Platform {
+        runtime: Arc::new(AsyncStdRuntime),
+        connector: Arc::new(AsyncStdConnector),
     }
 }
 
@@ -72,13 +26,15 @@ impl Env {
 struct Mock {
     ws_url: String,
     http_base: String,
+    control: ControlClient,
+    runtime: tokio::runtime::Handle,
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Mock {
     fn start() -> Result<Mock, Error> {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
@@ -92,15 +48,20 @@ impl Mock {
                 let Ok(server) = net::start(MockConfig::default()).await else {
                     return;
                 };
-                let _ = addr_tx.send((server.ws_url(), server.http_base()));
+                let handle = tokio::runtime::Handle::current();
+                let ready = (server.ws_url(), server.http_base(), server.control_client());
+                let _ = ready_tx.send((ready, handle));
                 let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
                 server.shutdown().await;
             });
         });
-        let (ws_url, http_base) = addr_rx.recv().map_err(|_| "relay-mock did not start")?;
+        let ((ws_url, http_base, control), runtime) =
+            ready_rx.recv().map_err(|_| "relay-mock did not start")?;
         Ok(Mock {
             ws_url,
             http_base,
+            control,
+            runtime,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -116,35 +77,16 @@ impl Drop for Mock {
     }
 }
 
-fn service_from_env() -> Option<Env> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let (project, token, host) = (
-        var("SIGNALWIRE_PROJECT")?,
-        var("SIGNALWIRE_TOKEN")?,
-        var("SIGNALWIRE_HOST")?,
-    );
-    Some(Env {
-        ws_url: format!("wss://{host}"),
-        project,
-        token,
-        control: None,
-        from: var("SIGNALWIRE_FROM").unwrap_or_else(|| "+15551230001".into()),
-        to: var("SIGNALWIRE_TO").unwrap_or_else(|| "+15553210002".into()),
-    })
-}
-
-/// Runs `flow` against `backend` within a time limit (20 s on the mock, 180 s on the service).
+/// Runs `flow` against `backend` within its time limit.
 pub async fn run<F, Fut>(backend: Backend, flow: F) -> Outcome
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Outcome>,
 {
     if backend == Backend::FromEnv {
-        if let Some(env) = service_from_env() {
-            println!("Connecting to the SignalWire service at {}.", env.ws_url);
-            return async_std::future::timeout(Duration::from_secs(180), flow(env))
-                .await
-                .map_err(|_| "the flow did not finish within 180 s")?;
+        if let Some(env) = Env::from_service(platform()) {
+            println!("Connecting to the SignalWire service at {}.", env.host);
+            return env.clone().within(flow(env)).await;
         }
     }
     let mock = Mock::start()?;
@@ -152,17 +94,14 @@ where
         "Started a local relay-mock at {} (no account needed).",
         mock.ws_url
     );
-    let env = Env {
-        ws_url: mock.ws_url.clone(),
-        project: "test-project".into(),
-        token: "test-token".into(),
-        control: Some(mock.http_base.clone()),
-        from: "+15551230001".into(),
-        to: "+15553210002".into(),
-    };
-    async_std::future::timeout(Duration::from_secs(20), flow(env))
-        .await
-        .map_err(|_| "the flow did not finish within 20 s")?
+    let env = Env::from_mock(
+        platform(),
+        mock.ws_url.clone(),
+        mock.http_base.clone(),
+        mock.control.clone(),
+        mock.runtime.clone(),
+    );
+    env.clone().within(flow(env)).await
 }
 
 /// An example's `main`: runs the flow, says how it went, exits 0 on success and 1 on failure.
@@ -171,14 +110,5 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Outcome>,
 {
-    match run(Backend::FromEnv, flow).await {
-        Ok(()) => {
-            println!("Done.");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("Failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report(run(Backend::FromEnv, flow).await)
 }

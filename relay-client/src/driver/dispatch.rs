@@ -15,8 +15,11 @@ use relay_proto::{
 };
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::delivery::{ClientEvent, Inbox, Subscriber};
 use crate::error::ClientError;
+use crate::live::{ActionCell, CallCell};
 
 use super::Driver;
 
@@ -42,17 +45,27 @@ pub(crate) enum CallOp {
     SendDigits(String),
 }
 
+/// Whose events a [`Command::SubscribeCall`] wants.
+pub(crate) enum CallTarget {
+    /// A call with an id.
+    Id(CallId),
+    /// A call from `new_call`, known by its dial tag once dialed.
+    Cell(Arc<CallCell>),
+}
+
 /// What handles ask of the driver.
 pub(crate) enum Command {
     WaitReady(Reply<()>),
     Subscribe(Subscriber<Event>),
     SubscribeClient(Subscriber<ClientEvent>),
     SubscribeCall {
-        call_id: CallId,
+        target: CallTarget,
         sub: Subscriber<CallEvent>,
     },
     Dial {
         params: Box<DialParams>,
+        /// The cell of the call `new_call` made, kept current from the dial's events.
+        cell: Option<Arc<CallCell>>,
         reply: Reply<DialResult>,
     },
     Call {
@@ -60,6 +73,7 @@ pub(crate) enum Command {
         op: CallOp,
         started: Reply<ControlId>,
         done: oneshot::Sender<ComponentResult>,
+        cell: Arc<ActionCell>,
     },
     Control {
         call_id: CallId,
@@ -100,13 +114,17 @@ enum Pending {
 #[derive(Default)]
 pub(super) struct Router {
     requests: BTreeMap<RequestId, Pending>,
-    components: BTreeMap<ControlId, oneshot::Sender<ComponentResult>>,
+    components: BTreeMap<ControlId, (oneshot::Sender<ComponentResult>, Arc<ActionCell>)>,
+    /// Records and taps whose execute response (url, source device) is still to come.
+    awaiting_response: Vec<(CallId, ControlId, Arc<ActionCell>)>,
     dials: BTreeMap<DialTag, Reply<DialResult>>,
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     subscribers: Vec<Subscriber<Event>>,
     client_subscribers: Vec<Subscriber<ClientEvent>>,
     call_subscribers: BTreeMap<CallId, Vec<Subscriber<CallEvent>>>,
+    /// Subscribers of calls from `new_call` that have no id yet, matched by dial tag.
+    dial_subscribers: Vec<(Arc<CallCell>, Subscriber<CallEvent>)>,
     inbox: Option<Inbox>,
 }
 
@@ -136,6 +154,7 @@ impl Router {
         self.subscribers.clear();
         self.client_subscribers.clear();
         self.call_subscribers.clear();
+        self.dial_subscribers.clear();
         self.inbox = None;
     }
 }
@@ -152,18 +171,28 @@ impl Driver {
             }
             Command::Subscribe(sub) => self.router.subscribers.push(sub),
             Command::SubscribeClient(sub) => self.router.client_subscribers.push(sub),
-            Command::SubscribeCall { call_id, sub } => {
+            Command::SubscribeCall { target, sub } => match target {
                 // A call the registry no longer knows has ended: its stream ends at once.
-                if self.session.call(&call_id).is_some() {
-                    self.router
-                        .call_subscribers
-                        .entry(call_id)
-                        .or_default()
-                        .push(sub);
+                CallTarget::Id(call_id) => {
+                    if self.session.call(&call_id).is_some() {
+                        self.router
+                            .call_subscribers
+                            .entry(call_id)
+                            .or_default()
+                            .push(sub);
+                    }
                 }
-            }
-            Command::Dial { params, reply } => match self.session.dial(now, &params) {
+                CallTarget::Cell(cell) => self.router.dial_subscribers.push((cell, sub)),
+            },
+            Command::Dial {
+                params,
+                cell,
+                reply,
+            } => match self.session.dial(now, &params) {
                 Ok(tag) => {
+                    if let Some(cell) = cell {
+                        self.state.calls.dialing(tag.clone(), &cell);
+                    }
                     self.router.dials.insert(tag, reply);
                 }
                 Err(e) => {
@@ -175,7 +204,8 @@ impl Driver {
                 op,
                 started,
                 done,
-            } => self.call_command(now, &call_id, op, started, done),
+                cell,
+            } => self.call_command(now, &call_id, op, started, (done, cell)),
             Command::Control {
                 call_id,
                 control_id,
@@ -232,14 +262,22 @@ impl Driver {
         call_id: &CallId,
         op: CallOp,
         started: Reply<ControlId>,
-        done: oneshot::Sender<ComponentResult>,
+        slot: (oneshot::Sender<ComponentResult>, Arc<ActionCell>),
     ) {
         let span = tracing::debug_span!("call", call_id = %call_id);
         let _g = span.enter();
+        let responds = matches!(op, CallOp::Record(_) | CallOp::Tap(_));
         match self.start(now, call_id, op) {
             Ok(control_id) => {
                 tracing::debug!(control_id = %control_id, "command started");
-                self.router.components.insert(control_id.clone(), done);
+                if responds {
+                    self.router.awaiting_response.push((
+                        call_id.clone(),
+                        control_id.clone(),
+                        slot.1.clone(),
+                    ));
+                }
+                self.router.components.insert(control_id.clone(), slot);
                 let _ = started.send(Ok(control_id));
             }
             Err(e) => {
@@ -264,9 +302,12 @@ impl Driver {
                 ControlAction::Pause => c.pause(now, control_id),
                 ControlAction::Resume => c.resume(now, control_id),
                 ControlAction::Volume(v) => c.volume(now, control_id, v),
-                _ => Err(relay_proto::Error::ApiMisuse(format!(
-                    "unsupported control {action:?}"
-                ))),
+                _ => Err(relay_proto::Error::ApiMisuse(
+                    relay_proto::error::ApiMisuse::InvalidParameter {
+                        which: "control".into(),
+                        why: format!("unsupported control {action:?}"),
+                    },
+                )),
             });
         match r {
             Ok(req) => {
@@ -304,9 +345,44 @@ impl Driver {
         }
     }
 
+    /// Copies what execute responses carried (a record's url, a tap's source device) to the
+    /// actions waiting for it; run after each batch of output.
+    pub(super) fn refresh_actions(&mut self) {
+        if self.router.awaiting_response.is_empty() {
+            return;
+        }
+        let session = &self.session;
+        self.router
+            .awaiting_response
+            .retain(|(call_id, control_id, cell)| {
+                match session.running_component(call_id, control_id) {
+                    Some(result) => !cell.copy_running(result),
+                    None => false,
+                }
+            });
+    }
+
+    /// Keeps the live call and action cells current with a call event.
+    fn update_cells(&mut self, event: &CallEvent) {
+        let info = event.call_id().and_then(|id| self.session.call(id));
+        self.state.calls.apply(event, info);
+        if matches!(event, CallEvent::ComponentFinished { .. }) {
+            return;
+        }
+        if let Some((_, cell)) = event
+            .control_id()
+            .and_then(|id| self.router.components.get(id))
+        {
+            cell.update(event);
+        }
+    }
+
     /// Completes whoever waits for this event, then hands it to every subscriber.
     pub(super) fn route(&mut self, event: Event) {
         self.connection_event(&event);
+        if let Event::Call(ce) = &event {
+            self.update_cells(ce);
+        }
         match &event {
             Event::Ready { .. } => {
                 for w in self.router.ready_waiters.drain(..) {
@@ -344,7 +420,7 @@ impl Driver {
             Event::Call(CallEvent::ComponentFinished {
                 control_id, result, ..
             }) => {
-                if let Some(w) = self.router.components.remove(control_id) {
+                if let Some((w, _)) = self.router.components.remove(control_id) {
                     let _ = w.send((**result).clone());
                 }
             }
@@ -397,6 +473,7 @@ impl Driver {
     /// subscribers and to every observer (both lossy, told what they missed).
     fn broadcast(&mut self, event: Event) {
         if let Event::Call(ce) = &event {
+            self.broadcast_dial(ce);
             if let Some(id) = ce.call_id() {
                 let over = matches!(
                     ce,
@@ -426,6 +503,46 @@ impl Driver {
         self.router
             .subscribers
             .retain_mut(|sub| sub.offer(event.clone()));
+    }
+}
+
+impl Driver {
+    /// Hands a dial's events to the subscribers of the `new_call` it dials; on completion
+    /// they follow the answered leg by id, or end.
+    fn broadcast_dial(&mut self, ce: &CallEvent) {
+        let Some(tag) = ce.dial_tag() else {
+            return;
+        };
+        if self.router.dial_subscribers.is_empty() {
+            return;
+        }
+        let completed = match ce {
+            CallEvent::DialCompleted { result, .. } => Some(result.call_id.clone()),
+            _ => None,
+        };
+        let mut keep = Vec::new();
+        for (cell, mut sub) in self.router.dial_subscribers.drain(..) {
+            if cell.read(|l| l.tag.as_ref() != Some(tag)) {
+                keep.push((cell, sub));
+                continue;
+            }
+            // A completion with a winner reaches it by id, like the leg's later events.
+            let by_id = matches!(completed, Some(Some(_)));
+            if !by_id && !sub.offer(ce.clone()) {
+                continue;
+            }
+            match &completed {
+                Some(Some(id)) => self
+                    .router
+                    .call_subscribers
+                    .entry(id.clone())
+                    .or_default()
+                    .push(sub),
+                Some(None) => {}
+                None => keep.push((cell, sub)),
+            }
+        }
+        self.router.dial_subscribers = keep;
     }
 }
 

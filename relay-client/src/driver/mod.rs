@@ -22,7 +22,7 @@ use relay_proto::{CloseInfo, Input, Output, Session, StopReason, TransportAction
 use crate::runtime::{Connector, Runtime, WsLimits, WsRecv};
 use crate::state::SharedState;
 use dispatch::Router;
-pub(crate) use dispatch::{CallOp, Command};
+pub(crate) use dispatch::{CallOp, CallTarget, Command};
 use link::{Closing, Link, Open, Timer};
 
 use crate::delivery::{ClientEvent, Inbox, Subscriber};
@@ -49,6 +49,10 @@ pub struct ClientOptions {
     /// How long pending writes (or a close frame) may make no progress; a peer that stops
     /// reading then counts as a dropped connection instead of growing the queue forever.
     pub io_timeout: Duration,
+    /// Whether every received frame is also published as
+    /// [`ClientEvent::SocketMessage`](crate::ClientEvent::SocketMessage) (off by default: it
+    /// copies each frame).
+    pub raw_messages: bool,
 }
 
 impl Default for ClientOptions {
@@ -59,6 +63,7 @@ impl Default for ClientOptions {
             consumer_backlog: 4096,
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(10),
+            raw_messages: false,
         }
     }
 }
@@ -91,6 +96,15 @@ impl ClientOptions {
     /// Sets the connect timeout.
     pub fn with_connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
+        self
+    }
+
+    /// Publishes every received frame as
+    /// [`ClientEvent::SocketMessage`](crate::ClientEvent::SocketMessage) on
+    /// [`client_events`](crate::RelayClient::client_events) (the seed's
+    /// `signalwire.socket.message`).
+    pub fn with_raw_messages(mut self, on: bool) -> Self {
+        self.raw_messages = on;
         self
     }
 }
@@ -257,6 +271,10 @@ impl Driver {
             let now = self.runtime.now();
             match recv {
                 WsRecv::Text(text) => {
+                    if self.options.raw_messages {
+                        self.router
+                            .client_event(ClientEvent::SocketMessage { text: text.clone() });
+                    }
                     if let Err(e) = self.session.handle_input(now, Input::Frame(&text)) {
                         tracing::warn!(error = %e, "ignored frame");
                     }
@@ -360,6 +378,7 @@ impl Driver {
                 Output::Timeout(at) => {
                     self.deadline = at;
                     self.state.update(&self.session);
+                    self.refresh_actions();
                     return;
                 }
                 other => tracing::debug!(?other, "unhandled output"),

@@ -138,6 +138,88 @@ struct ServerState {
     server: MockServer,
     conns: BTreeMap<ConnId, Conn>,
     peak_unread: usize,
+    faults: Faults,
+}
+
+/// Socket cuts and swallowed frames, armed on [`Server`]. Each is one-shot.
+#[derive(Default)]
+struct Faults {
+    /// Text frames the server sent (delivered, swallowed or lost to a cut), all connections.
+    s2c: u64,
+    /// Text frames the client sent (that reached the server), all connections.
+    c2s: u64,
+    /// Cut the socket right after server frame number `k` (1-based, see `s2c`) was delivered.
+    cut_after_s2c: Option<u64>,
+    /// Cut the socket right after client frame number `k` (1-based) reached the server; what
+    /// the server answers to it is lost.
+    cut_after_c2s: Option<u64>,
+    /// Swallow the first server frame this matches, then cut the socket after `then` more
+    /// server frames (0: at once).
+    swallow: Option<(FramePredicate, u64)>,
+    /// Server frames left before the cut that follows a swallowed frame.
+    cut_countdown: Option<u64>,
+    /// Frames swallowed so far.
+    swallowed: u64,
+    /// Cuts made so far.
+    cuts: u64,
+}
+
+/// Picks a server frame (its JSON text) to swallow.
+pub type FramePredicate = Box<dyn FnMut(&serde_json::Value) -> bool + Send>;
+
+impl ServerState {
+    /// Cuts `conn` abruptly (no close frame either way): what the client has not read yet
+    /// stays readable, nothing more is delivered, the server keeps the session for a restore.
+    fn cut(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closed {
+            return;
+        }
+        c.closed = true;
+        c.inbox.push_back(WsRecv::Closed {
+            code: None,
+            reason: "cut by the test".into(),
+        });
+        if let Some(w) = c.waker.take() {
+            w.wake();
+        }
+        self.faults.cuts += 1;
+        self.server.connection_closed(now, conn);
+    }
+
+    /// Whether a server text frame for an open connection is delivered; counts it and makes
+    /// the cuts and swallows armed on it (a cut applies after the frame is delivered).
+    fn on_server_frame(&mut self, text: &str) -> (bool, bool) {
+        let f = &mut self.faults;
+        f.s2c += 1;
+        if let Some((pred, then)) = f.swallow.as_mut() {
+            let frame = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+            if pred(&frame) {
+                let then = *then;
+                f.swallow = None;
+                f.swallowed += 1;
+                if then == 0 {
+                    return (false, true);
+                }
+                f.cut_countdown = Some(then);
+                return (false, false);
+            }
+        }
+        let mut cut = f.cut_after_s2c == Some(f.s2c);
+        if let Some(n) = f.cut_countdown.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                f.cut_countdown = None;
+                cut = true;
+            }
+        }
+        if cut {
+            f.cut_after_s2c = None;
+        }
+        (true, cut)
+    }
 }
 
 #[derive(Clone)]
@@ -157,6 +239,7 @@ impl Server {
                 server: MockServer::new(MockConfig::default()),
                 conns: BTreeMap::new(),
                 peak_unread: 0,
+                faults: Faults::default(),
             })),
             clock,
             accept: Arc::new(Mutex::new(Accept::Open)),
@@ -182,6 +265,19 @@ impl Server {
                     },
                 ),
             };
+            if !state.conns.get(&conn).is_some_and(|c| !c.closed) {
+                continue;
+            }
+            let (deliver, cut) = match &msg {
+                WsRecv::Text(text) => state.on_server_frame(text),
+                WsRecv::Closed { .. } => (true, false),
+            };
+            if !deliver {
+                if cut {
+                    state.cut(now, conn);
+                }
+                continue;
+            }
             if let Some(c) = state.conns.get_mut(&conn) {
                 if !c.closed {
                     c.closed = matches!(msg, WsRecv::Closed { .. });
@@ -193,7 +289,42 @@ impl Server {
                     }
                 }
             }
+            if cut {
+                state.cut(now, conn);
+            }
         }
+    }
+
+    /// Cuts the socket right after the server's text frame number `k` (1-based, counted over
+    /// every connection since the server was created) reached the client. One-shot.
+    pub fn cut_after_server_frame(&self, k: u64) {
+        self.state.lock().expect("server").faults.cut_after_s2c = Some(k);
+    }
+
+    /// Cuts the socket right after the client's text frame number `k` (1-based, counted over
+    /// every connection since the server was created) reached the server: whatever the server
+    /// answers to it is lost. One-shot.
+    pub fn cut_after_client_frame(&self, k: u64) {
+        self.state.lock().expect("server").faults.cut_after_c2s = Some(k);
+    }
+
+    /// Swallows the first server frame `pred` matches (it never reaches the client, the
+    /// server believes it sent it), then cuts the socket after `then` more server frames
+    /// (0: at once). One-shot.
+    pub fn swallow_then_cut(&self, pred: FramePredicate, then: u64) {
+        self.state.lock().expect("server").faults.swallow = Some((pred, then));
+    }
+
+    /// Server and client text frames so far (every connection).
+    pub fn frames(&self) -> (u64, u64) {
+        let s = self.state.lock().expect("server");
+        (s.faults.s2c, s.faults.c2s)
+    }
+
+    /// Cuts made and frames swallowed so far.
+    pub fn cuts_and_swallows(&self) -> (u64, u64) {
+        let s = self.state.lock().expect("server");
+        (s.faults.cuts, s.faults.swallowed)
     }
 
     /// How connection attempts are answered from now on.
@@ -243,6 +374,20 @@ impl Server {
         let resp = s.server.deliver_task(now, auth.as_deref(), &req.body);
         Self::pump(&mut s, now);
         resp.status
+    }
+
+    /// A control API call that may be refused (e.g. `inbound_call` while no session receives
+    /// the context).
+    pub fn try_control(
+        &self,
+        endpoint: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, relay_mock::ControlError> {
+        let now = self.clock.now();
+        let mut s = self.state.lock().expect("server");
+        let out = s.server.control(now, endpoint, body);
+        Self::pump(&mut s, now);
+        out
     }
 
     /// A control API call (`inbound_call`, `drop`, `next`, ...).
@@ -325,6 +470,11 @@ impl WsTransport for MemWs {
             return Err(TransportError("closed".into()));
         }
         s.server.handle_frame(now, self.conn, &frame);
+        s.faults.c2s += 1;
+        if s.faults.cut_after_c2s == Some(s.faults.c2s) {
+            s.faults.cut_after_c2s = None;
+            s.cut(now, self.conn);
+        }
         Server::pump(&mut s, now);
         Ok(())
     }

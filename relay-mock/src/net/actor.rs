@@ -13,13 +13,26 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use super::record::TranscriptWriter;
 use crate::{ConnId, ControlError, HttpResponse, MockConfig, MockServer, ServerOutput};
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The core actor's inbox.
+    pub events: mpsc::Sender<Event>,
+    /// One permit per open WebSocket.
+    pub ws_permits: Arc<Semaphore>,
+    /// How long a WebSocket may stay open without a successful `blade.connect`.
+    pub auth_timeout: Duration,
+    /// Turns `true` when the server stops.
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// Capacity of the actor's inbox.
 pub(crate) const EVENT_QUEUE: usize = 1024;

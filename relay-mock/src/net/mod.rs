@@ -193,7 +193,7 @@ async fn serve_events(
         opts.max_queued_bytes,
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let shared = Arc::new(router::Shared {
+    let shared = Arc::new(actor::Shared {
         events: events_tx,
         ws_permits: Arc::new(Semaphore::new(opts.max_websockets)),
         auth_timeout: opts.auth_timeout,

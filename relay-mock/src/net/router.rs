@@ -10,9 +10,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
-use super::actor::Event;
+use super::actor::{Event, Shared};
 use super::ws;
 
 /// Largest accepted request body.
@@ -24,19 +24,6 @@ const MAX_DRAINED_BYTES: usize = 16 * 1024 * 1024;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest WebSocket message accepted from a client.
 const MAX_WS_MESSAGE: usize = 4 * 1024 * 1024;
-
-/// What every request handler shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// The core actor's inbox.
-    pub events: mpsc::Sender<Event>,
-    /// One permit per open WebSocket.
-    pub ws_permits: Arc<Semaphore>,
-    /// How long a WebSocket may stay open without a successful `blade.connect`.
-    pub auth_timeout: Duration,
-    /// Turns `true` when the server stops.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// The app serving every request.
 pub(crate) fn app(shared: Arc<Shared>) -> axum::Router {

@@ -8,8 +8,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::actor::{Event, Link, Outgoing};
-use super::router::Shared;
+use super::actor::{Event, Link, Outgoing, Shared};
 use crate::ConnId;
 
 /// How long to wait for the peer's close frame after sending ours.

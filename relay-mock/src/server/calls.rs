@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
+use super::output::merge;
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
 /// Spacing of successive call events (as in the recorded transcripts).
@@ -682,14 +683,4 @@ impl Call {
     pub fn peer_info(&self) -> Value {
         json!({"call_id": self.call_id, "node_id": self.node_id, "device": self.device})
     }
-}
-
-/// Adds the members of `extra` (an object) to `base` without overwriting.
-pub(crate) fn merge(mut base: Value, extra: Option<Value>) -> Value {
-    if let (Some(b), Some(Value::Object(e))) = (base.as_object_mut(), extra) {
-        for (k, v) in e {
-            b.entry(k).or_insert(v);
-        }
-    }
-    base
 }

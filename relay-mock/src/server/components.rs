@@ -9,7 +9,7 @@ use relay_proto::calling::{ComponentKind as Kind, ControlAction};
 use relay_proto::wire::{EventType, Method};
 
 use super::blade::{code, Exec};
-use super::calls::merge;
+use super::output::merge;
 use super::{Action, Effect, MockServer, Outcome};
 
 /// The protocol's event type for a component kind (from relay-proto's kind table).

@@ -41,6 +41,7 @@ use serde_json::Value;
 
 pub use script::{Fault, Outcome, Script, ScriptedEvent};
 
+pub use crate::conn::ConnId;
 use crate::transcript::Recorder;
 use calls::Call;
 
@@ -103,10 +104,6 @@ impl MockConfig {
         self
     }
 }
-
-/// A WebSocket connection, numbered from 1 in the order they were opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
 
 /// Something the embedder must do on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -231,3 +231,13 @@ impl MockServer {
         .to_string()
     }
 }
+
+/// Adds the members of `extra` (an object) to `base` without overwriting.
+pub(crate) fn merge(mut base: Value, extra: Option<Value>) -> Value {
+    if let (Some(b), Some(Value::Object(e))) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.entry(k).or_insert(v);
+        }
+    }
+    base
+}

@@ -1,4 +1,4 @@
-//! The public calling API: [`Session`] methods and the borrowed [`CallMut`] handle.
+//! The public calling API: the borrowed [`CallMut`] handle, and the dial.
 
 use std::time::Instant;
 
@@ -8,65 +8,50 @@ use crate::calling::component_params::{
     DetectKind, DetectMode, DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams,
     RecordParams, ReferParams, TapParams,
 };
+use crate::calling::kinds::{ComponentKind, ControlAction};
 use crate::calling::params::{validate_send_digits, ConnectParams, DialParams, Media};
-use crate::calling::types::{ComponentKind, ControlAction};
+use crate::calling::Outbox;
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
-use crate::error::Error;
-use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
-use crate::session::core::{Core, PendingKind};
-use crate::session::Session;
+use crate::error::{ApiMisuse, Error};
+use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::wire::Method;
 
-impl Session {
-    /// Dials out (`calling.dial`). The outcome arrives once as
-    /// [`CallEvent::DialCompleted`](crate::CallEvent::DialCompleted) with this tag: on the
-    /// `calling.call.dial` `answered`/`failed` event, when a single-device dial's leg ends
-    /// first, or when the request fails. The winning leg is then in the registry
-    /// ([`Session::call`]). Validation errors and a full registry are refused before sending.
-    #[must_use = "the tag identifies the dial's outcome"]
-    pub fn dial(&mut self, now: Instant, params: &DialParams) -> Result<DialTag, Error> {
+impl Calling {
+    /// Dials out (`calling.dial`); see [`Session::dial`](crate::Session::dial).
+    pub(crate) fn dial(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        params: &DialParams,
+    ) -> Result<DialTag, Error> {
         params.validate()?;
-        self.calling.check_dial_room()?;
-        let tag = DialTag::new(self.core.next_id(IdKind::Tag));
+        self.check_dial_room()?;
+        let tag = out.next_dial_tag();
         let wire = params.to_wire(tag.as_str())?;
-        self.core.execute(
+        out.execute(
             now,
-            Method::CallingDial.as_str(),
+            Method::CallingDial,
             wire,
-            PendingKind::Calling(CallingRequest::Dial { tag: tag.clone() }),
+            CallingRequest::Dial { tag: tag.clone() },
         )?;
-        self.calling
-            .register_dial(tag.clone(), params.device_count());
+        self.register_dial(tag.clone(), params.device_count());
         Ok(tag)
     }
 
-    /// A call in the registry.
-    pub fn call(&self, id: &CallId) -> Option<&CallInfo> {
-        self.calling.call(id)
-    }
-
-    /// Every call in the registry, in `call_id` order.
-    pub fn calls(&self) -> impl Iterator<Item = &CallInfo> {
-        self.calling.calls()
-    }
-
-    /// Dials that have not completed yet.
-    pub fn pending_dials(&self) -> usize {
-        self.calling.pending_dials()
-    }
-
-    /// A handle to issue commands on a call. Commands on a call that ended (or was passed)
-    /// recently are refused with a typed outcome; `ApiMisuse` if the call was never known or
-    /// left the registry long ago.
-    pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, Error> {
-        if self.calling.call(id).is_none() && !self.calling.is_gone(id) {
-            return Err(Error::ApiMisuse(format!(
-                "unknown call {id} (it ended or was never known)"
-            )));
+    /// A handle on one call; see [`Session::call_mut`](crate::Session::call_mut).
+    pub(crate) fn call_mut<'a>(
+        &'a mut self,
+        out: &'a mut dyn Outbox,
+        id: &CallId,
+    ) -> Result<CallMut<'a>, Error> {
+        if self.call(id).is_none() && !self.is_gone(id) {
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: id.clone(),
+            }));
         }
         Ok(CallMut {
-            core: &mut self.core,
-            calling: &mut self.calling,
+            out,
+            calling: self,
             id: id.clone(),
         })
     }
@@ -81,7 +66,7 @@ impl Session {
 /// nothing is sent and its `ComponentFinished` (with
 /// [`RequestError::Refused`](crate::RequestError::Refused)) is queued at once.
 pub struct CallMut<'a> {
-    core: &'a mut Core,
+    out: &'a mut dyn Outbox,
     calling: &'a mut Calling,
     id: CallId,
 }
@@ -112,7 +97,7 @@ impl CallMut<'_> {
         params: Map<String, Value>,
     ) -> Result<ControlId, Error> {
         self.calling
-            .start(self.core, now, &self.id, kind, params, |_| {})
+            .start(self.out, now, &self.id, kind, params, |_| {})
     }
 
     /// Answers (`calling.answer`); finishes on `answered` (success) or `ending`/`ended`.
@@ -121,7 +106,7 @@ impl CallMut<'_> {
     pub fn answer(&mut self, now: Instant) -> Result<ControlId, Error> {
         if self.info().is_some_and(|c| c.state == CallState::Answered) {
             return self.calling.finish_now(
-                self.core,
+                self.out,
                 &self.id,
                 ComponentKind::Answer,
                 Some(CallState::Answered),
@@ -134,9 +119,10 @@ impl CallMut<'_> {
     #[must_use = "the id identifies the outcome"]
     pub fn hangup(&mut self, now: Instant, reason: EndReason) -> Result<ControlId, Error> {
         if let EndReason::Other(r) = &reason {
-            return Err(Error::ApiMisuse(format!(
-                "hangup reason {r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"
-            )));
+            return Err(Error::invalid(
+                "hangup reason",
+                format!("{r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"),
+            ));
         }
         let mut m = Map::new();
         m.insert("reason".into(), json!(reason.as_str()));
@@ -196,10 +182,10 @@ impl CallMut<'_> {
         if let Some(s) = reached {
             return self
                 .calling
-                .finish_now(self.core, &self.id, ComponentKind::WaitFor, Some(s));
+                .finish_now(self.out, &self.id, ComponentKind::WaitFor, Some(s));
         }
         self.calling.start(
-            self.core,
+            self.out,
             now,
             &self.id,
             ComponentKind::WaitFor,
@@ -256,7 +242,7 @@ impl CallMut<'_> {
         let m = params.to_wire(mode)?;
         let track = detect_track(params, mode);
         self.calling
-            .start(self.core, now, &self.id, ComponentKind::Detect, m, |c| {
+            .start(self.out, now, &self.id, ComponentKind::Detect, m, |c| {
                 c.detect = Some(track)
             })
     }
@@ -402,7 +388,7 @@ impl CallMut<'_> {
         action: ControlAction,
     ) -> Result<RequestId, Error> {
         self.calling
-            .control(self.core, now, &self.id, control_id, action)
+            .control(self.out, now, &self.id, control_id, action)
     }
 
     /// Stops a running component (`<method>.stop`). Allowed on an ending call.

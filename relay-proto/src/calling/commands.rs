@@ -6,49 +6,48 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 
 use crate::calling::components::Component;
+use crate::calling::Outbox;
 use crate::calling::{
     complete_dial, emit_finished, params, CallEvent, CallState, Calling, CallingRequest,
     ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
     ResultEvent,
 };
-use crate::error::Error;
-use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
-use crate::session::core::{Core, PendingKind};
-use crate::session::{Event, RequestError};
+use crate::error::{ApiMisuse, Capacity, Error};
+use crate::ids::{CallId, ControlId, DialTag, RequestId};
+use crate::outcome::RequestError;
 use crate::wire::RelayResult;
 
 impl Calling {
     /// Starts a component or call command (see [`CallMut`]).
     pub(crate) fn start(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         call_id: &CallId,
         kind: ComponentKind,
         mut params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, Error> {
-        let now = core.observe(now);
+        let now = out.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
-                let control_id = ControlId::new(core.next_id(IdKind::Control));
+                let control_id = out.next_control_id();
                 let mut comp = Component::new(kind);
                 let why = format!("call {call_id} has ended");
                 comp.terminate(None, Some(RequestError::Refused(why)));
-                emit_finished(core, call_id, control_id.clone(), comp);
+                emit_finished(out, call_id, control_id.clone(), comp);
                 return Ok(control_id);
             }
-            return Err(Error::ApiMisuse(format!(
-                "unknown call {call_id} (never known, or ended long ago)"
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         };
         if call.components.len() >= self.max_components {
-            return Err(Error::Capacity {
-                what: "components per call",
+            return Err(Error::Capacity(Capacity::ComponentsPerCall {
                 limit: self.max_components,
-            });
+            }));
         }
-        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let control_id = out.next_control_id();
         let mut comp = Component::new(kind);
         setup(&mut comp);
         if call.info.ended() {
@@ -56,12 +55,12 @@ impl Calling {
             let why = format!("call {call_id} is {}", call.info.state.as_str());
             tracing::debug!(call_id = %call_id, control_id = %control_id, "{why}: refused");
             comp.terminate(None, Some(RequestError::Refused(why)));
-            emit_finished(core, call_id, control_id.clone(), comp);
+            emit_finished(out, call_id, control_id.clone(), comp);
             return Ok(control_id);
         }
         let Some(method) = kind.method() else {
             call.components.insert(control_id.clone(), comp);
-            if !core.can_send() {
+            if !out.can_send() {
                 let deadline = now + self.lost_event_timeout;
                 self.lost.started_offline(call_id, &control_id, deadline);
             }
@@ -81,12 +80,7 @@ impl Calling {
             control_id: control_id.clone(),
             kind,
         };
-        match core.execute(
-            now,
-            method.as_str(),
-            Value::Object(params),
-            PendingKind::Calling(req),
-        ) {
+        match out.execute(now, method, Value::Object(params), req) {
             Ok(_) => Ok(control_id),
             Err(e) => {
                 call.components.remove(&control_id);
@@ -99,15 +93,17 @@ impl Calling {
     /// on a reached state).
     pub(crate) fn finish_now(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         call_id: &CallId,
         kind: ComponentKind,
         state: Option<CallState>,
     ) -> Result<ControlId, Error> {
         if !self.calls.contains_key(call_id) {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         }
-        let control_id = ControlId::new(core.next_id(IdKind::Control));
+        let control_id = out.next_control_id();
         let mut c = Component::new(kind);
         c.result.successful = true;
         match &mut c.result.outcome {
@@ -115,33 +111,35 @@ impl Calling {
             ComponentOutcome::WaitFor(o) => o.state = state,
             _ => {}
         }
-        emit_finished(core, call_id, control_id.clone(), c);
+        emit_finished(out, call_id, control_id.clone(), c);
         Ok(control_id)
     }
 
     /// Sends `stop`/`pause`/`resume`/`volume` to a running component.
     pub(crate) fn control(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         call_id: &CallId,
         control_id: &ControlId,
         action: ControlAction,
     ) -> Result<RequestId, Error> {
         let Some(call) = self.calls.get(call_id) else {
-            return Err(Error::ApiMisuse(format!("unknown call {call_id}")));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+                call_id: call_id.clone(),
+            }));
         };
         let Some(comp) = call.components.get(control_id) else {
-            return Err(Error::ApiMisuse(format!(
-                "no running component {control_id} on call {call_id}"
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnknownComponent {
+                call_id: call_id.clone(),
+                control_id: control_id.clone(),
+            }));
         };
         let Some(method) = comp.kind.control_method(action) else {
-            return Err(Error::ApiMisuse(format!(
-                "{:?} does not support {}",
-                comp.kind,
-                action.suffix()
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::ControlNotSupported {
+                kind: comp.kind,
+                action,
+            }));
         };
         let mut params = Map::new();
         if let ControlAction::Volume(v) = action {
@@ -159,12 +157,7 @@ impl Calling {
             action,
             internal: false,
         };
-        core.execute(
-            now,
-            method.as_str(),
-            Value::Object(params),
-            PendingKind::Calling(req),
-        )
+        out.execute(now, method, Value::Object(params), req)
     }
 
     pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
@@ -178,7 +171,7 @@ impl Calling {
     /// The outcome of a request this sub-machine sent.
     pub(crate) fn handle_response(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         _now: Instant,
         id: RequestId,
         req: CallingRequest,
@@ -190,7 +183,7 @@ impl Calling {
                     if self.dials.remove(&tag).is_some() {
                         tracing::debug!(tag = %tag, error = %e, "dial request failed");
                         complete_dial(
-                            core,
+                            out,
                             tag,
                             DialResult {
                                 successful: false,
@@ -271,14 +264,14 @@ impl Calling {
                         .is_some_and(|c| c.result.successful);
                 if finished {
                     if let Some(c) = call.components.remove(&control_id) {
-                        emit_finished(core, &call_id, control_id, c);
+                        emit_finished(out, &call_id, control_id, c);
                     }
                 }
                 if passed {
                     // The call now belongs to another consumer: no more events will come for
                     // it here, so it leaves the registry instead of lingering as a zombie.
-                    self.remove_call(core, &call_id, "passed", &json!({"call_id": call_id}));
-                    core.emit(Event::Call(CallEvent::Released { call_id }));
+                    self.remove_call(out, &call_id, "passed", &json!({"call_id": call_id}));
+                    out.emit(CallEvent::Released { call_id });
                 }
             }
             CallingRequest::Control {
@@ -314,13 +307,13 @@ impl Calling {
                     tracing::debug!(call_id = %call_id, control_id = %control_id, ok = result.successful, "detector stop answered");
                     return;
                 }
-                core.emit(Event::Call(CallEvent::ControlCompleted {
+                out.emit(CallEvent::ControlCompleted {
                     call_id,
                     control_id,
                     request: id,
                     action,
                     result,
-                }));
+                });
             }
         }
     }

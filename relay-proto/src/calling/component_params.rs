@@ -52,7 +52,7 @@ impl PlayParams {
 
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         if self.media.is_empty() {
-            return Err(misuse("play needs at least one media item"));
+            return Err(misuse("play media", "needs at least one media item"));
         }
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
@@ -101,7 +101,7 @@ pub struct CollectParams {
 impl CollectParams {
     pub(crate) fn to_wire(&self) -> Result<Value, Error> {
         if self.digits.is_none() && self.speech.is_none() {
-            return Err(misuse("collect needs `digits`, `speech` or both"));
+            return Err(misuse("collect", "needs `digits`, `speech` or both"));
         }
         let mut c = Map::new();
         non_negative("collect `initial_timeout`", self.initial_timeout)?;
@@ -115,15 +115,16 @@ impl CollectParams {
             let mut dm = Map::new();
             if let Some(max) = d.max {
                 if max == 0 {
-                    return Err(misuse("collect `digits.max` must be at least 1"));
+                    return Err(misuse("collect `digits.max`", "must be at least 1"));
                 }
                 dm.insert("max".into(), Value::from(max));
             }
             if let Some(t) = &d.terminators {
                 if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
-                    return Err(misuse(format!(
-                        "collect `digits.terminators`: invalid character {bad:?}; allowed: 0-9 * #"
-                    )));
+                    return Err(misuse(
+                        "collect `digits.terminators`",
+                        format!("invalid character {bad:?}; allowed: 0-9 * #"),
+                    ));
                 }
                 if !t.is_empty() {
                     dm.insert("terminators".into(), Value::from(t.clone()));
@@ -172,6 +173,85 @@ pub struct PromptParams {
 }
 
 impl PromptParams {
+    /// Collects up to `max` digits (`PromptParams::digits(4).terminators("#")`).
+    pub fn digits(max: u32) -> Self {
+        PromptParams {
+            collect: CollectParams {
+                digits: Some(CollectDigits {
+                    max: Some(max),
+                    ..CollectDigits::default()
+                }),
+                ..CollectParams::default()
+            },
+            ..PromptParams::default()
+        }
+    }
+
+    /// Collects speech.
+    pub fn speech() -> Self {
+        PromptParams {
+            collect: CollectParams {
+                speech: Some(CollectSpeech::default()),
+                ..CollectParams::default()
+            },
+            ..PromptParams::default()
+        }
+    }
+
+    /// Digits that end digit collection (collects digits if it did not yet).
+    pub fn terminators(mut self, terminators: impl Into<String>) -> Self {
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .terminators = Some(terminators.into());
+        self
+    }
+
+    /// Time allowed between digits.
+    pub fn digit_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.collect
+            .digits
+            .get_or_insert_with(Default::default)
+            .digit_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Time to wait for the start of input.
+    pub fn initial_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.collect.initial_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Language of the speech to recognise (collects speech if it did not yet).
+    pub fn speech_language(mut self, language: impl Into<String>) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .language = Some(language.into());
+        self
+    }
+
+    /// Expected phrases (collects speech if it did not yet).
+    pub fn speech_hints<S: Into<String>>(mut self, hints: impl IntoIterator<Item = S>) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .hints = hints.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Media played while collecting.
+    pub fn media(mut self, media: impl IntoIterator<Item = Media>) -> Self {
+        self.media = media.into_iter().collect();
+        self
+    }
+
+    /// Volume in dB (-40..=+40).
+    pub fn volume(mut self, db: f64) -> Self {
+        self.volume = Some(db);
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
@@ -261,9 +341,10 @@ impl RecordParams {
         }
         if let Some(t) = &self.terminators {
             if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
-                return Err(misuse(format!(
-                    "record `terminators`: invalid character {bad:?}; allowed: 0-9 * #"
-                )));
+                return Err(misuse(
+                    "record `terminators`",
+                    format!("invalid character {bad:?}; allowed: 0-9 * #"),
+                ));
             }
             a.insert("terminators".into(), Value::from(t.clone()));
         }
@@ -382,6 +463,17 @@ impl DetectParams {
         }
     }
 
+    /// Answering-machine detection with the server's settings.
+    pub fn machine() -> Self {
+        DetectParams::new(DetectKind::machine())
+    }
+
+    /// The overall detection timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
     pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
         let mut p = Map::new();
         match &self.kind {
@@ -421,12 +513,13 @@ impl DetectParams {
             DetectKind::Digit { digits } => {
                 if let Some(d) = digits {
                     if d.is_empty() {
-                        return Err(misuse("detect `digits` must not be empty when set"));
+                        return Err(misuse("detect `digits`", "must not be empty when set"));
                     }
                     if let Some(bad) = d.chars().find(|c| !"0123456789*#ABCD".contains(*c)) {
-                        return Err(misuse(format!(
-                            "detect `digits`: invalid character {bad:?}; allowed: 0-9 * # A-D"
-                        )));
+                        return Err(misuse(
+                            "detect `digits`",
+                            format!("invalid character {bad:?}; allowed: 0-9 * # A-D"),
+                        ));
                     }
                     p.insert("digits".into(), Value::from(d.clone()));
                 }
@@ -524,7 +617,7 @@ impl TapParams {
             } => {
                 non_empty("tap rtp `addr`", addr)?;
                 if *port == 0 {
-                    return Err(misuse("tap rtp `port` must not be 0"));
+                    return Err(misuse("tap rtp `port`", "must not be 0"));
                 }
                 let mut p = Map::new();
                 p.insert("addr".into(), Value::from(addr.clone()));
@@ -542,9 +635,10 @@ impl TapParams {
             }
             TapDevice::Ws { uri, codec, rate } => {
                 if !(uri.starts_with("ws://") || uri.starts_with("wss://")) {
-                    return Err(misuse(format!(
-                        "tap ws `uri` must start with ws:// or wss://, got {uri:?}"
-                    )));
+                    return Err(misuse(
+                        "tap ws `uri`",
+                        format!("must start with ws:// or wss://, got {uri:?}"),
+                    ));
                 }
                 let mut p = Map::new();
                 p.insert("uri".into(), Value::from(uri.clone()));
@@ -576,10 +670,10 @@ pub struct ReferParams {
 impl ReferParams {
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
-            return Err(misuse(format!(
-                "refer `to` must be a SIP URI (sip:… or sips:…), got {:?}",
-                self.to
-            )));
+            return Err(misuse(
+                "refer `to`",
+                format!("must be a SIP URI (sip:… or sips:…), got {:?}", self.to),
+            ));
         }
         let mut p = Map::new();
         p.insert("to".into(), Value::from(self.to.clone()));

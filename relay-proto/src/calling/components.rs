@@ -9,14 +9,13 @@ use crate::calling::events::{
     truthy, CallState, CollectPayload, DetectPayload, EndReason, EventParams, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
+use crate::calling::kinds::ComponentKind;
 use crate::calling::states::{
     CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, FaxDirection,
     FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
 };
-use crate::calling::types::{
-    ComponentKind, ComponentOutcome, ComponentResult, PromptInput, ResultEvent,
-};
-use crate::session::RequestError;
+use crate::calling::types::{ComponentOutcome, ComponentResult, PromptInput, ResultEvent};
+use crate::outcome::RequestError;
 use crate::wire::lenient;
 
 /// Whether an event finished the component.

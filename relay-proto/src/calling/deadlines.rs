@@ -32,12 +32,13 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use crate::calling::Outbox;
 use crate::calling::{
     complete_dial, emit_finished, CallEvent, Calling, CallingRequest, DialResult, ResultEvent,
 };
 use crate::ids::{CallId, ControlId, DialTag};
-use crate::session::core::{Core, PendingKind};
-use crate::session::{Event, RequestError, Timer};
+use crate::outcome::RequestError;
+use crate::timer::Timer;
 
 /// The deadline of one unconfirmed wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,16 +82,16 @@ impl LostWaits {
 
 /// The control ids and dial tags of commands still in the offline queue: they are sent after
 /// the next handshake, so their waits are not at risk.
-fn queued_waits(core: &Core) -> (BTreeSet<ControlId>, BTreeSet<DialTag>) {
+fn queued_waits(out: &dyn Outbox) -> (BTreeSet<ControlId>, BTreeSet<DialTag>) {
     let mut controls = BTreeSet::new();
     let mut tags = BTreeSet::new();
-    for q in &core.queue {
-        match &q.kind {
-            PendingKind::Calling(CallingRequest::Command { control_id, .. }) => {
-                controls.insert(control_id.clone());
+    for q in out.queued() {
+        match q {
+            CallingRequest::Command { control_id, .. } => {
+                controls.insert(control_id);
             }
-            PendingKind::Calling(CallingRequest::Dial { tag }) => {
-                tags.insert(tag.clone());
+            CallingRequest::Dial { tag } => {
+                tags.insert(tag);
             }
             _ => {}
         }
@@ -102,9 +103,9 @@ impl Calling {
     /// The transport dropped. Calls survive a restored reconnect; requests in flight were
     /// already failed (which finished their components). Every other open wait becomes
     /// unconfirmed, with a deadline `lost_event_timeout` from now.
-    pub(crate) fn on_transport_lost(&mut self, core: &mut Core, now: Instant) {
+    pub(crate) fn on_transport_lost(&mut self, out: &mut dyn Outbox, now: Instant) {
         self.prune_lost();
-        let (queued_controls, queued_tags) = queued_waits(core);
+        let (queued_controls, queued_tags) = queued_waits(out);
         let deadline = now + self.lost_event_timeout;
         let fresh = Unconfirmed {
             deadline,
@@ -138,7 +139,7 @@ impl Calling {
 
     /// A handshake completed. Restored: unconfirmed waits get `lost_event_timeout` from now
     /// (once). Not restored after a drop: the old session's calls and dials are gone.
-    pub(crate) fn on_ready(&mut self, core: &mut Core, now: Instant, restored: bool) {
+    pub(crate) fn on_ready(&mut self, out: &mut dyn Outbox, now: Instant, restored: bool) {
         let dropped = std::mem::take(&mut self.lost.dropped);
         if restored {
             self.prune_lost();
@@ -158,16 +159,16 @@ impl Calling {
         );
         let ids: Vec<CallId> = self.calls.keys().cloned().collect();
         for id in ids {
-            self.lose_call(core, &id);
+            self.lose_call(out, &id);
         }
         for tag in std::mem::take(&mut self.lost.dials).into_keys() {
-            self.lose_dial(core, tag);
+            self.lose_dial(out, tag);
         }
         self.lost.components.clear();
     }
 
     /// Removes a call of a session the server did not restore.
-    fn lose_call(&mut self, core: &mut Core, id: &CallId) {
+    fn lose_call(&mut self, out: &mut dyn Outbox, id: &CallId) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
@@ -179,20 +180,20 @@ impl Calling {
                 }),
                 Some(RequestError::Lost),
             );
-            emit_finished(core, id, cid, c);
+            emit_finished(out, id, cid, c);
         }
         self.remember_gone(id);
-        core.emit(Event::Call(CallEvent::Lost {
+        out.emit(CallEvent::Lost {
             call_id: id.clone(),
-        }));
+        });
     }
 
-    fn lose_dial(&mut self, core: &mut Core, tag: DialTag) {
+    fn lose_dial(&mut self, out: &mut dyn Outbox, tag: DialTag) {
         if self.dials.remove(&tag).is_none() {
             return;
         }
         complete_dial(
-            core,
+            out,
             tag,
             DialResult {
                 successful: false,
@@ -237,7 +238,7 @@ impl Calling {
 
     /// Resolves every unconfirmed wait whose deadline has passed with [`RequestError::Lost`]
     /// (those that got a real outcome meanwhile are just forgotten).
-    pub(crate) fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, out: &mut dyn Outbox, now: Instant) {
         let due: Vec<(CallId, ControlId)> = self
             .lost
             .components
@@ -256,7 +257,7 @@ impl Calling {
             };
             tracing::info!(call_id = %call_id, control_id = %control_id, kind = ?c.kind, "no outcome after the transport was lost: resolving as lost");
             c.terminate(None, Some(RequestError::Lost));
-            emit_finished(core, &call_id, control_id, c);
+            emit_finished(out, &call_id, control_id, c);
         }
         let due: Vec<DialTag> = self
             .lost
@@ -268,7 +269,7 @@ impl Calling {
         for tag in due {
             self.lost.dials.remove(&tag);
             tracing::info!(tag = %tag, "no dial outcome after the transport was lost: resolving as lost");
-            self.lose_dial(core, tag);
+            self.lose_dial(out, tag);
         }
     }
 

@@ -90,9 +90,10 @@ impl CallState {
             "ending" => CallState::Ending,
             "ended" => CallState::Ended,
             other => {
-                return Err(Error::ApiMisuse(format!(
-                    "unknown call state {other:?}; expected one of none, created, ringing, answered, ending, ended"
-                )))
+                return Err(Error::invalid(
+                    "call state",
+                    format!("unknown {other:?}; expected one of none, created, ringing, answered, ending, ended"),
+                ))
             }
         })
     }
@@ -502,7 +503,7 @@ pub(crate) trait EventParams {
 }
 
 fn malformed(event_type: &EventType, e: serde_json::Error) -> Error {
-    Error::PeerMisbehaved(format!("malformed {event_type} payload: {e}"))
+    Error::malformed_event(event_type.as_str(), e)
 }
 
 impl EventParams for Value {

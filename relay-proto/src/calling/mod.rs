@@ -25,7 +25,7 @@
 //! * Every calling event the server sends is reported as a typed [`CallEvent`] (state changes,
 //!   connect, and one `*Update` per component event), so `call.on(..)`-style subscriptions need
 //!   no parsing; unknown `calling.*` event types surface as
-//!   [`Event::Unrecognized`].
+//!   [`Event::Unrecognized`](crate::Event::Unrecognized).
 //!
 //! # Example
 //!
@@ -56,6 +56,9 @@ mod component_params;
 mod components;
 mod deadlines;
 mod events;
+mod info;
+pub(crate) mod kinds;
+mod outbox;
 mod params;
 mod states;
 mod types;
@@ -66,16 +69,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
-use crate::error::Error;
+use crate::error::{Capacity, Error, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
-use crate::session::core::{Core, PendingKind};
-use crate::session::{Event, RequestError};
+use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
 use events::EventParams;
 use serde_json::value::RawValue;
 
 pub use api::CallMut;
-pub use call::CallInfo;
 pub use component_params::{
     AudioDirection, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
     DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams, RecordFormat, RecordParams,
@@ -87,9 +88,12 @@ pub use events::{
     DetectPayload, DeviceInfo, DialCall, DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo,
     ReceivePayload, ReferPayload, StateComponentPayload, StatePayload,
 };
+pub use info::CallInfo;
+pub use kinds::{ComponentKind, ControlAction, KindSpec};
 pub use params::{
-    validate_send_digits, validate_volume, ConnectParams, Device, DeviceTree, DialParams, Media,
-    PhoneDevice, SipDevice, SipHeader, DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
+    validate_send_digits, validate_volume, Audio, ConnectParams, Device, DeviceTree, DialParams,
+    InvalidVolume, Media, PhoneDevice, Ringtone, SipDevice, SipHeader, Tts, Volume,
+    DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
 };
 pub use states::{
     Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
@@ -97,17 +101,17 @@ pub use states::{
     SendDigitsState, TapState, TtsGender,
 };
 pub use types::{
-    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentKind, ComponentOutcome,
-    ComponentResult, ConnectOutcome, ConnectResult, ControlAction, ControlResult, DetectOutcome,
-    DetectResult, DialResult, DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult,
-    HangupOutcome, HangupResult, KindOutcome, KindSpec, PassOutcome, PassResult, PlayOutcome,
-    PlayResult, PromptInput, PromptOutcome, PromptResult, RecordOutcome, RecordResult,
-    ReferOutcome, ReferResult, ResultEvent, SendDigitsOutcome, SendDigitsResult, TapOutcome,
-    TapResult, WaitForOutcome, WaitForResult,
+    AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentOutcome, ComponentResult,
+    ConnectOutcome, ConnectResult, ControlResult, DetectOutcome, DetectResult, DialResult,
+    DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult, HangupOutcome, HangupResult,
+    KindOutcome, PassOutcome, PassResult, PlayOutcome, PlayResult, PromptInput, PromptOutcome,
+    PromptResult, RecordOutcome, RecordResult, ReferOutcome, ReferResult, ResultEvent,
+    SendDigitsOutcome, SendDigitsResult, TapOutcome, TapResult, WaitForOutcome, WaitForResult,
 };
 
 use call::Call;
 use components::{is_collect_progress, Component, DetectTrack, Step};
+pub(crate) use outbox::Outbox;
 
 /// What a pending calling request was for.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +176,18 @@ impl Calling {
         self.calls.get(id).map(|c| &c.info)
     }
 
+    pub(crate) fn running_component(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&ComponentResult> {
+        self.calls
+            .get(call_id)?
+            .components
+            .get(control_id)
+            .map(|c| &c.result)
+    }
+
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
         self.calls.values().map(|c| &c.info)
     }
@@ -182,10 +198,9 @@ impl Calling {
 
     fn ensure_room(&self) -> Result<(), Error> {
         if self.calls.len() + self.dials.len() >= self.max_calls {
-            return Err(Error::Capacity {
-                what: "calls",
+            return Err(Error::Capacity(Capacity::Calls {
                 limit: self.max_calls,
-            });
+            }));
         }
         Ok(())
     }
@@ -195,7 +210,7 @@ impl Calling {
     /// changed; the caller reports it as unrecognized).
     pub(crate) fn handle_event(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         event_type: &EventType,
         p: &RawValue,
@@ -203,30 +218,30 @@ impl Calling {
         let Some(payload) = events::decode_params(event_type, p)? else {
             return Ok(false);
         };
-        self.dispatch(core, now, payload, p)?;
+        self.dispatch(out, now, payload, p)?;
         Ok(true)
     }
 
     fn dispatch(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         payload: CallingPayload,
         p: &RawValue,
     ) -> Result<(), Error> {
         match payload {
-            CallingPayload::Receive(r) => self.on_receive(core, r),
-            CallingPayload::State(s) => self.on_state(core, s, p),
-            CallingPayload::Dial(d) => self.on_dial(core, d),
-            CallingPayload::Connect(c) => self.on_connect(core, c, p),
-            CallingPayload::Refer(r) => self.on_refer(core, r, p),
+            CallingPayload::Receive(r) => self.on_receive(out, r),
+            CallingPayload::State(s) => self.on_state(out, s, p),
+            CallingPayload::Dial(d) => self.on_dial(out, d),
+            CallingPayload::Connect(c) => self.on_connect(out, c, p),
+            CallingPayload::Refer(r) => self.on_refer(out, r, p),
             CallingPayload::Play(x) => {
                 let up = CallEvent::PlayUpdate {
                     call_id: x.ids.call_id.clone(),
                     control_id: x.ids.control_id.clone(),
                     state: x.state.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Play, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
                     c.on_state(&x.state, p)
                 });
                 Ok(())
@@ -240,7 +255,7 @@ impl Calling {
                     duration: x.duration,
                     size: x.size,
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Record, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
                     c.on_record(&x, p)
                 });
                 Ok(())
@@ -253,7 +268,7 @@ impl Calling {
                     tap: x.tap.clone(),
                     device: x.device.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Tap, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| {
                     c.on_tap(&x, p)
                 });
                 Ok(())
@@ -264,7 +279,7 @@ impl Calling {
                     control_id: x.ids.control_id.clone(),
                     state: x.state.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
                     c.on_state(&x.state, p)
                 });
                 Ok(())
@@ -275,7 +290,7 @@ impl Calling {
                     control_id: x.ids.control_id.clone(),
                     progress: collect_progress(&x),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Prompt, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
                     c.on_collect(&x)
                 });
                 Ok(())
@@ -287,7 +302,7 @@ impl Calling {
                     detect_type: x.detect.detect_type.clone(),
                     event: x.detect.params.event.clone(),
                 };
-                self.on_component(core, now, &x.ids, ComponentKind::Detect, up, |c| {
+                self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
                     c.on_detect(&x)
                 });
                 Ok(())
@@ -315,13 +330,13 @@ impl Calling {
                     .map(|c| c.kind)
                     .filter(|k| *k == ComponentKind::ReceiveFax)
                     .unwrap_or(ComponentKind::SendFax);
-                self.on_component(core, now, &x.ids, kind, up, |c| c.on_fax(&x));
+                self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(&x));
                 Ok(())
             }
         }
     }
 
-    fn on_receive(&mut self, core: &mut Core, r: ReceivePayload) -> Result<(), Error> {
+    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), Error> {
         if self.calls.contains_key(&r.call_id) {
             tracing::debug!(call_id = %r.call_id, "duplicate calling.call.receive; ignored");
             return Ok(());
@@ -341,20 +356,23 @@ impl Calling {
         info.set_state(state);
         tracing::debug!(call_id = %info.id, context = ?info.context, "incoming call");
         self.calls.insert(info.id.clone(), Call::new(info.clone()));
-        core.emit(Event::Call(CallEvent::IncomingCall {
+        out.emit(CallEvent::IncomingCall {
             call: Box::new(info),
-        }));
+        });
         Ok(())
     }
 
     fn on_state(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         s: StatePayload,
         raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
-        let state = CallState::parse(&s.call_state)
-            .map_err(|_| Error::PeerMisbehaved(format!("unknown call_state {:?}", s.call_state)))?;
+        let state = CallState::parse(&s.call_state).map_err(|_| {
+            Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
+                state: s.call_state.clone(),
+            })
+        })?;
         let id = s.call_id.clone();
         if !self.calls.contains_key(&id) {
             let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
@@ -400,14 +418,14 @@ impl Calling {
             info.peer.clone(),
         );
         tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
-        core.emit(Event::Call(CallEvent::StateChanged {
+        out.emit(CallEvent::StateChanged {
             call_id: id.clone(),
             state,
             prev_state: prev,
             end_reason: end_reason.clone(),
             tag: tag.clone(),
             peer,
-        }));
+        });
         let ids: Vec<ControlId> = call.components.keys().cloned().collect();
         for cid in ids {
             let step = match call.components.get_mut(&cid) {
@@ -416,17 +434,17 @@ impl Calling {
             };
             if step == Step::Finish {
                 if let Some(c) = call.components.remove(&cid) {
-                    emit_finished(core, &id, cid, c);
+                    emit_finished(out, &id, cid, c);
                 }
             }
         }
         if state == CallState::Ended {
-            self.remove_call(core, &id, "ended", raw);
+            self.remove_call(out, &id, "ended", raw);
             if let Some(t) = tag {
                 if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
                     self.dials.remove(&t);
                     complete_dial(
-                        core,
+                        out,
                         t,
                         DialResult {
                             successful: false,
@@ -448,7 +466,7 @@ impl Calling {
     /// components once with an event named `why`.
     pub(crate) fn remove_call(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         id: &CallId,
         why: &str,
         raw: &(impl EventParams + ?Sized),
@@ -464,7 +482,7 @@ impl Calling {
                 }),
                 None,
             );
-            emit_finished(core, id, cid, c);
+            emit_finished(out, id, cid, c);
         }
         self.remember_gone(id);
         tracing::debug!(call_id = %id, why, "call removed from the registry");
@@ -487,7 +505,7 @@ impl Calling {
         self.gone_set.contains(id)
     }
 
-    fn on_dial(&mut self, core: &mut Core, d: DialPayload) -> Result<(), Error> {
+    fn on_dial(&mut self, out: &mut dyn Outbox, d: DialPayload) -> Result<(), Error> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
@@ -496,7 +514,7 @@ impl Calling {
             DialState::Answered => {
                 let Some(w) = d.call else {
                     return Err(Error::PeerMisbehaved(
-                        "calling.call.dial answered without `call`".into(),
+                        PeerMisbehaved::DialAnsweredWithoutCall,
                     ));
                 };
                 self.dials.remove(&d.tag);
@@ -518,19 +536,19 @@ impl Calling {
                     info.direction = Some(Direction::Outbound);
                     info.set_state(CallState::Answered);
                     self.calls.insert(w.call_id.clone(), Call::new(info));
-                    core.emit(Event::Call(CallEvent::StateChanged {
+                    out.emit(CallEvent::StateChanged {
                         call_id: w.call_id.clone(),
                         state: CallState::Answered,
                         prev_state: CallState::None,
                         end_reason: None,
                         tag: Some(d.tag.clone()),
                         peer: None,
-                    }));
+                    });
                 } else {
                     tracing::warn!(call_id = %w.call_id, "dial winner not registered: call capacity reached");
                 }
                 complete_dial(
-                    core,
+                    out,
                     d.tag,
                     DialResult {
                         successful: true,
@@ -545,7 +563,7 @@ impl Calling {
             DialState::Failed => {
                 self.dials.remove(&d.tag);
                 complete_dial(
-                    core,
+                    out,
                     d.tag,
                     DialResult {
                         successful: false,
@@ -557,17 +575,17 @@ impl Calling {
                     },
                 );
             }
-            other => core.emit(Event::Call(CallEvent::DialProgress {
+            other => out.emit(CallEvent::DialProgress {
                 tag: d.tag,
                 state: other,
-            })),
+            }),
         }
         Ok(())
     }
 
     fn on_connect(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         c: ConnectPayload,
         raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
@@ -599,7 +617,7 @@ impl Calling {
                         info.peer = Some(me);
                         info.set_state(CallState::Answered);
                         self.calls.insert(p.call_id.clone(), Call::new(info));
-                        core.emit(Event::Call(CallEvent::StateChanged {
+                        out.emit(CallEvent::StateChanged {
                             call_id: p.call_id.clone(),
                             state: CallState::Answered,
                             prev_state: CallState::None,
@@ -610,7 +628,7 @@ impl Calling {
                                 node_id: c.node_id.clone(),
                                 device: None,
                             }),
-                        }));
+                        });
                     }
                     if let Some(call) = self.calls.get_mut(&id) {
                         call.info.peer = Some(p.clone());
@@ -629,12 +647,12 @@ impl Calling {
             }
             _ => {}
         }
-        core.emit(Event::Call(CallEvent::ConnectUpdate {
+        out.emit(CallEvent::ConnectUpdate {
             call_id: id.clone(),
             state: c.connect_state.clone(),
             peer: c.peer.clone(),
-        }));
-        self.step_call_components(core, &id, |comp| {
+        });
+        self.step_call_components(out, &id, |comp| {
             comp.on_connect(&c.connect_state, c.peer.as_ref(), raw)
         });
         Ok(())
@@ -642,7 +660,7 @@ impl Calling {
 
     fn on_refer(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         r: ReferPayload,
         raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
@@ -650,15 +668,15 @@ impl Calling {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
             return Ok(());
         }
-        core.emit(Event::Call(CallEvent::ReferUpdate {
+        out.emit(CallEvent::ReferUpdate {
             call_id: r.call_id.clone(),
             state: r.state.clone(),
             refer_to: r.sip_refer_to.clone(),
             refer_response_code: r.sip_refer_response_code.clone(),
             refer_notify_code: r.sip_notify_response_code.clone(),
-        }));
+        });
         let id = r.call_id.clone();
-        self.step_call_components(core, &id, |comp| {
+        self.step_call_components(out, &id, |comp| {
             if comp.kind == ComponentKind::Refer {
                 comp.on_refer(&r, raw)
             } else {
@@ -672,7 +690,7 @@ impl Calling {
     /// kind, as the SDK matches them by the call's tag).
     fn step_call_components(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         id: &CallId,
         mut f: impl FnMut(&mut Component) -> Step,
     ) {
@@ -687,7 +705,7 @@ impl Calling {
             };
             if step == Step::Finish {
                 if let Some(c) = call.components.remove(&cid) {
-                    emit_finished(core, id, cid, c);
+                    emit_finished(out, id, cid, c);
                 }
             }
         }
@@ -696,7 +714,7 @@ impl Calling {
     /// A component event: report the update, then step the component it names.
     fn on_component(
         &mut self,
-        core: &mut Core,
+        out: &mut dyn Outbox,
         now: Instant,
         ids: &ComponentIds,
         kind: ComponentKind,
@@ -707,7 +725,7 @@ impl Calling {
             tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "component event for an unknown call; ignored");
             return;
         };
-        core.emit(Event::Call(update));
+        out.emit(update);
         let Some(comp) = call.components.get_mut(&ids.control_id) else {
             tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "event for no running component");
             return;
@@ -720,7 +738,7 @@ impl Calling {
             if let Some(c) = call.components.remove(&ids.control_id) {
                 let stop = c.stop_detector;
                 let node_id = call.info.node_id.clone();
-                emit_finished(core, &ids.call_id, ids.control_id.clone(), c);
+                emit_finished(out, &ids.call_id, ids.control_id.clone(), c);
                 if stop {
                     let mut params = Map::new();
                     if let Some(n) = node_id {
@@ -734,12 +752,9 @@ impl Calling {
                         action: ControlAction::Stop,
                         internal: true,
                     };
-                    if let Err(e) = core.execute(
-                        now,
-                        Method::CallingDetectStop.as_str(),
-                        Value::Object(params),
-                        PendingKind::Calling(req),
-                    ) {
+                    if let Err(e) =
+                        out.execute(now, Method::CallingDetectStop, Value::Object(params), req)
+                    {
                         tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
                     }
                 }
@@ -750,16 +765,16 @@ impl Calling {
     /// The session stopped for good: nothing more will arrive, so every unfinished component
     /// and dial gets its one outcome now ([`RequestError::SessionStopped`]) and the registry is
     /// emptied.
-    pub(crate) fn on_session_stopped(&mut self, core: &mut Core) {
+    pub(crate) fn on_session_stopped(&mut self, out: &mut dyn Outbox) {
         for (call_id, call) in std::mem::take(&mut self.calls) {
             for (cid, mut c) in call.components {
                 c.terminate(None, Some(RequestError::SessionStopped));
-                emit_finished(core, &call_id, cid, c);
+                emit_finished(out, &call_id, cid, c);
             }
         }
         for (tag, _) in std::mem::take(&mut self.dials) {
             complete_dial(
-                core,
+                out,
                 tag,
                 DialResult {
                     successful: false,
@@ -775,18 +790,18 @@ impl Calling {
     }
 }
 
-fn emit_finished(core: &mut Core, call_id: &CallId, control_id: ControlId, c: Component) {
+fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, c: Component) {
     tracing::debug!(call_id = %call_id, control_id = %control_id, kind = ?c.kind, ok = c.result.successful, "component finished");
-    core.emit(Event::Call(CallEvent::ComponentFinished {
+    out.emit(CallEvent::ComponentFinished {
         call_id: call_id.clone(),
         control_id,
         result: Box::new(c.result),
-    }));
+    });
 }
 
-fn complete_dial(core: &mut Core, tag: DialTag, result: DialResult) {
+fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialResult) {
     tracing::debug!(tag = %tag, ok = result.successful, state = %result.state, "dial completed");
-    core.emit(Event::Call(CallEvent::DialCompleted { tag, result }));
+    out.emit(CallEvent::DialCompleted { tag, result });
 }
 
 fn collect_progress(x: &CollectPayload) -> CollectProgress {

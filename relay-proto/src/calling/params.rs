@@ -16,13 +16,14 @@ pub const DEFAULT_DEVICE_TIMEOUT: u32 = 30;
 /// Characters `send_digits` accepts: DTMF digits, `w` (0.5 s pause) and `W` (1 s pause).
 pub const SEND_DIGITS_CHARSET: &str = "1234567890*#ABCDwW";
 
-pub(crate) fn misuse(msg: impl Into<String>) -> Error {
-    Error::ApiMisuse(msg.into())
+/// An invalid parameter: which, and why.
+pub(crate) fn misuse(which: impl Into<String>, why: impl Into<String>) -> Error {
+    Error::invalid(which, why)
 }
 
 pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
     if v.trim().is_empty() {
-        Err(misuse(format!("{what} must not be empty")))
+        Err(misuse(what, "must not be empty"))
     } else {
         Ok(())
     }
@@ -30,9 +31,10 @@ pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
 
 pub(crate) fn non_negative(what: &str, v: Option<f64>) -> Result<(), Error> {
     match v {
-        Some(x) if !x.is_finite() || x < 0.0 => Err(misuse(format!(
-            "{what} must be a finite number >= 0, got {x}"
-        ))),
+        Some(x) if !x.is_finite() || x < 0.0 => Err(misuse(
+            what,
+            format!("must be a finite number >= 0, got {x}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -49,9 +51,10 @@ pub(crate) fn num(v: f64) -> Value {
 /// Checks a volume in dB: -40..=+40.
 pub fn validate_volume(volume: f64) -> Result<(), Error> {
     if !volume.is_finite() || !(-40.0..=40.0).contains(&volume) {
-        return Err(misuse(format!(
-            "volume must be between -40 and +40 dB, got {volume}"
-        )));
+        return Err(misuse(
+            "volume",
+            format!("must be between -40 and +40 dB, got {volume}"),
+        ));
     }
     Ok(())
 }
@@ -59,12 +62,13 @@ pub fn validate_volume(volume: f64) -> Result<(), Error> {
 /// Checks digits for `send_digits`: only `1234567890*#ABCDwW`, at least one.
 pub fn validate_send_digits(digits: &str) -> Result<(), Error> {
     if digits.is_empty() {
-        return Err(misuse("send_digits needs at least one digit"));
+        return Err(misuse("send_digits", "needs at least one digit"));
     }
     if let Some(bad) = digits.chars().find(|c| !SEND_DIGITS_CHARSET.contains(*c)) {
-        return Err(misuse(format!(
-            "send_digits: invalid character {bad:?} in {digits:?}; allowed: {SEND_DIGITS_CHARSET}"
-        )));
+        return Err(misuse(
+            "send_digits",
+            format!("invalid character {bad:?} in {digits:?}; allowed: {SEND_DIGITS_CHARSET}"),
+        ));
     }
     Ok(())
 }
@@ -91,22 +95,25 @@ impl SipHeader {
         let n = &self.name;
         let prefixed = n.len() > 2 && n.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
         if !prefixed {
-            return Err(misuse(format!(
-                "SIP header name {n:?} must start with \"X-\" and have a name after it"
-            )));
+            return Err(misuse(
+                "SIP header name",
+                format!("{n:?} must start with \"X-\" and have a name after it"),
+            ));
         }
         if let Some(bad) = n
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || "-_.!%*+`'~".contains(*c)))
         {
-            return Err(misuse(format!(
-                "SIP header name {n:?} contains invalid character {bad:?}"
-            )));
+            return Err(misuse(
+                "SIP header name",
+                format!("{n:?} contains invalid character {bad:?}"),
+            ));
         }
         if self.value.contains(['\r', '\n']) {
-            return Err(misuse(format!(
-                "SIP header {n:?} value must not contain line breaks"
-            )));
+            return Err(misuse(
+                "SIP header value",
+                format!("the value of {n:?} must not contain line breaks"),
+            ));
         }
         Ok(())
     }
@@ -229,13 +236,16 @@ impl Device {
                     Some(f) => Value::from(f.clone()),
                     None => match defaults.filter(|d| d.device_type == DeviceType::Phone) {
                         Some(_) => default_param("from_number").ok_or_else(|| {
-                            misuse("phone device has no `from` and the call has no from_number")
+                            misuse(
+                                "phone device `from`",
+                                "missing, and the call has no from_number",
+                            )
                         })?,
-                        None => return Err(misuse("phone device needs `from`")),
+                        None => return Err(misuse("phone device `from`", "missing")),
                     },
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
-                    return Err(misuse("phone device `from` must not be empty"));
+                    return Err(misuse("phone device `from`", "must not be empty"));
                 }
                 let timeout = match p.timeout {
                     Some(t) => Value::from(t),
@@ -253,13 +263,13 @@ impl Device {
                     Some(f) => Value::from(f.clone()),
                     None => match defaults.filter(|d| d.device_type == DeviceType::Sip) {
                         Some(_) => default_param("from").ok_or_else(|| {
-                            misuse("SIP device has no `from` and the call has no from")
+                            misuse("SIP device `from`", "missing, and the call has no from")
                         })?,
-                        None => return Err(misuse("SIP device needs `from`")),
+                        None => return Err(misuse("SIP device `from`", "missing")),
                     },
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
-                    return Err(misuse("SIP device `from` must not be empty"));
+                    return Err(misuse("SIP device `from`", "must not be empty"));
                 }
                 let mut params = Map::new();
                 params.insert("from".into(), from);
@@ -292,12 +302,12 @@ pub type DeviceTree = Vec<Vec<Device>>;
 
 pub(crate) fn tree_wire(tree: &DeviceTree, defaults: Option<&DeviceInfo>) -> Result<Value, Error> {
     if tree.is_empty() {
-        return Err(misuse("the device tree is empty"));
+        return Err(misuse("device tree", "is empty"));
     }
     let mut outer = Vec::with_capacity(tree.len());
     for (i, group) in tree.iter().enumerate() {
         if group.is_empty() {
-            return Err(misuse(format!("device group {i} of the tree is empty")));
+            return Err(misuse("device tree", format!("group {i} is empty")));
         }
         let mut inner = Vec::with_capacity(group.len());
         for d in group {
@@ -505,3 +515,191 @@ impl Media {
         })
     }
 }
+
+/// A volume in dB, validated to lie in -40..=+40 when it is made, so an invalid one cannot
+/// reach a command.
+///
+/// ```
+/// use relay_proto::calling::Volume;
+/// assert_eq!(Volume::db(-6.0).map(Volume::get), Ok(-6.0));
+/// assert!(Volume::db(41.0).is_err());
+/// assert!(Volume::try_from(f64::NAN).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Volume(f64);
+
+/// A volume outside -40..=+40 dB (or not a number).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("volume must be between -40 and +40 dB, got {0}")]
+pub struct InvalidVolume(pub f64);
+
+impl Volume {
+    /// A volume of `db` decibels.
+    pub fn db(db: f64) -> Result<Volume, InvalidVolume> {
+        if db.is_finite() && (-40.0..=40.0).contains(&db) {
+            Ok(Volume(db))
+        } else {
+            Err(InvalidVolume(db))
+        }
+    }
+
+    /// The decibels.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Volume {
+    type Error = InvalidVolume;
+    fn try_from(db: f64) -> Result<Volume, InvalidVolume> {
+        Volume::db(db)
+    }
+}
+
+macro_rules! from_text {
+    ($ty:ident, $field:ident) => {
+        impl From<&str> for $ty {
+            fn from(s: &str) -> Self {
+                $ty::new(s)
+            }
+        }
+        impl From<String> for $ty {
+            fn from(s: String) -> Self {
+                $ty::new(s)
+            }
+        }
+        impl From<&String> for $ty {
+            fn from(s: &String) -> Self {
+                $ty::new(s.as_str())
+            }
+        }
+    };
+}
+
+/// Text to speech with its options (`playTTS({text, language, gender, volume})`); a `&str`
+/// converts into one with the server's defaults.
+///
+/// ```
+/// use relay_proto::calling::{Tts, TtsGender, Volume};
+/// let tts = Tts::new("Welcome").language("en-GB").gender(TtsGender::Female).volume(Volume::db(4.0)?);
+/// assert_eq!(tts.text, "Welcome");
+/// # Ok::<(), relay_proto::calling::InvalidVolume>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Tts {
+    /// The text (SSML allowed).
+    pub text: String,
+    /// e.g. `en-US`.
+    pub language: Option<String>,
+    /// The voice's gender.
+    pub gender: Option<TtsGender>,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Tts {
+    /// Speaks `text` with the server's default voice.
+    pub fn new(text: impl Into<String>) -> Self {
+        Tts {
+            text: text.into(),
+            language: None,
+            gender: None,
+            volume: None,
+        }
+    }
+    /// The language, e.g. `en-US`.
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
+    }
+    /// The voice's gender.
+    pub fn gender(mut self, gender: TtsGender) -> Self {
+        self.gender = Some(gender);
+        self
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::Tts {
+            text: self.text.clone(),
+            language: self.language.clone(),
+            gender: self.gender.clone(),
+        }
+    }
+}
+from_text!(Tts, text);
+
+/// An audio file with its volume (`playAudio(url | {url, volume})`); a `&str` URL converts
+/// into one.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Audio {
+    /// The URL.
+    pub url: String,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Audio {
+    /// The file at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Audio {
+            url: url.into(),
+            volume: None,
+        }
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::audio(self.url.clone())
+    }
+}
+from_text!(Audio, url);
+
+/// A country ringtone with its options (`playRingtone({name, duration, volume})`); a `&str`
+/// country code converts into one that rings one cycle.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Ringtone {
+    /// Country code, e.g. `us`.
+    pub name: String,
+    /// How long it rings (default: one cycle).
+    pub duration: Option<std::time::Duration>,
+    /// The playback volume.
+    pub volume: Option<Volume>,
+}
+
+impl Ringtone {
+    /// The ringtone of country `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Ringtone {
+            name: name.into(),
+            duration: None,
+            volume: None,
+        }
+    }
+    /// How long it rings.
+    pub fn duration(mut self, duration: std::time::Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+    /// The volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+    /// The media item this plays.
+    pub fn media(&self) -> Media {
+        Media::ringtone(self.name.clone(), self.duration.map(|d| d.as_secs_f64()))
+    }
+}
+from_text!(Ringtone, name);

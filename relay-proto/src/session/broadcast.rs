@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{Error, PeerMisbehaved};
 use crate::messaging::message_event;
 use crate::wire::{self, BroadcastKind, EventType};
 
@@ -30,13 +30,17 @@ impl Session {
             #[serde(default, borrow)]
             params: Option<&'a RawValue>,
         }
-        let params =
-            params.ok_or_else(|| Error::PeerMisbehaved("blade.broadcast without params".into()))?;
+        let params = params.ok_or(Error::PeerMisbehaved(
+            PeerMisbehaved::BroadcastWithoutParams,
+        ))?;
         if let Some(result) = self.fast_broadcast(now, params) {
             return result;
         }
-        let b: Broadcast<'_> = serde_json::from_str(params.get())
-            .map_err(|e| Error::PeerMisbehaved(format!("bad blade.broadcast params: {e}")))?;
+        let b: Broadcast<'_> = serde_json::from_str(params.get()).map_err(|e| {
+            Error::PeerMisbehaved(PeerMisbehaved::MalformedBroadcast {
+                detail: e.to_string(),
+            })
+        })?;
         if !for_us(b.protocol.as_deref(), self.core.protocol.as_deref()) {
             tracing::debug!(theirs = ?b.protocol, "broadcast for another protocol; ignored");
             return Ok(());
@@ -44,7 +48,7 @@ impl Session {
         let event = b.event.unwrap_or_default();
         let Some(inner) = b.params else {
             return Err(Error::PeerMisbehaved(
-                "blade.broadcast without params".into(),
+                PeerMisbehaved::BroadcastWithoutParams,
             ));
         };
         let unrecognized = |event_type: String| Event::Unrecognized {
@@ -58,7 +62,7 @@ impl Session {
         match kind {
             BroadcastKind::Tasks => {
                 let t: TaskEvent = serde_json::from_str(inner.get())
-                    .map_err(|e| Error::PeerMisbehaved(format!("bad task broadcast: {e}")))?;
+                    .map_err(|e| Error::malformed_event("queuing.relay.tasks", e))?;
                 self.core.emit(t.into_event()?);
                 Ok(())
             }
@@ -71,7 +75,7 @@ impl Session {
             }
             BroadcastKind::Calling => {
                 let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
-                    .map_err(|e| Error::PeerMisbehaved(format!("bad relay event: {e}")))?;
+                    .map_err(|e| Error::malformed_event("relay event", e))?;
                 if !ev.event_type.is_calling() {
                     self.core.emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
@@ -184,9 +188,7 @@ impl TaskEvent {
     /// The task rule: a context is required; a missing message is `null`.
     fn into_event(self) -> Result<Event, Error> {
         let Some(context) = self.context else {
-            return Err(Error::PeerMisbehaved(
-                "task broadcast without context".into(),
-            ));
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::TaskWithoutContext));
         };
         Ok(Event::Task {
             context,

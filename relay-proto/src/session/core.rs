@@ -2,17 +2,18 @@
 //! offline queue and the id generator. Sub-machines (handshake, keepalive, calling, messaging)
 //! send through [`Core::execute`] and emit through [`Core::emit`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::config::{Backoff, Bounds};
-use crate::error::Error;
+use crate::error::{ApiMisuse, Error};
 use crate::ids::{IdGenerator, IdKind, RequestId};
 use crate::rng::SplitMix64;
-use crate::session::{Event, Output, RequestError};
-use crate::wire::{self, RelayResult, RpcError};
+use crate::rpc::{Pending, RequestTag};
+use crate::session::{Event, Output};
+use crate::wire;
 
 /// What a pending request was for, so its answer can be routed to the sub-machine that sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,24 +32,13 @@ pub(crate) enum PendingKind {
     Calling(crate::calling::CallingRequest),
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Pending {
-    pub kind: PendingKind,
-    pub deadline: Instant,
-    /// The connection it was sent on. Everything pending is failed when that connection ends,
-    /// so a stale request can never time out on (and close) a newer connection.
-    pub conn: u64,
-}
-
-/// A relay command waiting for the next successful handshake.
-#[derive(Debug, Clone)]
-pub(crate) struct Queued {
-    pub id: RequestId,
-    pub method: String,
-    pub params: Value,
-    pub kind: PendingKind,
-    /// `offline_timeout` after it was issued: still queued then, it fails, never sent.
-    pub deadline: Instant,
+impl RequestTag for PendingKind {
+    fn is_lifecycle(&self) -> bool {
+        matches!(
+            self,
+            PendingKind::Connect | PendingKind::Setup | PendingKind::Subscribe | PendingKind::Ping
+        )
+    }
 }
 
 /// Connection phase.
@@ -74,7 +64,6 @@ pub(crate) struct Core {
     pub jwt: Option<String>,
     pub agent: String,
     pub request_timeout: Duration,
-    pub offline_timeout: Duration,
     pub ping_interval: Duration,
     pub backoff: Backoff,
     pub bounds: Bounds,
@@ -83,8 +72,8 @@ pub(crate) struct Core {
     ids: Box<dyn IdGenerator>,
     pub rng: SplitMix64,
     out: VecDeque<Output>,
-    pub pending: BTreeMap<RequestId, Pending>,
-    pub queue: VecDeque<Queued>,
+    /// The pending-request table and offline queue (a sub-machine of its own).
+    pub requests: Pending<PendingKind>,
 
     pub phase: Phase,
     /// Increments on every `Input::Opened`.
@@ -101,13 +90,19 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(cfg: crate::config::SessionConfig) -> Self {
+        let requests = Pending::new(
+            cfg.request_timeout,
+            cfg.offline_timeout,
+            cfg.bounds.max_in_flight,
+            cfg.bounds.max_offline_queue,
+        );
         Core {
+            requests,
             project: cfg.project,
             token: cfg.token,
             jwt: cfg.jwt,
             agent: cfg.agent,
             request_timeout: cfg.request_timeout,
-            offline_timeout: cfg.offline_timeout,
             ping_interval: cfg.ping_interval,
             backoff: cfg.backoff,
             bounds: cfg.bounds,
@@ -115,8 +110,6 @@ impl Core {
             ids: cfg.id_generator,
             rng: SplitMix64::new(cfg.rng_seed),
             out: VecDeque::new(),
-            pending: BTreeMap::new(),
-            queue: VecDeque::new(),
             phase: Phase::Disconnected,
             conn: 0,
             paused: false,
@@ -182,14 +175,7 @@ impl Core {
     ) -> RequestId {
         let id = RequestId::new(self.next_id(IdKind::Request));
         self.transmit(wire::rpc::encode_request(&id, method, &params));
-        self.pending.insert(
-            id.clone(),
-            Pending {
-                kind,
-                deadline: now + self.request_timeout,
-                conn: self.conn,
-            },
-        );
+        self.requests.sent(now, id.clone(), kind, self.conn);
         id
     }
 
@@ -204,28 +190,16 @@ impl Core {
         kind: PendingKind,
     ) -> Result<RequestId, Error> {
         if self.phase == Phase::Stopped {
-            return Err(Error::misuse("the session is stopped; create a new one"));
+            return Err(Error::ApiMisuse(ApiMisuse::SessionStopped));
         }
         let now = self.observe(now);
         let id = RequestId::new(self.next_id(IdKind::Request));
-        if self.can_send() && self.queue.is_empty() && self.in_flight() < self.bounds.max_in_flight
-        {
+        if self.can_send() && self.requests.may_send_now() {
             self.send_execute(now, id.clone(), method, params, kind);
         } else {
-            if self.queue.len() >= self.bounds.max_offline_queue {
-                return Err(Error::Capacity {
-                    what: "offline queue",
-                    limit: self.bounds.max_offline_queue,
-                });
-            }
+            self.requests
+                .enqueue(now, id.clone(), method, params, kind)?;
             tracing::debug!(request = %id, method, "queued until the session is ready");
-            self.queue.push_back(Queued {
-                id: id.clone(),
-                method: method.to_owned(),
-                params,
-                kind,
-                deadline: now + self.offline_timeout,
-            });
         }
         Ok(id)
     }
@@ -245,115 +219,23 @@ impl Core {
             wire::method::EXECUTE,
             &envelope,
         ));
-        self.pending.insert(
-            id,
-            Pending {
-                kind,
-                deadline: now + self.request_timeout,
-                conn: self.conn,
-            },
-        );
+        self.requests.sent(now, id, kind, self.conn);
     }
 
-    /// Requests awaiting an answer on this connection (handshake and pings included).
-    pub(crate) fn in_flight(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether another relay command may be put in flight. One slot of `max_in_flight` is kept
-    /// for the keepalive ping (handshake requests only exist while nothing else is in flight),
-    /// so the total never exceeds the bound; the bound is treated as at least 2.
-    fn has_relay_slot(&self) -> bool {
-        let relay = self
-            .pending
-            .values()
-            .filter(|p| {
-                !matches!(
-                    p.kind,
-                    PendingKind::Connect
-                        | PendingKind::Setup
-                        | PendingKind::Subscribe
-                        | PendingKind::Ping
-                )
-            })
-            .count();
-        relay < self.bounds.max_in_flight.max(2) - 1
-    }
-
-    /// Sends queued commands, oldest first, while the session is ready and under its bound.
-    /// Each is sent exactly once and then leaves the queue.
+    /// Sends queued commands, oldest first, while the session is ready and a relay slot is
+    /// free. Each is sent exactly once and then leaves the queue.
     pub(crate) fn pump_queue(&mut self, now: Instant) {
-        while self.can_send() && self.has_relay_slot() {
-            let Some(q) = self.queue.pop_front() else {
+        while self.can_send() {
+            let Some(q) = self.requests.pop_sendable() else {
                 break;
             };
-            self.send_execute(now, q.id, &q.method, q.params, q.kind);
+            self.send_execute(now, q.id, &q.method, q.params, q.tag);
         }
-    }
-
-    /// The earliest request or offline-queue deadline. Queued deadlines are issue time plus
-    /// one constant on a clock that never goes backwards, so the front of the queue is the
-    /// earliest.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let queued = self.queue.front().map(|q| q.deadline);
-        self.pending
-            .values()
-            .map(|p| p.deadline)
-            .chain(queued)
-            .min()
-    }
-
-    /// Removes every queued command whose offline deadline has passed.
-    pub(crate) fn take_expired_queued(&mut self, now: Instant) -> Vec<Queued> {
-        let mut out = Vec::new();
-        while self.queue.front().is_some_and(|q| q.deadline <= now) {
-            out.extend(self.queue.pop_front());
-        }
-        out
-    }
-
-    /// Removes and returns every pending request whose deadline has passed, in id order.
-    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<(RequestId, Pending)> {
-        let expired: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        expired
-            .into_iter()
-            .filter_map(|id| self.pending.remove(&id).map(|p| (id, p)))
-            .collect()
-    }
-
-    /// Removes every pending request (the connection is gone).
-    pub(crate) fn take_all_pending(&mut self) -> Vec<(RequestId, Pending)> {
-        std::mem::take(&mut self.pending).into_iter().collect()
-    }
-
-    /// Removes every queued command (the session stopped).
-    pub(crate) fn take_queue(&mut self) -> Vec<Queued> {
-        self.queue.drain(..).collect()
     }
 
     /// Reconnect delay for the given attempt, with seeded jitter.
     pub(crate) fn backoff_delay(&mut self, attempt: u32) -> Duration {
         let sample = self.rng.next_f64();
         self.backoff.delay(attempt, sample)
-    }
-}
-
-/// Turns a `blade.execute` answer into a relay outcome: success only on code `"200"` (or none).
-pub(crate) fn relay_outcome(payload: Result<Value, RpcError>) -> Result<RelayResult, RequestError> {
-    match payload {
-        Err(e) => Err(RequestError::Rpc(e)),
-        Ok(v) => {
-            let r = RelayResult::from_blade_result(&v);
-            if r.is_success() {
-                Ok(r)
-            } else {
-                Err(RequestError::Relay(r))
-            }
-        }
     }
 }

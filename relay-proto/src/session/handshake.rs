@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{ApiMisuse, Error};
 use crate::ids::{RequestId, SessionId};
 use crate::session::core::{Core, PendingKind, Phase};
 use crate::session::{Event, Output, StopReason, Timer, TransportAction};
@@ -64,10 +64,7 @@ impl Handshake {
 
     pub(crate) fn on_opened(&mut self, core: &mut Core, now: Instant) -> Result<(), Error> {
         if core.phase != Phase::Connecting {
-            return Err(Error::misuse(format!(
-                "Input::Opened in phase {:?}; only after TransportAction::Connect",
-                core.phase
-            )));
+            return Err(Error::ApiMisuse(ApiMisuse::UnexpectedOpened));
         }
         core.conn += 1;
         core.phase = Phase::Handshaking;

@@ -2,11 +2,14 @@
 //! offline queue, and dispatch of server requests and broadcasts to the sub-machines.
 
 mod broadcast;
+mod calling_api;
 pub(crate) mod core;
 mod handshake;
+mod messaging_api;
 mod timers;
 
-pub use self::timers::Timer;
+pub use crate::outcome::RequestError;
+pub use crate::timer::Timer;
 
 use std::time::Instant;
 
@@ -14,14 +17,15 @@ use serde_json::Value;
 
 use crate::calling::{CallEvent, Calling};
 use crate::config::SessionConfig;
-use crate::error::Error;
+use crate::error::{ApiMisuse, Error, PeerMisbehaved};
 use crate::ids::{RequestId, SessionId};
 use crate::messaging::{MessageEvent, SendResult};
 
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
-use self::core::{relay_outcome, Core, PendingKind, Phase};
+use self::core::{Core, PendingKind, Phase};
+use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
 /// will come.
@@ -98,46 +102,6 @@ pub enum Output {
     /// Nothing more to do: call back with [`Input::Timeout`] at this instant (`None`: nothing
     /// is scheduled; wait for a frame, a transport change or a command).
     Timeout(Option<Instant>),
-}
-
-/// Why a request did not succeed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// No answer before the request timeout. The connection is left alone.
-    #[error("request timed out")]
-    Timeout,
-    /// The connection dropped while the request was in flight; it was not re-sent, because the
-    /// server may have executed it.
-    #[error("connection lost before the answer arrived")]
-    ConnectionLost,
-    /// The session stopped (closed by the application, bad credentials, or attempts
-    /// exhausted) before the command could be sent.
-    #[error("session stopped")]
-    SessionStopped,
-    /// The server answered with a JSON-RPC error (including `-32000`, which is an ordinary
-    /// error here and never a reason to reconnect).
-    #[error("server error {}: {}", .0.code, .0.message)]
-    Rpc(RpcError),
-    /// The server answered with a relay failure (`code` other than `"200"`).
-    #[error("relay failure {}: {}", .0.code.as_deref().unwrap_or("?"), .0.message.as_deref().unwrap_or(""))]
-    Relay(RelayResult),
-    /// Refused locally, nothing sent (e.g. a command on a call that is ending).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// The command waited in the offline queue for
-    /// [`SessionConfig::offline_timeout`] after it was issued (the session was disconnected,
-    /// handshaking, paused, or at its in-flight bound) and was dropped: it was **never sent**,
-    /// so it is safe to issue again.
-    #[error("not sent: the session was not ready within the offline timeout")]
-    OfflineTimeout,
-    /// The outcome is unknown: the wait was open when the transport dropped, and its final
-    /// event did not come within [`SessionConfig::lost_event_timeout`] after the session was
-    /// restored (Relay v2 does not replay events), or the session was not restored at all and
-    /// the call is gone. The command may have completed, or may still be running on the
-    /// server (a long recording, for instance).
-    #[error("outcome lost with the connection")]
-    Lost,
 }
 
 /// Why the session stopped for good.
@@ -257,8 +221,8 @@ impl std::fmt::Debug for Session {
             .field("conn", &self.core.conn)
             .field("session_id", &self.core.session_id)
             .field("protocol", &self.core.protocol)
-            .field("in_flight", &self.core.pending.len())
-            .field("queued", &self.core.queue.len())
+            .field("in_flight", &self.core.requests.in_flight())
+            .field("queued", &self.core.requests.queued())
             .finish_non_exhaustive()
     }
 }
@@ -318,7 +282,7 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.core.next_deadline(),
+            self.core.requests.next_deadline(),
             self.handshake.next_timer(&self.core),
             self.calling.poll_timeout(),
         ]
@@ -342,14 +306,20 @@ impl Session {
         self.core.protocol.as_deref()
     }
 
+    /// The id of the Relay node serving this session (`nodeid` of the connect answer), once
+    /// known.
+    pub fn node_id(&self) -> Option<&str> {
+        self.core.node_id.as_deref()
+    }
+
     /// Requests awaiting an answer on the current connection.
     pub fn in_flight(&self) -> usize {
-        self.core.in_flight()
+        self.core.requests.in_flight()
     }
 
     /// Commands waiting for the next handshake.
     pub fn queued(&self) -> usize {
-        self.core.queue.len()
+        self.core.requests.queued()
     }
 
     /// Registers more contexts for inbound calls, messages and tasks. They are also
@@ -363,10 +333,13 @@ impl Session {
     {
         let contexts: Vec<String> = contexts.into_iter().map(Into::into).collect();
         if contexts.is_empty() {
-            return Err(Error::misuse("receive needs at least one context"));
+            return Err(Error::invalid("contexts", "needs at least one context"));
         }
         if let Some(bad) = contexts.iter().find(|c| c.trim().is_empty()) {
-            return Err(Error::misuse(format!("invalid empty context {bad:?}")));
+            return Err(Error::invalid(
+                "contexts",
+                format!("invalid empty context {bad:?}"),
+            ));
         }
         self.handshake.receive(&mut self.core, now, contexts)
     }
@@ -380,7 +353,7 @@ impl Session {
         params: Value,
     ) -> Result<RequestId, Error> {
         if method.trim().is_empty() {
-            return Err(Error::misuse("empty method"));
+            return Err(Error::invalid("method", "must not be empty"));
         }
         self.core.execute(now, method, params, PendingKind::Execute)
     }
@@ -409,11 +382,11 @@ impl Session {
                 }));
         }
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        for q in self.core.take_queue() {
+        for q in self.core.requests.take_queue() {
             self.complete(
                 now,
                 q.id,
-                q.kind,
+                q.tag,
                 Answer::Local(RequestError::SessionStopped),
             );
         }
@@ -424,26 +397,25 @@ impl Session {
 
     fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), Error> {
         if text.len() > self.core.bounds.max_frame_size {
-            return Err(Error::PeerMisbehaved(format!(
-                "frame of {} bytes exceeds the {} byte limit",
-                text.len(),
-                self.core.bounds.max_frame_size
-            )));
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::FrameTooLarge {
+                size: text.len(),
+                limit: self.core.bounds.max_frame_size,
+            }));
         }
         if !matches!(
             self.core.phase,
             Phase::Handshaking | Phase::Ready | Phase::Closing
         ) {
-            return Err(Error::misuse("frame fed while no transport is open"));
+            return Err(Error::ApiMisuse(ApiMisuse::NoTransport));
         }
         match wire::rpc::decode_ref(text)? {
             IncomingRef::Response { id, payload } => {
-                let Some(p) = self.core.pending.remove(&id) else {
+                let Some(p) = self.core.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
                 let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
-                self.complete(now, id, p.kind, Answer::Reply(payload));
+                self.complete(now, id, p.tag, Answer::Reply(payload));
                 self.core.pump_queue(now);
                 Ok(())
             }
@@ -487,9 +459,9 @@ impl Session {
                         "method not found",
                     ));
                 }
-                Err(Error::PeerMisbehaved(format!(
-                    "unknown server method {other:?}"
-                )))
+                Err(Error::PeerMisbehaved(PeerMisbehaved::UnknownServerMethod {
+                    method: other.to_owned(),
+                }))
             }
         }
     }
@@ -522,25 +494,25 @@ impl Session {
     }
 
     fn fail_all_pending(&mut self, now: Instant, why: RequestError) {
-        for (id, p) in self.core.take_all_pending() {
-            self.complete(now, id, p.kind, Answer::Local(why.clone()));
+        for (id, p) in self.core.requests.take_all_in_flight() {
+            self.complete(now, id, p.tag, Answer::Local(why.clone()));
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.record_fired(now);
-        for q in self.core.take_expired_queued(now) {
+        for q in self.core.requests.take_expired_queued(now) {
             tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
             self.complete(
                 now,
                 q.id,
-                q.kind,
+                q.tag,
                 Answer::Local(RequestError::OfflineTimeout),
             );
         }
-        for (id, p) in self.core.take_expired(now) {
+        for (id, p) in self.core.requests.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");
-            self.complete(now, id, p.kind, Answer::Local(RequestError::Timeout));
+            self.complete(now, id, p.tag, Answer::Local(RequestError::Timeout));
         }
         self.handshake.handle_timeout(&mut self.core, now);
         self.calling.handle_timeout(&mut self.core, now);

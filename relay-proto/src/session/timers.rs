@@ -17,43 +17,11 @@
 
 use std::time::Instant;
 
-use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::session::Session;
+use crate::timer::Timer;
 
 #[cfg(doc)]
 use crate::session::{Input, Output};
-
-/// One deadline of the session.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Timer {
-    /// A request's answer deadline (`request_timeout` after it was sent): it then fails with
-    /// [`RequestError::Timeout`](crate::RequestError::Timeout); a handshake request closes the
-    /// transport.
-    Request(RequestId),
-    /// A queued command's deadline (`offline_timeout` after it was issued): it then fails with
-    /// [`RequestError::OfflineTimeout`](crate::RequestError::OfflineTimeout), never sent.
-    Offline(RequestId),
-    /// The keepalive tick. It is also the pong deadline: when the previous ping is still
-    /// unanswered, the transport is closed; otherwise the next ping is sent.
-    Ping,
-    /// After a server `blade.disconnect`: the server did not close the socket in time, so the
-    /// session closes it.
-    PauseDeadline,
-    /// The next reconnect attempt (backoff).
-    Reconnect,
-    /// A component or call-level wait whose final event may have been lost with the transport
-    /// resolves with [`RequestError::Lost`](crate::RequestError::Lost).
-    LostComponent {
-        /// The call.
-        call_id: CallId,
-        /// The command's id.
-        control_id: ControlId,
-    },
-    /// A dial whose final dial event may have been lost with the transport resolves with
-    /// [`RequestError::Lost`](crate::RequestError::Lost).
-    LostDial(DialTag),
-}
 
 impl Session {
     /// Every armed timer, earliest first. [`Session::poll_timeout`] is the first instant here.
@@ -66,14 +34,14 @@ impl Session {
         let due = |at: &Instant| until.map_or(true, |u| *at <= u);
         let core = &self.core;
         let mut t: Vec<(Instant, Timer)> = core
-            .pending
-            .iter()
+            .requests
+            .in_flight_iter()
             .filter(|(_, p)| due(&p.deadline))
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
-            core.queue
-                .iter()
+            core.requests
+                .queue_iter()
                 .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),
         );

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{DecodeError, Error, PeerMisbehaved};
 use crate::ids::RequestId;
 
 /// A JSON-RPC error object. `code` is lenient: a string holding a number is accepted.
@@ -94,15 +94,20 @@ struct Envelope<'a> {
 pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
     if !text.trim_start().starts_with('{') {
         // Not an object: let the tree parser say precisely what it is.
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
-        return Err(Error::Decode(format!(
-            "frame is JSON {} rather than an object",
-            json_kind(&value)
-        )));
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::Decode(DecodeError::NotJson {
+                detail: e.to_string(),
+            })
+        })?;
+        return Err(Error::Decode(DecodeError::NotAnObject {
+            found: json_kind(&value),
+        }));
     }
-    let env: Envelope<'_> =
-        serde_json::from_str(text).map_err(|e| Error::Decode(format!("not JSON-RPC: {e}")))?;
+    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
+        Error::Decode(DecodeError::NotJsonRpc {
+            detail: e.to_string(),
+        })
+    })?;
     let id = env.id.and_then(|v| match v {
         Value::String(s) => Some(RequestId::new(s)),
         Value::Number(n) => Some(RequestId::new(n.to_string())),
@@ -110,7 +115,7 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
     });
     if let Some(method) = env.method {
         let method: Cow<'_, str> = serde_json::from_str(method.get())
-            .map_err(|_| Error::PeerMisbehaved("`method` is not a string".into()))?;
+            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::MethodNotString))?;
         return Ok(IncomingRef::Request {
             id,
             method,
@@ -118,9 +123,7 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
         });
     }
     let Some(id) = id else {
-        return Err(Error::PeerMisbehaved(
-            "frame has neither `method` nor a usable `id`".into(),
-        ));
+        return Err(Error::PeerMisbehaved(PeerMisbehaved::NeitherMethodNorId));
     };
     if let Some(err) = env.error {
         let err = serde_json::from_str::<RpcError>(err.get()).unwrap_or_else(|_| RpcError {
@@ -138,9 +141,9 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
             id,
             payload: Ok(result),
         }),
-        None => Err(Error::PeerMisbehaved(format!(
-            "response {id} has neither `result` nor `error`"
-        ))),
+        None => Err(Error::PeerMisbehaved(
+            PeerMisbehaved::ResponseWithoutOutcome { id },
+        )),
     }
 }
 

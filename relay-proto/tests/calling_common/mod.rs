@@ -1,10 +1,12 @@
 //! Test harness for the calling golden tests: a `Session` with `SequentialIds`, handshaken by
-//! hand-fed server frames, plus helpers to feed calling events and collect outputs.
+//! hand-fed server frames, plus helpers to feed calling events and collect outputs. Frames and
+//! the handshake come from the shared fixture `relay_proto::fuzzing`.
 #![allow(dead_code)]
 
 use std::time::Instant;
 
 use relay_proto::calling::CallEvent;
+use relay_proto::fuzzing::{frame, Handshake};
 use relay_proto::{
     CallId, ControlId, Error, Event, Input, Output, SequentialIds, Session, SessionConfig,
 };
@@ -66,24 +68,17 @@ impl Harness {
             .handle_input(self.now, Input::Opened)
             .expect("opened");
         self.drain();
-        let connect = self.last_sent_id();
-        self.feed(json!({"jsonrpc":"2.0","id":connect,"result":{
-            "session_restored":restored,"sessionid":"session-1","nodeid":"client-node",
-            "master_nodeid":"00000000-0000-0000-0000-000000000000",
-            "authorization":{"signature":"SIG"}}}))
-            .expect("connect");
-        let setup = self.last_sent_id();
-        self.feed(
-            json!({"jsonrpc":"2.0","id":setup,"result":{"requester_nodeid":"client-node",
-            "responder_nodeid":"server","result":{"protocol":PROTO}}}),
-        )
-        .expect("setup");
-        let sub = self.last_sent_id();
-        self.feed(
-            json!({"jsonrpc":"2.0","id":sub,"result":{"command":"add","protocol":PROTO,
-            "subscribe_channels":["notifications"],"failed_channels":[]}}),
-        )
-        .expect("subscribe");
+        let script = Handshake::new(PROTO).with_restored(restored);
+        for expected in ["blade.connect", "setup", "blade.subscription"] {
+            self.drain();
+            let req = self.sent.last().cloned().expect("a request was sent");
+            assert!(
+                req["method"] == expected || req["params"]["method"] == expected,
+                "{req}"
+            );
+            let answer = script.answer(&req).expect("a handshake request");
+            self.feed(answer).expect(expected);
+        }
         // Answer the ping and the receive.
         let pending: Vec<String> = self
             .sent
@@ -198,9 +193,7 @@ impl Harness {
 
     /// Answers a request with a relay result.
     pub fn respond(&mut self, id: &str, relay_result: Value) {
-        self.feed(json!({"jsonrpc":"2.0","id":id,"result":{
-            "requester_nodeid":"client-node","responder_nodeid":"server","protocol":PROTO,
-            "result":relay_result}}))
+        self.feed(frame::relay_result(&json!(id), PROTO, relay_result))
             .expect("response accepted");
     }
 
@@ -209,7 +202,7 @@ impl Harness {
     }
 
     pub fn rpc_error(&mut self, id: &str) {
-        self.feed(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"nope"}}))
+        self.feed(frame::error(&json!(id), -32601, "nope"))
             .expect("error accepted");
     }
 
@@ -268,9 +261,5 @@ impl Harness {
 }
 
 pub fn broadcast(event_type: &str, params: Value) -> Value {
-    json!({"jsonrpc":"2.0","id":"bbbbbbbb-0000-4000-8000-000000000010","method":"blade.broadcast",
-        "params":{"broadcaster_nodeid":"server","protocol":PROTO,"channel":"notifications",
-            "event":"queuing.relay.events",
-            "params":{"event_type":event_type,"event_channel":PROTO,"timestamp":1.5,
-                "project_id":"project","params":params}}})
+    frame::broadcast(PROTO, event_type, params)
 }

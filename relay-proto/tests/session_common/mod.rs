@@ -1,9 +1,11 @@
 //! A small hand-driven server for session tests: it answers the handshake and lets a test feed
-//! any frame, on a virtual clock.
+//! any frame, on a virtual clock. Frames and the handshake come from the shared fixture
+//! `relay_proto::fuzzing` (also used by calling_common, relay-mock's fuzz harness and benches).
 #![allow(dead_code, clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
 
+use relay_proto::fuzzing::{frame, Handshake};
 use relay_proto::{
     CloseInfo, Event, Input, Output, SequentialIds, Session, SessionConfig, TransportAction,
 };
@@ -117,49 +119,43 @@ impl Harness {
 
     /// Answers the request `req` with a Blade result.
     pub fn reply(&mut self, req: &Value, result: Value) {
-        let id = req["id"].clone();
-        self.feed(json!({"jsonrpc":"2.0","id":id,"result":result}))
+        self.feed(frame::result(&req["id"], result))
             .expect("reply accepted");
     }
 
     pub fn reply_error(&mut self, req: &Value, code: i64, message: &str) {
-        let id = req["id"].clone();
-        self.feed(json!({"jsonrpc":"2.0","id":id,"error":{"code":code,"message":message}}))
+        self.feed(frame::error(&req["id"], code, message))
             .expect("error accepted");
     }
 
     /// Answers a relay command with `{"code":"200", ...}`.
     pub fn reply_relay_ok(&mut self, req: &Value) {
-        self.reply(req, json!({"requester_nodeid":"n","responder_nodeid":"r","protocol":PROTO,"result":{"code":"200","message":"OK"}}));
+        self.feed(frame::relay_result(
+            &req["id"],
+            PROTO,
+            json!({"code":"200","message":"OK"}),
+        ))
+        .expect("reply accepted");
+    }
+
+    /// The scripted handshake of these tests.
+    pub fn handshake_script(restored: bool) -> Handshake {
+        Handshake::new(PROTO)
+            .with_sessionid(SESSION)
+            .with_nodeid("44444444-4444-4444-8444-444444444444")
+            .with_restored(restored)
     }
 
     /// Opens the transport and answers connect, setup and subscription.
     pub fn handshake(&mut self, restored: bool) {
         self.opened();
-        let connect = self.last_sent().clone();
-        assert_eq!(connect["method"], "blade.connect");
-        self.reply(
-            &connect,
-            json!({"session_restored":restored,"sessionid":SESSION,"nodeid":"44444444-4444-4444-8444-444444444444",
-                   "master_nodeid":"00000000-0000-0000-0000-000000000000",
-                   "authorization":{"project":"22222222-2222-4222-8222-222222222222","expires_at":null,
-                                    "scopes":["calling","messaging","tasking"],"signature":"SIG"},
-                   "routes":[],"protocols":[],"subscriptions":[],"authorities":[],"authorizations":[],"accesses":[],
-                   "protocols_uncertified":["signalwire"]}),
-        );
-        let setup = self.last_sent().clone();
-        assert_eq!(setup["params"]["method"], "setup");
-        self.reply(
-            &setup,
-            json!({"requester_nodeid":"44444444-4444-4444-8444-444444444444","responder_nodeid":"77777777-7777-4777-8777-777777777777",
-                   "protocol":"signalwire","result":{"protocol":PROTO}}),
-        );
-        let sub = self.last_sent().clone();
-        assert_eq!(sub["method"], "blade.subscription");
-        self.reply(
-            &sub,
-            json!({"command":"add","failed_channels":[],"protocol":PROTO,"subscribe_channels":["notifications"]}),
-        );
+        let script = Self::handshake_script(restored);
+        for expected in ["blade.connect", "setup", "blade.subscription"] {
+            let req = self.last_sent().clone();
+            assert_eq!(method_of(&req), expected, "{req}");
+            let answer = script.answer(&req).expect("a handshake request");
+            self.feed(answer).expect("handshake answer accepted");
+        }
         assert!(self.s.is_ready(), "ready after the handshake");
     }
 

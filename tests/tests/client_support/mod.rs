@@ -4,9 +4,11 @@
 //! WebSockets.
 //!
 //! relay-mock needs tokio, so every instantiation starts it on its own std thread with its own
-//! tokio runtime; the client runs on the runtime under test. The control API is called from a
-//! helper thread with blocking std I/O, so no runtime is involved there either. Every scenario
-//! is bounded by a timeout.
+//! tokio runtime; the client runs on the runtime under test. Scenarios drive the mock through
+//! relay-mock's typed control client ([`Mock::control`], [`Control`]), which runs on the mock's
+//! runtime, so it works from any runtime under test. ([`post`] and [`raw_http`] remain for
+//! requests the typed client cannot express, such as malformed HTTP.) Every scenario is
+//! bounded by a timeout.
 // Each suite uses a different subset of the helpers.
 #![allow(dead_code)]
 
@@ -17,6 +19,7 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::StreamExt;
 use relay_client::{ClientOptions, Connector, Events, RelayClient, Runtime};
+use relay_mock::control::{ControlClient, ControlClientError};
 use relay_mock::{net, MockConfig};
 use relay_proto::{Event, SessionConfig};
 
@@ -26,6 +29,7 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 pub struct Mock {
     pub ws_url: String,
     pub http_base: String,
+    control: Control,
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -44,26 +48,68 @@ impl Mock {
                 let server = net::start(MockConfig::default())
                     .await
                     .expect("mock starts");
+                let control = Control {
+                    client: server.control_client(),
+                    runtime: tokio::runtime::Handle::current(),
+                };
                 addr_tx
-                    .send((server.ws_url(), server.http_base()))
+                    .send((server.ws_url(), server.http_base(), control))
                     .expect("test alive");
                 // Block a worker of the mock's own runtime until the test is done.
                 let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
                 server.shutdown().await;
             });
         });
-        let (ws_url, http_base) = addr_rx.recv().expect("mock address");
+        let (ws_url, http_base, control) = addr_rx.recv().expect("mock address");
         Mock {
             ws_url,
             http_base,
+            control,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
     }
 
+    /// The typed control client (clone it into handlers).
+    pub fn controller(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Runs one typed control `request` (see [`Control::run`]).
+    pub async fn control<T, F, Fut>(&self, request: F) -> Result<T, ControlClientError>
+    where
+        F: FnOnce(ControlClient) -> Fut,
+        Fut: Future<Output = Result<T, ControlClientError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.control.run(request).await
+    }
+
     /// POSTs to the control API from a helper thread; resolves with (status, body).
     pub async fn post(&self, path: &str, body: &str) -> (u16, String) {
         post(self.http_base.clone(), path.to_owned(), body.to_owned()).await
+    }
+}
+
+/// relay-mock's typed control client, run on the mock's own tokio runtime.
+#[derive(Clone)]
+pub struct Control {
+    client: ControlClient,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Control {
+    /// Runs `request` with the control client on the mock's runtime and returns its answer.
+    pub async fn run<T, F, Fut>(&self, request: F) -> Result<T, ControlClientError>
+    where
+        F: FnOnce(ControlClient) -> Fut,
+        Fut: Future<Output = Result<T, ControlClientError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime
+            .spawn(request(self.client.clone()))
+            .await
+            .expect("the control request task ran")
     }
 }
 

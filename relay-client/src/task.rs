@@ -1,13 +1,25 @@
-//! Task delivery, the Node SDK's `new Task(project, token).deliver(context, message)`.
+//! Task delivery, the Node SDK's `new Task(project, token).deliver(context, message)`, for any
+//! runtime.
 //!
-//! relay-proto builds the request (Basic auth, JSON body, validation); the POST itself goes
-//! through [`ureq`] on tokio's blocking pool, over rustls with the Mozilla root store for
-//! `https://` (default `tls` feature). The whole exchange is bounded by the task's timeout.
+//! relay-proto builds the request (Basic auth, JSON body, validation); the POST itself is one
+//! blocking [`ureq`] call, run on the runtime's blocking pool ([`Runtime::spawn_blocking`], see
+//! [`Task::with_runtime`]) or on a thread of its own, over rustls with the Mozilla root store
+//! for `https://` (the `tls` feature). ureq bounds the whole exchange by the task's timeout.
+//!
+//! Why ureq: a maintained blocking HTTP client with few dependencies and no runtime of its own,
+//! so the same code serves tokio and async-std; its TLS is rustls 0.23 with `ring` and
+//! webpki-roots, the stack the WebSocket side uses, so the tree holds one rustls. reqwest would
+//! tie delivery to tokio and add hyper, h2 and tower for a single request.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures_channel::oneshot;
 
 use relay_proto::task::{parse_deliver_response, TaskError, TASK_PATH};
 use serde::Serialize;
+
+use crate::runtime::Runtime;
 
 /// The REST host of the SignalWire service, used unless [`Task::with_host`] says otherwise.
 pub const DEFAULT_TASK_HOST: &str = "relay.signalwire.com";
@@ -49,21 +61,42 @@ pub enum DeliverError {
 /// A task producer for one project (the Node SDK's `Relay.Task`): delivers JSON messages to
 /// the consumers listening on a context, which receive them in `on_task`.
 ///
-/// ```no_run
-/// use relay_tokio::Task;
+/// The same type is re-exported as `relay_tokio::Task` and `relay_async_std::Task`; it works
+/// on any runtime.
 ///
-/// # async fn demo() -> Result<(), relay_tokio::DeliverError> {
+/// ```no_run
+/// use relay_client::{DeliverError, Task};
+///
+/// #[derive(serde::Serialize)]
+/// struct Job<'a> {
+///     action: &'a str,
+///     number: &'a str,
+/// }
+///
+/// # async fn demo() -> Result<(), DeliverError> {
 /// let task = Task::new("my-project", "my-token")?;
-/// task.deliver("office", &serde_json::json!({"action": "call", "number": "+15551230001"}))
+/// task.deliver("office", &Job { action: "call", number: "+15551230001" })
 ///     .await?;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Task {
     inner: relay_proto::Task,
     host: String,
     timeout: Duration,
+    runtime: Option<Arc<dyn Runtime>>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("inner", &self.inner)
+            .field("host", &self.host)
+            .field("timeout", &self.timeout)
+            .field("runtime", &self.runtime.is_some())
+            .finish()
+    }
 }
 
 impl Task {
@@ -76,7 +109,15 @@ impl Task {
             inner,
             host: DEFAULT_TASK_HOST.to_owned(),
             timeout: DEFAULT_TASK_TIMEOUT,
+            runtime: None,
         })
+    }
+
+    /// Runs the blocking HTTP exchange on `runtime`'s blocking pool
+    /// ([`Runtime::spawn_blocking`]) instead of a thread of its own per delivery.
+    pub fn with_runtime(mut self, runtime: impl Runtime) -> Self {
+        self.runtime = Some(Arc::new(runtime));
+        self
     }
 
     /// Delivers to another host: a bare `host[:port]` means https; `https://host[:port]` or
@@ -113,14 +154,27 @@ impl Task {
         message: &M,
     ) -> Result<(), DeliverError> {
         let post = Post::new(&self.inner, &self.host, context, message, self.timeout)?;
-        let handle = tokio::task::spawn_blocking(move || post.send());
-        // ureq's global timeout bounds the exchange; this outer bound also covers a name
-        // lookup the OS resolver would not give up on.
-        match tokio::time::timeout(self.timeout + Duration::from_millis(250), handle).await {
-            Err(_) => Err(DeliverError::Timeout),
-            Ok(Err(join)) => Err(DeliverError::Io(std::io::Error::other(join))),
-            Ok(Ok(result)) => result,
+        let (tx, rx) = oneshot::channel();
+        let job = Box::new(move || {
+            // The receiver is gone only if the caller stopped waiting.
+            let _ = tx.send(post.send());
+        });
+        match &self.runtime {
+            Some(runtime) => runtime.spawn_blocking(job),
+            None => {
+                std::thread::Builder::new()
+                    .name("relay-task".into())
+                    .spawn(job)
+                    .map_err(DeliverError::Io)?;
+            }
         }
+        // ureq's global timeout bounds the whole exchange, name lookup included (ureq resolves
+        // on a helper thread when a timeout is set), so the answer always comes.
+        rx.await.map_err(|_| {
+            DeliverError::Io(std::io::Error::other(
+                "the delivery thread ended without an answer",
+            ))
+        })?
     }
 }
 
@@ -224,9 +278,10 @@ fn map_error(e: ureq::Error) -> DeliverError {
             DeliverError::Connect(e.to_string())
         }
         ureq::Error::BadUri(uri) => DeliverError::Invalid(format!("bad URL {uri:?}")),
-        ureq::Error::TlsRequired => {
-            DeliverError::Invalid("https:// needs relay-tokio's `tls` feature".into())
-        }
+        ureq::Error::TlsRequired => DeliverError::Invalid(
+            "https:// needs the `tls` feature (relay-client, relay-tokio or relay-async-std)"
+                .into(),
+        ),
         #[cfg(feature = "tls")]
         ureq::Error::Rustls(tls) => DeliverError::Tls(tls.to_string()),
         ureq::Error::Tls(msg) => DeliverError::Tls(msg.to_owned()),

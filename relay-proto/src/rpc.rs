@@ -1,0 +1,199 @@
+//! The pending-request table: every request awaiting an answer (with its deadline and the
+//! connection it went out on) and every command waiting for the next handshake (with its
+//! offline deadline), under the in-flight and offline-queue bounds.
+//!
+//! It owns that state and nothing else: it never sends, never emits. Its owner transmits,
+//! routes answers by the tag `K` each request carries, and fails what it hands back.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::{Capacity, Error};
+use crate::ids::RequestId;
+
+/// What a request tag tells the table.
+pub(crate) trait RequestTag {
+    /// A lifecycle request (handshake, keepalive): it never counts against the relay slots.
+    fn is_lifecycle(&self) -> bool;
+}
+
+/// A request awaiting its answer.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight<K> {
+    pub tag: K,
+    pub deadline: Instant,
+    /// The connection it was sent on. Everything pending is failed when that connection ends,
+    /// so a stale request can never time out on (and close) a newer connection.
+    pub conn: u64,
+}
+
+/// A relay command waiting for the next successful handshake.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued<K> {
+    pub id: RequestId,
+    pub method: String,
+    pub params: Value,
+    pub tag: K,
+    /// `offline_timeout` after it was issued: still queued then, it fails, never sent.
+    pub deadline: Instant,
+}
+
+/// The table.
+#[derive(Debug)]
+pub(crate) struct Pending<K> {
+    in_flight: BTreeMap<RequestId, InFlight<K>>,
+    queue: VecDeque<Queued<K>>,
+    request_timeout: Duration,
+    offline_timeout: Duration,
+    max_in_flight: usize,
+    max_queue: usize,
+}
+
+impl<K: RequestTag> Pending<K> {
+    pub(crate) fn new(
+        request_timeout: Duration,
+        offline_timeout: Duration,
+        max_in_flight: usize,
+        max_queue: usize,
+    ) -> Self {
+        Pending {
+            in_flight: BTreeMap::new(),
+            queue: VecDeque::new(),
+            request_timeout,
+            offline_timeout,
+            max_in_flight,
+            max_queue,
+        }
+    }
+
+    /// Records a request just sent on connection `conn`.
+    pub(crate) fn sent(&mut self, now: Instant, id: RequestId, tag: K, conn: u64) {
+        let deadline = now + self.request_timeout;
+        self.in_flight.insert(
+            id,
+            InFlight {
+                tag,
+                deadline,
+                conn,
+            },
+        );
+    }
+
+    /// Whether a relay command issued now may go out at once (nothing queued ahead of it,
+    /// under the in-flight bound).
+    pub(crate) fn may_send_now(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.len() < self.max_in_flight
+    }
+
+    /// Queues a command for the next handshake; refused at the offline-queue bound.
+    pub(crate) fn enqueue(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        method: &str,
+        params: Value,
+        tag: K,
+    ) -> Result<(), Error> {
+        if self.queue.len() >= self.max_queue {
+            return Err(Error::Capacity(Capacity::OfflineQueue {
+                limit: self.max_queue,
+            }));
+        }
+        self.queue.push_back(Queued {
+            id,
+            method: method.to_owned(),
+            params,
+            tag,
+            deadline: now + self.offline_timeout,
+        });
+        Ok(())
+    }
+
+    /// The next queued command, if a relay slot is free. One slot of `max_in_flight` is kept
+    /// for the keepalive ping (lifecycle requests only exist while nothing else is in flight),
+    /// so the total never exceeds the bound; the bound is treated as at least 2.
+    pub(crate) fn pop_sendable(&mut self) -> Option<Queued<K>> {
+        let relay = self
+            .in_flight
+            .values()
+            .filter(|p| !p.tag.is_lifecycle())
+            .count();
+        if relay < self.max_in_flight.max(2) - 1 {
+            self.queue.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Takes the request an answer is for.
+    pub(crate) fn answered(&mut self, id: &RequestId) -> Option<InFlight<K>> {
+        self.in_flight.remove(id)
+    }
+
+    /// Requests awaiting an answer.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Commands waiting for the next handshake.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The requests in flight, in id order.
+    pub(crate) fn in_flight_iter(&self) -> impl Iterator<Item = (&RequestId, &InFlight<K>)> {
+        self.in_flight.iter()
+    }
+
+    /// The queued commands, oldest first.
+    pub(crate) fn queue_iter(&self) -> impl Iterator<Item = &Queued<K>> {
+        self.queue.iter()
+    }
+
+    /// The earliest request or offline-queue deadline. Queued deadlines are issue time plus
+    /// one constant on a clock that never goes backwards, so the front of the queue is the
+    /// earliest.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let queued = self.queue.front().map(|q| q.deadline);
+        self.in_flight
+            .values()
+            .map(|p| p.deadline)
+            .chain(queued)
+            .min()
+    }
+
+    /// Removes every queued command whose offline deadline has passed.
+    pub(crate) fn take_expired_queued(&mut self, now: Instant) -> Vec<Queued<K>> {
+        let mut out = Vec::new();
+        while self.queue.front().is_some_and(|q| q.deadline <= now) {
+            out.extend(self.queue.pop_front());
+        }
+        out
+    }
+
+    /// Removes and returns every request whose deadline has passed, in id order.
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<(RequestId, InFlight<K>)> {
+        let expired: Vec<RequestId> = self
+            .in_flight
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| self.in_flight.remove(&id).map(|p| (id, p)))
+            .collect()
+    }
+
+    /// Removes every request in flight (the connection is gone).
+    pub(crate) fn take_all_in_flight(&mut self) -> Vec<(RequestId, InFlight<K>)> {
+        std::mem::take(&mut self.in_flight).into_iter().collect()
+    }
+
+    /// Removes every queued command (the session stopped).
+    pub(crate) fn take_queue(&mut self) -> Vec<Queued<K>> {
+        self.queue.drain(..).collect()
+    }
+}
