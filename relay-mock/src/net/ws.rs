@@ -120,26 +120,74 @@ async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u
                 }
                 None => return 1006,
             },
-            outgoing = out.recv() => match outgoing {
-                Some(Outgoing::Text(text)) => {
-                    queued.fetch_sub(text.len(), Ordering::AcqRel);
-                    tokio::select! {
-                        sent = ws.send(Message::Text(text)) => if sent.is_err() {
-                            return 1006;
-                        },
+            outgoing = out.recv() => {
+                let burst = match outgoing {
+                    Some(Outgoing::Text(text)) => tokio::select! {
+                        burst = send_burst(&mut ws, text, &mut out, &queued) => burst,
                         () = &mut abort => return 1006,
+                    },
+                    Some(Outgoing::Close(code)) => Burst::Close(code),
+                    None => Burst::Close(None),
+                };
+                match burst {
+                    Burst::Sent => {}
+                    Burst::Failed => return 1006,
+                    Burst::Close(Some(code)) => {
+                        close(&mut ws, code).await;
+                        return code;
                     }
+                    // Abrupt close, or the actor forgot this connection: drop the TCP stream
+                    // without a close frame.
+                    Burst::Close(None) => return 1006,
                 }
-                Some(Outgoing::Close(Some(code))) => {
-                    close(&mut ws, code).await;
-                    return code;
-                }
-                // Abrupt close, or the actor forgot this connection: drop the TCP stream
-                // without a close frame.
-                Some(Outgoing::Close(None)) | None => return 1006,
-            },
+            }
         }
     }
+}
+
+/// Most text frames written before one flush.
+const BURST: usize = 64;
+
+/// What [`send_burst`] ended on.
+enum Burst {
+    /// Every frame written and flushed.
+    Sent,
+    /// Written and flushed up to a close request found in the queue (`None`: abrupt).
+    Close(Option<u16>),
+    /// The socket failed.
+    Failed,
+}
+
+/// Writes `first` and the text frames already queued behind it (up to [`BURST`]), then flushes
+/// once: a burst of events costs one write to the socket instead of one per frame.
+async fn send_burst(
+    ws: &mut WebSocket,
+    first: String,
+    out: &mut mpsc::UnboundedReceiver<Outgoing>,
+    queued: &AtomicUsize,
+) -> Burst {
+    let mut next = Some(first);
+    let mut ending = Burst::Sent;
+    let mut written = 0;
+    while let Some(text) = next.take() {
+        queued.fetch_sub(text.len(), Ordering::AcqRel);
+        if ws.feed(Message::Text(text)).await.is_err() {
+            return Burst::Failed;
+        }
+        written += 1;
+        if written < BURST {
+            match out.try_recv() {
+                Ok(Outgoing::Text(text)) => next = Some(text),
+                Ok(Outgoing::Close(code)) => ending = Burst::Close(code),
+                // Empty: flush now; closed: the next receive reports it.
+                Err(_) => {}
+            }
+        }
+    }
+    if ws.flush().await.is_err() {
+        return Burst::Failed;
+    }
+    ending
 }
 
 /// Sends a close frame and gives the client a moment to answer the close handshake.

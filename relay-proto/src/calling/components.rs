@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
-    truthy, CallState, CollectPayload, DetectPayload, EndReason, FaxPayload, PeerInfo,
+    truthy, CallState, CollectPayload, DetectPayload, EndReason, EventParams, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
 use crate::calling::kinds::ComponentKind;
@@ -48,10 +48,10 @@ pub(crate) struct Component {
     pub stop_detector: bool,
 }
 
-fn ev(name: &str, payload: &Value) -> Option<ResultEvent> {
+fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
     Some(ResultEvent {
         name: name.to_owned(),
-        payload: payload.clone(),
+        payload: payload.to_value(),
     })
 }
 
@@ -115,7 +115,7 @@ impl Component {
         &mut self,
         state: CallState,
         end_reason: Option<&EndReason>,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -147,7 +147,7 @@ impl Component {
         &mut self,
         state: &ConnectState,
         peer: Option<&PeerInfo>,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -176,7 +176,7 @@ impl Component {
         Step::Finish
     }
 
-    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &Value) -> Step {
+    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &(impl EventParams + ?Sized)) -> Step {
         if let ComponentOutcome::Refer(o) = &mut self.result.outcome {
             o.refer_to = p.sip_refer_to.clone().or(o.refer_to.take());
             o.refer_response_code = p
@@ -193,7 +193,11 @@ impl Component {
 
     /// A component state (play, record, tap, send_digits, refer): the state's own table says
     /// whether it ends the component (`paused` and unknown states are progress: bug 18).
-    pub(crate) fn on_state<S: StoreState>(&mut self, state: &S, raw: &Value) -> Step {
+    pub(crate) fn on_state<S: StoreState>(
+        &mut self,
+        state: &S,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Step {
         let r = &mut self.result;
         match state.outcome() {
             Some(ok) => {
@@ -210,7 +214,7 @@ impl Component {
     pub(crate) fn on_record(
         &mut self,
         p: &StateComponentPayload<RecordState>,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Step {
         if let ComponentOutcome::Record(o) = &mut self.result.outcome {
             if p.url.is_some() {
@@ -227,7 +231,11 @@ impl Component {
     }
 
     /// A tap event: keep the tap and its destination, then its state.
-    pub(crate) fn on_tap(&mut self, p: &StateComponentPayload<TapState>, raw: &Value) -> Step {
+    pub(crate) fn on_tap(
+        &mut self,
+        p: &StateComponentPayload<TapState>,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Step {
         if let ComponentOutcome::Tap(o) = &mut self.result.outcome {
             if p.tap.is_some() {
                 o.tap = p.tap.clone();

@@ -5,6 +5,7 @@
 //! `control_id` on a component event, no `detect.params.event`, ...).
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::calling::states::{
@@ -275,29 +276,24 @@ pub struct ComponentIds {
 /// `calling.call.play` / `record` / `tap` / `send_digits` payloads: a `state` (typed per kind:
 /// [`PlayState`], [`RecordState`], [`TapState`], [`SendDigitsState`]) plus extras.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "flat::StateComponentWire<S>")]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
 pub struct StateComponentPayload<S> {
     /// Ids.
-    #[serde(flatten)]
     pub ids: ComponentIds,
     /// The component state.
     pub state: S,
     /// Record: the file URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// Record: seconds.
-    #[serde(default, deserialize_with = "lenient::opt_f64")]
     pub duration: Option<f64>,
     /// Record: bytes.
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub size: Option<u64>,
     /// Record: the `record` object.
-    #[serde(default)]
     pub record: Option<Value>,
     /// Tap: the `tap` object.
-    #[serde(default)]
     pub tap: Option<Value>,
     /// Tap: the destination device.
-    #[serde(default)]
     pub device: Option<DeviceInfo>,
 }
 
@@ -314,17 +310,15 @@ pub struct CollectResultPayload {
 
 /// `calling.call.collect` payload.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "flat::CollectWire")]
 pub struct CollectPayload {
     /// Ids.
-    #[serde(flatten)]
     pub ids: ComponentIds,
     /// The result.
     pub result: CollectResultPayload,
     /// `false` on partial results.
-    #[serde(rename = "final", default)]
     pub is_final: Option<bool>,
     /// Newer servers: `collecting`/`finished`.
-    #[serde(default)]
     pub state: Option<String>,
 }
 
@@ -351,9 +345,9 @@ fn no_detect_type() -> DetectType {
 
 /// `calling.call.detect` payload.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "flat::DetectWire")]
 pub struct DetectPayload {
     /// Ids.
-    #[serde(flatten)]
     pub ids: ComponentIds,
     /// The detect object.
     pub detect: DetectObject,
@@ -372,9 +366,9 @@ pub struct FaxObject {
 
 /// `calling.call.fax` payload.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "flat::FaxWire")]
 pub struct FaxPayload {
     /// Ids.
-    #[serde(flatten)]
     pub ids: ComponentIds,
     /// The fax object.
     pub fax: FaxObject,
@@ -399,6 +393,74 @@ pub struct ReferPayload {
     /// NOTIFY response code.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sip_notify_response_code: Option<String>,
+}
+
+/// Component payloads as they arrive: the ids inline with the rest (decoding them through
+/// `#[serde(flatten)]` would buffer every field of the event first).
+mod flat {
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::{
+        lenient, CollectPayload, CollectResultPayload, ComponentIds, DetectObject, DetectPayload,
+        DeviceInfo, FaxObject, FaxPayload, StateComponentPayload,
+    };
+    use crate::ids::{CallId, ControlId, NodeId};
+
+    macro_rules! flat_ids {
+        ($wire:ident $(<$g:ident>)? => $public:ident {
+            $($(#[$m:meta])* $f:ident : $t:ty),* $(,)?
+        }) => {
+            #[derive(Deserialize)]
+            pub(super) struct $wire $(<$g>)? {
+                call_id: CallId,
+                #[serde(default)]
+                node_id: Option<NodeId>,
+                control_id: ControlId,
+                $($(#[$m])* $f: $t,)*
+            }
+            impl $(<$g>)? From<$wire $(<$g>)?> for $public $(<$g>)? {
+                fn from(w: $wire $(<$g>)?) -> Self {
+                    $public {
+                        ids: ComponentIds {
+                            call_id: w.call_id,
+                            node_id: w.node_id,
+                            control_id: w.control_id,
+                        },
+                        $($f: w.$f,)*
+                    }
+                }
+            }
+        };
+    }
+
+    flat_ids!(StateComponentWire<S> => StateComponentPayload {
+        state: S,
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default, deserialize_with = "lenient::opt_f64")]
+        duration: Option<f64>,
+        #[serde(default, deserialize_with = "lenient::opt_u64")]
+        size: Option<u64>,
+        #[serde(default)]
+        record: Option<Value>,
+        #[serde(default)]
+        tap: Option<Value>,
+        #[serde(default)]
+        device: Option<DeviceInfo>,
+    });
+
+    flat_ids!(CollectWire => CollectPayload {
+        result: CollectResultPayload,
+        #[serde(rename = "final", default)]
+        is_final: Option<bool>,
+        #[serde(default)]
+        state: Option<String>,
+    });
+
+    flat_ids!(DetectWire => DetectPayload { detect: DetectObject });
+
+    flat_ids!(FaxWire => FaxPayload { fax: FaxObject });
 }
 
 /// A decoded calling event payload.
@@ -431,8 +493,35 @@ pub enum CallingPayload {
     Refer(ReferPayload),
 }
 
-fn de<T: serde::de::DeserializeOwned>(event_type: &EventType, params: &Value) -> Result<T, Error> {
-    T::deserialize(params).map_err(|e| Error::malformed_event(event_type.as_str(), e))
+/// An event's `params` as it came: a JSON tree, or the frame's own text (the hot path decodes
+/// typed payloads straight from the text and builds a tree only for a result that keeps it).
+pub(crate) trait EventParams {
+    /// Decodes a typed payload.
+    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error>;
+    /// The payload as a JSON tree (`null` if it is not JSON).
+    fn to_value(&self) -> Value;
+}
+
+fn malformed(event_type: &EventType, e: serde_json::Error) -> Error {
+    Error::malformed_event(event_type.as_str(), e)
+}
+
+impl EventParams for Value {
+    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error> {
+        T::deserialize(self).map_err(|e| malformed(event_type, e))
+    }
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl EventParams for RawValue {
+    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error> {
+        serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
+    }
+    fn to_value(&self) -> Value {
+        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+    }
 }
 
 /// Decodes the `params` of a calling event. `Ok(None)` for an event type this version does not
@@ -441,21 +530,37 @@ pub fn decode_payload(
     event_type: &EventType,
     params: &Value,
 ) -> Result<Option<CallingPayload>, Error> {
+    decode_params(event_type, params)
+}
+
+/// [`decode_payload`] straight from the frame's text (`params` borrowed from the frame): typed
+/// structs, no intermediate JSON tree.
+pub fn decode_payload_raw(
+    event_type: &EventType,
+    params: &RawValue,
+) -> Result<Option<CallingPayload>, Error> {
+    decode_params(event_type, params)
+}
+
+pub(crate) fn decode_params<P: EventParams + ?Sized>(
+    event_type: &EventType,
+    params: &P,
+) -> Result<Option<CallingPayload>, Error> {
     use EventType as T;
     let t = event_type;
     Ok(Some(match t {
-        T::CallReceive => CallingPayload::Receive(de(t, params)?),
-        T::CallState => CallingPayload::State(de(t, params)?),
-        T::CallDial => CallingPayload::Dial(de(t, params)?),
-        T::CallConnect => CallingPayload::Connect(de(t, params)?),
-        T::CallPlay => CallingPayload::Play(de(t, params)?),
-        T::CallCollect => CallingPayload::Collect(de(t, params)?),
-        T::CallRecord => CallingPayload::Record(de(t, params)?),
-        T::CallDetect => CallingPayload::Detect(de(t, params)?),
-        T::CallFax => CallingPayload::Fax(de(t, params)?),
-        T::CallTap => CallingPayload::Tap(de(t, params)?),
-        T::CallSendDigits => CallingPayload::SendDigits(de(t, params)?),
-        T::CallRefer => CallingPayload::Refer(de(t, params)?),
+        T::CallReceive => CallingPayload::Receive(params.decode(t)?),
+        T::CallState => CallingPayload::State(params.decode(t)?),
+        T::CallDial => CallingPayload::Dial(params.decode(t)?),
+        T::CallConnect => CallingPayload::Connect(params.decode(t)?),
+        T::CallPlay => CallingPayload::Play(params.decode(t)?),
+        T::CallCollect => CallingPayload::Collect(params.decode(t)?),
+        T::CallRecord => CallingPayload::Record(params.decode(t)?),
+        T::CallDetect => CallingPayload::Detect(params.decode(t)?),
+        T::CallFax => CallingPayload::Fax(params.decode(t)?),
+        T::CallTap => CallingPayload::Tap(params.decode(t)?),
+        T::CallSendDigits => CallingPayload::SendDigits(params.decode(t)?),
+        T::CallRefer => CallingPayload::Refer(params.decode(t)?),
         _ => return Ok(None),
     }))
 }
@@ -467,5 +572,83 @@ pub(crate) fn truthy(v: Option<&Value>) -> bool {
         Some(Value::String(s)) => matches!(s.trim(), "true" | "1" | "yes"),
         Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The hot path (typed decode from the frame's text) and the tree path agree on every
+    /// payload kind, lenient fields included, and report the same malformed payloads.
+    #[test]
+    fn text_and_tree_decode_agree() {
+        let ids = json!({"call_id": "c1", "node_id": "n1", "control_id": "k1"});
+        let with = |extra: Value| {
+            let mut v = ids.clone();
+            if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            v
+        };
+        let cases = [
+            (
+                EventType::CallReceive,
+                json!({"call_id": "c1", "context": "office", "call_state": "created",
+                "device": {"type": "phone", "params": {"from_number": "+1", "to_number": "+2"}}}),
+            ),
+            (
+                EventType::CallState,
+                json!({"call_id": "c1", "call_state": "ended", "end_reason": "hangup"}),
+            ),
+            (EventType::CallPlay, with(json!({"state": "finished"}))),
+            (
+                EventType::CallRecord,
+                with(json!({"state": "finished", "url": "u", "duration": "2.5", "size": 10})),
+            ),
+            (
+                EventType::CallCollect,
+                with(
+                    json!({"result": {"type": "digit", "params": {"digits": "12"}}, "final": true}),
+                ),
+            ),
+            (
+                EventType::CallDetect,
+                with(json!({"detect": {"type": "machine", "params": {"event": "HUMAN"}}})),
+            ),
+            (
+                EventType::CallFax,
+                with(json!({"fax": {"type": "finished", "params": {"pages": 2}}})),
+            ),
+            (
+                EventType::CallRefer,
+                json!({"call_id": "c1", "state": "success", "sip_refer_response_code": 202}),
+            ),
+            (
+                EventType::CallPlay,
+                json!({"call_id": "c1", "state": "finished"}),
+            ),
+            (EventType::CallState, json!(null)),
+        ];
+        for (t, params) in cases {
+            let text = params.to_string();
+            let raw: Box<RawValue> = serde_json::from_str(&text).unwrap();
+            let from_tree = decode_payload(&t, &params);
+            let from_text = decode_payload_raw(&t, &raw);
+            match (&from_tree, &from_text) {
+                (Ok(a), Ok(b)) => {
+                    assert!(a.is_some(), "{t}: {text}");
+                    assert_eq!(a, b, "{t}: {text}");
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{t}: {text}: tree {from_tree:?} vs text {from_text:?}"),
+            }
+        }
+        assert!(matches!(
+            decode_payload_raw(&EventType::CallPlay, RawValue::NULL),
+            Err(Error::PeerMisbehaved(_))
+        ));
     }
 }

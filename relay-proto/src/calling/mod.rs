@@ -72,7 +72,9 @@ use crate::config::Bounds;
 use crate::error::{Capacity, Error, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
-use crate::wire::{Method, RelayEvent};
+use crate::wire::{EventType, Method};
+use events::EventParams;
+use serde_json::value::RawValue;
 
 pub use api::CallMut;
 pub use component_params::{
@@ -81,10 +83,10 @@ pub use component_params::{
     ReferParams, TapDevice, TapParams,
 };
 pub use events::{
-    decode_payload, CallState, CallingPayload, CollectPayload, CollectResultPayload, ComponentIds,
-    ConnectPayload, DetectEventParams, DetectObject, DetectPayload, DeviceInfo, DialCall,
-    DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo, ReceivePayload, ReferPayload,
-    StateComponentPayload, StatePayload,
+    decode_payload, decode_payload_raw, CallState, CallingPayload, CollectPayload,
+    CollectResultPayload, ComponentIds, ConnectPayload, DetectEventParams, DetectObject,
+    DetectPayload, DeviceInfo, DialCall, DialPayload, EndReason, FaxObject, FaxPayload, PeerInfo,
+    ReceivePayload, ReferPayload, StateComponentPayload, StatePayload,
 };
 pub use info::CallInfo;
 pub use kinds::{ComponentKind, ControlAction, KindSpec};
@@ -203,19 +205,30 @@ impl Calling {
         Ok(())
     }
 
-    /// A `queuing.relay.events` event whose type starts with `calling.`.
+    /// A `queuing.relay.events` event whose type starts with `calling.`, its `params` decoded
+    /// straight from the frame's text. `Ok(false)`: a type this version does not know (nothing
+    /// changed; the caller reports it as unrecognized).
     pub(crate) fn handle_event(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        ev: RelayEvent,
-        raw: Value,
-    ) -> Result<(), Error> {
-        let Some(payload) = events::decode_payload(&ev.event_type, &ev.params)? else {
-            out.unrecognized(ev.event_type.into_string(), raw);
-            return Ok(());
+        event_type: &EventType,
+        p: &RawValue,
+    ) -> Result<bool, Error> {
+        let Some(payload) = events::decode_params(event_type, p)? else {
+            return Ok(false);
         };
-        let p = &ev.params;
+        self.dispatch(out, now, payload, p)?;
+        Ok(true)
+    }
+
+    fn dispatch(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        payload: CallingPayload,
+        p: &RawValue,
+    ) -> Result<(), Error> {
         match payload {
             CallingPayload::Receive(r) => self.on_receive(out, r),
             CallingPayload::State(s) => self.on_state(out, s, p),
@@ -353,7 +366,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         s: StatePayload,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
         let state = CallState::parse(&s.call_state).map_err(|_| {
             Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
@@ -456,7 +469,7 @@ impl Calling {
         out: &mut dyn Outbox,
         id: &CallId,
         why: &str,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) {
         let Some(call) = self.calls.remove(id) else {
             return;
@@ -465,7 +478,7 @@ impl Calling {
             c.terminate(
                 Some(ResultEvent {
                     name: why.to_owned(),
-                    payload: raw.clone(),
+                    payload: raw.to_value(),
                 }),
                 None,
             );
@@ -574,7 +587,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         c: ConnectPayload,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
@@ -649,7 +662,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         r: ReferPayload,
-        raw: &Value,
+        raw: &(impl EventParams + ?Sized),
     ) -> Result<(), Error> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");

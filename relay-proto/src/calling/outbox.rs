@@ -14,8 +14,6 @@ use crate::wire::Method;
 pub(crate) trait Outbox {
     /// Reports a calling event to the application.
     fn emit(&mut self, event: CallEvent);
-    /// Reports a calling event this version cannot decode, never dropped silently.
-    fn unrecognized(&mut self, event_type: String, raw: Value);
     /// Issues a relay command tagged with what it was for; its answer comes back through
     /// [`Calling::handle_response`](crate::calling::Calling::handle_response).
     fn execute(

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::{Error, PeerMisbehaved};
 use crate::messaging::message_event;
-use crate::wire::{self, BroadcastKind, EventType, RelayEvent};
+use crate::wire::{self, BroadcastKind, EventType};
 
 use super::{Event, Session};
 
@@ -33,7 +33,7 @@ impl Session {
         let params = params.ok_or(Error::PeerMisbehaved(
             PeerMisbehaved::BroadcastWithoutParams,
         ))?;
-        if let Some(result) = self.fast_broadcast(params) {
+        if let Some(result) = self.fast_broadcast(now, params) {
             return result;
         }
         let b: Broadcast<'_> = serde_json::from_str(params.get()).map_err(|e| {
@@ -74,25 +74,29 @@ impl Session {
                 Ok(())
             }
             BroadcastKind::Calling => {
-                let inner = wire::rpc::raw_to_value(Some(inner));
-                let ev = decode_relay_event(&inner)?;
+                let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
+                    .map_err(|e| Error::malformed_event("relay event", e))?;
                 if !ev.event_type.is_calling() {
-                    self.core.emit(Event::Unrecognized {
-                        event_type: ev.event_type.into_string(),
-                        raw: inner,
-                    });
+                    self.core.emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
                 }
-                self.calling.handle_event(&mut self.core, now, ev, inner)
+                let params = ev.params.unwrap_or(NULL);
+                if !self
+                    .calling
+                    .handle_event(&mut self.core, now, &ev.event_type, params)?
+                {
+                    self.core.emit(unrecognized(ev.event_type.into_string()));
+                }
+                Ok(())
             }
         }
     }
 
-    /// One typed pass for the frequent, well-formed messaging and task broadcasts (the general
+    /// One typed pass for the frequent, well-formed calling, messaging and task broadcasts (the general
     /// path below re-reads the event at each layer). `None` means "not handled here": anything
     /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
     /// general path, which owns every rule and error.
-    fn fast_broadcast(&mut self, params: &RawValue) -> Option<Result<(), Error>> {
+    fn fast_broadcast(&mut self, now: Instant, params: &RawValue) -> Option<Result<(), Error>> {
         #[derive(serde::Deserialize)]
         struct Fast<'a, T> {
             #[serde(default, borrow)]
@@ -111,6 +115,28 @@ impl Session {
         let text = params.get();
         let ours = self.core.protocol.as_deref();
         let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
+        if text.contains(BroadcastKind::Calling.as_str()) {
+            // The broadcast and its inner event in one pass; the payload is decoded from the
+            // inner `params` text by the calling sub-machine.
+            let f: Fast<'_, CallingEvent<'_>> = serde_json::from_str(text).ok()?;
+            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Calling)
+                || !protocol_ok(&f.protocol)
+                || !f.params.event_type.is_calling()
+            {
+                return None;
+            }
+            let ev = f.params;
+            let p = ev.params.unwrap_or(NULL);
+            // An unknown calling type: the general path reports it with the whole inner event.
+            return match self
+                .calling
+                .handle_event(&mut self.core, now, &ev.event_type, p)
+            {
+                Ok(false) => None,
+                Ok(true) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+            };
+        }
         if text.contains(BroadcastKind::Messaging.as_str()) {
             let f: Fast<'_, MessagingInner> = serde_json::from_str(text).ok()?;
             if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Messaging) {
@@ -171,8 +197,29 @@ impl TaskEvent {
     }
 }
 
-fn decode_relay_event(inner: &Value) -> Result<RelayEvent, Error> {
-    // Deserializing from `&Value` copies only what RelayEvent keeps, not the whole tree.
-    <RelayEvent as serde::Deserialize>::deserialize(inner)
-        .map_err(|e| Error::malformed_event("relay event", e))
+/// `null`, for a calling event without `params` (its typed decode then reports what is missing).
+const NULL: &RawValue = RawValue::NULL;
+
+/// The inner event of a calling broadcast (the fields of [`RelayEvent`](wire::RelayEvent),
+/// checked the same way), its `params` borrowed from the frame for a typed decode: no JSON tree.
+#[derive(serde::Deserialize)]
+struct CallingEvent<'a> {
+    event_type: EventType,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    event_channel: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    context: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "wire::lenient::opt_f64")]
+    #[allow(dead_code)]
+    timestamp: Option<f64>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    project_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    space_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
 }

@@ -64,10 +64,6 @@ impl Outbox for Core {
         Core::emit(self, Event::Call(event));
     }
 
-    fn unrecognized(&mut self, event_type: String, raw: Value) {
-        Core::emit(self, Event::Unrecognized { event_type, raw });
-    }
-
     fn execute(
         &mut self,
         now: Instant,
