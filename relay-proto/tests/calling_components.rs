@@ -2,6 +2,8 @@
 
 mod calling_common;
 
+use std::time::Duration;
+
 use calling_common::Harness;
 use relay_proto::calling::{
     AudioDirection, CallEvent, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
@@ -37,9 +39,9 @@ fn prompt_digits() {
             digits: Some(CollectDigits {
                 max: Some(4),
                 terminators: Some("#".into()),
-                digit_timeout: Some(5.0),
+                digit_timeout: Some(Duration::from_secs(5)),
             }),
-            initial_timeout: Some(10.0),
+            initial_timeout: Some(Duration::from_secs(10)),
             ..Default::default()
         },
         volume: Some(-4.0),
@@ -85,8 +87,8 @@ fn prompt_speech_with_partials() {
         media: vec![],
         collect: CollectParams {
             speech: Some(CollectSpeech {
-                end_silence_timeout: Some(1.0),
-                speech_timeout: Some(10.0),
+                end_silence_timeout: Some(Duration::from_secs(1)),
+                speech_timeout: Some(Duration::from_secs(10)),
                 language: Some("en-US".into()),
                 hints: vec!["yes".into(), "no".into()],
             }),
@@ -127,8 +129,8 @@ fn record_flow() {
         stereo: Some(false),
         format: Some(RecordFormat::Mp3),
         direction: Some(AudioDirection::Both),
-        initial_timeout: Some(5.0),
-        end_silence_timeout: Some(3.0),
+        initial_timeout: Some(Duration::from_secs(5)),
+        end_silence_timeout: Some(Duration::from_secs(3)),
         terminators: Some("#".into()),
     };
     let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
@@ -177,13 +179,13 @@ fn detect_machine_with_beep_blocking() {
     let call = h.answered_inbound("call-a");
     let params = DetectParams {
         kind: DetectKind::Machine {
-            initial_timeout: Some(5.0),
-            end_silence_timeout: Some(1.0),
-            machine_voice_threshold: Some(1.25),
+            initial_timeout: Some(Duration::from_secs(5)),
+            end_silence_timeout: Some(Duration::from_secs(1)),
+            machine_voice_threshold: Some(Duration::from_millis(1250)),
             machine_words_threshold: Some(6),
             wait_for_beep: true,
         },
-        timeout: Some(30.0),
+        timeout: Some(Duration::from_secs(30)),
     };
     let d =
         h.s.call_mut(&call)
@@ -591,7 +593,7 @@ fn node_convenience_methods() {
     let mut c = h.s.call_mut(&call).unwrap();
     let a = c.play_audio(now, "https://x/a.mp3").unwrap();
     let t = c.play_tts(now, "hi").unwrap();
-    let s = c.play_silence(now, 1.5).unwrap();
+    let s = c.play_silence(now, Duration::from_millis(1500)).unwrap();
     let r = c.play_ringtone(now, "at", None).unwrap();
     let m = c.amd(now, DetectMode::Async).unwrap();
     let f = c

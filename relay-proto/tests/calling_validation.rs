@@ -3,6 +3,8 @@
 
 mod calling_common;
 
+use std::time::Duration;
+
 use calling_common::Harness;
 use relay_proto::calling::{
     validate_send_digits, validate_volume, CollectParams, ConnectParams, DetectKind, DetectMode,
@@ -178,7 +180,7 @@ fn media_and_component_params() {
     misuse(c.play(now, &PlayParams::new([Media::audio("")])), "url");
     misuse(c.play(now, &PlayParams::new([Media::tts(" ")])), "text");
     misuse(
-        c.play(now, &PlayParams::new([Media::silence(-1.0)])),
+        c.play(now, &PlayParams::new([Media::silence(Duration::MAX)])),
         "duration",
     );
     misuse(
