@@ -23,17 +23,17 @@
 
 pub use crate::{
     relay_url, Action, Call, CallEvents, Calling, ClientBuilder, ClientError, ClientEvent,
-    ClientEvents, ClientOptions, DeliverError, DetectAction, Events, FaxAction, HandlerOutcome,
-    Lagged, Messaging, PlayAction, PromptAction, RecordAction, RelayClient, RelayConsumer,
-    StopHandle, TapAction, Task, TaskError, DEFAULT_HOST,
+    ClientEvents, ClientOptions, DeliverError, DetectAction, DialResult, Events, FaxAction,
+    HandlerOutcome, Lagged, Messaging, PlayAction, PromptAction, RecordAction, RelayClient,
+    RelayConsumer, SessionFailure, StopHandle, TapAction, Task, TaskError, DEFAULT_HOST,
 };
 pub use futures_util::StreamExt as _;
 pub use relay_proto::calling::{
     AnswerResult, AudioDirection, CallEvent, CallState, CollectDigits, CollectParams,
     ConnectParams, ConnectResult, ControlResult, DetectKind, DetectMode, DetectParams,
-    DetectResult, Device, DialParams, DialResult, EndReason, HangupResult, Media, PlayParams,
-    PlayResult, PromptParams, PromptResult, RecordFormat, RecordParams, RecordResult, TapDevice,
-    TapParams, TapResult,
+    DetectResult, Device, DialParams, EndReason, HangupResult, Media, PlayParams, PlayResult,
+    PromptParams, PromptResult, RecordFormat, RecordParams, RecordResult, TapDevice, TapParams,
+    TapResult,
 };
 pub use relay_proto::{
     Event, Message, MessageParams, MessageState, SendResult, SessionConfig, StopReason,

@@ -646,3 +646,86 @@ fn node_convenience_methods() {
     assert_eq!(ok(&w3), Some(false));
     assert_eq!(ok(&w4), Some(true));
 }
+
+/// The builders send what the struct literals send; times go out in seconds (whole ones as
+/// integers, fractions as decimals, as the official SDK sends them); a time beyond
+/// `MAX_PARAM_DURATION` is refused before anything is sent.
+#[test]
+fn builders_and_durations_on_the_wire() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = RecordParams::new()
+        .beep(true)
+        .stereo(false)
+        .format(RecordFormat::Mp3)
+        .direction(AudioDirection::Both)
+        .initial_timeout(Duration::from_secs(5))
+        .end_silence_timeout(Duration::from_millis(2500))
+        .terminators("#");
+    let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
+    h.expect_execute(
+        "calling.record",
+        with(
+            &r,
+            json!({"record":{"audio":{"beep":true,"format":"mp3","stereo":false,"direction":"both",
+                "initial_timeout":5,"end_silence_timeout":2.5,"terminators":"#"}}}),
+        ),
+    );
+
+    let prompt = PromptParams::speech()
+        .end_silence_timeout(Duration::from_secs(1))
+        .speech_timeout(Duration::from_secs(10))
+        .speech_language("en-US")
+        .initial_timeout(Duration::from_millis(500))
+        .partial_results(true)
+        .media([Media::silence(Duration::from_millis(250))]);
+    let p = h.s.call_mut(&call).unwrap().prompt(h.now, &prompt).unwrap();
+    h.expect_execute(
+        "calling.play_and_collect",
+        with(
+            &p,
+            json!({"play":[{"type":"silence","params":{"duration":0.25}}],
+                "collect":{"initial_timeout":0.5,"partial_results":true,
+                "speech":{"end_silence_timeout":1,"speech_timeout":10,"language":"en-US"}}}),
+        ),
+    );
+
+    let detect = DetectParams::digit(Some("12"))
+        .initial_timeout(Duration::from_secs(3)) // switches to machine detection
+        .machine_voice_threshold(Duration::from_millis(1250))
+        .timeout(Duration::from_secs(30));
+    let d =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(h.now, &detect, DetectMode::Async)
+            .unwrap();
+    h.expect_execute(
+        "calling.detect",
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"initial_timeout":3,
+                "machine_voice_threshold":1.25}},"timeout":30}),
+        ),
+    );
+
+    let too_long = Duration::from_secs(u64::from(u32::MAX) + 1);
+    assert!(too_long > relay_proto::calling::MAX_PARAM_DURATION);
+    let refused =
+        h.s.call_mut(&call)
+            .unwrap()
+            .record(h.now, &RecordParams::new().end_silence_timeout(too_long));
+    match refused {
+        Err(relay_proto::Error::ApiMisuse(m)) => {
+            assert!(m.to_string().contains("end_silence_timeout"), "{m}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let refused =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::silence(Duration::MAX)]));
+    assert!(
+        matches!(refused, Err(relay_proto::Error::ApiMisuse(_))),
+        "{refused:?}"
+    );
+}

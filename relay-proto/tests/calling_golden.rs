@@ -211,7 +211,10 @@ fn dial_serial_tree_wire_shape() {
             &DialParams {
                 devices: vec![
                     vec![phone("+1000", "+1001")],
-                    vec![sip, phone("+1000", "+1003").with_timeout(Duration::from_secs(15))],
+                    vec![
+                        sip,
+                        phone("+1000", "+1003").with_timeout(Duration::from_secs(15)),
+                    ],
                 ],
                 region: None,
             },

@@ -107,7 +107,10 @@ impl CollectParams {
         }
         let mut c = Map::new();
         if let Some(t) = self.initial_timeout.filter(|t| !t.is_zero()) {
-            c.insert("initial_timeout".into(), secs("collect `initial_timeout`", t)?);
+            c.insert(
+                "initial_timeout".into(),
+                secs("collect `initial_timeout`", t)?,
+            );
         }
         if self.partial_results {
             c.insert("partial_results".into(), Value::Bool(true));
@@ -410,7 +413,10 @@ impl RecordParams {
             a.insert("direction".into(), Value::from(d.as_str()));
         }
         if let Some(t) = self.initial_timeout {
-            a.insert("initial_timeout".into(), secs("record `initial_timeout`", t)?);
+            a.insert(
+                "initial_timeout".into(),
+                secs("record `initial_timeout`", t)?,
+            );
         }
         if let Some(t) = self.end_silence_timeout {
             let t = secs("record `end_silence_timeout`", t)?;
