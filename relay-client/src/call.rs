@@ -215,9 +215,10 @@ impl Call {
         })
     }
 
-    /// The ring timeout of the call's device, in seconds.
-    pub fn timeout(&self) -> Option<u64> {
+    /// The ring timeout of the call's device (Node's `timeout`; whole seconds on the wire).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
         self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::timeout))
+            .map(std::time::Duration::from_secs)
     }
 
     /// The context an inbound call was offered to.
