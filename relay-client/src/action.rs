@@ -222,6 +222,23 @@ impl<O: ActionKind> Action<O> {
         &self.call
     }
 
+    /// The params the component was started with, exactly as sent (Node's
+    /// `action.payload`): `node_id`, `call_id`, `control_id` and the command's own params
+    /// (`play`, `volume`, `collect`, `record`, `detect`, `devices`, ...). `Null` when nothing
+    /// was sent (the call had already ended and the command was refused locally).
+    ///
+    /// ```no_run
+    /// # async fn f(call: relay_client::Call) -> Result<(), relay_client::ClientError> {
+    /// let play = call.play_tts_async("Hello").await?;
+    /// assert_eq!(play.payload()["play"][0]["params"]["text"], "Hello");
+    /// assert_eq!(play.payload()["control_id"], play.control_id().as_str());
+    /// # Ok(()) }
+    /// ```
+    pub fn payload(&self) -> &serde_json::Value {
+        static NONE: serde_json::Value = serde_json::Value::Null;
+        self.cell.payload().unwrap_or(&NONE)
+    }
+
     /// Waits for the component's one outcome. Harmless to call again (and from clones): every
     /// caller gets the same result.
     pub async fn wait(&self) -> Result<ComponentResult<O>, ClientError> {

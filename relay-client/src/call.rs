@@ -1,28 +1,22 @@
 //! [`Call`]: a cheap handle on one call, with its state readable at any time.
 //!
-//! Every command has an async form (`play_async`, returning an [`Action`] as soon as the core
+//! Every command has an async form (`play_async`, returning an [`Action`](crate::Action) as soon as the core
 //! accepted it) and a blocking form (`play`, which is `play_async(..)` then
-//! [`Action::wait`]), so the two can never disagree.
+//! [`Action::wait`](crate::Action::wait)), so the two can never disagree.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::Stream;
 use relay_proto::calling::{
-    AnswerResult, Audio, CallInfo, CallState, ComponentResult, ConnectOutcome, ConnectParams,
-    ConnectState, DetectMode, DetectOutcome, DetectParams, DeviceInfo, DialParams, DialResult,
-    Direction, DisconnectResult, EndReason, FaxOutcome, FaxSendParams, HangupResult, KindOutcome,
-    Media, PassResult, PlayOutcome, PlayParams, PromptOutcome, PromptParams, RecordOutcome,
-    RecordParams, ReferOutcome, ReferParams, Ringtone, SendDigitsOutcome, TapOutcome, TapParams,
-    Tts, Volume, WaitForResult,
+    AnswerResult, CallEvent, CallInfo, CallState, ComponentResult, ConnectState, DeviceInfo,
+    DialOutcome, DialParams, Direction, EndReason, HangupResult, KindOutcome, PassResult,
+    ResultEvent,
 };
-use relay_proto::calling::{CallEvent, DetectKind, FaxTone};
 use relay_proto::{CallId, ControlId, NodeId};
 
-use crate::action::{Action, ActionKind};
 use crate::client::RelayClient;
 use crate::delivery::{observer, Lagged, Observer};
 use crate::driver::{CallOp, Command};
@@ -62,36 +56,60 @@ pub struct Call {
     dial: Option<Arc<DialParams>>,
 }
 
-/// The outcome of [`Call::dial`] (Node's `DialResult`): its [`call`](Self::call) is the very
-/// handle that was dialed, in state `answered`, or `ended` (with [`Call::busy`] /
-/// [`Call::failed`]) when no leg answered.
+/// The result of a dial (Node's `DialResult`), from [`Call::dial`] or
+/// [`Calling::dial_result`](crate::Calling::dial_result): its [`call`](Self::call) is the
+/// very handle that was dialed, in state `answered`, or `ended` (with [`Call::busy`] /
+/// [`Call::failed`]) when no leg answered. A busy or failed dial is a result with
+/// `successful: false`, not an error.
+///
+/// ```no_run
+/// use relay_client::{ClientError, RelayClient};
+/// use relay_proto::calling::{Device, DialParams};
+///
+/// async fn ring(client: &RelayClient) -> Result<(), ClientError> {
+///     let call = client.calling().new_call(DialParams::single(Device::phone("+15550001", "+15550002")));
+///     let dial = call.dial().await?;
+///     if dial.successful {
+///         dial.call.play_tts("Hello").await?;
+///         dial.call.hangup().await?;
+///     } else if dial.call.busy() {
+///         println!("the line was busy");
+///     }
+///     if let Some(event) = &dial.event {
+///         println!("decided by {}", event.name); // "answered", "failed", "ended"
+///     }
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Dialed {
+pub struct DialResult {
     /// Whether a leg answered.
     pub successful: bool,
     /// The call that was dialed.
     pub call: Call,
-    /// The dial's outcome as the core reported it (state, end reason, error).
-    pub result: DialResult,
+    /// The event that decided the dial (Node's `event`): `{name, payload}` with the name
+    /// `answered`/`failed` (the dial event) or `ended` (the single leg's state event), and
+    /// that event's params. `None` when no event decided it (the request failed, the session
+    /// stopped).
+    pub event: Option<ResultEvent>,
+    /// The dial's outcome as the core reported it (state, end reason, request error).
+    pub outcome: DialOutcome,
 }
 
-macro_rules! component {
-    ($(#[$doc:meta])* $blocking:ident, $async_name:ident -> $out:ty, ($($arg:ident : $ty:ty),*) => $op:expr) => {
-        $(#[$doc])*
-        #[doc = ""]
-        #[doc = concat!("Blocking form: [`", stringify!($async_name), "`](Self::", stringify!($async_name), ") then [`Action::wait`].")]
-        pub async fn $blocking(&self, $($arg: $ty),*) -> Result<ComponentResult<$out>, ClientError> {
-            self.$async_name($($arg),*).await?.wait().await
-        }
+/// The former name of [`DialResult`].
+#[deprecated(note = "renamed to DialResult")]
+pub type Dialed = DialResult;
 
-        $(#[$doc])*
-        #[doc = ""]
-        #[doc = "Async form: resolves with an [`Action`] once the core accepted the command."]
-        pub async fn $async_name(&self, $($arg: $ty),*) -> Result<Action<$out>, ClientError> {
-            self.start($op).await
+impl DialResult {
+    pub(crate) fn new(call: Call, outcome: DialOutcome) -> Self {
+        DialResult {
+            successful: outcome.successful,
+            call,
+            event: outcome.event.clone(),
+            outcome,
         }
-    };
+    }
 }
 
 impl Call {
@@ -120,7 +138,7 @@ impl Call {
     /// this handle (busy and failed dials are `Ok` with `successful: false`, as in Node).
     /// A call that was not made with `new_call`, or was dialed already, is
     /// [`ClientError::Misuse`] with nothing sent.
-    pub async fn dial(&self) -> Result<Dialed, ClientError> {
+    pub async fn dial(&self) -> Result<DialResult, ClientError> {
         let dialed_before = self.id().is_some() || self.read_live(|l| l.tag.is_some());
         let params = match &self.dial {
             Some(p) if !dialed_before => Box::new(DialParams::clone(p)),
@@ -134,7 +152,7 @@ impl Call {
             }
         };
         let cell = Some(self.cell.clone());
-        let result: DialResult = self
+        let outcome: DialOutcome = self
             .client
             .ask(|reply| Command::Dial {
                 params,
@@ -142,14 +160,10 @@ impl Call {
                 reply,
             })
             .await?;
-        if let Some(id) = &result.call_id {
+        if let Some(id) = &outcome.call_id {
             self.cell.set_id(id.clone());
         }
-        Ok(Dialed {
-            successful: result.successful,
-            call: self.clone(),
-            result,
-        })
+        Ok(DialResult::new(self.clone(), outcome))
     }
 
     pub(crate) fn read_live<T>(&self, f: impl FnOnce(&CallLive) -> T) -> T {
@@ -201,9 +215,10 @@ impl Call {
         })
     }
 
-    /// The ring timeout of the call's device, in seconds.
-    pub fn timeout(&self) -> Option<u64> {
+    /// The ring timeout of the call's device (Node's `timeout`; whole seconds on the wire).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
         self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::timeout))
+            .map(std::time::Duration::from_secs)
     }
 
     /// The context an inbound call was offered to.
@@ -317,7 +332,7 @@ impl Call {
         }
     }
 
-    async fn begin(
+    pub(crate) async fn begin(
         &self,
         op: CallOp,
     ) -> Result<
@@ -345,12 +360,10 @@ impl Call {
         Ok((control_id, done_rx, cell))
     }
 
-    async fn start<O: ActionKind>(&self, op: CallOp) -> Result<Action<O>, ClientError> {
-        let (control_id, done, cell) = self.begin(op).await?;
-        Ok(Action::new(self.clone(), control_id, done, cell))
-    }
-
-    async fn run<O: KindOutcome>(&self, op: CallOp) -> Result<ComponentResult<O>, ClientError> {
+    pub(crate) async fn run<O: KindOutcome>(
+        &self,
+        op: CallOp,
+    ) -> Result<ComponentResult<O>, ClientError> {
         let (_, done, _) = self.begin(op).await?;
         done.await?
             .narrow()
@@ -375,216 +388,6 @@ impl Call {
     /// Hands an inbound call back to Relay (`calling.pass`).
     pub async fn pass(&self) -> Result<PassResult, ClientError> {
         self.run(CallOp::Pass).await
-    }
-
-    component!(
-        /// Bridges the call (`calling.connect`); finishes on `connected` (with the peer) or
-        /// failure.
-        connect, connect_async -> ConnectOutcome, (params: ConnectParams) => CallOp::Connect(Box::new(params))
-    );
-
-    /// Unbridges (`calling.disconnect`).
-    pub async fn disconnect(&self) -> Result<DisconnectResult, ClientError> {
-        self.run(CallOp::Disconnect).await
-    }
-
-    component!(
-        /// SIP REFER (`calling.refer`).
-        refer, refer_async -> ReferOutcome, (params: ReferParams) => CallOp::Refer(Box::new(params))
-    );
-
-    /// Waits until the call reaches any of `states` (empty: `ended`); `successful` tells
-    /// whether one was reached before the call ended.
-    pub async fn wait_for(&self, states: &[CallState]) -> Result<WaitForResult, ClientError> {
-        self.run(CallOp::WaitFor(states.to_vec())).await
-    }
-
-    /// `waitForRinging`.
-    pub async fn wait_for_ringing(&self) -> Result<WaitForResult, ClientError> {
-        self.wait_for(&[CallState::Ringing]).await
-    }
-
-    /// `waitForAnswered`.
-    pub async fn wait_for_answered(&self) -> Result<WaitForResult, ClientError> {
-        self.wait_for(&[CallState::Answered]).await
-    }
-
-    /// `waitForEnding`.
-    pub async fn wait_for_ending(&self) -> Result<WaitForResult, ClientError> {
-        self.wait_for(&[CallState::Ending]).await
-    }
-
-    /// `waitForEnded`.
-    pub async fn wait_for_ended(&self) -> Result<WaitForResult, ClientError> {
-        self.wait_for(&[CallState::Ended]).await
-    }
-
-    component!(
-        /// Sends DTMF digits (`1234567890*#ABCDwW`); finishes when they were sent.
-        send_digits, send_digits_async -> SendDigitsOutcome, (digits: &str) => CallOp::SendDigits(digits.to_owned())
-    );
-
-    component!(
-        /// Plays media (`calling.play`); finishes on `finished` or `error`.
-        play, play_async -> PlayOutcome, (params: PlayParams) => CallOp::Play(Box::new(params))
-    );
-    component!(
-        /// Speaks a text (`playTTS`): a `&str`, or a [`Tts`] with language, gender and volume.
-        play_tts, play_tts_async -> PlayOutcome, (tts: impl Into<Tts>) => CallOp::Play(Box::new(tts_play(tts.into())))
-    );
-    component!(
-        /// Plays one audio file (`playAudio`): a URL, or an [`Audio`] with a volume.
-        play_audio, play_audio_async -> PlayOutcome, (audio: impl Into<Audio>) => CallOp::Play(Box::new(audio_play(audio.into())))
-    );
-    component!(
-        /// Plays silence for `duration` (`playSilence`).
-        play_silence, play_silence_async -> PlayOutcome, (duration: Duration) => CallOp::Play(Box::new(PlayParams::new([Media::silence(duration.as_secs_f64())])))
-    );
-    component!(
-        /// Plays a country ringtone (`playRingtone`): a country code, or a [`Ringtone`] with
-        /// duration and volume.
-        play_ringtone, play_ringtone_async -> PlayOutcome, (ringtone: impl Into<Ringtone>) => CallOp::Play(Box::new(ringtone_play(ringtone.into())))
-    );
-    component!(
-        /// Answering-machine detection with server defaults (`amd`).
-        amd, amd_async -> DetectOutcome, (mode: DetectMode) => CallOp::Detect(Box::new(DetectParams::new(DetectKind::machine())), mode)
-    );
-    /// Answering-machine detection (`detectAnsweringMachine`) with every detector setting of
-    /// `params` (e.g. `DetectParams::machine().timeout(..)`); completes on the first decisive
-    /// event (with `wait_for_beep`, on the beep).
-    pub async fn detect_answering_machine(
-        &self,
-        params: DetectParams,
-    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
-        self.run(CallOp::Detect(Box::new(params), DetectMode::Blocking))
-            .await
-    }
-
-    /// Answering-machine detection that keeps running (`detectAnsweringMachineAsync`): its
-    /// updates arrive on [`events`](Self::events) until it is stopped or times out.
-    pub async fn detect_answering_machine_async(
-        &self,
-        params: DetectParams,
-    ) -> Result<Action<DetectOutcome>, ClientError> {
-        self.start(CallOp::Detect(Box::new(params), DetectMode::Async))
-            .await
-    }
-
-    /// Deprecated `detectHuman`: successful only when a human answered.
-    #[deprecated(note = "use detect_answering_machine")]
-    pub async fn detect_human(
-        &self,
-        params: DetectParams,
-    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
-        self.run(CallOp::Detect(Box::new(params), DetectMode::Human))
-            .await
-    }
-
-    /// Deprecated `detectMachine`: successful only when a machine answered.
-    #[deprecated(note = "use detect_answering_machine")]
-    pub async fn detect_machine(
-        &self,
-        params: DetectParams,
-    ) -> Result<ComponentResult<DetectOutcome>, ClientError> {
-        self.run(CallOp::Detect(Box::new(params), DetectMode::Machine))
-            .await
-    }
-
-    component!(
-        /// Fax tone detection (`detectFax`), any tone when `tone` is `None`, for at most
-        /// `timeout` (server default when `None`).
-        detect_fax, detect_fax_async -> DetectOutcome, (tone: Option<FaxTone>, timeout: Option<Duration>, mode: DetectMode) => CallOp::Detect(Box::new(with_timeout(DetectParams::new(DetectKind::Fax { tone }), timeout)), mode)
-    );
-    component!(
-        /// DTMF detection (`detectDigit`), all digits when `digits` is `None`, for at most
-        /// `timeout` (server default when `None`).
-        detect_digit, detect_digit_async -> DetectOutcome, (digits: Option<&str>, timeout: Option<Duration>, mode: DetectMode) => CallOp::Detect(Box::new(with_timeout(DetectParams::new(DetectKind::Digit { digits: digits.map(str::to_owned) }), timeout)), mode)
-    );
-    component!(
-        /// Plays and collects digits or speech (`calling.play_and_collect`).
-        prompt, prompt_async -> PromptOutcome, (params: PromptParams) => CallOp::Prompt(Box::new(params))
-    );
-    component!(
-        /// Speaks a text and collects digits or speech (`promptTTS`); `params` says what to
-        /// collect, e.g. `PromptParams::digits(4).terminators("#")`.
-        prompt_tts, prompt_tts_async -> PromptOutcome, (params: PromptParams, tts: impl Into<Tts>) => {
-            let tts = tts.into();
-            CallOp::Prompt(Box::new(with_prompt_media(params, tts.media(), tts.volume)))
-        }
-    );
-    component!(
-        /// Plays an audio file and collects digits or speech (`promptAudio`).
-        prompt_audio, prompt_audio_async -> PromptOutcome, (params: PromptParams, audio: impl Into<Audio>) => {
-            let audio = audio.into();
-            CallOp::Prompt(Box::new(with_prompt_media(params, audio.media(), audio.volume)))
-        }
-    );
-    component!(
-        /// Plays a ringtone and collects digits or speech (`promptRingtone`).
-        prompt_ringtone, prompt_ringtone_async -> PromptOutcome, (params: PromptParams, ringtone: impl Into<Ringtone>) => {
-            let ringtone = ringtone.into();
-            CallOp::Prompt(Box::new(with_prompt_media(params, ringtone.media(), ringtone.volume)))
-        }
-    );
-    component!(
-        /// Records (`calling.record`); the result carries `url`, `duration`, `size`.
-        record, record_async -> RecordOutcome, (params: RecordParams) => CallOp::Record(Box::new(params))
-    );
-    component!(
-        /// Detects a machine, fax tone or digits (`calling.detect`); see [`DetectMode`].
-        detect, detect_async -> DetectOutcome, (params: DetectParams, mode: DetectMode) => CallOp::Detect(Box::new(params), mode)
-    );
-    component!(
-        /// Taps the call's audio (`calling.tap`); finishes when stopped or the call ends.
-        tap, tap_async -> TapOutcome, (params: TapParams) => CallOp::Tap(Box::new(params))
-    );
-    component!(
-        /// Sends a fax (`calling.send_fax`).
-        send_fax, send_fax_async -> FaxOutcome, (params: FaxSendParams) => CallOp::SendFax(Box::new(params))
-    );
-    component!(
-        /// Receives a fax (`calling.receive_fax`).
-        receive_fax, receive_fax_async -> FaxOutcome, () => CallOp::ReceiveFax
-    );
-}
-
-fn volume_db(volume: Option<Volume>) -> Option<f64> {
-    volume.map(Volume::get)
-}
-
-fn tts_play(tts: Tts) -> PlayParams {
-    PlayParams {
-        volume: volume_db(tts.volume),
-        ..PlayParams::new([tts.media()])
-    }
-}
-
-fn audio_play(audio: Audio) -> PlayParams {
-    PlayParams {
-        volume: volume_db(audio.volume),
-        ..PlayParams::new([audio.media()])
-    }
-}
-
-fn ringtone_play(ringtone: Ringtone) -> PlayParams {
-    PlayParams {
-        volume: volume_db(ringtone.volume),
-        ..PlayParams::new([ringtone.media()])
-    }
-}
-
-fn with_prompt_media(params: PromptParams, media: Media, volume: Option<Volume>) -> PromptParams {
-    let volume = volume_db(volume).or(params.volume);
-    PromptParams {
-        volume,
-        ..params.media([media])
-    }
-}
-
-fn with_timeout(params: DetectParams, timeout: Option<Duration>) -> DetectParams {
-    match timeout {
-        Some(t) => params.timeout(t),
-        None => params,
     }
 }
 

@@ -76,6 +76,54 @@ pub enum ClientEvent {
         /// When it is due.
         at: std::time::Instant,
     },
+    /// The session could not be established on an open socket (the seed's
+    /// `signalwire.error`, which Node emits when its login, `blade.connect`, is rejected or
+    /// gets no answer). Emitted when `blade.connect` is rejected (then, unless
+    /// [`SessionConfig::retry_on_auth_failure`](relay_proto::SessionConfig) is set, the
+    /// client stops) and when the handshake failed otherwise (the socket is closed with a
+    /// [`SocketClose`](Self::SocketClose) and a reconnect follows). Socket-level failures
+    /// are [`SocketError`](Self::SocketError), as in Node.
+    Error {
+        /// What failed.
+        error: SessionFailure,
+    },
+}
+
+/// Why a session could not be established ([`ClientEvent::Error`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionFailure {
+    /// `blade.connect` was rejected (wrong project or token): the server's error.
+    #[error("authentication failed: {message} (code {code})")]
+    AuthFailed {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The server's message.
+        message: String,
+    },
+    /// The handshake did not complete: `blade.connect` got no answer in time or an
+    /// unreadable one, `signalwire.setup` gave no protocol, or the subscription was refused.
+    /// The client closed the socket with `code` and `reason`.
+    #[error("handshake failed: {reason} (close code {code})")]
+    Handshake {
+        /// The close code the client sent.
+        code: u16,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl SessionFailure {
+    /// The failure a close of the core stands for, if it is a failed handshake: the core
+    /// closes with 4000 (no answer in time), 4002 (an unreadable `blade.connect` answer or
+    /// no protocol from `signalwire.setup`) or 4003 (the subscription was refused). 4001
+    /// (authentication) is reported as [`AuthFailed`](Self::AuthFailed) from its own event.
+    pub(crate) fn from_core_close(code: u16, reason: &str) -> Option<SessionFailure> {
+        matches!(code, 4000 | 4002 | 4003).then(|| SessionFailure::Handshake {
+            code,
+            reason: reason.to_owned(),
+        })
+    }
 }
 
 /// What observer streams carry: an event, or how many were missed before it.

@@ -1,6 +1,6 @@
 //! The one error type of the async API.
 
-use relay_proto::calling::DialResult;
+use relay_proto::calling::DialOutcome;
 use relay_proto::error::{ApiMisuse, Capacity};
 use relay_proto::RequestError;
 
@@ -41,7 +41,7 @@ pub enum ClientError {
     NotDialed,
     /// A dial completed without an answered leg.
     #[error("dial failed: {}", .0.state)]
-    DialFailed(Box<DialResult>),
+    DialFailed(Box<DialOutcome>),
 }
 
 impl From<futures_channel::oneshot::Canceled> for ClientError {

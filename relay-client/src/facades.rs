@@ -1,9 +1,9 @@
 //! `client.calling()` and `client.messaging()`.
 
-use relay_proto::calling::{DialParams, DialResult};
+use relay_proto::calling::DialParams;
 use relay_proto::{CallId, MessageParams, SendResult};
 
-use crate::call::Call;
+use crate::call::{Call, DialResult};
 use crate::client::RelayClient;
 use crate::driver::Command;
 use crate::error::ClientError;
@@ -32,25 +32,22 @@ pub struct Calling {
 
 impl Calling {
     /// Dials out and resolves with the answered leg. A dial that ends without an answer is
-    /// [`ClientError::DialFailed`] with the [`DialResult`].
+    /// [`ClientError::DialFailed`] with the core's [`DialOutcome`](relay_proto::calling::DialOutcome); use
+    /// [`dial_result`](Self::dial_result) to get Node's result instead.
     pub async fn dial(&self, params: DialParams) -> Result<Call, ClientError> {
         let result = self.dial_result(params).await?;
-        match (&result.call_id, result.successful) {
-            (Some(id), true) => Ok(Call::new(self.client.clone(), id.clone(), None)),
-            _ => Err(ClientError::DialFailed(Box::new(result))),
+        match (&result.outcome.call_id, result.successful) {
+            (Some(_), true) => Ok(result.call),
+            _ => Err(ClientError::DialFailed(Box::new(result.outcome))),
         }
     }
 
-    /// Dials out and resolves with the raw [`DialResult`], successful or not.
+    /// Dials out like Node's `client.calling.dial(params)`: resolves with the
+    /// [`DialResult`] whose call is the dialed handle, successful or not (a busy or failed
+    /// dial is `Ok` with `successful: false`). The same as
+    /// [`new_call(params)`](Self::new_call) then [`Call::dial`].
     pub async fn dial_result(&self, params: DialParams) -> Result<DialResult, ClientError> {
-        let params = Box::new(params);
-        self.client
-            .ask(|reply| Command::Dial {
-                params,
-                cell: None,
-                reply,
-            })
-            .await
+        self.new_call(params).dial().await
     }
 
     /// A call that is not dialed yet (Node's `newCall`): its [`events`](Call::events) and

@@ -29,6 +29,7 @@
 //! # Example
 //!
 //! ```no_run
+//! use std::time::Duration;
 //! use relay_client::{ClientError, RelayClient, Runtime, Connector};
 //! use relay_proto::calling::{Device, DialParams, Media, PlayParams};
 //! use relay_proto::{MessageParams, SessionConfig};
@@ -40,7 +41,7 @@
 //!     client.wait_ready().await?;
 //!
 //!     let call = client.calling().dial(DialParams::single(Device::phone("+15550001", "+15550002"))).await?;
-//!     let play = call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])).await?;
+//!     let play = call.play_async(PlayParams::new([Media::ringtone("us", Some(Duration::from_secs(30)))])).await?;
 //!     play.pause().await?;
 //!     play.resume().await?;
 //!     play.stop().await?;
@@ -58,6 +59,7 @@
 
 mod action;
 mod call;
+mod call_components;
 mod client;
 mod consumer;
 mod delivery;
@@ -76,12 +78,14 @@ pub use action::{
     Action, ActionKind, Adjustable, ConnectAction, DetectAction, FaxAction, PlayAction,
     PromptAction, RecordAction, ReferAction, SendDigitsAction, Stoppable, TapAction,
 };
-pub use call::{Call, CallEvents, Dialed};
+#[allow(deprecated)]
+pub use call::Dialed;
+pub use call::{Call, CallEvents, DialResult};
 pub use client::{
     relay_url, ClientBuilder, ClientEvents, ClientStats, Events, RelayClient, DEFAULT_HOST,
 };
 pub use consumer::{HandlerOutcome, RelayConsumer, StopHandle};
-pub use delivery::{ClientEvent, Lagged};
+pub use delivery::{ClientEvent, Lagged, SessionFailure};
 pub use driver::ClientOptions;
 pub use error::ClientError;
 pub use facades::{Calling, Messaging};

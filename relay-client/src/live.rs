@@ -238,13 +238,24 @@ pub(crate) struct ActionLive {
     pub(crate) source_device: Option<DeviceInfo>,
 }
 
-/// One running component's shared state.
+/// One running component's shared state, and the params it was started with (set once,
+/// before the action is handed out).
 #[derive(Debug, Default)]
-pub(crate) struct ActionCell(Mutex<ActionLive>);
+pub(crate) struct ActionCell(Mutex<ActionLive>, std::sync::OnceLock<serde_json::Value>);
 
 impl ActionCell {
     pub(crate) fn get(&self) -> ActionLive {
         lock(&self.0).clone()
+    }
+
+    /// Keeps the execute params as sent (Node's `action.payload`).
+    pub(crate) fn set_payload(&self, payload: serde_json::Value) {
+        let _ = self.1.set(payload);
+    }
+
+    /// The execute params as sent, if the command sent any.
+    pub(crate) fn payload(&self) -> Option<&serde_json::Value> {
+        self.1.get()
     }
 
     pub(crate) fn update(&self, event: &CallEvent) {

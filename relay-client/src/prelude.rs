@@ -23,17 +23,19 @@
 
 pub use crate::{
     relay_url, Action, Call, CallEvents, Calling, ClientBuilder, ClientError, ClientEvent,
-    ClientEvents, ClientOptions, DeliverError, DetectAction, Events, FaxAction, HandlerOutcome,
-    Lagged, Messaging, PlayAction, PromptAction, RecordAction, RelayClient, RelayConsumer,
-    StopHandle, TapAction, Task, TaskError, DEFAULT_HOST,
+    ClientEvents, ClientOptions, ConnectAction, DeliverError, DetectAction, DialResult, Events,
+    FaxAction, HandlerOutcome, Lagged, Messaging, PlayAction, PromptAction, RecordAction,
+    ReferAction, RelayClient, RelayConsumer, SendDigitsAction, SessionFailure, StopHandle,
+    TapAction, Task, TaskError, DEFAULT_HOST,
 };
 pub use futures_util::StreamExt as _;
 pub use relay_proto::calling::{
-    AnswerResult, AudioDirection, CallEvent, CallState, CollectDigits, CollectParams,
-    ConnectParams, ConnectResult, ControlResult, DetectKind, DetectMode, DetectParams,
-    DetectResult, Device, DialParams, DialResult, EndReason, HangupResult, Media, PlayParams,
-    PlayResult, PromptParams, PromptResult, RecordFormat, RecordParams, RecordResult, TapDevice,
-    TapParams, TapResult,
+    AnswerResult, Audio, AudioDirection, CallEvent, CallState, Codec, CollectDigits, CollectParams,
+    CollectSpeech, ConnectParams, ConnectResult, ControlResult, DetectKind, DetectMode,
+    DetectParams, DetectResult, Device, DialParams, EndReason, FaxResult, FaxSendParams, FaxTone,
+    HangupResult, Media, PhoneDevice, PlayParams, PlayResult, PromptParams, PromptResult,
+    RecordFormat, RecordParams, RecordResult, ReferParams, ReferResult, ResultEvent, Ringtone,
+    SipDevice, SipHeader, TapDevice, TapParams, TapResult, Tts, TtsGender, Volume,
 };
 pub use relay_proto::{
     Event, Message, MessageParams, MessageState, SendResult, SessionConfig, StopReason,

@@ -1,11 +1,12 @@
 //! The client's connection events and accessors on virtual time: open, ready, a dropped
 //! socket (close, disconnected, reconnecting), a refused reconnect (socket error), and the
-//! restored session.
+//! restored session; a rejected or unanswered handshake (`signalwire.error`).
 
 mod sim;
 
 use futures::StreamExt;
-use relay_client::{ClientEvent, ClientEvents};
+use relay_client::{ClientEvent, ClientEvents, ClientOptions, RelayClient, SessionFailure};
+use relay_proto::SessionConfig;
 use serde_json::json;
 use sim::{connect, run, setup, Accept};
 
@@ -100,6 +101,81 @@ fn a_refused_connect_is_a_socket_error() {
             }
         }
         assert_eq!(client.session_id(), None);
+        client.disconnect().await;
+    });
+}
+
+/// Reads client events until one is a [`ClientEvent::Error`]; every other event on the way
+/// must be a connection event.
+async fn next_error(events: &mut ClientEvents) -> SessionFailure {
+    loop {
+        match next(events).await {
+            ClientEvent::Error { error } => return error,
+            ClientEvent::SocketOpen
+            | ClientEvent::SocketError { .. }
+            | ClientEvent::SocketClose { .. }
+            | ClientEvent::Disconnected { .. }
+            | ClientEvent::Reconnecting { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_rejected_login_is_a_client_error_event() {
+    let (rt, server) = setup();
+    // Refused until the test has subscribed, so no event is missed.
+    server.set_accept(Accept::Refuse);
+    let (client, _events) = RelayClient::connect_with(
+        SessionConfig::new("test-project", "wrong-token")
+            .with_seed(7)
+            .with_contexts(["office"]),
+        "ws://in-memory",
+        rt.clone(),
+        server.clone(),
+        ClientOptions::default(),
+    );
+    run(&rt, async {
+        let mut events = client.client_events().await.expect("subscribe");
+        server.set_accept(Accept::Open);
+        match next_error(&mut events).await {
+            SessionFailure::AuthFailed { code, message } => {
+                assert_eq!(code, -32002, "{message}");
+            }
+            other => panic!("expected an authentication failure, got {other:?}"),
+        }
+        // Without retry_on_auth_failure the client stops: waiting for ready fails.
+        assert!(client.wait_ready().await.is_err());
+        assert!(!client.is_connected());
+    });
+}
+
+#[test]
+fn an_unanswered_handshake_is_a_client_error_event_and_the_client_recovers() {
+    let (rt, server) = setup();
+    server.set_accept(Accept::Refuse);
+    let (client, _events) = connect(&rt, &server);
+    run(&rt, async {
+        let mut events = client.client_events().await.expect("subscribe");
+        // The answer to blade.connect never arrives: the handshake times out.
+        server.swallow_then_cut(
+            Box::new(|frame| frame["result"]["authorization"].is_object()),
+            u64::MAX,
+        );
+        server.set_accept(Accept::Open);
+        assert_eq!(
+            next_error(&mut events).await,
+            SessionFailure::Handshake {
+                code: 4000,
+                reason: "handshake request timed out".into()
+            }
+        );
+        // The next attempt is answered: the client becomes ready.
+        client
+            .wait_ready()
+            .await
+            .expect("ready after the failed handshake");
+        assert!(client.is_connected());
         client.disconnect().await;
     });
 }

@@ -31,7 +31,10 @@ fn a_thirty_second_ringtone_takes_thirty_virtual_seconds() {
             .expect("dial");
         let t0 = rt.now();
         let play = call
-            .play_async(PlayParams::new([Media::ringtone("us", Some(30.0))]))
+            .play_async(PlayParams::new([Media::ringtone(
+                "us",
+                Some(Duration::from_secs(30)),
+            )]))
             .await
             .expect("play");
         assert!(play.pause().await.expect("pause").successful);

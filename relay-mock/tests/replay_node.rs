@@ -3,6 +3,7 @@
 //! frames must match Node's (ids mapped, `agent` excepted).
 #![allow(clippy::disallowed_methods)]
 
+use std::time::Duration;
 use std::time::Instant;
 
 use relay_mock::replay::{assert_replay, replay_session};
@@ -123,7 +124,7 @@ fn node_client_dials_and_controls_an_async_play() {
             }
             Event::Call(CallEvent::DialCompleted { result, .. }) if result.successful => {
                 call = result.call_id.clone();
-                let ring = PlayParams::new([Media::ringtone("us", Some(30.0))]);
+                let ring = PlayParams::new([Media::ringtone("us", Some(Duration::from_secs(30)))]);
                 play = call
                     .as_ref()
                     .and_then(|c| s.call_mut(c).and_then(|mut c| c.play(now, &ring)).ok());

@@ -155,7 +155,7 @@ mod timer;
 pub mod wire;
 
 pub use calling::{
-    CallEvent, CallInfo, CallMut, CallState, ComponentResult, DialResult, EndReason,
+    CallEvent, CallInfo, CallMut, CallState, ComponentResult, DialOutcome, EndReason,
 };
 pub use config::{Backoff, Bounds, SessionConfig};
 pub use error::Error;

@@ -2,6 +2,8 @@
 
 mod calling_common;
 
+use std::time::Duration;
+
 use calling_common::Harness;
 use relay_proto::calling::{
     AudioDirection, CallEvent, CollectDigits, CollectParams, CollectSpeech, DetectKind, DetectMode,
@@ -37,9 +39,9 @@ fn prompt_digits() {
             digits: Some(CollectDigits {
                 max: Some(4),
                 terminators: Some("#".into()),
-                digit_timeout: Some(5.0),
+                digit_timeout: Some(Duration::from_secs(5)),
             }),
-            initial_timeout: Some(10.0),
+            initial_timeout: Some(Duration::from_secs(10)),
             ..Default::default()
         },
         volume: Some(-4.0),
@@ -85,8 +87,8 @@ fn prompt_speech_with_partials() {
         media: vec![],
         collect: CollectParams {
             speech: Some(CollectSpeech {
-                end_silence_timeout: Some(1.0),
-                speech_timeout: Some(10.0),
+                end_silence_timeout: Some(Duration::from_secs(1)),
+                speech_timeout: Some(Duration::from_secs(10)),
                 language: Some("en-US".into()),
                 hints: vec!["yes".into(), "no".into()],
             }),
@@ -127,8 +129,8 @@ fn record_flow() {
         stereo: Some(false),
         format: Some(RecordFormat::Mp3),
         direction: Some(AudioDirection::Both),
-        initial_timeout: Some(5.0),
-        end_silence_timeout: Some(3.0),
+        initial_timeout: Some(Duration::from_secs(5)),
+        end_silence_timeout: Some(Duration::from_secs(3)),
         terminators: Some("#".into()),
     };
     let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
@@ -177,13 +179,13 @@ fn detect_machine_with_beep_blocking() {
     let call = h.answered_inbound("call-a");
     let params = DetectParams {
         kind: DetectKind::Machine {
-            initial_timeout: Some(5.0),
-            end_silence_timeout: Some(1.0),
-            machine_voice_threshold: Some(1.25),
+            initial_timeout: Some(Duration::from_secs(5)),
+            end_silence_timeout: Some(Duration::from_secs(1)),
+            machine_voice_threshold: Some(Duration::from_millis(1250)),
             machine_words_threshold: Some(6),
             wait_for_beep: true,
         },
-        timeout: Some(30.0),
+        timeout: Some(Duration::from_secs(30)),
     };
     let d =
         h.s.call_mut(&call)
@@ -591,7 +593,7 @@ fn node_convenience_methods() {
     let mut c = h.s.call_mut(&call).unwrap();
     let a = c.play_audio(now, "https://x/a.mp3").unwrap();
     let t = c.play_tts(now, "hi").unwrap();
-    let s = c.play_silence(now, 1.5).unwrap();
+    let s = c.play_silence(now, Duration::from_millis(1500)).unwrap();
     let r = c.play_ringtone(now, "at", None).unwrap();
     let m = c.amd(now, DetectMode::Async).unwrap();
     let f = c
@@ -643,4 +645,87 @@ fn node_convenience_methods() {
     assert_eq!(ok(&w), Some(false));
     assert_eq!(ok(&w3), Some(false));
     assert_eq!(ok(&w4), Some(true));
+}
+
+/// The builders send what the struct literals send; times go out in seconds (whole ones as
+/// integers, fractions as decimals, as the official SDK sends them); a time beyond
+/// `MAX_PARAM_DURATION` is refused before anything is sent.
+#[test]
+fn builders_and_durations_on_the_wire() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    let params = RecordParams::new()
+        .beep(true)
+        .stereo(false)
+        .format(RecordFormat::Mp3)
+        .direction(AudioDirection::Both)
+        .initial_timeout(Duration::from_secs(5))
+        .end_silence_timeout(Duration::from_millis(2500))
+        .terminators("#");
+    let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
+    h.expect_execute(
+        "calling.record",
+        with(
+            &r,
+            json!({"record":{"audio":{"beep":true,"format":"mp3","stereo":false,"direction":"both",
+                "initial_timeout":5,"end_silence_timeout":2.5,"terminators":"#"}}}),
+        ),
+    );
+
+    let prompt = PromptParams::speech()
+        .end_silence_timeout(Duration::from_secs(1))
+        .speech_timeout(Duration::from_secs(10))
+        .speech_language("en-US")
+        .initial_timeout(Duration::from_millis(500))
+        .partial_results(true)
+        .media([Media::silence(Duration::from_millis(250))]);
+    let p = h.s.call_mut(&call).unwrap().prompt(h.now, &prompt).unwrap();
+    h.expect_execute(
+        "calling.play_and_collect",
+        with(
+            &p,
+            json!({"play":[{"type":"silence","params":{"duration":0.25}}],
+                "collect":{"initial_timeout":0.5,"partial_results":true,
+                "speech":{"end_silence_timeout":1,"speech_timeout":10,"language":"en-US"}}}),
+        ),
+    );
+
+    let detect = DetectParams::digit(Some("12"))
+        .initial_timeout(Duration::from_secs(3)) // switches to machine detection
+        .machine_voice_threshold(Duration::from_millis(1250))
+        .timeout(Duration::from_secs(30));
+    let d =
+        h.s.call_mut(&call)
+            .unwrap()
+            .detect(h.now, &detect, DetectMode::Async)
+            .unwrap();
+    h.expect_execute(
+        "calling.detect",
+        with(
+            &d,
+            json!({"detect":{"type":"machine","params":{"initial_timeout":3,
+                "machine_voice_threshold":1.25}},"timeout":30}),
+        ),
+    );
+
+    let too_long = Duration::from_secs(u64::from(u32::MAX) + 1);
+    assert!(too_long > relay_proto::calling::MAX_PARAM_DURATION);
+    let refused =
+        h.s.call_mut(&call)
+            .unwrap()
+            .record(h.now, &RecordParams::new().end_silence_timeout(too_long));
+    match refused {
+        Err(relay_proto::Error::ApiMisuse(m)) => {
+            assert!(m.to_string().contains("end_silence_timeout"), "{m}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let refused =
+        h.s.call_mut(&call)
+            .unwrap()
+            .play(h.now, &PlayParams::new([Media::silence(Duration::MAX)]));
+    assert!(
+        matches!(refused, Err(relay_proto::Error::ApiMisuse(_))),
+        "{refused:?}"
+    );
 }

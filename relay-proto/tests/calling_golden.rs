@@ -4,6 +4,8 @@
 
 mod calling_common;
 
+use std::time::Duration;
+
 use calling_common::Harness;
 use relay_proto::calling::{
     CallEvent, CallState, ConnectParams, Device, DialParams, EndReason, Media, PlayParams,
@@ -39,8 +41,8 @@ fn inbound_answer_play_hangup() {
                 &PlayParams::new([
                     Media::audio("https://example.com/a.mp3"),
                     Media::tts("hello"),
-                    Media::silence(2.0),
-                    Media::ringtone("us", Some(3.4)),
+                    Media::silence(Duration::from_secs(2)),
+                    Media::ringtone("us", Some(Duration::from_millis(3400))),
                 ])
                 .with_volume(3.0),
             )
@@ -197,7 +199,7 @@ fn dial_serial_tree_wire_shape() {
     let sip = Device::Sip(SipDevice {
         from: Some("sip:alice@example.com".into()),
         to: "sip:bob@example.net".into(),
-        timeout: Some(20),
+        timeout: Some(Duration::from_secs(20)),
         headers: vec![SipHeader::new("X-My-Header", "v")],
         codecs: vec!["PCMU".into(), "OPUS".into()],
         webrtc_media: true,
@@ -209,7 +211,10 @@ fn dial_serial_tree_wire_shape() {
             &DialParams {
                 devices: vec![
                     vec![phone("+1000", "+1001")],
-                    vec![sip, phone("+1000", "+1003").with_timeout(15)],
+                    vec![
+                        sip,
+                        phone("+1000", "+1003").with_timeout(Duration::from_secs(15)),
+                    ],
                 ],
                 region: None,
             },
@@ -298,11 +303,11 @@ fn connect_nested_with_ringback_and_peer() {
         vec![Device::phone_to("+15550000003")],
         vec![
             Device::phone_to("+15550000004"),
-            Device::sip("sip:a@x", "sip:b@y").with_timeout(20),
+            Device::sip("sip:a@x", "sip:b@y").with_timeout(Duration::from_secs(20)),
         ],
-        vec![Device::phone("+15559999999", "+15550000005").with_timeout(10)],
+        vec![Device::phone("+15559999999", "+15550000005").with_timeout(Duration::from_secs(10))],
     ])
-    .with_ringback(Media::ringtone("us", Some(20.0)));
+    .with_ringback(Media::ringtone("us", Some(Duration::from_secs(20))));
     let conn =
         h.s.call_mut(&call)
             .unwrap()

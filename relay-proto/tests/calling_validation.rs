@@ -3,6 +3,8 @@
 
 mod calling_common;
 
+use std::time::Duration;
+
 use calling_common::Harness;
 use relay_proto::calling::{
     validate_send_digits, validate_volume, CollectParams, ConnectParams, DetectKind, DetectMode,
@@ -178,7 +180,7 @@ fn media_and_component_params() {
     misuse(c.play(now, &PlayParams::new([Media::audio("")])), "url");
     misuse(c.play(now, &PlayParams::new([Media::tts(" ")])), "text");
     misuse(
-        c.play(now, &PlayParams::new([Media::silence(-1.0)])),
+        c.play(now, &PlayParams::new([Media::silence(Duration::MAX)])),
         "duration",
     );
     misuse(
@@ -327,4 +329,86 @@ fn malformed_and_unknown_events() {
         relay_proto::Event::Unrecognized { event_type, .. } if event_type == "calling.call.hologram"
     )));
     assert!(h.s.call(&CallId::new("call-a")).is_some());
+}
+
+/// Every builder makes exactly the value the struct literal makes, so both send the same.
+#[test]
+fn builders_equal_their_literals() {
+    let sip = SipDevice::new("sip:a@x", "sip:b@y")
+        .timeout(Duration::from_secs(20))
+        .header("X-A", "1")
+        .codecs([relay_proto::calling::Codec::Opus])
+        .webrtc_media(true)
+        .from_name("A");
+    assert_eq!(
+        sip,
+        SipDevice {
+            from: Some("sip:a@x".into()),
+            to: "sip:b@y".into(),
+            timeout: Some(Duration::from_secs(20)),
+            headers: vec![SipHeader::new("X-A", "1")],
+            codecs: vec![relay_proto::calling::Codec::Opus],
+            webrtc_media: true,
+            from_name: Some("A".into()),
+        }
+    );
+    let phone = PhoneDevice::new("+1", "+2").timeout(Duration::from_secs(5));
+    assert_eq!(
+        Device::from(phone),
+        Device::phone("+1", "+2").with_timeout(Duration::from_secs(5))
+    );
+    let a = Device::phone_to("+3");
+    let b = Device::sip_to("sip:c@z");
+    assert_eq!(
+        ConnectParams::serial([a.clone(), b.clone()]).devices,
+        vec![vec![a.clone()], vec![b.clone()]]
+    );
+    assert_eq!(
+        ConnectParams::parallel([a.clone(), b.clone()]).devices,
+        vec![vec![a.clone(), b.clone()]]
+    );
+    assert_eq!(
+        DialParams::tree(vec![vec![a.clone()]]),
+        DialParams::single(a)
+    );
+    assert_eq!(
+        TapParams::new(TapDevice::rtp("192.0.2.1", 1234).ptime(20).rate(8000))
+            .direction(relay_proto::calling::AudioDirection::Listen),
+        TapParams {
+            direction: Some(relay_proto::calling::AudioDirection::Listen),
+            device: TapDevice::Rtp {
+                addr: "192.0.2.1".into(),
+                port: 1234,
+                codec: None,
+                ptime: Some(20),
+                rate: Some(8000),
+            },
+        }
+    );
+    // A WebSocket has no packet time: `ptime` leaves it as it was.
+    assert_eq!(TapDevice::ws("wss://t").ptime(20), TapDevice::ws("wss://t"));
+    assert_eq!(
+        ReferParams::new("sip:x@y").header("X-R", "2"),
+        ReferParams {
+            to: "sip:x@y".into(),
+            headers: vec![SipHeader::new("X-R", "2")],
+        }
+    );
+    assert_eq!(
+        FaxSendParams::new("https://d/f.pdf")
+            .identity("+1")
+            .header_info("hi"),
+        FaxSendParams {
+            document: "https://d/f.pdf".into(),
+            identity: Some("+1".into()),
+            header_info: Some("hi".into()),
+        }
+    );
+    assert_eq!(
+        DetectParams::fax(None).timeout(Duration::from_secs(9)),
+        DetectParams {
+            kind: DetectKind::Fax { tone: None },
+            timeout: Some(Duration::from_secs(9)),
+        }
+    );
 }

@@ -1,7 +1,7 @@
 //! Typed actions and live call state on both runtimes against relay-mock: `new_call` + `dial`
 //! (answered, busy, no answer), the call's synchronous state after it ended, stop after
 //! finish, a record's url before it finished, async connect (and a failed one), send digits,
-//! refer, and a component error.
+//! refer, a component error, and each action's payload as sent.
 
 mod client_support;
 
@@ -39,6 +39,14 @@ async fn new_call_answered_state_outlives_registry<R: Runtime + Clone, C: Connec
     let dialed = bounded(&rt, "dial", call.dial()).await.expect("dial");
     assert!(dialed.successful, "{dialed:?}");
     assert_eq!(dialed.call.id(), call.id(), "the same handle");
+    // Node's `event`: the dial event that decided it, with its params.
+    let event = dialed.event.as_ref().expect("the deciding event");
+    assert_eq!(event.name, "answered");
+    assert_eq!(event.payload["dial_state"], "answered");
+    assert_eq!(
+        event.payload["call"]["call_id"].as_str(),
+        call.id().map(|id| id.as_str())
+    );
     assert!(call.id().is_some());
     assert_eq!(call.state(), CallState::Answered);
     assert!(call.answered() && call.active() && !call.ended());
@@ -115,6 +123,16 @@ async fn stop_after_finish_and_component_error<R: Runtime + Clone, C: Connector>
     let play = bounded(&rt, "play", call.play_tts_async("short"))
         .await
         .expect("started");
+    // Node's `action.payload`: the execute params exactly as sent.
+    assert_eq!(
+        play.payload()["play"],
+        serde_json::json!([{"type": "tts", "params": {"text": "short"}}])
+    );
+    assert_eq!(play.payload()["control_id"], play.control_id().as_str());
+    assert_eq!(
+        play.payload()["call_id"].as_str(),
+        call.id().map(|id| id.as_str())
+    );
     let done = bounded(&rt, "wait", play.wait()).await.expect("outcome");
     assert!(done.successful);
     assert_eq!(play.state(), Some(PlayState::Finished));
@@ -162,9 +180,17 @@ async fn record_url_before_finish<R: Runtime + Clone, C: Connector>(rt: R, conn:
     let call = bounded(&rt, "dial", client.calling().dial(dial_params()))
         .await
         .expect("dial");
-    let record = bounded(&rt, "record", call.record_async(RecordParams::default()))
+    let params = RecordParams::new()
+        .beep(true)
+        .end_silence_timeout(Duration::from_secs(30));
+    let record = bounded(&rt, "record", call.record_async(params))
         .await
         .expect("started");
+    // The builder's Duration goes out in whole seconds, as Node sends it.
+    assert_eq!(
+        record.payload()["record"],
+        serde_json::json!({"audio": {"beep": true, "end_silence_timeout": 30}})
+    );
     let give_up = rt.now() + Duration::from_secs(5);
     while record.url().is_none() {
         assert!(rt.now() < give_up, "url never came");

@@ -92,7 +92,10 @@ async fn dial_play_async_controls<R: Runtime + Clone, C: Connector>(rt: R, conn:
     let play = bounded(
         &rt,
         "play_async",
-        call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])),
+        call.play_async(PlayParams::new([Media::ringtone(
+            "us",
+            Some(Duration::from_secs(30)),
+        )])),
     )
     .await
     .expect("play started");
@@ -206,7 +209,7 @@ async fn components_blocking_and_async<R: Runtime + Clone, C: Connector>(rt: R, 
     assert_eq!(collected.outcome.result(), Some("123"));
 
     let record = RecordParams {
-        end_silence_timeout: Some(0.2),
+        end_silence_timeout: Some(Duration::from_millis(200)),
         ..Default::default()
     };
     let recorded = bounded(&rt, "record", call.record(record))
@@ -406,7 +409,10 @@ async fn action_completes_without_wait<R: Runtime + Clone, C: Connector>(rt: R, 
     let play = bounded(
         &rt,
         "play_async",
-        call.play_async(PlayParams::new([Media::ringtone("us", Some(30.0))])),
+        call.play_async(PlayParams::new([Media::ringtone(
+            "us",
+            Some(Duration::from_secs(30)),
+        )])),
     )
     .await
     .expect("play started");

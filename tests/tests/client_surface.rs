@@ -156,8 +156,14 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
             .await
             .expect("the dial request itself succeeds");
         assert!(!dial.successful, "{outcome}: {dial:?}");
-        assert_eq!(dial.end_reason, Some(reason), "{outcome}");
-        assert_eq!(dial.call_id, None, "{outcome}");
+        assert_eq!(dial.outcome.end_reason, Some(reason.clone()), "{outcome}");
+        assert_eq!(dial.outcome.call_id, None, "{outcome}");
+        // Node's result: the dialed call (ended, with its reason) and the deciding event.
+        assert!(dial.call.ended(), "{outcome}: {:?}", dial.call.state());
+        assert_eq!(dial.call.end_reason(), Some(reason.clone()), "{outcome}");
+        let event = dial.event.as_ref().expect("a deciding event");
+        assert_eq!(event.name, "ended", "{outcome}");
+        assert_eq!(event.payload["end_reason"], reason.as_str(), "{outcome}");
     }
     // The convenience form reports the same as an error, and the next dial works again.
     mock.control(|c| async move { c.next("calling.dial", "busy").await })
@@ -228,7 +234,9 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     let play = bounded(
         &rt,
         "play",
-        call.play_async(PlayParams::new([Media::silence(0.1)])),
+        call.play_async(PlayParams::new([Media::silence(Duration::from_millis(
+            100,
+        ))])),
     )
     .await
     .expect("started");

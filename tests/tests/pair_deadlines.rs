@@ -102,7 +102,7 @@ fn incoming_call(p: &mut Pair, o: &mut Outcomes) -> Option<CallId> {
 }
 
 fn ringtone() -> PlayParams {
-    PlayParams::new([Media::ringtone("us", Some(30.0))])
+    PlayParams::new([Media::ringtone("us", Some(Duration::from_secs(30)))])
 }
 
 fn prompt() -> PromptParams {

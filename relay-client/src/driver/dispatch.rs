@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures_channel::oneshot;
 use relay_proto::calling::{
     CallEvent, CallInfo, CallState, ComponentResult, ConnectParams, ControlAction, ControlResult,
-    DetectMode, DetectParams, DialParams, DialResult, EndReason, FaxSendParams, PlayParams,
+    DetectMode, DetectParams, DialOutcome, DialParams, EndReason, FaxSendParams, PlayParams,
     PromptParams, RecordParams, ReferParams, TapParams,
 };
 use relay_proto::{
@@ -66,7 +66,7 @@ pub(crate) enum Command {
         params: Box<DialParams>,
         /// The cell of the call `new_call` made, kept current from the dial's events.
         cell: Option<Arc<CallCell>>,
-        reply: Reply<DialResult>,
+        reply: Reply<DialOutcome>,
     },
     Call {
         call_id: CallId,
@@ -117,7 +117,7 @@ pub(super) struct Router {
     components: BTreeMap<ControlId, (oneshot::Sender<ComponentResult>, Arc<ActionCell>)>,
     /// Records and taps whose execute response (url, source device) is still to come.
     awaiting_response: Vec<(CallId, ControlId, Arc<ActionCell>)>,
-    dials: BTreeMap<DialTag, Reply<DialResult>>,
+    dials: BTreeMap<DialTag, Reply<DialOutcome>>,
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     subscribers: Vec<Subscriber<Event>>,
@@ -270,6 +270,9 @@ impl Driver {
         match self.start(now, call_id, op) {
             Ok(control_id) => {
                 tracing::debug!(control_id = %control_id, "command started");
+                if let Some(p) = self.session.component_payload(call_id, &control_id) {
+                    slot.1.set_payload(p.clone());
+                }
                 if responds {
                     self.router.awaiting_response.push((
                         call_id.clone(),
@@ -457,6 +460,14 @@ impl Driver {
                     ClientEvent::Restored { session_id }
                 } else {
                     ClientEvent::Ready { session_id }
+                });
+            }
+            Event::AuthFailed { error } => {
+                self.router.client_event(ClientEvent::Error {
+                    error: crate::delivery::SessionFailure::AuthFailed {
+                        code: error.code,
+                        message: error.message.clone(),
+                    },
                 });
             }
             Event::Disconnected { reconnect_at } => {

@@ -372,6 +372,11 @@ impl Driver {
                 },
                 Output::Transport(TransportAction::Connect) => self.start_connect(),
                 Output::Transport(TransportAction::Close { code, reason }) => {
+                    if let Some(error) =
+                        crate::delivery::SessionFailure::from_core_close(code, &reason)
+                    {
+                        self.router.client_event(ClientEvent::Error { error });
+                    }
                     self.start_close(code, reason)
                 }
                 Output::Event(event) => self.route(event),

@@ -192,7 +192,9 @@ impl MediaPick {
         match self {
             MediaPick::Tts(t) => Media::tts(t.chars().take(16).collect::<String>()),
             MediaPick::Audio => Media::audio("https://x.invalid/a.mp3"),
-            MediaPick::Silence(n) => Media::silence(f64::from(*n) / 16.0),
+            MediaPick::Silence(n) => {
+                Media::silence(Duration::from_nanos(u64::from(*n) * 62_500_000))
+            }
             MediaPick::Ringtone => Media::ringtone("us", None),
         }
     }
@@ -494,10 +496,12 @@ impl Driver {
                 digits: Some(CollectDigits {
                     max: Some(u32::from(max % 5)),
                     terminators: Some(pick_str(&["#", "", "*#", "x"], *terminators).to_owned()),
-                    digit_timeout: Some(f64::from(*digit_timeout)),
+                    digit_timeout: Some(Duration::from_secs(u64::from(*digit_timeout))),
                 }),
                 speech: None,
-                initial_timeout: Some(f64::from(*initial_timeout)),
+                initial_timeout: Some(Duration::from_secs(u64::from(
+                    initial_timeout.unsigned_abs(),
+                ))),
                 partial_results: *partial,
             },
             volume: None,

@@ -279,9 +279,13 @@ impl CallMut<'_> {
         self.play(now, &PlayParams::new([Media::tts(text)]))
     }
 
-    /// `playSilence`: plays silence for `duration` seconds.
+    /// `playSilence`: plays silence for `duration`.
     #[must_use = "the id identifies the outcome"]
-    pub fn play_silence(&mut self, now: Instant, duration: f64) -> Result<ControlId, Error> {
+    pub fn play_silence(
+        &mut self,
+        now: Instant,
+        duration: std::time::Duration,
+    ) -> Result<ControlId, Error> {
         self.play(now, &PlayParams::new([Media::silence(duration)]))
     }
 
@@ -291,7 +295,7 @@ impl CallMut<'_> {
         &mut self,
         now: Instant,
         name: &str,
-        duration: Option<f64>,
+        duration: Option<std::time::Duration>,
     ) -> Result<ControlId, Error> {
         self.play(now, &PlayParams::new([Media::ringtone(name, duration)]))
     }

@@ -9,7 +9,7 @@ use crate::calling::components::Component;
 use crate::calling::Outbox;
 use crate::calling::{
     complete_dial, emit_finished, params, CallEvent, CallState, Calling, CallingRequest,
-    ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
+    ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialOutcome, PendingDial,
     ResultEvent,
 };
 use crate::error::{ApiMisuse, Capacity, Error};
@@ -73,6 +73,8 @@ impl Calling {
         if kind.has_control_id() {
             params.insert("control_id".into(), json!(control_id));
         }
+        let params = Value::Object(params);
+        comp.payload = Some(params.clone());
         // Added before sending, so events racing the response are applied (§6.5).
         call.components.insert(control_id.clone(), comp);
         let req = CallingRequest::Command {
@@ -80,7 +82,7 @@ impl Calling {
             control_id: control_id.clone(),
             kind,
         };
-        match out.execute(now, method, Value::Object(params), req) {
+        match out.execute(now, method, params, req) {
             Ok(_) => Ok(control_id),
             Err(e) => {
                 call.components.remove(&control_id);
@@ -185,13 +187,14 @@ impl Calling {
                         complete_dial(
                             out,
                             tag,
-                            DialResult {
+                            DialOutcome {
                                 successful: false,
                                 state: crate::calling::DialState::Failed,
                                 call_id: None,
                                 node_id: None,
                                 end_reason: None,
                                 error: Some(e),
+                                event: None,
                             },
                         );
                     }

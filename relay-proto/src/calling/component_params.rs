@@ -1,10 +1,12 @@
 //! Component parameters: play, collect, record, detect, fax, tap and refer, with their
 //! validation and wire shapes (PROTOCOL.md §4.6–4.13).
 
+use std::time::Duration;
+
 use serde_json::{json, Map, Value};
 
 use crate::calling::params::{
-    headers_wire, misuse, non_empty, non_negative, num, validate_volume, Media, SipHeader,
+    headers_wire, misuse, non_empty, num, secs, validate_volume, Media, SipHeader,
 };
 use crate::calling::states::{Codec, DeviceType};
 use crate::error::Error;
@@ -68,17 +70,17 @@ pub struct CollectDigits {
     pub max: Option<u32>,
     /// Digits that end collection, e.g. `#`.
     pub terminators: Option<String>,
-    /// Seconds allowed between digits.
-    pub digit_timeout: Option<f64>,
+    /// Time allowed between digits (sent in seconds).
+    pub digit_timeout: Option<Duration>,
 }
 
 /// Speech collection settings.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CollectSpeech {
-    /// Seconds of silence that end the utterance.
-    pub end_silence_timeout: Option<f64>,
-    /// Maximum seconds of speech.
-    pub speech_timeout: Option<f64>,
+    /// Silence that ends the utterance (sent in seconds).
+    pub end_silence_timeout: Option<Duration>,
+    /// Longest speech (sent in seconds).
+    pub speech_timeout: Option<Duration>,
     /// Language, e.g. `en-US`.
     pub language: Option<String>,
     /// Expected phrases.
@@ -92,8 +94,8 @@ pub struct CollectParams {
     pub digits: Option<CollectDigits>,
     /// Collect speech.
     pub speech: Option<CollectSpeech>,
-    /// Seconds to wait for the start of input.
-    pub initial_timeout: Option<f64>,
+    /// Time to wait for the start of input (sent in seconds; not sent when zero).
+    pub initial_timeout: Option<Duration>,
     /// Ask for partial results (reported as progress, never as completion).
     pub partial_results: bool,
 }
@@ -104,9 +106,11 @@ impl CollectParams {
             return Err(misuse("collect", "needs `digits`, `speech` or both"));
         }
         let mut c = Map::new();
-        non_negative("collect `initial_timeout`", self.initial_timeout)?;
-        if let Some(t) = self.initial_timeout.filter(|t| *t > 0.0) {
-            c.insert("initial_timeout".into(), num(t));
+        if let Some(t) = self.initial_timeout.filter(|t| !t.is_zero()) {
+            c.insert(
+                "initial_timeout".into(),
+                secs("collect `initial_timeout`", t)?,
+            );
         }
         if self.partial_results {
             c.insert("partial_results".into(), Value::Bool(true));
@@ -130,24 +134,23 @@ impl CollectParams {
                     dm.insert("terminators".into(), Value::from(t.clone()));
                 }
             }
-            non_negative("collect `digits.digit_timeout`", d.digit_timeout)?;
             if let Some(t) = d.digit_timeout {
-                dm.insert("digit_timeout".into(), num(t));
+                dm.insert(
+                    "digit_timeout".into(),
+                    secs("collect `digits.digit_timeout`", t)?,
+                );
             }
             c.insert("digits".into(), Value::Object(dm));
         }
         if let Some(s) = &self.speech {
             let mut sm = Map::new();
-            non_negative(
-                "collect `speech.end_silence_timeout`",
-                s.end_silence_timeout,
-            )?;
-            non_negative("collect `speech.speech_timeout`", s.speech_timeout)?;
             if let Some(t) = s.end_silence_timeout {
-                sm.insert("end_silence_timeout".into(), num(t));
+                let t = secs("collect `speech.end_silence_timeout`", t)?;
+                sm.insert("end_silence_timeout".into(), t);
             }
             if let Some(t) = s.speech_timeout {
-                sm.insert("speech_timeout".into(), num(t));
+                let t = secs("collect `speech.speech_timeout`", t)?;
+                sm.insert("speech_timeout".into(), t);
             }
             if let Some(l) = &s.language {
                 sm.insert("language".into(), Value::from(l.clone()));
@@ -207,18 +210,42 @@ impl PromptParams {
         self
     }
 
-    /// Time allowed between digits.
-    pub fn digit_timeout(mut self, timeout: std::time::Duration) -> Self {
+    /// Time allowed between digits (collects digits if it did not yet).
+    pub fn digit_timeout(mut self, timeout: Duration) -> Self {
         self.collect
             .digits
             .get_or_insert_with(Default::default)
-            .digit_timeout = Some(timeout.as_secs_f64());
+            .digit_timeout = Some(timeout);
         self
     }
 
     /// Time to wait for the start of input.
-    pub fn initial_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.collect.initial_timeout = Some(timeout.as_secs_f64());
+    pub fn initial_timeout(mut self, timeout: Duration) -> Self {
+        self.collect.initial_timeout = Some(timeout);
+        self
+    }
+
+    /// Silence that ends the utterance (collects speech if it did not yet).
+    pub fn end_silence_timeout(mut self, timeout: Duration) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .end_silence_timeout = Some(timeout);
+        self
+    }
+
+    /// Longest speech (collects speech if it did not yet).
+    pub fn speech_timeout(mut self, timeout: Duration) -> Self {
+        self.collect
+            .speech
+            .get_or_insert_with(Default::default)
+            .speech_timeout = Some(timeout);
+        self
+    }
+
+    /// Asks for partial results (reported as progress, never as completion).
+    pub fn partial_results(mut self, partial_results: bool) -> Self {
+        self.collect.partial_results = partial_results;
         self
     }
 
@@ -304,15 +331,69 @@ pub struct RecordParams {
     pub format: Option<RecordFormat>,
     /// Which audio.
     pub direction: Option<AudioDirection>,
-    /// Seconds to wait for the start of audio.
-    pub initial_timeout: Option<f64>,
-    /// Seconds of silence that end the recording.
-    pub end_silence_timeout: Option<f64>,
+    /// Time to wait for the start of audio (sent in seconds).
+    pub initial_timeout: Option<Duration>,
+    /// Silence that ends the recording (sent in seconds).
+    pub end_silence_timeout: Option<Duration>,
     /// Digits that end the recording.
     pub terminators: Option<String>,
 }
 
+/// A recording built step by step (every setting the server's default when not set):
+///
+/// ```
+/// use std::time::Duration;
+/// use relay_proto::calling::{AudioDirection, RecordFormat, RecordParams};
+///
+/// let voicemail = RecordParams::new()
+///     .beep(true)
+///     .format(RecordFormat::Wav)
+///     .direction(AudioDirection::Speak)
+///     .end_silence_timeout(Duration::from_secs(3))
+///     .terminators("#");
+/// assert_eq!(voicemail.end_silence_timeout, Some(Duration::from_secs(3)));
+/// ```
 impl RecordParams {
+    /// A recording with the server's settings.
+    pub fn new() -> Self {
+        RecordParams::default()
+    }
+    /// Plays a beep first.
+    pub fn beep(mut self, beep: bool) -> Self {
+        self.beep = Some(beep);
+        self
+    }
+    /// Records in stereo.
+    pub fn stereo(mut self, stereo: bool) -> Self {
+        self.stereo = Some(stereo);
+        self
+    }
+    /// The file format.
+    pub fn format(mut self, format: RecordFormat) -> Self {
+        self.format = Some(format);
+        self
+    }
+    /// Which audio to record.
+    pub fn direction(mut self, direction: AudioDirection) -> Self {
+        self.direction = Some(direction);
+        self
+    }
+    /// Time to wait for the start of audio.
+    pub fn initial_timeout(mut self, timeout: Duration) -> Self {
+        self.initial_timeout = Some(timeout);
+        self
+    }
+    /// Silence that ends the recording.
+    pub fn end_silence_timeout(mut self, timeout: Duration) -> Self {
+        self.end_silence_timeout = Some(timeout);
+        self
+    }
+    /// Digits that end the recording (`0-9`, `*`, `#`; checked when it starts).
+    pub fn terminators(mut self, terminators: impl Into<String>) -> Self {
+        self.terminators = Some(terminators.into());
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         let mut a = Map::new();
         if let Some(b) = self.beep {
@@ -331,13 +412,15 @@ impl RecordParams {
         if let Some(d) = self.direction {
             a.insert("direction".into(), Value::from(d.as_str()));
         }
-        non_negative("record `initial_timeout`", self.initial_timeout)?;
-        non_negative("record `end_silence_timeout`", self.end_silence_timeout)?;
         if let Some(t) = self.initial_timeout {
-            a.insert("initial_timeout".into(), num(t));
+            a.insert(
+                "initial_timeout".into(),
+                secs("record `initial_timeout`", t)?,
+            );
         }
         if let Some(t) = self.end_silence_timeout {
-            a.insert("end_silence_timeout".into(), num(t));
+            let t = secs("record `end_silence_timeout`", t)?;
+            a.insert("end_silence_timeout".into(), t);
         }
         if let Some(t) = &self.terminators {
             if let Some(bad) = t.chars().find(|c| !"0123456789*#".contains(*c)) {
@@ -370,12 +453,12 @@ pub enum FaxTone {
 pub enum DetectKind {
     /// Answering machine detection.
     Machine {
-        /// Seconds to wait for the first sound.
-        initial_timeout: Option<f64>,
-        /// Seconds of silence ending a greeting.
-        end_silence_timeout: Option<f64>,
-        /// Seconds of speech above which it is a machine.
-        machine_voice_threshold: Option<f64>,
+        /// Time to wait for the first sound (sent in seconds).
+        initial_timeout: Option<Duration>,
+        /// Silence that ends a greeting (sent in seconds).
+        end_silence_timeout: Option<Duration>,
+        /// Speech longer than this is a machine (sent in seconds).
+        machine_voice_threshold: Option<Duration>,
         /// Words above which it is a machine.
         machine_words_threshold: Option<u32>,
         /// After `MACHINE`, wait for the beep (`READY`). Blocking mode handles it client-side;
@@ -445,13 +528,34 @@ impl DetectMode {
     }
 }
 
+/// The settings of [`DetectKind::Machine`], borrowed for the builder methods.
+struct MachineSettings<'a> {
+    initial_timeout: &'a mut Option<Duration>,
+    end_silence_timeout: &'a mut Option<Duration>,
+    machine_voice_threshold: &'a mut Option<Duration>,
+    machine_words_threshold: &'a mut Option<u32>,
+    wait_for_beep: &'a mut bool,
+}
+
 /// What [`CallMut::detect`](crate::calling::CallMut::detect) detects.
+///
+/// ```
+/// use std::time::Duration;
+/// use relay_proto::calling::{DetectKind, DetectParams};
+///
+/// let amd = DetectParams::machine()
+///     .initial_timeout(Duration::from_secs(5))
+///     .machine_words_threshold(6)
+///     .wait_for_beep(true)
+///     .timeout(Duration::from_secs(45));
+/// assert!(matches!(amd.kind, DetectKind::Machine { wait_for_beep: true, .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectParams {
     /// Detector and its settings.
     pub kind: DetectKind,
-    /// Overall timeout in seconds (server default when unset).
-    pub timeout: Option<f64>,
+    /// Overall timeout (server default when unset; sent in seconds, not sent when zero).
+    pub timeout: Option<Duration>,
 }
 
 impl DetectParams {
@@ -468,10 +572,74 @@ impl DetectParams {
         DetectParams::new(DetectKind::machine())
     }
 
+    /// Fax tone detection: `tone`, or any tone when `None` (`detectFax`).
+    pub fn fax(tone: Option<FaxTone>) -> Self {
+        DetectParams::new(DetectKind::Fax { tone })
+    }
+
+    /// DTMF detection: these `digits`, or all when `None` (`detectDigit`).
+    pub fn digit(digits: Option<&str>) -> Self {
+        DetectParams::new(DetectKind::Digit {
+            digits: digits.map(str::to_owned),
+        })
+    }
+
     /// The overall detection timeout.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.timeout = Some(timeout.as_secs_f64());
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
+    }
+
+    /// Changes the machine detector's settings, switching to machine detection first if
+    /// this detects something else.
+    fn set_machine(mut self, set: impl FnOnce(MachineSettings<'_>)) -> Self {
+        if !matches!(self.kind, DetectKind::Machine { .. }) {
+            self.kind = DetectKind::machine();
+        }
+        if let DetectKind::Machine {
+            initial_timeout,
+            end_silence_timeout,
+            machine_voice_threshold,
+            machine_words_threshold,
+            wait_for_beep,
+        } = &mut self.kind
+        {
+            set(MachineSettings {
+                initial_timeout,
+                end_silence_timeout,
+                machine_voice_threshold,
+                machine_words_threshold,
+                wait_for_beep,
+            });
+        }
+        self
+    }
+
+    /// Machine detection: time to wait for the first sound (switches to machine detection).
+    pub fn initial_timeout(self, timeout: Duration) -> Self {
+        self.set_machine(|m| *m.initial_timeout = Some(timeout))
+    }
+
+    /// Machine detection: silence that ends a greeting (switches to machine detection).
+    pub fn end_silence_timeout(self, timeout: Duration) -> Self {
+        self.set_machine(|m| *m.end_silence_timeout = Some(timeout))
+    }
+
+    /// Machine detection: speech longer than this is a machine (switches to machine
+    /// detection).
+    pub fn machine_voice_threshold(self, threshold: Duration) -> Self {
+        self.set_machine(|m| *m.machine_voice_threshold = Some(threshold))
+    }
+
+    /// Machine detection: more words than this is a machine (switches to machine detection).
+    pub fn machine_words_threshold(self, words: u32) -> Self {
+        self.set_machine(|m| *m.machine_words_threshold = Some(words))
+    }
+
+    /// Machine detection: after `MACHINE`, wait for the beep (switches to machine
+    /// detection).
+    pub fn wait_for_beep(self, wait: bool) -> Self {
+        self.set_machine(|m| *m.wait_for_beep = wait)
     }
 
     pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
@@ -489,9 +657,8 @@ impl DetectParams {
                     ("end_silence_timeout", end_silence_timeout),
                     ("machine_voice_threshold", machine_voice_threshold),
                 ] {
-                    non_negative(&format!("detect `{k}`"), *v)?;
                     if let Some(v) = v {
-                        p.insert(k.into(), num(*v));
+                        p.insert(k.into(), secs(&format!("detect `{k}`"), *v)?);
                     }
                 }
                 if let Some(w) = machine_words_threshold {
@@ -530,9 +697,8 @@ impl DetectParams {
             "detect".into(),
             json!({"type": self.kind.type_str(), "params": p}),
         );
-        non_negative("detect `timeout`", self.timeout)?;
-        if let Some(t) = self.timeout.filter(|t| *t > 0.0) {
-            m.insert("timeout".into(), num(t));
+        if let Some(t) = self.timeout.filter(|t| !t.is_zero()) {
+            m.insert("timeout".into(), secs("detect `timeout`", t)?);
         }
         Ok(m)
     }
@@ -550,6 +716,24 @@ pub struct FaxSendParams {
 }
 
 impl FaxSendParams {
+    /// Sends the document at `document` (a PDF or TIFF URL).
+    pub fn new(document: impl Into<String>) -> Self {
+        FaxSendParams {
+            document: document.into(),
+            ..FaxSendParams::default()
+        }
+    }
+    /// Our fax identity (number).
+    pub fn identity(mut self, identity: impl Into<String>) -> Self {
+        self.identity = Some(identity.into());
+        self
+    }
+    /// Text for the page header.
+    pub fn header_info(mut self, header_info: impl Into<String>) -> Self {
+        self.header_info = Some(header_info.into());
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         non_empty("fax `document`", &self.document)?;
         let mut m = Map::new();
@@ -592,7 +776,57 @@ pub enum TapDevice {
     },
 }
 
+impl TapDevice {
+    /// RTP to `addr`:`port` with the server's codec, packet time and rate.
+    pub fn rtp(addr: impl Into<String>, port: u16) -> Self {
+        TapDevice::Rtp {
+            addr: addr.into(),
+            port,
+            codec: None,
+            ptime: None,
+            rate: None,
+        }
+    }
+    /// A WebSocket at `uri` (`ws://` or `wss://`) with the server's codec and rate.
+    pub fn ws(uri: impl Into<String>) -> Self {
+        TapDevice::Ws {
+            uri: uri.into(),
+            codec: None,
+            rate: None,
+        }
+    }
+    /// The codec.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        match &mut self {
+            TapDevice::Rtp { codec: c, .. } | TapDevice::Ws { codec: c, .. } => *c = Some(codec),
+        }
+        self
+    }
+    /// The sample rate.
+    pub fn rate(mut self, rate: u32) -> Self {
+        match &mut self {
+            TapDevice::Rtp { rate: r, .. } | TapDevice::Ws { rate: r, .. } => *r = Some(rate),
+        }
+        self
+    }
+    /// The RTP packet time in milliseconds; a WebSocket has none, so it is left unchanged.
+    pub fn ptime(mut self, ms: u32) -> Self {
+        if let TapDevice::Rtp { ptime, .. } = &mut self {
+            *ptime = Some(ms);
+        }
+        self
+    }
+}
+
 /// What [`CallMut::tap`](crate::calling::CallMut::tap) taps.
+///
+/// ```
+/// use relay_proto::calling::{AudioDirection, Codec, TapDevice, TapParams};
+///
+/// let tap = TapParams::new(TapDevice::rtp("192.0.2.10", 1234).codec(Codec::Pcmu).ptime(20))
+///     .direction(AudioDirection::Both);
+/// assert_eq!(tap.direction, Some(AudioDirection::Both));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TapParams {
     /// Which audio (server default when unset).
@@ -602,6 +836,19 @@ pub struct TapParams {
 }
 
 impl TapParams {
+    /// Taps the call's audio to `device`, in the server's default direction.
+    pub fn new(device: TapDevice) -> Self {
+        TapParams {
+            direction: None,
+            device,
+        }
+    }
+    /// Which audio to tap.
+    pub fn direction(mut self, direction: AudioDirection) -> Self {
+        self.direction = Some(direction);
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         let mut tp = Map::new();
         if let Some(d) = self.direction {
@@ -668,6 +915,19 @@ pub struct ReferParams {
 }
 
 impl ReferParams {
+    /// Transfers to the SIP URI `to` (`sip:` or `sips:`; checked when it is sent).
+    pub fn new(to: impl Into<String>) -> Self {
+        ReferParams {
+            to: to.into(),
+            headers: Vec::new(),
+        }
+    }
+    /// Adds a custom `X-` header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(SipHeader::new(name, value));
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
         if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
             return Err(misuse(

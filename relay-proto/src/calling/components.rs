@@ -46,6 +46,8 @@ pub(crate) struct Component {
     pub wait_states: Vec<CallState>,
     /// Set when a blocking detect completed early: the caller must stop the detector.
     pub stop_detector: bool,
+    /// The execute params as sent (Node's `action.payload`); `None` when nothing was sent.
+    pub payload: Option<Value>,
 }
 
 fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
@@ -88,6 +90,7 @@ impl Component {
             detect: None,
             wait_states: Vec::new(),
             stop_detector: false,
+            payload: None,
         }
     }
 

@@ -34,7 +34,7 @@ use serde_json::json;
 
 use crate::calling::Outbox;
 use crate::calling::{
-    complete_dial, emit_finished, CallEvent, Calling, CallingRequest, DialResult, ResultEvent,
+    complete_dial, emit_finished, CallEvent, Calling, CallingRequest, DialOutcome, ResultEvent,
 };
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
@@ -195,13 +195,14 @@ impl Calling {
         complete_dial(
             out,
             tag,
-            DialResult {
+            DialOutcome {
                 successful: false,
                 state: "failed".into(),
                 call_id: None,
                 node_id: None,
                 end_reason: None,
                 error: Some(RequestError::Lost),
+                event: None,
             },
         );
     }

@@ -93,7 +93,7 @@ pub use kinds::{ComponentKind, ControlAction, KindSpec};
 pub use params::{
     validate_send_digits, validate_volume, Audio, ConnectParams, Device, DeviceTree, DialParams,
     InvalidVolume, Media, PhoneDevice, Ringtone, SipDevice, SipHeader, Tts, Volume,
-    DEFAULT_DEVICE_TIMEOUT, SEND_DIGITS_CHARSET,
+    DEFAULT_DEVICE_TIMEOUT, MAX_PARAM_DURATION, SEND_DIGITS_CHARSET,
 };
 pub use states::{
     Codec, CollectResultType, ComponentState, ConnectState, DetectEvent, DetectType, DeviceType,
@@ -102,7 +102,7 @@ pub use states::{
 };
 pub use types::{
     AnswerOutcome, AnswerResult, CallEvent, CollectProgress, ComponentOutcome, ComponentResult,
-    ConnectOutcome, ConnectResult, ControlResult, DetectOutcome, DetectResult, DialResult,
+    ConnectOutcome, ConnectResult, ControlResult, DetectOutcome, DetectResult, DialOutcome,
     DisconnectOutcome, DisconnectResult, FaxOutcome, FaxResult, HangupOutcome, HangupResult,
     KindOutcome, PassOutcome, PassResult, PlayOutcome, PlayResult, PromptInput, PromptOutcome,
     PromptResult, RecordOutcome, RecordResult, ReferOutcome, ReferResult, ResultEvent,
@@ -188,6 +188,19 @@ impl Calling {
             .map(|c| &c.result)
     }
 
+    pub(crate) fn component_payload(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&Value> {
+        self.calls
+            .get(call_id)?
+            .components
+            .get(control_id)?
+            .payload
+            .as_ref()
+    }
+
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
         self.calls.values().map(|c| &c.info)
     }
@@ -232,7 +245,7 @@ impl Calling {
         match payload {
             CallingPayload::Receive(r) => self.on_receive(out, r),
             CallingPayload::State(s) => self.on_state(out, s, p),
-            CallingPayload::Dial(d) => self.on_dial(out, d),
+            CallingPayload::Dial(d) => self.on_dial(out, d, p),
             CallingPayload::Connect(c) => self.on_connect(out, c, p),
             CallingPayload::Refer(r) => self.on_refer(out, r, p),
             CallingPayload::Play(x) => {
@@ -446,13 +459,17 @@ impl Calling {
                     complete_dial(
                         out,
                         t,
-                        DialResult {
+                        DialOutcome {
                             successful: false,
                             state: DialState::Ended,
                             call_id: None,
                             node_id: None,
                             end_reason,
                             error: None,
+                            event: Some(ResultEvent {
+                                name: CallState::Ended.as_str().to_owned(),
+                                payload: raw.to_value(),
+                            }),
                         },
                     );
                 }
@@ -505,7 +522,12 @@ impl Calling {
         self.gone_set.contains(id)
     }
 
-    fn on_dial(&mut self, out: &mut dyn Outbox, d: DialPayload) -> Result<(), Error> {
+    fn on_dial(
+        &mut self,
+        out: &mut dyn Outbox,
+        d: DialPayload,
+        raw: &(impl EventParams + ?Sized),
+    ) -> Result<(), Error> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
@@ -550,13 +572,14 @@ impl Calling {
                 complete_dial(
                     out,
                     d.tag,
-                    DialResult {
+                    DialOutcome {
                         successful: true,
                         state: DialState::Answered,
                         call_id: Some(w.call_id),
                         node_id: w.node_id,
                         end_reason: None,
                         error: None,
+                        event: Some(dial_event(&DialState::Answered, raw)),
                     },
                 );
             }
@@ -565,13 +588,14 @@ impl Calling {
                 complete_dial(
                     out,
                     d.tag,
-                    DialResult {
+                    DialOutcome {
                         successful: false,
                         state: DialState::Failed,
                         call_id: None,
                         node_id: None,
                         end_reason: None,
                         error: None,
+                        event: Some(dial_event(&DialState::Failed, raw)),
                     },
                 );
             }
@@ -776,13 +800,14 @@ impl Calling {
             complete_dial(
                 out,
                 tag,
-                DialResult {
+                DialOutcome {
                     successful: false,
                     state: DialState::Failed,
                     call_id: None,
                     node_id: None,
                     end_reason: None,
                     error: Some(RequestError::SessionStopped),
+                    event: None,
                 },
             );
         }
@@ -799,7 +824,15 @@ fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, 
     });
 }
 
-fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialResult) {
+/// A dial's deciding event (Node's `DialResult.event`): named by its `dial_state`.
+fn dial_event(state: &DialState, raw: &(impl EventParams + ?Sized)) -> ResultEvent {
+    ResultEvent {
+        name: state.as_str().to_owned(),
+        payload: raw.to_value(),
+    }
+}
+
+fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialOutcome) {
     tracing::debug!(tag = %tag, ok = result.successful, state = %result.state, "dial completed");
     out.emit(CallEvent::DialCompleted { tag, result });
 }

@@ -4,6 +4,8 @@
 //! Every `to_wire`/`*_wire` function validates first and never modifies the caller's value
 //! (the official SDK mutates its inputs: bug 26).
 
+use std::time::Duration;
+
 use serde_json::{json, Map, Value};
 
 use crate::calling::events::DeviceInfo;
@@ -12,6 +14,11 @@ use crate::error::Error;
 
 /// Default device timeout in seconds (PROTOCOL.md §4.1).
 pub const DEFAULT_DEVICE_TIMEOUT: u32 = 30;
+
+/// The longest time a parameter may carry (`u32::MAX` seconds); a longer [`Duration`] is
+/// refused with [`ApiMisuse::InvalidParameter`](crate::error::ApiMisuse::InvalidParameter)
+/// before anything is sent.
+pub const MAX_PARAM_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Characters `send_digits` accepts: DTMF digits, `w` (0.5 s pause) and `W` (1 s pause).
 pub const SEND_DIGITS_CHARSET: &str = "1234567890*#ABCDwW";
@@ -29,14 +36,19 @@ pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
     }
 }
 
-pub(crate) fn non_negative(what: &str, v: Option<f64>) -> Result<(), Error> {
-    match v {
-        Some(x) if !x.is_finite() || x < 0.0 => Err(misuse(
+/// A time on the wire: seconds as a JSON number (`30`, `0.5`), exactly as the official SDK
+/// sends them; longer than [`MAX_PARAM_DURATION`] is refused.
+pub(crate) fn secs(what: &str, d: Duration) -> Result<Value, Error> {
+    if d > MAX_PARAM_DURATION {
+        return Err(misuse(
             what,
-            format!("must be a finite number >= 0, got {x}"),
-        )),
-        _ => Ok(()),
+            format!(
+                "must be at most {} seconds, got {d:?}",
+                MAX_PARAM_DURATION.as_secs()
+            ),
+        ));
     }
+    Ok(num(d.as_secs_f64()))
 }
 
 pub(crate) fn num(v: f64) -> Value {
@@ -142,8 +154,8 @@ pub struct PhoneDevice {
     pub from: Option<String>,
     /// Number to call (`to_number`).
     pub to: String,
-    /// Ring timeout in seconds (default 30; connect defaults it from the call).
-    pub timeout: Option<u32>,
+    /// Ring timeout (default 30 s; connect defaults it from the call). Sent in seconds.
+    pub timeout: Option<Duration>,
 }
 
 /// A SIP endpoint.
@@ -153,8 +165,8 @@ pub struct SipDevice {
     pub from: Option<String>,
     /// URI to call.
     pub to: String,
-    /// Ring timeout in seconds (default 30).
-    pub timeout: Option<u32>,
+    /// Ring timeout (default 30 s). Sent in seconds.
+    pub timeout: Option<Duration>,
     /// Custom `X-` headers.
     pub headers: Vec<SipHeader>,
     /// Codecs (`PCMU`, `PCMA`, `OPUS`, `G729`, `G722`, `VP8`, `H264`).
@@ -163,6 +175,89 @@ pub struct SipDevice {
     pub webrtc_media: bool,
     /// Caller display name.
     pub from_name: Option<String>,
+}
+
+impl PhoneDevice {
+    /// Calls `to` from `from` with the default ring timeout.
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
+        PhoneDevice {
+            from: Some(from.into()),
+            to: to.into(),
+            timeout: None,
+        }
+    }
+    /// Sets the ring timeout (sent in seconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// A SIP device built step by step:
+///
+/// ```
+/// use std::time::Duration;
+/// use relay_proto::calling::{Codec, Device, DialParams, SipDevice};
+///
+/// let office = SipDevice::new("sip:me@example.com", "sip:desk@example.com")
+///     .timeout(Duration::from_secs(20))
+///     .header("X-Account", "42")
+///     .codecs([Codec::Opus, Codec::Pcmu])
+///     .from_name("Front desk");
+/// let dial = DialParams::single(office);
+/// assert!(matches!(&dial.devices[0][0], Device::Sip(s) if s.headers.len() == 1));
+/// ```
+impl SipDevice {
+    /// Calls `to` from `from` with the default ring timeout.
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
+        SipDevice {
+            from: Some(from.into()),
+            to: to.into(),
+            ..SipDevice::default()
+        }
+    }
+    /// Sets the ring timeout (sent in seconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Adds a custom `X-` header (checked when the device is used).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(SipHeader::new(name, value));
+        self
+    }
+    /// Adds custom `X-` headers.
+    pub fn headers(mut self, headers: impl IntoIterator<Item = SipHeader>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+    /// The codecs to offer, in order of preference.
+    pub fn codecs(mut self, codecs: impl IntoIterator<Item = Codec>) -> Self {
+        self.codecs = codecs.into_iter().collect();
+        self
+    }
+    /// Asks for WebRTC media.
+    pub fn webrtc_media(mut self, webrtc_media: bool) -> Self {
+        self.webrtc_media = webrtc_media;
+        self
+    }
+    /// The caller's display name.
+    pub fn from_name(mut self, from_name: impl Into<String>) -> Self {
+        self.from_name = Some(from_name.into());
+        self
+    }
+}
+
+impl From<PhoneDevice> for Device {
+    fn from(device: PhoneDevice) -> Self {
+        Device::Phone(device)
+    }
+}
+
+impl From<SipDevice> for Device {
+    fn from(device: SipDevice) -> Self {
+        Device::Sip(device)
+    }
 }
 
 /// An endpoint to dial or connect to.
@@ -211,11 +306,12 @@ impl Device {
         })
     }
 
-    /// Sets the ring timeout in seconds.
-    pub fn with_timeout(mut self, secs: u32) -> Self {
+    /// Sets the ring timeout (sent in seconds; longer than [`MAX_PARAM_DURATION`] is
+    /// refused when the device is used).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         match &mut self {
-            Device::Phone(p) => p.timeout = Some(secs),
-            Device::Sip(s) => s.timeout = Some(secs),
+            Device::Phone(p) => p.timeout = Some(timeout),
+            Device::Sip(s) => s.timeout = Some(timeout),
         }
         self
     }
@@ -248,7 +344,7 @@ impl Device {
                     return Err(misuse("phone device `from`", "must not be empty"));
                 }
                 let timeout = match p.timeout {
-                    Some(t) => Value::from(t),
+                    Some(t) => secs("phone device `timeout`", t)?,
                     None => defaults
                         .filter(|d| d.device_type == DeviceType::Phone)
                         .and_then(|_| default_param("timeout"))
@@ -274,10 +370,11 @@ impl Device {
                 let mut params = Map::new();
                 params.insert("from".into(), from);
                 params.insert("to".into(), Value::from(s.to.clone()));
-                params.insert(
-                    "timeout".into(),
-                    Value::from(s.timeout.unwrap_or(DEFAULT_DEVICE_TIMEOUT)),
-                );
+                let timeout = match s.timeout {
+                    Some(t) => secs("SIP device `timeout`", t)?,
+                    None => Value::from(DEFAULT_DEVICE_TIMEOUT),
+                };
+                params.insert("timeout".into(), timeout);
                 if !s.codecs.is_empty() {
                     let codecs = s.codecs.iter().map(|c| Value::from(c.as_str()));
                     params.insert("codecs".into(), Value::Array(codecs.collect()));
@@ -329,23 +426,30 @@ pub struct DialParams {
 
 impl DialParams {
     /// Dials one device.
-    pub fn single(device: Device) -> Self {
+    pub fn single(device: impl Into<Device>) -> Self {
         DialParams {
-            devices: vec![vec![device]],
+            devices: vec![vec![device.into()]],
             region: None,
         }
     }
     /// Tries the devices one after another.
-    pub fn serial(devices: impl IntoIterator<Item = Device>) -> Self {
+    pub fn serial<D: Into<Device>>(devices: impl IntoIterator<Item = D>) -> Self {
         DialParams {
-            devices: devices.into_iter().map(|d| vec![d]).collect(),
+            devices: devices.into_iter().map(|d| vec![d.into()]).collect(),
             region: None,
         }
     }
     /// Rings the devices at once; the first to answer wins.
-    pub fn parallel(devices: impl IntoIterator<Item = Device>) -> Self {
+    pub fn parallel<D: Into<Device>>(devices: impl IntoIterator<Item = D>) -> Self {
         DialParams {
-            devices: vec![devices.into_iter().collect()],
+            devices: vec![devices.into_iter().map(Into::into).collect()],
+            region: None,
+        }
+    }
+    /// An explicit tree: the outer list is tried in series, each inner list rings in parallel.
+    pub fn tree(devices: DeviceTree) -> Self {
+        DialParams {
+            devices,
             region: None,
         }
     }
@@ -385,11 +489,37 @@ pub struct ConnectParams {
     pub ringback: Option<Media>,
 }
 
+/// Connects in series, then in parallel, with a ringback:
+///
+/// ```
+/// use std::time::Duration;
+/// use relay_proto::calling::{ConnectParams, Device, Media};
+///
+/// let first = ConnectParams::serial([Device::phone_to("+15550001"), Device::phone_to("+15550002")])
+///     .with_ringback(Media::ringtone("us", Some(Duration::from_secs(20))));
+/// assert_eq!(first.devices.len(), 2);
+/// let race = ConnectParams::parallel([Device::phone_to("+15550001"), Device::sip_to("sip:b@example.com")]);
+/// assert_eq!(race.devices[0].len(), 2);
+/// ```
 impl ConnectParams {
     /// Connects to one device.
-    pub fn single(device: Device) -> Self {
+    pub fn single(device: impl Into<Device>) -> Self {
         ConnectParams {
-            devices: vec![vec![device]],
+            devices: vec![vec![device.into()]],
+            ringback: None,
+        }
+    }
+    /// Tries the devices one after another (Node's `connect(a, b)`).
+    pub fn serial<D: Into<Device>>(devices: impl IntoIterator<Item = D>) -> Self {
+        ConnectParams {
+            devices: devices.into_iter().map(|d| vec![d.into()]).collect(),
+            ringback: None,
+        }
+    }
+    /// Rings the devices at once; the first to answer is bridged (Node's `connect([a, b])`).
+    pub fn parallel<D: Into<Device>>(devices: impl IntoIterator<Item = D>) -> Self {
+        ConnectParams {
+            devices: vec![devices.into_iter().map(Into::into).collect()],
             ringback: None,
         }
     }
@@ -439,15 +569,15 @@ pub enum Media {
     },
     /// Silence.
     Silence {
-        /// Seconds.
-        duration: f64,
+        /// How long (sent in seconds).
+        duration: Duration,
     },
     /// A country ringtone.
     Ringtone {
         /// Country code, e.g. `us`.
         name: String,
-        /// Seconds (default: one cycle).
-        duration: Option<f64>,
+        /// How long it rings (default: one cycle; sent in seconds).
+        duration: Option<Duration>,
     },
 }
 
@@ -464,12 +594,12 @@ impl Media {
             gender: None,
         }
     }
-    /// Silence.
-    pub fn silence(duration: f64) -> Self {
+    /// Silence for `duration`.
+    pub fn silence(duration: Duration) -> Self {
         Media::Silence { duration }
     }
-    /// A ringtone.
-    pub fn ringtone(name: impl Into<String>, duration: Option<f64>) -> Self {
+    /// The ringtone of country `name`, for `duration` (one cycle when `None`).
+    pub fn ringtone(name: impl Into<String>, duration: Option<Duration>) -> Self {
         Media::Ringtone {
             name: name.into(),
             duration,
@@ -499,16 +629,15 @@ impl Media {
                 json!({"type": "tts", "params": p})
             }
             Media::Silence { duration } => {
-                non_negative("silence `duration`", Some(*duration))?;
-                json!({"type": "silence", "params": {"duration": num(*duration)}})
+                let d = secs("silence `duration`", *duration)?;
+                json!({"type": "silence", "params": {"duration": d}})
             }
             Media::Ringtone { name, duration } => {
                 non_empty("ringtone `name`", name)?;
-                non_negative("ringtone `duration`", *duration)?;
                 let mut p = Map::new();
                 p.insert("name".into(), Value::from(name.clone()));
                 if let Some(d) = duration {
-                    p.insert("duration".into(), num(*d));
+                    p.insert("duration".into(), secs("ringtone `duration`", *d)?);
                 }
                 json!({"type": "ringtone", "params": p})
             }
@@ -699,7 +828,7 @@ impl Ringtone {
     }
     /// The media item this plays.
     pub fn media(&self) -> Media {
-        Media::ringtone(self.name.clone(), self.duration.map(|d| d.as_secs_f64()))
+        Media::ringtone(self.name.clone(), self.duration)
     }
 }
 from_text!(Ringtone, name);

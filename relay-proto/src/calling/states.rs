@@ -38,7 +38,7 @@ macro_rules! component_state {
 }
 
 wire_enum! {
-    /// `dial_state` of `calling.call.dial`, and the state of a [`DialResult`](crate::DialResult).
+    /// `dial_state` of `calling.call.dial`, and the state of a [`DialOutcome`](crate::DialOutcome).
     pub open enum DialState {
         /// The legs are being dialed.
         Dialing = "dialing",

@@ -424,10 +424,11 @@ pub struct SendDigitsOutcome {
     pub state: Option<SendDigitsState>,
 }
 
-/// The outcome of a dial.
+/// The outcome of a dial as the core reports it (`relay_client::DialResult` adds the call
+/// handle).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct DialResult {
+pub struct DialOutcome {
     /// Whether a leg answered.
     pub successful: bool,
     /// `answered`, `failed`, or `ended` (single-device dial whose leg ended first).
@@ -440,6 +441,11 @@ pub struct DialResult {
     pub end_reason: Option<EndReason>,
     /// Why the dial request itself failed.
     pub error: Option<RequestError>,
+    /// The event that decided it (Node's `DialResult.event`): the `calling.call.dial` event
+    /// named by its `dial_state` (`answered`, `failed`), or the single leg's
+    /// `calling.call.state` event named `ended`; with its params as the payload. `None`
+    /// when no event decided it (the request failed, the session stopped, the dial was lost).
+    pub event: Option<ResultEvent>,
 }
 
 /// The outcome of a control (`stop`, `pause`, `resume`, `volume`).
@@ -551,7 +557,7 @@ pub enum CallEvent {
         /// The tag `dial` returned.
         tag: DialTag,
         /// The outcome.
-        result: DialResult,
+        result: DialOutcome,
     },
     /// `calling.call.connect`.
     ConnectUpdate {

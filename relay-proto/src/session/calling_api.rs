@@ -41,6 +41,13 @@ impl Session {
         self.calling.running_component(call_id, control_id)
     }
 
+    /// The params a running component was started with, as sent (Node's `action.payload`:
+    /// `node_id`, `call_id`, `control_id` and the command's own params); `None` once it
+    /// finished, or when nothing was sent (a command refused locally or answered at once).
+    pub fn component_payload(&self, call_id: &CallId, control_id: &ControlId) -> Option<&Value> {
+        self.calling.component_payload(call_id, control_id)
+    }
+
     /// Every call in the registry, in `call_id` order.
     pub fn calls(&self) -> impl Iterator<Item = &CallInfo> {
         self.calling.calls()

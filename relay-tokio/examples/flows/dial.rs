@@ -17,9 +17,16 @@ pub async fn run(env: Env) -> Outcome {
     let params = DialParams::single(Device::phone(&env.from, &env.to));
     let dial = client.calling().dial_result(params.clone()).await?;
     if !dial.successful {
-        return Err(format!("the call to {} was not answered ({})", env.to, dial.state).into());
+        return Err(format!(
+            "the call to {} was not answered ({})",
+            env.to, dial.outcome.state
+        )
+        .into());
     }
-    let id = dial.call_id.ok_or("an answered dial names its call")?;
+    let id = dial
+        .outcome
+        .call_id
+        .ok_or("an answered dial names its call")?;
     println!("{} answered the call.", env.to);
     let call = client.calling().call(id);
     call.hangup().await?;
@@ -29,6 +36,7 @@ pub async fn run(env: Env) -> Outcome {
         env.next_outcome("calling.dial", "busy").await?;
         let dial = client.calling().dial_result(params).await?;
         let reason = dial
+            .outcome
             .end_reason
             .as_ref()
             .map_or("no reason given", |r| r.as_str());

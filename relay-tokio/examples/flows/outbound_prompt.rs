@@ -8,6 +8,7 @@ use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{
     CollectDigits, CollectParams, Device, DialParams, Media, PromptParams,
 };
+use std::time::Duration;
 
 /// The flow: dial, prompt, read back, hang up.
 pub async fn run(env: Env) -> Outcome {
@@ -30,9 +31,9 @@ pub async fn run(env: Env) -> Outcome {
             digits: Some(CollectDigits {
                 max: Some(1),
                 terminators: Some("#".into()),
-                digit_timeout: Some(5.0),
+                digit_timeout: Some(Duration::from_secs(5)),
             }),
-            initial_timeout: Some(10.0),
+            initial_timeout: Some(Duration::from_secs(10)),
             ..Default::default()
         },
         ..Default::default()

@@ -25,7 +25,7 @@ pub async fn run(env: Env) -> Outcome {
         beep: Some(true),
         format: Some(RecordFormat::Mp3),
         direction: Some(AudioDirection::Both),
-        end_silence_timeout: Some(30.0),
+        end_silence_timeout: Some(Duration::from_secs(30)),
         ..Default::default()
     };
     let recording = call.record_async(params).await?;
