@@ -3,7 +3,7 @@
 //! a person or a machine answered, then run the detector in the background and watch it.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example amd`, `cargo run -p relay-async-std --example amd`).
+//! (`cargo run -p relay-tokio --example amd`, `cargo run -p relay-async-std --example async_std_amd`).
 
 use std::time::Duration;
 

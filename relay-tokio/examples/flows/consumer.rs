@@ -3,7 +3,7 @@
 //! hangs up.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example consumer`, `cargo run -p relay-async-std --example consumer`).
+//! (`cargo run -p relay-tokio --example consumer`, `cargo run -p relay-async-std --example async_std_consumer`).
 
 use super::support::{Env, Outcome};
 use relay_client::{Call, RelayConsumer};

@@ -3,7 +3,7 @@
 //! the mock a second dial is told to meet a busy line, to show how a failed dial reads.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example dial`, `cargo run -p relay-async-std --example dial`).
+//! (`cargo run -p relay-tokio --example dial`, `cargo run -p relay-async-std --example async_std_dial`).
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{Device, DialParams};

@@ -3,7 +3,7 @@
 //! "types" 123.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example ivr`, `cargo run -p relay-async-std --example ivr`).
+//! (`cargo run -p relay-tokio --example ivr`, `cargo run -p relay-async-std --example async_std_ivr`).
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{CollectDigits, CollectParams, Media, PromptParams};

@@ -2,7 +2,7 @@
 //! call a number, ask for a digit, say what was pressed, hang up.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example outbound_prompt`, `cargo run -p relay-async-std --example outbound_prompt`).
+//! (`cargo run -p relay-tokio --example outbound_prompt`, `cargo run -p relay-async-std --example async_std_outbound_prompt`).
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{

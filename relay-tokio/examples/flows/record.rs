@@ -2,7 +2,7 @@
 //! recording in the background, stop it, and print where the file is.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example record`, `cargo run -p relay-async-std --example record`).
+//! (`cargo run -p relay-tokio --example record`, `cargo run -p relay-async-std --example async_std_record`).
 
 use std::time::Duration;
 

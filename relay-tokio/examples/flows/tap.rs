@@ -3,7 +3,7 @@
 //! and print where it went.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example tap`, `cargo run -p relay-async-std --example tap`).
+//! (`cargo run -p relay-tokio --example tap`, `cargo run -p relay-async-std --example async_std_tap`).
 
 use std::time::Duration;
 
