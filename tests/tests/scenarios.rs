@@ -234,42 +234,7 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     let answered = step(&rt, "wait_for_answered", call.wait_for_answered()).await;
     assert!(answered.expect("reached").successful, "already answered");
 
-    // Two waiters watch the end of a hangup with a reason.
-    let (ending, ended, hangup) = step(&rt, "hangup_with", async {
-        futures::join!(
-            call.wait_for_ending(),
-            call.wait_for_ended(),
-            call.hangup_with(EndReason::Busy)
-        )
-    })
-    .await;
-    assert!(ending.expect("ending").successful && ended.expect("ended").successful);
-    let hangup = hangup.expect("hangup");
-    assert!(hangup.successful, "{hangup:?}");
-    assert_eq!(hangup.outcome.end_reason, Some(EndReason::Busy));
-    assert_eq!(last_sent(&mock, "calling.end").await["reason"], "busy");
-    assert!(call.ended() && call.busy() && !call.active() && !call.failed());
-    assert_eq!(
-        (call.state(), call.prev_state()),
-        (CallState::Ended, CallState::Ending)
-    );
-    assert_eq!(
-        call.info().await.expect("info"),
-        None,
-        "gone from the registry"
-    );
-    // Waiting on a call that ended does not hang (see `wait_for_after_the_end` for its result).
-    let ringing = step(
-        &rt,
-        "wait_for_ringing after the end",
-        call.wait_for_ringing(),
-    )
-    .await;
-    assert!(
-        !ringing.expect("an outcome").successful,
-        "not ringing any more"
-    );
-
+    end_with_waiters(&rt, &mock, &call).await;
     // The stream subscribed before dial() saw every state, in order, then ended.
     let states: Vec<CallState> = step(&rt, "stream end", events.by_ref().collect::<Vec<_>>())
         .await
@@ -288,6 +253,45 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     let mut seen = states.iter();
     assert!(wanted.iter().all(|w| seen.any(|s| s == w)), "{states:?}");
     client.disconnect().await;
+}
+
+/// Hangs `call` up with a reason while two waiters watch, and reads its state after the end.
+async fn end_with_waiters<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
+    // Two waiters watch the end of a hangup with a reason.
+    let (ending, ended, hangup) = step(rt, "hangup_with", async {
+        futures::join!(
+            call.wait_for_ending(),
+            call.wait_for_ended(),
+            call.hangup_with(EndReason::Busy)
+        )
+    })
+    .await;
+    assert!(ending.expect("ending").successful && ended.expect("ended").successful);
+    let hangup = hangup.expect("hangup");
+    assert!(hangup.successful, "{hangup:?}");
+    assert_eq!(hangup.outcome.end_reason, Some(EndReason::Busy));
+    assert_eq!(last_sent(mock, "calling.end").await["reason"], "busy");
+    assert!(call.ended() && call.busy() && !call.active() && !call.failed());
+    assert_eq!(
+        (call.state(), call.prev_state()),
+        (CallState::Ended, CallState::Ending)
+    );
+    assert_eq!(
+        call.info().await.expect("info"),
+        None,
+        "gone from the registry"
+    );
+    // Waiting on a call that ended does not hang (see `wait_for_after_the_end` for its result).
+    let ringing = step(
+        rt,
+        "wait_for_ringing after the end",
+        call.wait_for_ringing(),
+    )
+    .await;
+    assert!(
+        !ringing.expect("an outcome").successful,
+        "not ringing any more"
+    );
 }
 
 async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
@@ -577,57 +581,7 @@ async fn play_forms_and_state<R: Runtime + Clone, C: Connector>(rt: R, conn: C) 
         );
     }
 
-    // One playback observed mid-run through its state, controlled, stopped, never awaited.
-    let play = step(
-        &rt,
-        "play_ringtone_async",
-        call.play_ringtone_async(long_ringtone()),
-    )
-    .await;
-    let play = play.expect("started");
-    eventually(&rt, "playing", || play.state() == Some(PlayState::Playing)).await;
-    assert!(!play.is_done() && play.result().is_none());
-    assert!(
-        step(&rt, "pause", play.pause())
-            .await
-            .expect("pause")
-            .successful
-    );
-    eventually(&rt, "paused", || play.state() == Some(PlayState::Paused)).await;
-    assert!(
-        step(&rt, "resume", play.resume())
-            .await
-            .expect("resume")
-            .successful
-    );
-    eventually(&rt, "playing again", || {
-        play.state() == Some(PlayState::Playing)
-    })
-    .await;
-    assert!(
-        step(&rt, "volume", play.volume(db(-6.0)))
-            .await
-            .expect("volume")
-            .successful
-    );
-    assert_eq!(
-        last_sent(&mock, "calling.play.volume").await["volume"],
-        json!(-6)
-    );
-    assert!(
-        step(&rt, "stop", play.stop())
-            .await
-            .expect("stop")
-            .successful
-    );
-    eventually(&rt, "done without wait()", || play.is_done()).await;
-    assert_eq!(play.state(), Some(PlayState::Finished));
-    let polled = play.result().expect("a result once done");
-    assert!(polled.successful);
-    assert_eq!(
-        step(&rt, "wait", play.wait()).await.expect("outcome"),
-        polled
-    );
+    play_state_mid_run(&rt, &mock, &call).await;
     assert!(
         step(&rt, "hangup", call.hangup())
             .await
@@ -635,6 +589,61 @@ async fn play_forms_and_state<R: Runtime + Clone, C: Connector>(rt: R, conn: C) 
             .successful
     );
     client.disconnect().await;
+}
+
+/// One playback observed mid-run through its state, controlled, stopped, never awaited.
+async fn play_state_mid_run<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
+    // One playback observed mid-run through its state, controlled, stopped, never awaited.
+    let play = step(
+        rt,
+        "play_ringtone_async",
+        call.play_ringtone_async(long_ringtone()),
+    )
+    .await;
+    let play = play.expect("started");
+    eventually(rt, "playing", || play.state() == Some(PlayState::Playing)).await;
+    assert!(!play.is_done() && play.result().is_none());
+    assert!(
+        step(rt, "pause", play.pause())
+            .await
+            .expect("pause")
+            .successful
+    );
+    eventually(rt, "paused", || play.state() == Some(PlayState::Paused)).await;
+    assert!(
+        step(rt, "resume", play.resume())
+            .await
+            .expect("resume")
+            .successful
+    );
+    eventually(rt, "playing again", || {
+        play.state() == Some(PlayState::Playing)
+    })
+    .await;
+    assert!(
+        step(rt, "volume", play.volume(db(-6.0)))
+            .await
+            .expect("volume")
+            .successful
+    );
+    assert_eq!(
+        last_sent(mock, "calling.play.volume").await["volume"],
+        json!(-6)
+    );
+    assert!(
+        step(rt, "stop", play.stop())
+            .await
+            .expect("stop")
+            .successful
+    );
+    eventually(rt, "done without wait()", || play.is_done()).await;
+    assert_eq!(play.state(), Some(PlayState::Finished));
+    let polled = play.result().expect("a result once done");
+    assert!(polled.successful);
+    assert_eq!(
+        step(rt, "wait", play.wait()).await.expect("outcome"),
+        polled
+    );
 }
 
 async fn prompt_forms_and_outcomes<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
@@ -693,86 +702,8 @@ async fn prompt_forms_and_outcomes<R: Runtime + Clone, C: Connector>(rt: R, conn
             .successful
     );
 
-    let speech = PromptParams::speech()
-        .speech_language("en-US")
-        .speech_hints(["yes", "no"]);
-    let said = step(&rt, "speech", call.prompt_tts(speech, "Say something"))
-        .await
-        .expect("collected");
-    assert_eq!(said.outcome.result_type, Some(CollectResultType::Speech));
-    assert_eq!(said.outcome.result(), Some("hello world"));
-    assert!(said.outcome.confidence().is_some());
-    assert_eq!(
-        last_sent(&mock, "calling.play_and_collect").await["collect"]["speech"]["hints"],
-        json!(["yes", "no"])
-    );
-    for (outcome, kind) in [
-        ("no_input", CollectResultType::NoInput),
-        ("no_match", CollectResultType::NoMatch),
-        ("error", CollectResultType::Error),
-    ] {
-        arm(&mock, "calling.play_and_collect", outcome).await;
-        let got = step(&rt, outcome, call.prompt_tts(pin.clone(), "PIN?"))
-            .await
-            .expect("an outcome");
-        assert!(
-            !got.successful && got.outcome.result().is_none(),
-            "{outcome}: {got:?}"
-        );
-        assert_eq!(got.outcome.result_type, Some(kind), "{outcome}");
-    }
-
-    // The async forms: a prompt that plays a long ringtone, turned down, then stopped.
-    let prompt = step(
-        &rt,
-        "prompt_ringtone_async",
-        call.prompt_ringtone_async(PromptParams::digits(1), long_ringtone()),
-    )
-    .await;
-    let prompt = prompt.expect("started");
-    assert!(
-        step(&rt, "volume", prompt.volume(db(-3.0)))
-            .await
-            .expect("volume")
-            .successful
-    );
-    assert_eq!(
-        last_sent(&mock, "calling.play_and_collect.volume").await["volume"],
-        json!(-3)
-    );
-    assert!(
-        step(&rt, "stop", prompt.stop())
-            .await
-            .expect("stop")
-            .successful
-    );
-    let stopped = step(&rt, "wait", prompt.wait()).await.expect("outcome");
-    assert!(!stopped.successful && stopped.outcome.result_type == Some(CollectResultType::Error));
-    for started in [
-        step(
-            &rt,
-            "prompt_tts_async",
-            call.prompt_tts_async(PromptParams::digits(2), "Two digits"),
-        )
-        .await,
-        step(
-            &rt,
-            "prompt_audio_async",
-            call.prompt_audio_async(PromptParams::digits(2), "https://example.com/x.wav"),
-        )
-        .await,
-        step(
-            &rt,
-            "prompt_async",
-            call.prompt_async(PromptParams::digits(2).media([Media::silence(0.1)])),
-        )
-        .await,
-    ] {
-        let got = step(&rt, "wait", started.expect("started").wait())
-            .await
-            .expect("outcome");
-        assert_eq!(got.outcome.result(), Some("12"));
-    }
+    prompt_outcomes(&rt, &mock, &call).await;
+    prompt_async_forms(&rt, &mock, &call).await;
     assert!(
         step(&rt, "hangup", call.hangup())
             .await
@@ -780,6 +711,97 @@ async fn prompt_forms_and_outcomes<R: Runtime + Clone, C: Connector>(rt: R, conn
             .successful
     );
     client.disconnect().await;
+}
+
+/// The async forms of prompt, and the controls of a running prompt.
+async fn prompt_async_forms<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
+    // The async forms: a prompt that plays a long ringtone, turned down, then stopped.
+    let prompt = step(
+        rt,
+        "prompt_ringtone_async",
+        call.prompt_ringtone_async(PromptParams::digits(1), long_ringtone()),
+    )
+    .await;
+    let prompt = prompt.expect("started");
+    assert!(
+        step(rt, "volume", prompt.volume(db(-3.0)))
+            .await
+            .expect("volume")
+            .successful
+    );
+    assert_eq!(
+        last_sent(mock, "calling.play_and_collect.volume").await["volume"],
+        json!(-3)
+    );
+    assert!(
+        step(rt, "stop", prompt.stop())
+            .await
+            .expect("stop")
+            .successful
+    );
+    let stopped = step(rt, "wait", prompt.wait()).await.expect("outcome");
+    assert!(!stopped.successful && stopped.outcome.result_type == Some(CollectResultType::Error));
+    for started in [
+        step(
+            rt,
+            "prompt_tts_async",
+            call.prompt_tts_async(PromptParams::digits(2), "Two digits"),
+        )
+        .await,
+        step(
+            rt,
+            "prompt_audio_async",
+            call.prompt_audio_async(PromptParams::digits(2), "https://example.com/x.wav"),
+        )
+        .await,
+        step(
+            rt,
+            "prompt_async",
+            call.prompt_async(PromptParams::digits(2).media([Media::silence(0.1)])),
+        )
+        .await,
+    ] {
+        let got = step(rt, "wait", started.expect("started").wait())
+            .await
+            .expect("outcome");
+        assert_eq!(got.outcome.result(), Some("12"));
+    }
+}
+
+/// Speech, and the failed outcomes of a prompt.
+async fn prompt_outcomes<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
+    let speech = PromptParams::speech()
+        .speech_language("en-US")
+        .speech_hints(["yes", "no"]);
+    let said = step(rt, "speech", call.prompt_tts(speech, "Say something"))
+        .await
+        .expect("collected");
+    assert_eq!(said.outcome.result_type, Some(CollectResultType::Speech));
+    assert_eq!(said.outcome.result(), Some("hello world"));
+    assert!(said.outcome.confidence().is_some());
+    assert_eq!(
+        last_sent(mock, "calling.play_and_collect").await["collect"]["speech"]["hints"],
+        json!(["yes", "no"])
+    );
+    for (outcome, kind) in [
+        ("no_input", CollectResultType::NoInput),
+        ("no_match", CollectResultType::NoMatch),
+        ("error", CollectResultType::Error),
+    ] {
+        arm(mock, "calling.play_and_collect", outcome).await;
+        let got = step(
+            rt,
+            outcome,
+            call.prompt_tts(PromptParams::digits(3), "PIN?"),
+        )
+        .await
+        .expect("an outcome");
+        assert!(
+            !got.successful && got.outcome.result().is_none(),
+            "{outcome}: {got:?}"
+        );
+        assert_eq!(got.outcome.result_type, Some(kind), "{outcome}");
+    }
 }
 
 async fn record_forms<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
@@ -888,9 +910,67 @@ async fn answering_machine_detection<R: Runtime + Clone, C: Connector>(rt: R, co
     // The blocking form stops the detector once it has its answer.
     eventually_sent(&rt, &mock, "calling.detect.stop", 1).await;
 
+    amd_outcomes(&rt, &mock, &call).await;
+    amd_async_forms(&rt, &mock, &call).await;
+    assert!(
+        step(&rt, "hangup", call.hangup())
+            .await
+            .expect("hangup")
+            .successful
+    );
+    client.disconnect().await;
+}
+
+/// The async forms of answering-machine detection.
+async fn amd_async_forms<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
+    // The async form forwards wait_for_beep and reports every event until stopped.
+    let before = sent(mock, "calling.detect").await.len();
+    let detector = step(
+        rt,
+        "async",
+        call.detect_answering_machine_async(amd_settings(true)),
+    )
+    .await
+    .expect("started");
+    // The action exists once the core accepted the command, maybe before the frame left.
+    eventually_sent(rt, mock, "calling.detect", before + 1).await;
+    assert_eq!(
+        last_sent(mock, "calling.detect").await["detect"]["params"]["wait_for_beep"],
+        json!(true)
+    );
+    eventually(rt, "READY", || detector.state() == Some(DetectEvent::Ready)).await;
+    assert!(!detector.is_done());
+    assert!(
+        step(rt, "stop", detector.stop())
+            .await
+            .expect("stop")
+            .successful
+    );
+    let all = step(rt, "wait", detector.wait()).await.expect("outcome");
+    assert!(all.successful, "{all:?}");
+    assert_eq!(
+        all.outcome.result.as_deref(),
+        Some("MACHINE,NOT_READY,READY")
+    );
+    let amd = step(rt, "amd_async", call.amd_async(DetectMode::Async))
+        .await
+        .expect("started");
+    eventually(rt, "first event", || amd.state().is_some()).await;
+    step(rt, "stop", amd.stop()).await.expect("stop");
+    assert!(step(rt, "wait", amd.wait())
+        .await
+        .expect("outcome")
+        .outcome
+        .result
+        .is_some_and(|r| r.starts_with("MACHINE")));
+}
+
+/// The beep, each detector answer, and the deprecated forms.
+#[allow(deprecated)]
+async fn amd_outcomes<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
     // wait_for_beep: the blocking form waits for READY after MACHINE itself.
     let beep = step(
-        &rt,
+        rt,
         "wait_for_beep",
         call.detect_answering_machine(amd_settings(true)),
     )
@@ -904,16 +984,16 @@ async fn answering_machine_detection<R: Runtime + Clone, C: Connector>(rt: R, co
         (Some("MACHINE"), Some(DetectEvent::Ready))
     );
     assert_eq!(
-        last_sent(&mock, "calling.detect").await["detect"]["params"].get("wait_for_beep"),
+        last_sent(mock, "calling.detect").await["detect"]["params"].get("wait_for_beep"),
         None
     );
     for (armed, event) in [
         ("HUMAN", DetectEvent::Human),
         ("UNKNOWN", DetectEvent::Unknown),
     ] {
-        arm(&mock, "calling.detect", armed).await;
+        arm(mock, "calling.detect", armed).await;
         let got = step(
-            &rt,
+            rt,
             armed,
             call.detect_answering_machine(DetectParams::machine()),
         )
@@ -928,9 +1008,9 @@ async fn answering_machine_detection<R: Runtime + Clone, C: Connector>(rt: R, co
             (Some(armed), Some(event))
         );
     }
-    arm(&mock, "calling.detect", "HUMAN").await;
+    arm(mock, "calling.detect", "HUMAN").await;
     let human = step(
-        &rt,
+        rt,
         "detect_human",
         call.detect_human(DetectParams::machine()),
     )
@@ -940,9 +1020,9 @@ async fn answering_machine_detection<R: Runtime + Clone, C: Connector>(rt: R, co
         human.successful && human.outcome.result.as_deref() == Some("HUMAN"),
         "{human:?}"
     );
-    arm(&mock, "calling.detect", "HUMAN").await;
+    arm(mock, "calling.detect", "HUMAN").await;
     let not_machine = step(
-        &rt,
+        rt,
         "detect_machine",
         call.detect_machine(DetectParams::machine()),
     )
@@ -952,61 +1032,10 @@ async fn answering_machine_detection<R: Runtime + Clone, C: Connector>(rt: R, co
         !not_machine.successful,
         "a human is not a machine: {not_machine:?}"
     );
-    let amd = step(&rt, "amd", call.amd(DetectMode::Blocking))
+    let amd = step(rt, "amd", call.amd(DetectMode::Blocking))
         .await
         .expect("detected");
     assert_eq!(amd.outcome.result.as_deref(), Some("MACHINE"));
-
-    // The async form forwards wait_for_beep and reports every event until stopped.
-    let before = sent(&mock, "calling.detect").await.len();
-    let detector = step(
-        &rt,
-        "async",
-        call.detect_answering_machine_async(amd_settings(true)),
-    )
-    .await
-    .expect("started");
-    // The action exists once the core accepted the command, maybe before the frame left.
-    eventually_sent(&rt, &mock, "calling.detect", before + 1).await;
-    assert_eq!(
-        last_sent(&mock, "calling.detect").await["detect"]["params"]["wait_for_beep"],
-        json!(true)
-    );
-    eventually(&rt, "READY", || {
-        detector.state() == Some(DetectEvent::Ready)
-    })
-    .await;
-    assert!(!detector.is_done());
-    assert!(
-        step(&rt, "stop", detector.stop())
-            .await
-            .expect("stop")
-            .successful
-    );
-    let all = step(&rt, "wait", detector.wait()).await.expect("outcome");
-    assert!(all.successful, "{all:?}");
-    assert_eq!(
-        all.outcome.result.as_deref(),
-        Some("MACHINE,NOT_READY,READY")
-    );
-    let amd = step(&rt, "amd_async", call.amd_async(DetectMode::Async))
-        .await
-        .expect("started");
-    eventually(&rt, "first event", || amd.state().is_some()).await;
-    step(&rt, "stop", amd.stop()).await.expect("stop");
-    assert!(step(&rt, "wait", amd.wait())
-        .await
-        .expect("outcome")
-        .outcome
-        .result
-        .is_some_and(|r| r.starts_with("MACHINE")));
-    assert!(
-        step(&rt, "hangup", call.hangup())
-            .await
-            .expect("hangup")
-            .successful
-    );
-    client.disconnect().await;
 }
 
 async fn fax_and_digit_detection<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
@@ -1094,16 +1123,28 @@ async fn fax_and_digit_detection<R: Runtime + Clone, C: Connector>(rt: R, conn: 
         .expect("detected");
     assert_eq!(nine.outcome.result.as_deref(), Some("9"));
 
+    async_detectors(&rt, &call).await;
+    assert!(
+        step(&rt, "hangup", call.hangup())
+            .await
+            .expect("hangup")
+            .successful
+    );
+    client.disconnect().await;
+}
+
+/// Async detectors: one runs until its timeout, the other until stopped.
+async fn async_detectors<R: Runtime>(rt: &R, call: &Call) {
     // Async detectors: one runs until its timeout, the other until stopped.
     let short = call.detect_digit_async(
         Some("7"),
         Some(Duration::from_millis(300)),
         DetectMode::Async,
     );
-    let short = step(&rt, "detect_digit_async", short)
+    let short = step(rt, "detect_digit_async", short)
         .await
         .expect("started");
-    let timed_out = step(&rt, "ends at its timeout", short.wait())
+    let timed_out = step(rt, "ends at its timeout", short.wait())
         .await
         .expect("outcome");
     assert_eq!(
@@ -1112,30 +1153,25 @@ async fn fax_and_digit_detection<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     );
     assert_eq!(short.state(), Some(DetectEvent::Finished));
     let fax = step(
-        &rt,
+        rt,
         "detect_fax_async",
         call.detect_fax_async(Some(FaxTone::Ced), None, DetectMode::Async),
     )
     .await;
     let fax = fax.expect("started");
-    eventually(&rt, "CED", || fax.state() == Some(DetectEvent::Ced)).await;
-    assert!(
-        step(&rt, "stop", fax.stop())
-            .await
-            .expect("stop")
-            .successful
-    );
-    let heard = step(&rt, "wait", fax.wait()).await.expect("outcome");
+    eventually(rt, "CED", || fax.state() == Some(DetectEvent::Ced)).await;
+    assert!(step(rt, "stop", fax.stop()).await.expect("stop").successful);
+    let heard = step(rt, "wait", fax.wait()).await.expect("outcome");
     assert_eq!(heard.outcome.result.as_deref(), Some("CED"));
     let generic = call.detect_async(
         DetectParams::new(DetectKind::Fax { tone: None }),
         DetectMode::Blocking,
     );
-    let first = step(&rt, "detect_async blocking", generic)
+    let first = step(rt, "detect_async blocking", generic)
         .await
         .expect("started");
     assert_eq!(
-        step(&rt, "wait", first.wait())
+        step(rt, "wait", first.wait())
             .await
             .expect("outcome")
             .outcome
@@ -1143,13 +1179,6 @@ async fn fax_and_digit_detection<R: Runtime + Clone, C: Connector>(rt: R, conn: 
             .as_deref(),
         Some("CED")
     );
-    assert!(
-        step(&rt, "hangup", call.hangup())
-            .await
-            .expect("hangup")
-            .successful
-    );
-    client.disconnect().await;
 }
 
 async fn fax_send_and_receive<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
@@ -1346,11 +1375,23 @@ async fn connect_refer_and_digits<R: Runtime + Clone, C: Connector>(rt: R, conn:
     );
     assert_eq!(failed.outcome.state, Some(ConnectState::Failed));
 
+    refer_and_digits(&rt, &mock, &call).await;
+    assert!(
+        step(&rt, "hangup", call.hangup())
+            .await
+            .expect("hangup")
+            .successful
+    );
+    client.disconnect().await;
+}
+
+/// Refer (success, busy, a bad address) and DTMF (blocking, async, bad digits).
+async fn refer_and_digits<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
     let to = ReferParams {
         to: "sip:alice@example.com".into(),
         headers: Vec::new(),
     };
-    let referred = step(&rt, "refer", call.refer(to.clone()))
+    let referred = step(rt, "refer", call.refer(to.clone()))
         .await
         .expect("an outcome");
     assert!(referred.successful, "{referred:?}");
@@ -1361,11 +1402,11 @@ async fn connect_refer_and_digits<R: Runtime + Clone, C: Connector>(rt: R, conn:
         ),
         (Some(ReferState::Success), Some("202"))
     );
-    arm(&mock, "calling.refer", "busy").await;
-    let refer = step(&rt, "refer_async", call.refer_async(to))
+    arm(mock, "calling.refer", "busy").await;
+    let refer = step(rt, "refer_async", call.refer_async(to))
         .await
         .expect("started");
-    let busy = step(&rt, "wait", refer.wait()).await.expect("outcome");
+    let busy = step(rt, "wait", refer.wait()).await.expect("outcome");
     assert!(
         !busy.successful && refer.state() == Some(ReferState::Busy),
         "{busy:?}"
@@ -1379,31 +1420,24 @@ async fn connect_refer_and_digits<R: Runtime + Clone, C: Connector>(rt: R, conn:
     assert!(matches!(bad, Err(ClientError::Misuse(_))), "{bad:?}");
 
     assert!(
-        step(&rt, "send_digits", call.send_digits("12#"))
+        step(rt, "send_digits", call.send_digits("12#"))
             .await
             .expect("sent")
             .successful
     );
     assert_eq!(
-        last_sent(&mock, "calling.send_digits").await["digits"],
+        last_sent(mock, "calling.send_digits").await["digits"],
         "12#"
     );
-    let digits = step(&rt, "send_digits_async", call.send_digits_async("1w2"))
+    let digits = step(rt, "send_digits_async", call.send_digits_async("1w2"))
         .await
         .expect("started");
-    let sent_digits = step(&rt, "wait", digits.wait()).await.expect("outcome");
+    let sent_digits = step(rt, "wait", digits.wait()).await.expect("outcome");
     assert!(sent_digits.successful && digits.state() == Some(SendDigitsState::Finished));
     assert!(matches!(
         call.send_digits("xyz").await,
         Err(ClientError::Misuse(_))
     ));
-    assert!(
-        step(&rt, "hangup", call.hangup())
-            .await
-            .expect("hangup")
-            .successful
-    );
-    client.disconnect().await;
 }
 
 async fn stop_after_finish_for_every_kind<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
