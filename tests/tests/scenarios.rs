@@ -473,6 +473,21 @@ async fn taken(call: &Call, control: &client_support::Control) -> Result<String,
         .play_ringtone_async(long_ringtone())
         .await
         .map_err(|e| e.to_string())?;
+    // The caller hangs up once the play runs on the server (the control API is another
+    // connection than the call's commands, so wait for the play's first update).
+    let mut saw_ended = false;
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(CallEvent::PlayUpdate {
+                control_id, state, ..
+            }) if &control_id == play.control_id() && state == PlayState::Playing => break,
+            Ok(CallEvent::StateChanged {
+                state: CallState::Ended,
+                ..
+            }) => return Err("the call ended before the play ran".into()),
+            _ => {}
+        }
+    }
     let id = call.id().ok_or("no id")?.as_str().to_owned();
     control
         .run(move |c| async move { c.end_call(&id, "hangup").await })
@@ -480,7 +495,6 @@ async fn taken(call: &Call, control: &client_support::Control) -> Result<String,
         .map_err(|e| e.to_string())?;
     let played = play.wait().await.map_err(|e| e.to_string())?;
     // The call's stream sees the end, then ends.
-    let mut saw_ended = false;
     while let Some(event) = events.next().await {
         saw_ended |= matches!(
             event,
@@ -1286,8 +1300,11 @@ async fn tap_source_device_and_far_end<R: Runtime + Clone, C: Connector>(rt: R, 
     // A blocking tap runs until the far end hangs up.
     let id = call.id().expect("answered").as_str().to_owned();
     let control = mock.controller();
+    let taps = sent(&mock, "calling.tap").await.len();
+    // The caller hangs up once the mock has the tap request (the control API is another
+    // connection than the call's commands).
     let hang_up = async {
-        rt.sleep_until(rt.now() + Duration::from_millis(200)).await;
+        eventually_sent(&rt, &mock, "calling.tap", taps + 1).await;
         control
             .run(move |c| async move { c.end_call(&id, "hangup").await })
             .await
