@@ -2,7 +2,7 @@
 //! `detectAnsweringMachineAsync()` with a `detect.update` listener): call out, find out whether
 //! a person or a machine answered, then run the detector in the background and watch it.
 //!
-//! `cargo run -p relay-async-std --example amd` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_amd` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

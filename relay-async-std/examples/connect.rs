@@ -2,7 +2,7 @@
 //! ringback): call someone, bridge them to an agent tried one after another, then to a group
 //! rung at once while the caller hears a ringtone.
 //!
-//! `cargo run -p relay-async-std --example connect` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_connect` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

@@ -4,7 +4,7 @@
 //!
 //! `examples/support/mod.rs` for running it against the real service).
 //!
-//! `cargo run -p relay-async-std --example consumer` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_consumer` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

@@ -2,7 +2,7 @@
 //! text })`): answer, ask for a 3-digit PIN, read it back, hang up. On the mock the caller
 //! "types" 123.
 //!
-//! `cargo run -p relay-async-std --example ivr` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_ivr` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

@@ -2,7 +2,7 @@
 //! `onIncomingMessage`): send a text and follow its state changes; answer an inbound text with
 //! a reply.
 //!
-//! `cargo run -p relay-async-std --example messaging` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_messaging` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

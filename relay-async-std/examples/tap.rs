@@ -2,7 +2,7 @@
 //! `tapAction.stop()`): call out, stream the call's audio to an RTP endpoint for a moment, stop,
 //! and print where it went.
 //!
-//! `cargo run -p relay-async-std --example tap` (embedded relay-mock, no account; see
+//! `cargo run -p relay-async-std --example async_std_tap` (embedded relay-mock, no account; see
 //! relay-tokio's `examples/support/shared.rs` for running it against the real service).
 #![allow(clippy::print_stdout)]
 

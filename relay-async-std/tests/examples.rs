@@ -1,6 +1,6 @@
 //! Every example's flow (the same flows as relay-tokio's, shared through relay-client) runs
 //! on async-std against an embedded relay-mock (what `cargo run -p relay-async-std --example
-//! NAME` does without `SIGNALWIRE_*` variables).
+//! async_std_NAME` does without `SIGNALWIRE_*` variables).
 
 // Every example declares its own `support` module, as a standalone program must.
 #![allow(clippy::duplicate_mod)]

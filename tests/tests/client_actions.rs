@@ -21,9 +21,12 @@ fn dial_params() -> DialParams {
 }
 
 async fn arm(mock: &Mock, method: &str, outcome: &str) {
-    let body = format!(r#"{{"method":"{method}","outcome":"{outcome}"}}"#);
-    let (status, _) = mock.post("/__control/next", &body).await;
-    assert_eq!(status, 200, "armed {method} {outcome}");
+    let (m, o) = (method.to_owned(), outcome.to_owned());
+    let pending = mock
+        .control(move |c| async move { c.next(&m, &o).await })
+        .await
+        .unwrap_or_else(|e| panic!("arming {method} {outcome}: {e}"));
+    assert!(pending >= 1, "armed {method} {outcome}");
 }
 
 async fn new_call_answered_state_outlives_registry<R: Runtime + Clone, C: Connector>(

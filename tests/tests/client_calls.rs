@@ -5,10 +5,11 @@ mod client_support;
 
 use std::time::Duration;
 
-use client_support::{bounded, config, connect, post, until, Mock};
+use client_support::{bounded, config, connect, until, Mock};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
+use relay_mock::control::InboundCall;
 use relay_proto::calling::{
     CallEvent, CallState, CollectDigits, CollectParams, CollectResultType, ComponentKind,
     ConnectParams, DetectKind, DetectMode, DetectParams, Device, DialParams, Media, PlayParams,
@@ -18,20 +19,18 @@ use relay_proto::{Event, RequestError, StopReason};
 
 async fn consumer_answers_plays_hangs_up<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     let mock = Mock::start();
-    let http = mock.http_base.clone();
+    let control = mock.controller();
     let (report, mut reports) = mpsc::channel::<String>(16);
     let consumer = RelayConsumer::new()
         .contexts(["office"])
         .on_ready(move |_client| {
-            let http = http.clone();
+            let control = control.clone();
             async move {
-                let (status, _) = post(
-                    http,
-                    "/__control/inbound_call".into(),
-                    r#"{"context":"office","from":"+15551230001","to":"+15553210002"}"#.into(),
-                )
-                .await;
-                assert_eq!(status, 200, "inbound call injected");
+                let call = InboundCall::phone("office").between("+15551230001", "+15553210002");
+                control
+                    .run(move |c| async move { c.inbound_call(&call).await })
+                    .await
+                    .expect("inbound call injected");
             }
         })
         .on_incoming_call(move |call| {
@@ -148,13 +147,9 @@ async fn dial_busy_is_a_typed_failure<R: Runtime + Clone, C: Connector>(rt: R, c
     bounded(&rt, "ready", client.wait_ready())
         .await
         .expect("ready");
-    let (status, _) = mock
-        .post(
-            "/__control/next",
-            r#"{"method":"calling.dial","outcome":"busy"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    mock.control(|c| async move { c.next("calling.dial", "busy").await })
+        .await
+        .expect("armed");
     let err = bounded(
         &rt,
         "dial",
@@ -327,13 +322,9 @@ async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>
     )
     .await
     .expect("dial answered");
-    let (status, _) = mock
-        .post(
-            "/__control/next",
-            r#"{"method":"calling.play","outcome":"no_response"}"#,
-        )
-        .await;
-    assert_eq!(status, 200);
+    mock.control(|c| async move { c.next("calling.play", "no_response").await })
+        .await
+        .expect("armed");
     let played = bounded(&rt, "play", call.play_tts("anyone?"))
         .await
         .expect("outcome");

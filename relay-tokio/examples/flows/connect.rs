@@ -3,7 +3,7 @@
 //! rung at once while the caller hears a ringtone.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example connect`, `cargo run -p relay-async-std --example connect`).
+//! (`cargo run -p relay-tokio --example connect`, `cargo run -p relay-async-std --example async_std_connect`).
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{ConnectParams, Device, DialParams, Media};

@@ -3,7 +3,7 @@
 //! hangs up.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example consumer`, `cargo run -p relay-async-std --example consumer`).
+//! (`cargo run -p relay-tokio --example consumer`, `cargo run -p relay-async-std --example async_std_consumer`).
 
 use super::support::{Env, Outcome};
 use relay_client::{Call, RelayConsumer};
@@ -34,12 +34,7 @@ pub async fn run(env: Env) -> Outcome {
 }
 
 async fn greet(call: &Call) -> Outcome {
-    let from = call
-        .snapshot()
-        .and_then(|info| info.device.as_ref())
-        .and_then(|device| device.from())
-        .unwrap_or("an unknown number")
-        .to_owned();
+    let from = call.from().unwrap_or_else(|| "an unknown number".into());
     println!("Incoming call from {from}.");
     let answer = call.answer().await?;
     if !answer.successful {

@@ -3,10 +3,10 @@
 //! "types" 123.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example ivr`, `cargo run -p relay-async-std --example ivr`).
+//! (`cargo run -p relay-tokio --example ivr`, `cargo run -p relay-async-std --example async_std_ivr`).
 
 use super::support::{Env, Outcome};
-use relay_client::relay_proto::calling::{CollectDigits, CollectParams, Media, PromptParams};
+use relay_client::relay_proto::calling::PromptParams;
 use relay_client::{Call, RelayConsumer};
 
 /// The flow: one inbound call through the PIN menu.
@@ -39,27 +39,19 @@ async fn pin_menu(call: &Call) -> Outcome {
         return Err("Answer Error".into());
     }
     println!("Answered; asking for a PIN.");
-    let collect = PromptParams {
-        media: vec![Media::tts(
+    let prompt = call
+        .prompt_tts(
+            PromptParams::digits(3),
             "Welcome to SignalWire! Please, enter your 3 digits PIN",
-        )],
-        collect: CollectParams {
-            digits: Some(CollectDigits {
-                max: Some(3),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let prompt = call.prompt(collect).await?;
-    if prompt.successful {
-        let pin = prompt.outcome.result().unwrap_or_default().to_owned();
-        println!("The caller entered {pin}.");
-        let text = format!("You entered: {pin}. Thanks and good bye!");
-        call.play_tts(&text).await?;
-    } else {
-        println!("The caller entered nothing usable.");
+        )
+        .await?;
+    match prompt.outcome.result().filter(|_| prompt.successful) {
+        Some(pin) => {
+            println!("The caller entered the PIN {pin}.");
+            call.play_tts(format!("You entered: {pin}. Thanks and good bye!"))
+                .await?;
+        }
+        None => println!("The caller entered nothing usable."),
     }
     call.hangup().await?;
     println!("Hung up.");

@@ -3,7 +3,7 @@
 //! a reply.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example messaging`, `cargo run -p relay-async-std --example messaging`).
+//! (`cargo run -p relay-tokio --example messaging`, `cargo run -p relay-async-std --example async_std_messaging`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -2,7 +2,7 @@
 //! recording in the background, stop it, and print where the file is.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example record`, `cargo run -p relay-async-std --example record`).
+//! (`cargo run -p relay-tokio --example record`, `cargo run -p relay-async-std --example async_std_record`).
 
 use std::time::Duration;
 
@@ -31,6 +31,12 @@ pub async fn run(env: Env) -> Outcome {
     let recording = call.record_async(params).await?;
     // Do other things while recording, then stop it.
     env.sleep(Duration::from_millis(500)).await;
+    // Node's recordAction.url: known, while recording, once the server's answer to
+    // `calling.record` arrived.
+    match recording.url() {
+        Some(url) => println!("Recording to {url}."),
+        None => println!("Recording (the server has not named the file yet)."),
+    }
     recording.stop().await?;
     let result = recording.wait().await?;
     match result.outcome.url.as_deref() {

@@ -3,13 +3,13 @@
 //! and print where it went.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example tap`, `cargo run -p relay-async-std --example tap`).
+//! (`cargo run -p relay-tokio --example tap`, `cargo run -p relay-async-std --example async_std_tap`).
 
 use std::time::Duration;
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{
-    AudioDirection, Device, DialParams, TapDevice, TapParams,
+    AudioDirection, Device, DeviceInfo, DialParams, TapDevice, TapParams,
 };
 
 /// The flow: dial, tap in the background, stop, read the devices, hang up.
@@ -34,20 +34,14 @@ pub async fn run(env: Env) -> Outcome {
     };
     let tap = call.tap_async(params).await?;
     env.sleep(Duration::from_millis(300)).await;
+    // Node's tapAction.sourceDevice: known, while the tap runs, once the server's answer to
+    // `calling.tap` arrived.
+    println!(
+        "Tapping; the audio comes from {}.",
+        describe(tap.source_device().as_ref())
+    );
     tap.stop().await?;
     let result = tap.wait().await?;
-    let describe = |d: Option<&relay_client::relay_proto::calling::DeviceInfo>| {
-        d.map(|d| {
-            let addr = d.params.get("addr").and_then(|v| v.as_str()).unwrap_or("?");
-            let port = d
-                .params
-                .get("port")
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            format!("{} {addr}:{port}", d.device_type)
-        })
-        .unwrap_or_else(|| "an unnamed device".into())
-    };
     println!(
         "Stopped the tap: audio went from {} to {}.",
         describe(result.outcome.source_device.as_ref()),
@@ -57,4 +51,21 @@ pub async fn run(env: Env) -> Outcome {
     println!("Hung up.");
     client.disconnect().await;
     Ok(())
+}
+
+/// A tap device in words: its type, address and port.
+fn describe(device: Option<&DeviceInfo>) -> String {
+    let Some(d) = device else {
+        return "an unnamed device".into();
+    };
+    let param = |key: &str| {
+        d.params.get(key).map(|v| match v.as_str() {
+            Some(s) => s.to_owned(),
+            None => v.to_string(),
+        })
+    };
+    match (param("addr"), param("port")) {
+        (Some(addr), Some(port)) => format!("{} {addr}:{port}", d.device_type.as_str()),
+        _ => format!("a {} device", d.device_type.as_str()),
+    }
 }

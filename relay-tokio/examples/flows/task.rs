@@ -3,7 +3,7 @@
 //! consumer receives it in `on_task`, reads it into a typed job and places the call it asks for.
 //!
 //! The flow is written against relay-client alone; relay-tokio and relay-async-std run it
-//! (`cargo run -p relay-tokio --example task`, `cargo run -p relay-async-std --example task`).
+//! (`cargo run -p relay-tokio --example task`, `cargo run -p relay-async-std --example async_std_task`).
 
 use super::support::{Env, Outcome};
 use relay_client::relay_proto::calling::{Device, DialParams};

@@ -6,17 +6,14 @@
 //! relay-mock needs tokio, so every instantiation starts it on its own std thread with its own
 //! tokio runtime; the client runs on the runtime under test. Scenarios drive the mock through
 //! relay-mock's typed control client ([`Mock::control`], [`Control`]), which runs on the mock's
-//! runtime, so it works from any runtime under test. ([`post`] and [`raw_http`] remain for
-//! requests the typed client cannot express, such as malformed HTTP.) Every scenario is
+//! runtime, so it works from any runtime under test: no hand-written HTTP. Every scenario is
 //! bounded by a timeout.
 // Each suite uses a different subset of the helpers.
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use futures::channel::oneshot;
 use futures::StreamExt;
 use relay_client::{ClientOptions, Connector, Events, RelayClient, Runtime};
 use relay_mock::control::{ControlClient, ControlClientError};
@@ -84,11 +81,6 @@ impl Mock {
     {
         self.control.run(request).await
     }
-
-    /// POSTs to the control API from a helper thread; resolves with (status, body).
-    pub async fn post(&self, path: &str, body: &str) -> (u16, String) {
-        post(self.http_base.clone(), path.to_owned(), body.to_owned()).await
-    }
 }
 
 /// relay-mock's typed control client, run on the mock's own tokio runtime.
@@ -120,38 +112,6 @@ impl Drop for Mock {
             let _ = t.join();
         }
     }
-}
-
-pub async fn post(base: String, path: String, body: String) -> (u16, String) {
-    let addr = base.trim_start_matches("http://").to_owned();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    raw_http(base, req.into_bytes()).await
-}
-
-/// Sends raw HTTP/1.1 bytes from a helper thread (blocking std I/O, no runtime involved).
-pub async fn raw_http(base: String, req: Vec<u8>) -> (u16, String) {
-    let (tx, rx) = oneshot::channel();
-    std::thread::spawn(move || {
-        let addr = base.trim_start_matches("http://").to_owned();
-        let run = || -> std::io::Result<(u16, String)> {
-            let mut s = std::net::TcpStream::connect(&addr)?;
-            s.write_all(&req)?;
-            let mut resp = String::new();
-            s.read_to_string(&mut resp)?;
-            let status = resp
-                .split(' ')
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-            Ok((status, body))
-        };
-        let _ = tx.send(run().unwrap_or((0, String::new())));
-    });
-    rx.await.expect("control thread answers")
 }
 
 /// Runs `fut`, failing the test if it takes longer than [`LIMIT`].
