@@ -158,7 +158,7 @@ pub use calling::{
     CallEvent, CallInfo, CallMut, CallState, ComponentResult, DialResult, EndReason,
 };
 pub use config::{Backoff, Bounds, SessionConfig};
-pub use error::Error;
+pub use error::{CommandError, Error, InputError};
 pub use ids::*;
 pub use messaging::{
     Message, MessageEvent, MessageEventKind, MessageParams, MessageState, SendResult,

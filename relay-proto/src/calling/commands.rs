@@ -12,7 +12,7 @@ use crate::calling::{
     ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialResult, PendingDial,
     ResultEvent,
 };
-use crate::error::{ApiMisuse, Capacity, Error};
+use crate::error::{ApiMisuse, Capacity, CommandError};
 use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::outcome::RequestError;
 use crate::wire::RelayResult;
@@ -27,7 +27,7 @@ impl Calling {
         kind: ComponentKind,
         mut params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         let now = out.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
@@ -38,12 +38,12 @@ impl Calling {
                 emit_finished(out, call_id, control_id.clone(), comp);
                 return Ok(control_id);
             }
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         };
         if call.components.len() >= self.max_components {
-            return Err(Error::Capacity(Capacity::ComponentsPerCall {
+            return Err(CommandError::Capacity(Capacity::ComponentsPerCall {
                 limit: self.max_components,
             }));
         }
@@ -97,9 +97,9 @@ impl Calling {
         call_id: &CallId,
         kind: ComponentKind,
         state: Option<CallState>,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         if !self.calls.contains_key(call_id) {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         }
@@ -123,20 +123,20 @@ impl Calling {
         call_id: &CallId,
         control_id: &ControlId,
         action: ControlAction,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         let Some(call) = self.calls.get(call_id) else {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         };
         let Some(comp) = call.components.get(control_id) else {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownComponent {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownComponent {
                 call_id: call_id.clone(),
                 control_id: control_id.clone(),
             }));
         };
         let Some(method) = comp.kind.control_method(action) else {
-            return Err(Error::ApiMisuse(ApiMisuse::ControlNotSupported {
+            return Err(CommandError::ApiMisuse(ApiMisuse::ControlNotSupported {
                 kind: comp.kind,
                 action,
             }));
@@ -164,8 +164,8 @@ impl Calling {
         self.dials.insert(tag, PendingDial { devices });
     }
 
-    pub(crate) fn check_dial_room(&self) -> Result<(), Error> {
-        self.ensure_room()
+    pub(crate) fn check_dial_room(&self) -> Result<(), CommandError> {
+        Ok(self.ensure_room()?)
     }
 
     /// The outcome of a request this sub-machine sent.

@@ -7,9 +7,9 @@ use crate::calling::params::{
     headers_wire, misuse, non_empty, non_negative, num, validate_volume, Media, SipHeader,
 };
 use crate::calling::states::{Codec, DeviceType};
-use crate::error::Error;
+use crate::error::CommandError;
 
-fn media_list(media: &[Media]) -> Result<Value, Error> {
+fn media_list(media: &[Media]) -> Result<Value, CommandError> {
     media
         .iter()
         .map(Media::to_wire)
@@ -17,7 +17,7 @@ fn media_list(media: &[Media]) -> Result<Value, Error> {
         .map(Value::Array)
 }
 
-fn insert_volume(m: &mut Map<String, Value>, volume: Option<f64>) -> Result<(), Error> {
+fn insert_volume(m: &mut Map<String, Value>, volume: Option<f64>) -> Result<(), CommandError> {
     if let Some(v) = volume {
         validate_volume(v)?;
         if v != 0.0 {
@@ -50,7 +50,7 @@ impl PlayParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         if self.media.is_empty() {
             return Err(misuse("play media", "needs at least one media item"));
         }
@@ -99,7 +99,7 @@ pub struct CollectParams {
 }
 
 impl CollectParams {
-    pub(crate) fn to_wire(&self) -> Result<Value, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Value, CommandError> {
         if self.digits.is_none() && self.speech.is_none() {
             return Err(misuse("collect", "needs `digits`, `speech` or both"));
         }
@@ -252,7 +252,7 @@ impl PromptParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
         m.insert("collect".into(), self.collect.to_wire()?);
@@ -313,7 +313,7 @@ pub struct RecordParams {
 }
 
 impl RecordParams {
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut a = Map::new();
         if let Some(b) = self.beep {
             a.insert("beep".into(), Value::Bool(b));
@@ -474,7 +474,7 @@ impl DetectParams {
         self
     }
 
-    pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, CommandError> {
         let mut p = Map::new();
         match &self.kind {
             DetectKind::Machine {
@@ -550,7 +550,7 @@ pub struct FaxSendParams {
 }
 
 impl FaxSendParams {
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         non_empty("fax `document`", &self.document)?;
         let mut m = Map::new();
         m.insert("document".into(), Value::from(self.document.clone()));
@@ -602,7 +602,7 @@ pub struct TapParams {
 }
 
 impl TapParams {
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut tp = Map::new();
         if let Some(d) = self.direction {
             tp.insert("direction".into(), Value::from(d.as_str()));
@@ -668,7 +668,7 @@ pub struct ReferParams {
 }
 
 impl ReferParams {
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
             return Err(misuse(
                 "refer `to`",

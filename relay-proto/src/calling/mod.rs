@@ -69,7 +69,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
-use crate::error::{Capacity, Error, PeerMisbehaved};
+use crate::error::{Capacity, InputError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
@@ -196,11 +196,11 @@ impl Calling {
         self.dials.len()
     }
 
-    fn ensure_room(&self) -> Result<(), Error> {
+    fn ensure_room(&self) -> Result<(), Capacity> {
         if self.calls.len() + self.dials.len() >= self.max_calls {
-            return Err(Error::Capacity(Capacity::Calls {
+            return Err(Capacity::Calls {
                 limit: self.max_calls,
-            }));
+            });
         }
         Ok(())
     }
@@ -214,7 +214,7 @@ impl Calling {
         now: Instant,
         event_type: &EventType,
         p: &RawValue,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, InputError> {
         let Some(payload) = events::decode_params(event_type, p)? else {
             return Ok(false);
         };
@@ -228,7 +228,7 @@ impl Calling {
         now: Instant,
         payload: CallingPayload,
         p: &RawValue,
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         match payload {
             CallingPayload::Receive(r) => self.on_receive(out, r),
             CallingPayload::State(s) => self.on_state(out, s, p),
@@ -336,7 +336,7 @@ impl Calling {
         }
     }
 
-    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), Error> {
+    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), InputError> {
         if self.calls.contains_key(&r.call_id) {
             tracing::debug!(call_id = %r.call_id, "duplicate calling.call.receive; ignored");
             return Ok(());
@@ -367,11 +367,11 @@ impl Calling {
         out: &mut dyn Outbox,
         s: StatePayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         let state = CallState::parse(&s.call_state).map_err(|_| {
-            Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
+            PeerMisbehaved::UnknownCallState {
                 state: s.call_state.clone(),
-            })
+            }
         })?;
         let id = s.call_id.clone();
         if !self.calls.contains_key(&id) {
@@ -505,7 +505,7 @@ impl Calling {
         self.gone_set.contains(id)
     }
 
-    fn on_dial(&mut self, out: &mut dyn Outbox, d: DialPayload) -> Result<(), Error> {
+    fn on_dial(&mut self, out: &mut dyn Outbox, d: DialPayload) -> Result<(), InputError> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
@@ -513,9 +513,7 @@ impl Calling {
         match d.dial_state {
             DialState::Answered => {
                 let Some(w) = d.call else {
-                    return Err(Error::PeerMisbehaved(
-                        PeerMisbehaved::DialAnsweredWithoutCall,
-                    ));
+                    return Err(PeerMisbehaved::DialAnsweredWithoutCall.into());
                 };
                 self.dials.remove(&d.tag);
                 if let Some(call) = self.calls.get_mut(&w.call_id) {
@@ -588,7 +586,7 @@ impl Calling {
         out: &mut dyn Outbox,
         c: ConnectPayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
             tracing::trace!(call_id = %id, "connect event for an unknown call; ignored");
@@ -663,7 +661,7 @@ impl Calling {
         out: &mut dyn Outbox,
         r: ReferPayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
             return Ok(());
