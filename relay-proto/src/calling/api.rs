@@ -41,7 +41,7 @@ impl Calling {
     /// A handle on one call; see [`Session::call_mut`](crate::Session::call_mut).
     pub(crate) fn call_mut<'a>(
         &'a mut self,
-        out: Box<dyn Outbox + 'a>,
+        out: &'a mut dyn Outbox,
         id: &CallId,
     ) -> Result<CallMut<'a>, CommandError> {
         if self.call(id).is_none() && !self.is_gone(id) {
@@ -66,7 +66,7 @@ impl Calling {
 /// nothing is sent and its `ComponentFinished` (with
 /// [`RequestError::Refused`](crate::RequestError::Refused)) is queued at once.
 pub struct CallMut<'a> {
-    out: Box<dyn Outbox + 'a>,
+    out: &'a mut dyn Outbox,
     calling: &'a mut Calling,
     id: CallId,
 }
@@ -97,7 +97,7 @@ impl CallMut<'_> {
         params: Map<String, Value>,
     ) -> Result<ControlId, CommandError> {
         self.calling
-            .start(&mut *self.out, now, &self.id, kind, params, |_| {})
+            .start(self.out, now, &self.id, kind, params, |_| {})
     }
 
     /// Answers (`calling.answer`); finishes on `answered` (success) or `ending`/`ended`.
@@ -106,7 +106,7 @@ impl CallMut<'_> {
     pub fn answer(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         if self.info().is_some_and(|c| c.state == CallState::Answered) {
             return self.calling.finish_now(
-                &mut *self.out,
+                self.out,
                 &self.id,
                 ComponentKind::Answer,
                 Some(CallState::Answered),
@@ -182,10 +182,10 @@ impl CallMut<'_> {
         if let Some(s) = reached {
             return self
                 .calling
-                .finish_now(&mut *self.out, &self.id, ComponentKind::WaitFor, Some(s));
+                .finish_now(self.out, &self.id, ComponentKind::WaitFor, Some(s));
         }
         self.calling.start(
-            &mut *self.out,
+            self.out,
             now,
             &self.id,
             ComponentKind::WaitFor,
@@ -242,7 +242,7 @@ impl CallMut<'_> {
         let m = params.to_wire(mode)?;
         let track = detect_track(params, mode);
         self.calling
-            .start(&mut *self.out, now, &self.id, ComponentKind::Detect, m, |c| {
+            .start(self.out, now, &self.id, ComponentKind::Detect, m, |c| {
                 c.detect = Some(track)
             })
     }
@@ -388,7 +388,7 @@ impl CallMut<'_> {
         action: ControlAction,
     ) -> Result<RequestId, CommandError> {
         self.calling
-            .control(&mut *self.out, now, &self.id, control_id, action)
+            .control(self.out, now, &self.id, control_id, action)
     }
 
     /// Stops a running component (`<method>.stop`). Allowed on an ending call.

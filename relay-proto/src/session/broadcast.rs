@@ -39,7 +39,7 @@ impl Session {
                 detail: e.to_string(),
             }
         })?;
-        if !for_us(b.protocol.as_deref(), self.lifecycle.link().protocol()) {
+        if !for_us(b.protocol.as_deref(), self.hub.lifecycle.link().protocol()) {
             tracing::debug!(theirs = ?b.protocol, "broadcast for another protocol; ignored");
             return Ok(());
         }
@@ -52,20 +52,20 @@ impl Session {
             raw: wire::rpc::raw_to_value(Some(inner)),
         };
         let Some(kind) = BroadcastKind::from_event(&event) else {
-            self.plumbing.emit(unrecognized(event.into_owned()));
+            self.hub.plumbing.emit(unrecognized(event.into_owned()));
             return Ok(());
         };
         match kind {
             BroadcastKind::Tasks => {
                 let t: TaskEvent = serde_json::from_str(inner.get())
                     .map_err(|e| PeerMisbehaved::malformed_event("queuing.relay.tasks", e))?;
-                self.plumbing.emit(t.into_event()?);
+                self.hub.plumbing.emit(t.into_event()?);
                 Ok(())
             }
             BroadcastKind::Messaging => {
                 match crate::messaging::decode_event(inner)? {
-                    Ok(m) => self.plumbing.emit(Event::Message(m)),
-                    Err(event_type) => self.plumbing.emit(unrecognized(event_type)),
+                    Ok(m) => self.hub.plumbing.emit(Event::Message(m)),
+                    Err(event_type) => self.hub.plumbing.emit(unrecognized(event_type)),
                 }
                 Ok(())
             }
@@ -73,13 +73,15 @@ impl Session {
                 let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
                     .map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
                 if !ev.event_type.is_calling() {
-                    self.plumbing.emit(unrecognized(ev.event_type.into_string()));
+                    self.hub.plumbing.emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
                 }
                 let params = ev.params.unwrap_or(NULL);
-                let (mut port, calling) = self.calling_parts();
-                if !calling.handle_event(&mut port, now, &ev.event_type, params)? {
-                    self.plumbing.emit(unrecognized(ev.event_type.into_string()));
+                if !self
+                    .calling
+                    .handle_event(&mut self.hub, now, &ev.event_type, params)?
+                {
+                    self.hub.plumbing.emit(unrecognized(ev.event_type.into_string()));
                 }
                 Ok(())
             }
@@ -107,7 +109,7 @@ impl Session {
             params: crate::messaging::Message,
         }
         let text = params.get();
-        let ours = self.lifecycle.link().protocol();
+        let ours = self.hub.lifecycle.link().protocol();
         let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
         if text.contains(BroadcastKind::Calling.as_str()) {
             // The broadcast and its inner event in one pass; the payload is decoded from the
@@ -122,8 +124,10 @@ impl Session {
             let ev = f.params;
             let p = ev.params.unwrap_or(NULL);
             // An unknown calling type: the general path reports it with the whole inner event.
-            let (mut port, calling) = self.calling_parts();
-            return match calling.handle_event(&mut port, now, &ev.event_type, p) {
+            return match self
+                .calling
+                .handle_event(&mut self.hub, now, &ev.event_type, p)
+            {
                 Ok(false) => None,
                 Ok(true) => Some(Ok(())),
                 Err(e) => Some(Err(e.into())),
@@ -139,7 +143,7 @@ impl Session {
             }
             let inner = f.params;
             let m = message_event(&inner.event_type, inner.context, inner.params)?;
-            self.plumbing.emit(Event::Message(m));
+            self.hub.plumbing.emit(Event::Message(m));
             return Some(Ok(()));
         }
         if text.contains(BroadcastKind::Tasks.as_str()) {
@@ -151,7 +155,7 @@ impl Session {
             }
             // Anything unusual (no context) takes the general path, which reports it.
             let event = f.params.into_event().ok()?;
-            self.plumbing.emit(event);
+            self.hub.plumbing.emit(event);
             return Some(Ok(()));
         }
         None

@@ -16,8 +16,7 @@ impl Session {
     /// ([`Session::call`]). Validation errors and a full registry are refused before sending.
     #[must_use = "the tag identifies the dial's outcome"]
     pub fn dial(&mut self, now: Instant, params: &DialParams) -> Result<DialTag, CommandError> {
-        let (mut wire, lifecycle, calling) = self.parts();
-        calling.dial(&mut wire.with_link(lifecycle.link()), now, params)
+        self.calling.dial(&mut self.hub, now, params)
     }
 
     /// A call in the registry.
@@ -52,7 +51,6 @@ impl Session {
     /// recently are refused with a typed outcome; `ApiMisuse` if the call was never known or
     /// left the registry long ago.
     pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, CommandError> {
-        let (port, calling) = self.calling_parts();
-        calling.call_mut(Box::new(port), id)
+        self.calling.call_mut(&mut self.hub, id)
     }
 }

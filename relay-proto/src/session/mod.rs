@@ -26,7 +26,7 @@ use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
-use self::plumbing::{PendingKind, Plumbing, Port, Wire};
+use self::plumbing::{Hub, PendingKind, Plumbing, Wire};
 use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
@@ -214,9 +214,8 @@ pub enum Event {
 /// (output queue, id generator). Each owns its state and reports back by return value or
 /// through a narrow sink; the session routes between them.
 pub struct Session {
-    pub(crate) plumbing: Plumbing,
-    pub(crate) requests: Pending<PendingKind>,
-    pub(crate) lifecycle: Lifecycle,
+    /// The plumbing, the pending-request table and the lifecycle.
+    pub(crate) hub: Hub,
     pub(crate) calling: Calling,
     max_frame_size: usize,
     /// The timers that fired on the last `Input::Timeout`.
@@ -225,14 +224,14 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let link = self.lifecycle.link();
+        let link = self.hub.lifecycle.link();
         f.debug_struct("Session")
             .field("phase", &link.phase())
             .field("conn", &link.conn())
-            .field("session_id", &self.lifecycle.session_id())
+            .field("session_id", &self.hub.lifecycle.session_id())
             .field("protocol", &link.protocol())
-            .field("in_flight", &self.requests.in_flight())
-            .field("queued", &self.requests.queued())
+            .field("in_flight", &self.hub.requests.in_flight())
+            .field("queued", &self.hub.requests.queued())
             .finish_non_exhaustive()
     }
 }
@@ -250,14 +249,16 @@ impl Session {
         let calling = Calling::new(&config.bounds, config.lost_event_timeout);
         let max_frame_size = config.bounds.max_frame_size;
         let mut session = Session {
-            plumbing: Plumbing::new(config.id_generator),
-            requests,
-            lifecycle,
+            hub: Hub {
+                plumbing: Plumbing::new(config.id_generator),
+                requests,
+                lifecycle,
+            },
             calling,
             max_frame_size,
             fired: Vec::new(),
         };
-        session.plumbing.observe(now);
+        session.hub.plumbing.observe(now);
         let (mut wire, lifecycle, _) = session.parts();
         lifecycle.start_connect(&mut wire);
         session
@@ -266,23 +267,8 @@ impl Session {
     /// The sub-machines, borrowed apart: the wire (plumbing and request table), the lifecycle
     /// and calling.
     pub(crate) fn parts(&mut self) -> (Wire<'_>, &mut Lifecycle, &mut Calling) {
-        let wire = Wire {
-            plumbing: &mut self.plumbing,
-            requests: &mut self.requests,
-        };
-        (wire, &mut self.lifecycle, &mut self.calling)
-    }
-
-    /// The calling sub-machine and the port it sends through.
-    pub(crate) fn calling_parts(&mut self) -> (Port<'_>, &mut Calling) {
-        let port = Port {
-            wire: Wire {
-                plumbing: &mut self.plumbing,
-                requests: &mut self.requests,
-            },
-            link: self.lifecycle.link(),
-        };
-        (port, &mut self.calling)
+        let (wire, lifecycle) = self.hub.wire();
+        (wire, lifecycle, &mut self.calling)
     }
 
     /// Feeds one input. An `Err` reports a frame that was ignored (garbage, or a rule broken
@@ -313,7 +299,7 @@ impl Session {
     /// The next thing to do. Call until it returns [`Output::Timeout`].
     #[must_use]
     pub fn poll_output(&mut self) -> Output {
-        if let Some(o) = self.plumbing.pop_output() {
+        if let Some(o) = self.hub.plumbing.pop_output() {
             return o;
         }
         Output::Timeout(self.poll_timeout())
@@ -326,8 +312,8 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.requests.next_deadline(),
-            self.lifecycle.next_timer(),
+            self.hub.requests.next_deadline(),
+            self.hub.lifecycle.next_timer(),
             self.calling.poll_timeout(),
         ]
         .into_iter()
@@ -337,33 +323,33 @@ impl Session {
 
     /// Whether the handshake is complete and relay commands are being sent.
     pub fn is_ready(&self) -> bool {
-        self.lifecycle.link().can_send()
+        self.hub.lifecycle.link().can_send()
     }
 
     /// The Blade session id, once known.
     pub fn session_id(&self) -> Option<&str> {
-        self.lifecycle.session_id()
+        self.hub.lifecycle.session_id()
     }
 
     /// The relay protocol, once known.
     pub fn protocol(&self) -> Option<&str> {
-        self.lifecycle.link().protocol()
+        self.hub.lifecycle.link().protocol()
     }
 
     /// The id of the Relay node serving this session (`nodeid` of the connect answer), once
     /// known.
     pub fn node_id(&self) -> Option<&str> {
-        self.lifecycle.node_id()
+        self.hub.lifecycle.node_id()
     }
 
     /// Requests awaiting an answer on the current connection.
     pub fn in_flight(&self) -> usize {
-        self.requests.in_flight()
+        self.hub.requests.in_flight()
     }
 
     /// Commands waiting for the next handshake.
     pub fn queued(&self) -> usize {
-        self.requests.queued()
+        self.hub.requests.queued()
     }
 
     /// Registers more contexts for inbound calls, messages and tasks. They are also
@@ -432,7 +418,7 @@ impl Session {
             return;
         }
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        for q in self.requests.take_queue() {
+        for q in self.hub.requests.take_queue() {
             self.complete(
                 now,
                 q.id,
@@ -440,9 +426,8 @@ impl Session {
                 Answer::Local(RequestError::SessionStopped),
             );
         }
-        let (mut wire, lifecycle, calling) = self.parts();
-        calling.on_session_stopped(&mut wire.with_link(lifecycle.link()));
-        self.plumbing.emit(Event::Stopped { reason });
+        self.calling.on_session_stopped(&mut self.hub);
+        self.hub.plumbing.emit(Event::Stopped { reason });
     }
 
     fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), InputError> {
@@ -453,12 +438,12 @@ impl Session {
             }
             .into());
         }
-        if !self.lifecycle.accepts_frames() {
+        if !self.hub.lifecycle.accepts_frames() {
             return Err(UnexpectedInput::NoTransport.into());
         }
         match wire::rpc::decode_ref(text)? {
             IncomingRef::Response { id, payload } => {
-                let Some(p) = self.requests.answered(&id) else {
+                let Some(p) = self.hub.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
@@ -496,7 +481,7 @@ impl Session {
                     } else {
                         Value::Object(Default::default())
                     };
-                    self.plumbing.transmit(wire::rpc::encode_result(&id, &echo));
+                    self.hub.plumbing.transmit(wire::rpc::encode_result(&id, &echo));
                 }
                 Ok(())
             }
@@ -507,7 +492,7 @@ impl Session {
             }
             other => {
                 if let Some(id) = id {
-                    self.plumbing.transmit(wire::rpc::encode_error(
+                    self.hub.plumbing.transmit(wire::rpc::encode_error(
                         Some(&id),
                         -32601,
                         "method not found",
@@ -522,19 +507,18 @@ impl Session {
     }
 
     fn on_closed(&mut self, now: Instant, info: CloseInfo<'_>) {
-        let closed = self.lifecycle.on_closed(now, info);
+        let closed = self.hub.lifecycle.on_closed(now, info);
         if closed == Closed::Ignored {
             return;
         }
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        let (mut wire, lifecycle, calling) = self.parts();
-        calling.on_transport_lost(&mut wire.with_link(lifecycle.link()), now);
+        self.calling.on_transport_lost(&mut self.hub, now);
         match closed {
-            Closed::Reconnect(at) => self.plumbing.emit(Event::Disconnected {
+            Closed::Reconnect(at) => self.hub.plumbing.emit(Event::Disconnected {
                 reconnect_at: Some(at),
             }),
             Closed::GaveUp(attempts) => {
-                self.plumbing
+                self.hub.plumbing
                     .emit(Event::Disconnected { reconnect_at: None });
                 self.stop(now, StopReason::GaveUp { attempts });
             }
@@ -543,14 +527,14 @@ impl Session {
     }
 
     fn fail_all_pending(&mut self, now: Instant, why: RequestError) {
-        for (id, p) in self.requests.take_all_in_flight() {
+        for (id, p) in self.hub.requests.take_all_in_flight() {
             self.complete(now, id, p.tag, Answer::Local(why.clone()));
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.record_fired(now);
-        for q in self.requests.take_expired_queued(now) {
+        for q in self.hub.requests.take_expired_queued(now) {
             tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
             self.complete(
                 now,
@@ -559,14 +543,14 @@ impl Session {
                 Answer::Local(RequestError::OfflineTimeout),
             );
         }
-        for (id, p) in self.requests.take_expired(now) {
+        for (id, p) in self.hub.requests.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");
             self.complete(now, id, p.tag, Answer::Local(RequestError::Timeout));
         }
-        let (mut wire, lifecycle, calling) = self.parts();
+        let (mut wire, lifecycle) = self.hub.wire();
         lifecycle.handle_timeout(&mut wire, now);
-        calling.handle_timeout(&mut wire.with_link(lifecycle.link()), now);
-        wire.pump_queue(now, lifecycle.link());
+        self.calling.handle_timeout(&mut self.hub, now);
+        self.pump_queue(now);
     }
 
     /// Routes the outcome of a request to the sub-machine that sent it.
@@ -583,41 +567,40 @@ impl Session {
                     Answer::Reply(a) => Some(a),
                     Answer::Local(_) => None,
                 };
-                let (mut wire, lifecycle, calling) = self.parts();
+                let (mut wire, lifecycle) = self.hub.wire();
                 match lifecycle.on_answer(&mut wire, now, &id, request, reply) {
                     AnswerStep::Nothing => {}
                     AnswerStep::Ready { restored } => {
-                        calling.on_ready(&mut wire.with_link(lifecycle.link()), now, restored);
+                        self.calling.on_ready(&mut self.hub, now, restored);
                     }
                     AnswerStep::Stop(stop) => self.stop(now, stop),
                 }
             }
             PendingKind::Receive { contexts } => {
                 let res = answer.relay().map(|_| ());
-                self.lifecycle.on_receive_outcome(&contexts, res.is_ok());
-                self.plumbing.emit(Event::ContextsRegistered {
+                self.hub.lifecycle.on_receive_outcome(&contexts, res.is_ok());
+                self.hub.plumbing.emit(Event::ContextsRegistered {
                     request: id,
                     contexts,
                     outcome: res,
                 });
             }
             PendingKind::Execute => {
-                self.plumbing.emit(Event::Response {
+                self.hub.plumbing.emit(Event::Response {
                     request: id,
                     outcome: answer.relay(),
                 });
             }
             PendingKind::MessagingSend => {
                 let result = SendResult::from_outcome(answer.relay());
-                self.plumbing.emit(Event::MessageSent {
+                self.hub.plumbing.emit(Event::MessageSent {
                     request: id,
                     result,
                 });
             }
             PendingKind::Calling(req) => {
-                let (mut wire, lifecycle, calling) = self.parts();
-                calling.handle_response(
-                    &mut wire.with_link(lifecycle.link()),
+                self.calling.handle_response(
+                    &mut self.hub,
                     now,
                     id,
                     req,

@@ -3,8 +3,8 @@
 //! wire and in the pending-request table ([`Wire`]).
 //!
 //! [`Wire`] is a short-lived view made of disjoint borrows of the session's fields: it is the
-//! lifecycle's [`LifecycleSink`] and, with the lifecycle's [`Link`], the calling sub-machine's
-//! [`Outbox`]. The sub-machines see only those narrow traits.
+//! lifecycle's [`LifecycleSink`]. [`Hub`] (everything but calling) is the calling
+//! sub-machine's [`Outbox`]. The sub-machines see only those narrow traits.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -15,7 +15,7 @@ use crate::calling::{CallEvent, CallingRequest, Outbox};
 use crate::error::{ApiMisuse, CommandError};
 use crate::ids::{ControlId, DialTag, IdGenerator, IdKind, RequestId};
 use crate::rpc::{Pending, RequestTag};
-use crate::session::lifecycle::{LifecycleRequest, LifecycleSink, Link};
+use crate::session::lifecycle::{Lifecycle, LifecycleRequest, LifecycleSink, Link};
 use crate::session::{Event, Output, TransportAction};
 use crate::wire::{self, Method};
 
@@ -173,17 +173,6 @@ impl Wire<'_> {
             self.send_execute(now, link, q.id, &q.method, q.params, q.tag);
         }
     }
-
-    /// This view with the link: the calling sub-machine's [`Outbox`].
-    pub(crate) fn with_link<'b>(&'b mut self, link: &'b Link) -> Port<'b> {
-        Port {
-            wire: Wire {
-                plumbing: &mut *self.plumbing,
-                requests: &mut *self.requests,
-            },
-            link,
-        }
-    }
 }
 
 impl LifecycleSink for Wire<'_> {
@@ -234,15 +223,28 @@ impl LifecycleSink for Wire<'_> {
     }
 }
 
-/// A [`Wire`] with the lifecycle's [`Link`]: what the calling sub-machine sends through.
-pub(crate) struct Port<'a> {
-    pub wire: Wire<'a>,
-    pub link: &'a Link,
+/// Everything of the session but calling: the plumbing, the pending-request table and the
+/// lifecycle. It is the calling sub-machine's [`Outbox`].
+pub(crate) struct Hub {
+    pub plumbing: Plumbing,
+    pub requests: Pending<PendingKind>,
+    pub lifecycle: Lifecycle,
 }
 
-impl Outbox for Port<'_> {
+impl Hub {
+    /// The wire and the lifecycle, borrowed apart.
+    pub(crate) fn wire(&mut self) -> (Wire<'_>, &mut Lifecycle) {
+        let wire = Wire {
+            plumbing: &mut self.plumbing,
+            requests: &mut self.requests,
+        };
+        (wire, &mut self.lifecycle)
+    }
+}
+
+impl Outbox for Hub {
     fn emit(&mut self, event: CallEvent) {
-        self.wire.plumbing.emit(Event::Call(event));
+        self.plumbing.emit(Event::Call(event));
     }
 
     fn execute(
@@ -252,9 +254,10 @@ impl Outbox for Port<'_> {
         params: Value,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError> {
-        self.wire.execute(
+        let (mut wire, lifecycle) = self.wire();
+        wire.execute(
             now,
-            self.link,
+            lifecycle.link(),
             method.as_str(),
             params,
             PendingKind::Calling(request),
@@ -262,24 +265,23 @@ impl Outbox for Port<'_> {
     }
 
     fn observe(&mut self, now: Instant) -> Instant {
-        self.wire.plumbing.observe(now)
+        self.plumbing.observe(now)
     }
 
     fn next_control_id(&mut self) -> ControlId {
-        ControlId::new(self.wire.plumbing.next_id(IdKind::Control))
+        ControlId::new(self.plumbing.next_id(IdKind::Control))
     }
 
     fn next_dial_tag(&mut self) -> DialTag {
-        DialTag::new(self.wire.plumbing.next_id(IdKind::Tag))
+        DialTag::new(self.plumbing.next_id(IdKind::Tag))
     }
 
     fn can_send(&self) -> bool {
-        self.link.can_send()
+        self.lifecycle.link().can_send()
     }
 
     fn queued(&self) -> Vec<CallingRequest> {
-        self.wire
-            .requests
+        self.requests
             .queue_iter()
             .filter_map(|q| match &q.tag {
                 PendingKind::Calling(r) => Some(r.clone()),

@@ -33,18 +33,19 @@ impl Session {
     fn timers_until(&self, until: Option<Instant>) -> Vec<(Instant, Timer)> {
         let due = |at: &Instant| until.map_or(true, |u| *at <= u);
         let mut t: Vec<(Instant, Timer)> = self
+            .hub
             .requests
             .in_flight_iter()
             .filter(|(_, p)| due(&p.deadline))
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
-            self.requests
+            self.hub.requests
                 .queue_iter()
                 .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),
         );
-        let lifecycle = self.lifecycle.timers().into_iter().flatten();
+        let lifecycle = self.hub.lifecycle.timers().into_iter().flatten();
         t.extend(lifecycle.filter(|(at, _)| due(at)));
         t.extend(self.calling.lost_timers().filter(|(at, _)| due(at)));
         t.sort();
@@ -64,7 +65,7 @@ impl Session {
 
     /// Clamps a time that went backwards to the latest one seen.
     pub(crate) fn observe(&mut self, now: Instant) -> Instant {
-        self.plumbing.observe(now)
+        self.hub.plumbing.observe(now)
     }
 
     /// Records which timers are due at `now`, before they act.
@@ -75,7 +76,7 @@ impl Session {
             .map(|(_, t)| t)
             .collect();
         for t in &fired {
-            tracing::debug!(timer = ?t, phase = ?self.lifecycle.link().phase(), "timer fired");
+            tracing::debug!(timer = ?t, phase = ?self.hub.lifecycle.link().phase(), "timer fired");
         }
         self.fired = fired;
     }
