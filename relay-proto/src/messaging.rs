@@ -293,8 +293,8 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         #[serde(default, borrow)]
         params: Option<&'a RawValue>,
     }
-    let ev: Inner<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
+    let ev: Inner<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
     if MessageEventKind::from_event_type(&ev.event_type).is_none() {
         return Ok(Err(ev.event_type.into_string()));
     }

@@ -274,7 +274,9 @@ fn bounds_are_typed_capacity_errors() {
     let _ = h.s.call_mut(&a).unwrap().play(h.now, &p).unwrap();
     assert!(matches!(
         h.s.call_mut(&a).unwrap().play(h.now, &p),
-        Err(CommandError::Capacity(Capacity::ComponentsPerCall { limit: 2 }))
+        Err(CommandError::Capacity(Capacity::ComponentsPerCall {
+            limit: 2
+        }))
     ));
     let _ =
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", "+2")))
@@ -287,7 +289,10 @@ fn bounds_are_typed_capacity_errors() {
         "calling.call.receive",
         json!({"call_state":"created","context":"office","call_id":"call-z","node_id":"n"}),
     );
-    assert!(matches!(r, Err(InputError::Capacity(Capacity::Calls { .. }))));
+    assert!(matches!(
+        r,
+        Err(InputError::Capacity(Capacity::Calls { .. }))
+    ));
     assert_eq!(h.s.calls().count(), 1);
 }
 
@@ -318,7 +323,10 @@ fn malformed_and_unknown_events() {
         ("calling.call.dial", json!({"dial_state":"answered"})),
     ] {
         let r = h.event(t, p.clone());
-        assert!(matches!(r, Err(InputError::PeerMisbehaved(_))), "{t} {p}: {r:?}");
+        assert!(
+            matches!(r, Err(InputError::PeerMisbehaved(_))),
+            "{t} {p}: {r:?}"
+        );
     }
     // Unknown calling event types surface as Unrecognized.
     h.ev("calling.call.hologram", json!({"call_id":"call-a"}));

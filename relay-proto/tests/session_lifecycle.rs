@@ -7,7 +7,8 @@ mod session_common;
 use std::time::Duration;
 
 use relay_proto::{
-    Backoff, Bounds, CommandError, Event, InputError, Input, MessageParams, RequestError, StopReason, TransportAction,
+    Backoff, Bounds, CommandError, Event, Input, InputError, MessageParams, RequestError,
+    StopReason, TransportAction,
 };
 use serde_json::json;
 use session_common::*;
@@ -263,7 +264,10 @@ fn bug13_null_garbage_and_broadcast_without_params_never_poison_the_session() {
     for bad in ["null", "123", "\"str\"", "[]", "{", "#SPU123", ""] {
         let r = h.input(Input::Frame(bad));
         assert!(
-            matches!(r, Err(InputError::Decode(_)) | Err(InputError::PeerMisbehaved(_))),
+            matches!(
+                r,
+                Err(InputError::Decode(_)) | Err(InputError::PeerMisbehaved(_))
+            ),
             "{bad}: {r:?}"
         );
     }

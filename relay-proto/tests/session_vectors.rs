@@ -123,7 +123,9 @@ fn message_params_are_validated() {
         to: " ".into(),
         ..ok.clone()
     };
-    assert!(matches!(no_to.to_wire(), Err(relay_proto::CommandError::ApiMisuse(m)) if m.to_string().contains("`to`")));
+    assert!(
+        matches!(no_to.to_wire(), Err(relay_proto::CommandError::ApiMisuse(m)) if m.to_string().contains("`to`"))
+    );
 }
 
 #[test]

@@ -142,7 +142,11 @@ impl CallMut<'_> {
     /// `connected` (success, with the peer, which is then in the registry), `failed`, or
     /// `disconnected` before `connected` (failure).
     #[must_use = "the id identifies the outcome"]
-    pub fn connect(&mut self, now: Instant, params: &ConnectParams) -> Result<ControlId, CommandError> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        params: &ConnectParams,
+    ) -> Result<ControlId, CommandError> {
         let Some(info) = self.info() else {
             // Gone: refused with a typed outcome; the call's device defaults are unknown.
             return self.start(now, ComponentKind::Connect, Map::new());
@@ -170,7 +174,11 @@ impl CallMut<'_> {
     /// has already been in one of them, with success when one is reached, and with failure
     /// when the call ends first. Nothing is sent.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for(&mut self, now: Instant, states: &[CallState]) -> Result<ControlId, CommandError> {
+    pub fn wait_for(
+        &mut self,
+        now: Instant,
+        states: &[CallState],
+    ) -> Result<ControlId, CommandError> {
         let states: Vec<CallState> = if states.is_empty() {
             vec![CallState::Ended]
         } else {
@@ -197,7 +205,11 @@ impl CallMut<'_> {
     /// [`wait_for`](Self::wait_for) by state names; an unknown name is `ApiMisuse` (the SDK
     /// returns `true` for it: bug 17).
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_names(&mut self, now: Instant, names: &[&str]) -> Result<ControlId, CommandError> {
+    pub fn wait_for_names(
+        &mut self,
+        now: Instant,
+        names: &[&str],
+    ) -> Result<ControlId, CommandError> {
         let states = names
             .iter()
             .map(|n| CallState::parse(n))
@@ -216,7 +228,11 @@ impl CallMut<'_> {
     /// Plays and collects (`calling.play_and_collect`); partial results and start of input
     /// are progress; finishes on `digit`/`speech` (success) or `no_input`/`no_match`/`error`.
     #[must_use = "the id identifies the outcome"]
-    pub fn prompt(&mut self, now: Instant, params: &PromptParams) -> Result<ControlId, CommandError> {
+    pub fn prompt(
+        &mut self,
+        now: Instant,
+        params: &PromptParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Prompt, m)
     }
@@ -224,7 +240,11 @@ impl CallMut<'_> {
     /// Records (`calling.record`); the URL comes with the response and the final event;
     /// finishes on `finished` (success) or `no_input`.
     #[must_use = "the id identifies the outcome"]
-    pub fn record(&mut self, now: Instant, params: &RecordParams) -> Result<ControlId, CommandError> {
+    pub fn record(
+        &mut self,
+        now: Instant,
+        params: &RecordParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Record, m)
     }
@@ -353,7 +373,11 @@ impl CallMut<'_> {
 
     /// Sends a fax (`calling.send_fax`); finishes on `finished`/`error` with the fax fields.
     #[must_use = "the id identifies the outcome"]
-    pub fn send_fax(&mut self, now: Instant, params: &FaxSendParams) -> Result<ControlId, CommandError> {
+    pub fn send_fax(
+        &mut self,
+        now: Instant,
+        params: &FaxSendParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::SendFax, m)
     }
@@ -393,19 +417,31 @@ impl CallMut<'_> {
 
     /// Stops a running component (`<method>.stop`). Allowed on an ending call.
     #[must_use = "the request id identifies the control's answer"]
-    pub fn stop(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, CommandError> {
+    pub fn stop(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Stop)
     }
 
     /// Pauses a playback (`calling.play.pause`).
     #[must_use = "the request id identifies the control's answer"]
-    pub fn pause(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, CommandError> {
+    pub fn pause(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Pause)
     }
 
     /// Resumes a playback (`calling.play.resume`).
     #[must_use = "the request id identifies the control's answer"]
-    pub fn resume(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, CommandError> {
+    pub fn resume(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Resume)
     }
 

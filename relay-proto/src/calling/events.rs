@@ -497,7 +497,10 @@ pub enum CallingPayload {
 /// typed payloads straight from the text and builds a tree only for a result that keeps it).
 pub(crate) trait EventParams {
     /// Decodes a typed payload.
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, PeerMisbehaved>;
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved>;
     /// The payload as a JSON tree (`null` if it is not JSON).
     fn to_value(&self) -> Value;
 }
@@ -507,7 +510,10 @@ fn malformed(event_type: &EventType, e: serde_json::Error) -> PeerMisbehaved {
 }
 
 impl EventParams for Value {
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, PeerMisbehaved> {
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved> {
         T::deserialize(self).map_err(|e| malformed(event_type, e))
     }
     fn to_value(&self) -> Value {
@@ -516,7 +522,10 @@ impl EventParams for Value {
 }
 
 impl EventParams for RawValue {
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, PeerMisbehaved> {
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved> {
         serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
     }
     fn to_value(&self) -> Value {

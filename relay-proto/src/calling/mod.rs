@@ -230,110 +230,147 @@ impl Calling {
         p: &RawValue,
     ) -> Result<(), InputError> {
         match payload {
-            CallingPayload::Receive(r) => self.on_receive(out, r),
-            CallingPayload::State(s) => self.on_state(out, s, p),
-            CallingPayload::Dial(d) => self.on_dial(out, d),
-            CallingPayload::Connect(c) => self.on_connect(out, c, p),
-            CallingPayload::Refer(r) => self.on_refer(out, r, p),
-            CallingPayload::Play(x) => {
-                let up = CallEvent::PlayUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
-                    c.on_state(&x.state, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Record(x) => {
-                let up = CallEvent::RecordUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                    url: x.url.clone(),
-                    duration: x.duration,
-                    size: x.size,
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
-                    c.on_record(&x, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Tap(x) => {
-                let up = CallEvent::TapUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                    tap: x.tap.clone(),
-                    device: x.device.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| {
-                    c.on_tap(&x, p)
-                });
-                Ok(())
-            }
-            CallingPayload::SendDigits(x) => {
-                let up = CallEvent::SendDigitsUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
-                    c.on_state(&x.state, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Collect(x) => {
-                let up = CallEvent::CollectUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    progress: collect_progress(&x),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
-                    c.on_collect(&x)
-                });
-                Ok(())
-            }
-            CallingPayload::Detect(x) => {
-                let up = CallEvent::DetectUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    detect_type: x.detect.detect_type.clone(),
-                    event: x.detect.params.event.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
-                    c.on_detect(&x)
-                });
-                Ok(())
-            }
-            CallingPayload::Fax(x) => {
-                let fp = &x.fax.params;
-                let up = CallEvent::FaxUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    fax_type: x.fax.fax_type.clone(),
-                    direction: fp
-                        .get("direction")
-                        .and_then(Value::as_str)
-                        .map(FaxDirection::parse),
-                    page: fp
-                        .get("number")
-                        .or_else(|| fp.get("pages"))
-                        .and_then(crate::wire::lenient::value_as_u64),
-                };
-                // Either fax kind: the events do not say which command started the component.
-                let kind = self
-                    .calls
-                    .get(&x.ids.call_id)
-                    .and_then(|c| c.components.get(&x.ids.control_id))
-                    .map(|c| c.kind)
-                    .filter(|k| *k == ComponentKind::ReceiveFax)
-                    .unwrap_or(ComponentKind::SendFax);
-                self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(&x));
-                Ok(())
-            }
+            CallingPayload::Receive(r) => return self.on_receive(out, r),
+            CallingPayload::State(s) => return self.on_state(out, s, p),
+            CallingPayload::Dial(d) => return self.on_dial(out, d),
+            CallingPayload::Connect(c) => return self.on_connect(out, c, p),
+            CallingPayload::Refer(r) => return self.on_refer(out, r, p),
+            CallingPayload::Play(x) => self.on_play_event(out, now, &x, p),
+            CallingPayload::Record(x) => self.on_record_event(out, now, &x, p),
+            CallingPayload::Tap(x) => self.on_tap_event(out, now, &x, p),
+            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, &x, p),
+            CallingPayload::Collect(x) => self.on_collect_event(out, now, &x),
+            CallingPayload::Detect(x) => self.on_detect_event(out, now, &x),
+            CallingPayload::Fax(x) => self.on_fax_event(out, now, &x),
         }
+        Ok(())
+    }
+
+    /// A `Play` component event: its update for the application, then the component's progress.
+    fn on_play_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<PlayState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::PlayUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
+            c.on_state(&x.state, p)
+        });
+    }
+
+    /// A `Record` component event: its update for the application, then the component's progress.
+    fn on_record_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<RecordState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::RecordUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+            url: x.url.clone(),
+            duration: x.duration,
+            size: x.size,
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
+            c.on_record(x, p)
+        });
+    }
+
+    /// A `Tap` component event: its update for the application, then the component's progress.
+    fn on_tap_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<TapState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::TapUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+            tap: x.tap.clone(),
+            device: x.device.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| c.on_tap(x, p));
+    }
+
+    /// A `SendDigits` component event: its update for the application, then the component's progress.
+    fn on_send_digits_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<SendDigitsState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::SendDigitsUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+            c.on_state(&x.state, p)
+        });
+    }
+
+    /// A `Collect` component event: its update for the application, then the component's progress.
+    fn on_collect_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &CollectPayload) {
+        let up = CallEvent::CollectUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            progress: collect_progress(x),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
+            c.on_collect(x)
+        });
+    }
+
+    /// A `Detect` component event: its update for the application, then the component's progress.
+    fn on_detect_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &DetectPayload) {
+        let up = CallEvent::DetectUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            detect_type: x.detect.detect_type.clone(),
+            event: x.detect.params.event.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
+            c.on_detect(x)
+        });
+    }
+
+    /// A `Fax` component event: its update for the application, then the component's progress.
+    fn on_fax_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &FaxPayload) {
+        let fp = &x.fax.params;
+        let up = CallEvent::FaxUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            fax_type: x.fax.fax_type.clone(),
+            direction: fp
+                .get("direction")
+                .and_then(Value::as_str)
+                .map(FaxDirection::parse),
+            page: fp
+                .get("number")
+                .or_else(|| fp.get("pages"))
+                .and_then(crate::wire::lenient::value_as_u64),
+        };
+        // Either fax kind: the events do not say which command started the component.
+        let kind = self
+            .calls
+            .get(&x.ids.call_id)
+            .and_then(|c| c.components.get(&x.ids.control_id))
+            .map(|c| c.kind)
+            .filter(|k| *k == ComponentKind::ReceiveFax)
+            .unwrap_or(ComponentKind::SendFax);
+        self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(x));
     }
 
     fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), InputError> {
@@ -368,11 +405,10 @@ impl Calling {
         s: StatePayload,
         raw: &(impl EventParams + ?Sized),
     ) -> Result<(), InputError> {
-        let state = CallState::parse(&s.call_state).map_err(|_| {
-            PeerMisbehaved::UnknownCallState {
+        let state =
+            CallState::parse(&s.call_state).map_err(|_| PeerMisbehaved::UnknownCallState {
                 state: s.call_state.clone(),
-            }
-        })?;
+            })?;
         let id = s.call_id.clone();
         if !self.calls.contains_key(&id) {
             let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));

@@ -300,7 +300,10 @@ impl Device {
 /// A device tree: the outer list is tried in series, each inner list rings in parallel.
 pub type DeviceTree = Vec<Vec<Device>>;
 
-pub(crate) fn tree_wire(tree: &DeviceTree, defaults: Option<&DeviceInfo>) -> Result<Value, CommandError> {
+pub(crate) fn tree_wire(
+    tree: &DeviceTree,
+    defaults: Option<&DeviceInfo>,
+) -> Result<Value, CommandError> {
     if tree.is_empty() {
         return Err(misuse("device tree", "is empty"));
     }

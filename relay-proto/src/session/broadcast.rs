@@ -34,11 +34,10 @@ impl Session {
         if let Some(result) = self.fast_broadcast(now, params) {
             return result;
         }
-        let b: Broadcast<'_> = serde_json::from_str(params.get()).map_err(|e| {
-            PeerMisbehaved::MalformedBroadcast {
+        let b: Broadcast<'_> =
+            serde_json::from_str(params.get()).map_err(|e| PeerMisbehaved::MalformedBroadcast {
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         if !for_us(b.protocol.as_deref(), self.hub.lifecycle.link().protocol()) {
             tracing::debug!(theirs = ?b.protocol, "broadcast for another protocol; ignored");
             return Ok(());
@@ -73,7 +72,9 @@ impl Session {
                 let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
                     .map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
                 if !ev.event_type.is_calling() {
-                    self.hub.plumbing.emit(unrecognized(ev.event_type.into_string()));
+                    self.hub
+                        .plumbing
+                        .emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
                 }
                 let params = ev.params.unwrap_or(NULL);
@@ -81,7 +82,9 @@ impl Session {
                     .calling
                     .handle_event(&mut self.hub, now, &ev.event_type, params)?
                 {
-                    self.hub.plumbing.emit(unrecognized(ev.event_type.into_string()));
+                    self.hub
+                        .plumbing
+                        .emit(unrecognized(ev.event_type.into_string()));
                 }
                 Ok(())
             }
@@ -92,7 +95,11 @@ impl Session {
     /// path below re-reads the event at each layer). `None` means "not handled here": anything
     /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
     /// general path, which owns every rule and error.
-    fn fast_broadcast(&mut self, now: Instant, params: &RawValue) -> Option<Result<(), InputError>> {
+    fn fast_broadcast(
+        &mut self,
+        now: Instant,
+        params: &RawValue,
+    ) -> Option<Result<(), InputError>> {
         #[derive(serde::Deserialize)]
         struct Fast<'a, T> {
             #[serde(default, borrow)]

@@ -367,7 +367,10 @@ impl Session {
     {
         let contexts: Vec<String> = contexts.into_iter().map(Into::into).collect();
         if contexts.is_empty() {
-            return Err(CommandError::invalid("contexts", "needs at least one context"));
+            return Err(CommandError::invalid(
+                "contexts",
+                "needs at least one context",
+            ));
         }
         if let Some(bad) = contexts.iter().find(|c| c.trim().is_empty()) {
             return Err(CommandError::invalid(
@@ -481,7 +484,9 @@ impl Session {
                     } else {
                         Value::Object(Default::default())
                     };
-                    self.hub.plumbing.transmit(wire::rpc::encode_result(&id, &echo));
+                    self.hub
+                        .plumbing
+                        .transmit(wire::rpc::encode_result(&id, &echo));
                 }
                 Ok(())
             }
@@ -518,7 +523,8 @@ impl Session {
                 reconnect_at: Some(at),
             }),
             Closed::GaveUp(attempts) => {
-                self.hub.plumbing
+                self.hub
+                    .plumbing
                     .emit(Event::Disconnected { reconnect_at: None });
                 self.stop(now, StopReason::GaveUp { attempts });
             }
@@ -578,7 +584,9 @@ impl Session {
             }
             PendingKind::Receive { contexts } => {
                 let res = answer.relay().map(|_| ());
-                self.hub.lifecycle.on_receive_outcome(&contexts, res.is_ok());
+                self.hub
+                    .lifecycle
+                    .on_receive_outcome(&contexts, res.is_ok());
                 self.hub.plumbing.emit(Event::ContextsRegistered {
                     request: id,
                     contexts,
@@ -599,13 +607,8 @@ impl Session {
                 });
             }
             PendingKind::Calling(req) => {
-                self.calling.handle_response(
-                    &mut self.hub,
-                    now,
-                    id,
-                    req,
-                    answer.relay(),
-                );
+                self.calling
+                    .handle_response(&mut self.hub, now, id, req, answer.relay());
             }
         }
     }

@@ -25,7 +25,9 @@ pub(crate) enum PendingKind {
     /// Handshake and keepalive requests of the lifecycle.
     Lifecycle(LifecycleRequest),
     /// A `signalwire.receive` registering these contexts.
-    Receive { contexts: Vec<String> },
+    Receive {
+        contexts: Vec<String>,
+    },
     /// A generic `blade.execute` issued through [`Session::execute`](crate::Session::execute).
     Execute,
     MessagingSend,

@@ -40,7 +40,8 @@ impl Session {
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
-            self.hub.requests
+            self.hub
+                .requests
                 .queue_iter()
                 .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),

@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use relay_proto::calling::CallEvent;
 use relay_proto::fuzzing::{frame, Handshake};
-use relay_proto::{
-    CallId, ControlId, Event, Input, Output, SequentialIds, Session, SessionConfig,
-};
+use relay_proto::{CallId, ControlId, Event, Input, Output, SequentialIds, Session, SessionConfig};
 use serde_json::{json, Value};
 
 pub const PROTO: &str = "signalwire_SIG_proto";
@@ -207,7 +205,11 @@ impl Harness {
     }
 
     /// Feeds a calling event as a `queuing.relay.events` broadcast.
-    pub fn event(&mut self, event_type: &str, params: Value) -> Result<(), relay_proto::InputError> {
+    pub fn event(
+        &mut self,
+        event_type: &str,
+        params: Value,
+    ) -> Result<(), relay_proto::InputError> {
         self.feed(broadcast(event_type, params))
     }
 
