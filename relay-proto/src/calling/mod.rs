@@ -410,22 +410,8 @@ impl Calling {
                 state: s.call_state.clone(),
             })?;
         let id = s.call_id.clone();
-        if !self.calls.contains_key(&id) {
-            let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
-            let peer_leg = s
-                .peer
-                .as_ref()
-                .is_some_and(|p| self.calls.contains_key(&p.call_id));
-            if !dial_leg && !peer_leg {
-                tracing::trace!(call_id = %id, state = %s.call_state, "state event for an unknown call; ignored");
-                return Ok(());
-            }
-            self.ensure_room()?;
-            let mut info = CallInfo::new(id.clone());
-            if dial_leg {
-                info.tag = s.tag.clone();
-            }
-            self.calls.insert(id.clone(), Call::new(info));
+        if !self.calls.contains_key(&id) && !self.adopt_leg(&s)? {
+            return Ok(());
         }
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(());
@@ -477,24 +463,56 @@ impl Calling {
         if state == CallState::Ended {
             self.remove_call(out, &id, "ended", raw);
             if let Some(t) = tag {
-                if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
-                    self.dials.remove(&t);
-                    complete_dial(
-                        out,
-                        t,
-                        DialResult {
-                            successful: false,
-                            state: DialState::Ended,
-                            call_id: None,
-                            node_id: None,
-                            end_reason,
-                            error: None,
-                        },
-                    );
-                }
+                self.end_single_leg_dial(out, t, end_reason);
             }
         }
         Ok(())
+    }
+
+    /// A state event for a call not in the registry: adopted when it is a leg of one of our
+    /// dials or the peer of one of our calls (`Ok(true)`), ignored otherwise.
+    fn adopt_leg(&mut self, s: &StatePayload) -> Result<bool, Capacity> {
+        let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
+        let peer_leg = s
+            .peer
+            .as_ref()
+            .is_some_and(|p| self.calls.contains_key(&p.call_id));
+        if !dial_leg && !peer_leg {
+            tracing::trace!(call_id = %s.call_id, state = %s.call_state, "state event for an unknown call; ignored");
+            return Ok(false);
+        }
+        self.ensure_room()?;
+        let mut info = CallInfo::new(s.call_id.clone());
+        if dial_leg {
+            info.tag = s.tag.clone();
+        }
+        self.calls.insert(s.call_id.clone(), Call::new(info));
+        Ok(true)
+    }
+
+    /// A single-device dial whose leg ended before the dial completed: it completes as ended.
+    fn end_single_leg_dial(
+        &mut self,
+        out: &mut dyn Outbox,
+        tag: DialTag,
+        end_reason: Option<EndReason>,
+    ) {
+        if !self.dials.get(&tag).is_some_and(|d| d.devices == 1) {
+            return;
+        }
+        self.dials.remove(&tag);
+        complete_dial(
+            out,
+            tag,
+            DialResult {
+                successful: false,
+                state: DialState::Ended,
+                call_id: None,
+                node_id: None,
+                end_reason,
+                error: None,
+            },
+        );
     }
 
     /// Removes an ended call, failing each of its unfinished components once.

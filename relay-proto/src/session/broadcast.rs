@@ -137,7 +137,7 @@ impl Session {
             {
                 Ok(false) => None,
                 Ok(true) => Some(Ok(())),
-                Err(e) => Some(Err(e.into())),
+                Err(e) => Some(Err(e)),
             };
         }
         if text.contains(BroadcastKind::Messaging.as_str()) {
