@@ -26,7 +26,7 @@ use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
-use self::plumbing::{Hub, PendingKind, Plumbing, Wire};
+use self::plumbing::{Hub, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
@@ -259,16 +259,9 @@ impl Session {
             fired: Vec::new(),
         };
         session.hub.plumbing.observe(now);
-        let (mut wire, lifecycle, _) = session.parts();
+        let (mut wire, lifecycle) = session.hub.wire();
         lifecycle.start_connect(&mut wire);
         session
-    }
-
-    /// The sub-machines, borrowed apart: the wire (plumbing and request table), the lifecycle
-    /// and calling.
-    pub(crate) fn parts(&mut self) -> (Wire<'_>, &mut Lifecycle, &mut Calling) {
-        let (wire, lifecycle) = self.hub.wire();
-        (wire, lifecycle, &mut self.calling)
     }
 
     /// Feeds one input. An `Err` reports a frame that was ignored (garbage, or a rule broken
@@ -281,7 +274,7 @@ impl Session {
         let now = self.observe(now);
         match input {
             Input::Opened => {
-                let (mut wire, lifecycle, _) = self.parts();
+                let (mut wire, lifecycle) = self.hub.wire();
                 Ok(lifecycle.on_opened(&mut wire, now)?)
             }
             Input::Frame(text) => self.handle_frame(now, text),
@@ -378,7 +371,7 @@ impl Session {
                 format!("invalid empty context {bad:?}"),
             ));
         }
-        let (mut wire, lifecycle, _) = self.parts();
+        let (mut wire, lifecycle) = self.hub.wire();
         lifecycle.receive(&mut wire, now, contexts)
     }
 
@@ -404,7 +397,7 @@ impl Session {
         params: Value,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
-        let (mut wire, lifecycle, _) = self.parts();
+        let (mut wire, lifecycle) = self.hub.wire();
         wire.execute(now, lifecycle.link(), method, params, kind)
     }
 
@@ -416,7 +409,7 @@ impl Session {
     }
 
     pub(crate) fn stop(&mut self, now: Instant, reason: StopReason) {
-        let (mut wire, lifecycle, _) = self.parts();
+        let (mut wire, lifecycle) = self.hub.wire();
         if !lifecycle.stop(&mut wire) {
             return;
         }
@@ -465,7 +458,7 @@ impl Session {
     }
 
     fn pump_queue(&mut self, now: Instant) {
-        let (mut wire, lifecycle, _) = self.parts();
+        let (mut wire, lifecycle) = self.hub.wire();
         wire.pump_queue(now, lifecycle.link());
     }
 
@@ -491,7 +484,7 @@ impl Session {
                 Ok(())
             }
             wire::method::DISCONNECT => {
-                let (mut wire, lifecycle, _) = self.parts();
+                let (mut wire, lifecycle) = self.hub.wire();
                 lifecycle.on_server_disconnect(&mut wire, now);
                 Ok(())
             }
