@@ -26,9 +26,9 @@ pub enum ClientError {
     /// nothing was sent.
     #[error("capacity reached: {0}")]
     Capacity(Capacity),
-    /// Any other refusal of the core. Commands only fail with [`ClientError::Misuse`] or
-    /// [`ClientError::Capacity`] today; this keeps a future class of `relay_proto::Error`
-    /// from being lost.
+    /// Any other refusal of the core. Commands fail with a `relay_proto::CommandError`, which
+    /// maps to [`ClientError::Misuse`] or [`ClientError::Capacity`]; this keeps any other class
+    /// of `relay_proto::Error` from being lost.
     #[error(transparent)]
     Proto(relay_proto::Error),
     /// The outcome reported for a command was of another kind than the command (a bug in the
@@ -68,6 +68,16 @@ impl From<relay_proto::Error> for ClientError {
             relay_proto::Error::ApiMisuse(m) => ClientError::Misuse(m),
             relay_proto::Error::Capacity(c) => ClientError::Capacity(c),
             other => ClientError::Proto(other),
+        }
+    }
+}
+
+impl From<relay_proto::CommandError> for ClientError {
+    fn from(e: relay_proto::CommandError) -> Self {
+        match e {
+            relay_proto::CommandError::ApiMisuse(m) => ClientError::Misuse(m),
+            relay_proto::CommandError::Capacity(c) => ClientError::Capacity(c),
+            other => ClientError::Proto(other.into()),
         }
     }
 }

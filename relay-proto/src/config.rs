@@ -47,7 +47,8 @@ impl Backoff {
 }
 
 /// Bounds on everything that grows with peer or caller behaviour. Hitting one is a typed
-/// [`Error::Capacity`](crate::Error::Capacity), never silent growth.
+/// [`Capacity`](crate::error::Capacity) cause (of a [`CommandError`](crate::CommandError), or
+/// of an [`InputError`](crate::InputError) for an inbound call), never silent growth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds {
     /// Requests awaiting a response on the current connection, keepalive included (one slot

@@ -1,22 +1,74 @@
-//! Errors, classified by who is at fault, each with a typed cause (rustls' sub-enums).
+//! Errors per operation, each with a typed cause (rustls' sub-enums).
 //!
 //! A server *failure* (a relay result with `code: "404"`, a JSON-RPC error answer, a timeout) is
-//! not an [`Error`]: it is an outcome carried by an [`Event`](crate::Event). [`Error`] is for the
-//! frame that could not be understood ([`Error::Decode`]), the peer that broke the rules
-//! ([`Error::PeerMisbehaved`]), the caller's mistake ([`Error::ApiMisuse`]) and a bound being hit
-//! ([`Error::Capacity`]). None of them poisons the session.
+//! not an error: it is an outcome carried by an [`Event`](crate::Event). Errors are refusals,
+//! split by the operation that can meet them, and none of them poisons the session:
 //!
-//! Feeding input ([`Session::handle_input`](crate::Session::handle_input)) can only fail with
-//! the first two (and [`ApiMisuse::NoTransport`]/[`ApiMisuse::UnexpectedOpened`] for an input
-//! that makes no sense in the session's state); a command only with the last two. Each cause
-//! says *which* rule or bound, so a caller matches on it instead of reading a message.
+//! * [`InputError`], from [`Session::handle_input`](crate::Session::handle_input): the frame
+//!   could not be understood ([`DecodeError`]), the peer broke a rule of Blade or Relay
+//!   ([`PeerMisbehaved`]: which one), or the input makes no sense in the session's state
+//!   ([`UnexpectedInput`]), or a bound refused what the peer announced ([`Capacity`]: an
+//!   inbound call when the registry is full). The frame or input was ignored.
+//! * [`CommandError`], from every command (dial, call commands, messaging, receive, execute):
+//!   the caller's mistake ([`ApiMisuse`]: unknown call, control not supported by the kind,
+//!   invalid parameter and why, session stopped) or a configured bound ([`Capacity`]: which
+//!   one). Nothing was sent or queued.
+//!
+//! [`Error`] is the umbrella of both, with `From` conversions, so a driver can `?` inputs and
+//! commands into one type. Each cause says *which* rule or bound, so a caller matches on it
+//! instead of reading a message.
 
 use thiserror::Error as ThisError;
 
 use crate::calling::kinds::{ComponentKind, ControlAction};
 use crate::ids::{CallId, ControlId, RequestId};
 
-/// Everything the core can refuse or fail to understand.
+/// Why [`Session::handle_input`](crate::Session::handle_input) ignored an input. The session
+/// goes on either way.
+#[derive(Debug, Clone, PartialEq, ThisError)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The peer sent bytes that are not a JSON-RPC object. The frame was ignored.
+    #[error("cannot decode frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// The peer sent valid JSON-RPC that breaks Relay's rules. The frame was ignored.
+    #[error("peer misbehaved: {0}")]
+    PeerMisbehaved(#[from] PeerMisbehaved),
+    /// The input makes no sense in the session's state (a driver bug). It was ignored.
+    #[error("unexpected input: {0}")]
+    Unexpected(#[from] UnexpectedInput),
+    /// A configured bound refused what the peer announced (an inbound call when the call
+    /// registry is full). The event was dropped.
+    #[error("capacity reached: {0}")]
+    Capacity(#[from] Capacity),
+}
+
+/// Why a command was refused. Nothing was sent or queued.
+#[derive(Debug, Clone, PartialEq, ThisError)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The caller asked for something invalid.
+    #[error("invalid use: {0}")]
+    ApiMisuse(#[from] ApiMisuse),
+    /// A configured bound was reached.
+    #[error("capacity reached: {0}")]
+    Capacity(#[from] Capacity),
+}
+
+/// Which input made no sense in the session's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ThisError)]
+#[non_exhaustive]
+pub enum UnexpectedInput {
+    /// A frame was fed while no transport is open.
+    #[error("frame fed while no transport is open")]
+    NoTransport,
+    /// `Input::Opened` was fed while no transport was asked for.
+    #[error("Input::Opened fed while no transport was asked for")]
+    Opened,
+}
+
+/// Everything the core can refuse or fail to understand: the umbrella of [`InputError`] and
+/// [`CommandError`], for drivers that handle both alike.
 #[derive(Debug, Clone, PartialEq, ThisError)]
 #[non_exhaustive]
 pub enum Error {
@@ -32,6 +84,9 @@ pub enum Error {
     /// A configured bound was reached; nothing was queued or sent.
     #[error("capacity reached: {0}")]
     Capacity(Capacity),
+    /// An input that makes no sense in the session's state; it was ignored.
+    #[error("unexpected input: {0}")]
+    UnexpectedInput(UnexpectedInput),
 }
 
 /// Why a frame is not a JSON-RPC object.
@@ -157,12 +212,6 @@ pub enum ApiMisuse {
     /// The session is stopped; create a new one.
     #[error("the session is stopped; create a new one")]
     SessionStopped,
-    /// A frame was fed while no transport is open.
-    #[error("frame fed while no transport is open")]
-    NoTransport,
-    /// `Input::Opened` was fed while no transport was asked for.
-    #[error("Input::Opened fed while no transport was asked for")]
-    UnexpectedOpened,
 }
 
 /// Which configured bound was reached.
@@ -200,24 +249,51 @@ impl Capacity {
     }
 }
 
-impl Error {
+impl CommandError {
     /// An invalid parameter: which, and why.
     pub(crate) fn invalid(which: impl Into<String>, why: impl Into<String>) -> Self {
-        Error::ApiMisuse(ApiMisuse::InvalidParameter {
+        CommandError::ApiMisuse(ApiMisuse::InvalidParameter {
             which: which.into(),
             why: why.into(),
         })
     }
+}
 
+impl PeerMisbehaved {
     /// A malformed relay event payload.
     pub(crate) fn malformed_event(event_type: impl Into<String>, detail: impl ToString) -> Self {
-        Error::PeerMisbehaved(PeerMisbehaved::MalformedEvent {
+        PeerMisbehaved::MalformedEvent {
             event_type: event_type.into(),
             detail: detail.to_string(),
-        })
+        }
     }
 }
 
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Decode(d) => Error::Decode(d),
+            InputError::PeerMisbehaved(p) => Error::PeerMisbehaved(p),
+            InputError::Unexpected(u) => Error::UnexpectedInput(u),
+            InputError::Capacity(c) => Error::Capacity(c),
+        }
+    }
+}
+
+impl From<CommandError> for Error {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::ApiMisuse(m) => Error::ApiMisuse(m),
+            CommandError::Capacity(c) => Error::Capacity(c),
+        }
+    }
+}
+
+impl From<UnexpectedInput> for Error {
+    fn from(e: UnexpectedInput) -> Self {
+        Error::UnexpectedInput(e)
+    }
+}
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(e)

@@ -10,7 +10,11 @@
 //!
 //! ```no_run
 //! use std::time::Instant;
-//! use relay_proto::{Input, Output, Session, SessionConfig, TransportAction};
+//! use relay_proto::error::{InputError, UnexpectedInput};
+//! use relay_proto::{
+//!     CallEvent, CallState, Event, Input, Output, Session, SessionConfig, StopReason,
+//!     TransportAction,
+//! };
 //!
 //! # fn open_websocket() {}
 //! # fn send_text(_: &str) {}
@@ -28,20 +32,37 @@
 //!                 session.handle_input(Instant::now(), Input::Opened).ok();
 //!             }
 //!             Output::Transport(TransportAction::Close { code, .. }) => close_websocket(code),
-//!             Output::Event(event) => println!("{event:?}"),
+//!             // Events are typed: match on variants and enums, never on strings.
+//!             Output::Event(Event::Ready { restored, .. }) => {
+//!                 println!("ready (calls survived: {restored})");
+//!             }
+//!             Output::Event(Event::Call(CallEvent::IncomingCall { call })) => {
+//!                 session.call_mut(&call.id).and_then(|mut c| c.answer(Instant::now())).ok();
+//!             }
+//!             Output::Event(Event::Call(CallEvent::StateChanged {
+//!                 call_id,
+//!                 state: CallState::Ended,
+//!                 ..
+//!             })) => println!("{call_id} ended"),
+//!             Output::Event(Event::Stopped { reason: StopReason::AuthFailed(e) }) => {
+//!                 panic!("bad credentials: {}", e.message);
+//!             }
+//!             Output::Event(_) => {}
 //!             Output::Timeout(at) => break at,
 //!             _ => {}
 //!         }
 //!     };
 //!     // 2. Wait for the first of: a frame, a command of yours, the deadline.
-//!     match next_io(deadline) {
-//!         Some(frame) => {
-//!             // A bad frame is reported and ignored; the session goes on.
-//!             let _ = session.handle_input(Instant::now(), Input::Frame(&frame));
-//!         }
-//!         None => {
-//!             let _ = session.handle_input(Instant::now(), Input::Timeout);
-//!         }
+//!     let input = match next_io(deadline) {
+//!         Some(frame) => session.handle_input(Instant::now(), Input::Frame(&frame)),
+//!         None => session.handle_input(Instant::now(), Input::Timeout),
+//!     };
+//!     // A bad frame is reported with its typed cause and ignored; the session goes on.
+//!     match input {
+//!         Ok(()) => {}
+//!         Err(InputError::PeerMisbehaved(rule)) => eprintln!("server broke a rule: {rule}"),
+//!         Err(InputError::Unexpected(UnexpectedInput::NoTransport)) => unreachable!(),
+//!         Err(other) => eprintln!("frame ignored: {other}"),
 //!     }
 //! }
 //! ```
@@ -96,6 +117,26 @@
 //! act, each once). [`Session::timers`] lists every armed [`Timer`] and
 //! [`Session::fired_timers`] / [`Session::timeout_reason`] say which fired on the last timeout.
 //!
+//! # Errors
+//!
+//! Errors are per operation, each with a typed cause ([`error`] has the details):
+//!
+//! * [`Session::handle_input`] returns [`InputError`]: the frame is not JSON-RPC
+//!   ([`error::DecodeError`]), the peer broke a rule ([`error::PeerMisbehaved`] says which),
+//!   the input makes no sense in the session's state ([`error::UnexpectedInput`]), or a bound
+//!   refused what the peer announced ([`error::Capacity`]). The input is ignored and the
+//!   session goes on.
+//! * Commands ([`Session::dial`], every [`CallMut`] command, [`Session::messaging_send`],
+//!   [`Session::receive`], [`Session::execute`]) return [`CommandError`]: a mistake of the
+//!   caller ([`error::ApiMisuse`]: unknown call, control not supported by the component's
+//!   kind, invalid parameter and why, session stopped) or a configured bound
+//!   ([`error::Capacity`]: which one, and its limit). Nothing was sent.
+//! * [`Error`] is the umbrella of both, with `From` conversions, so a driver can `?` inputs and
+//!   commands into one type.
+//!
+//! A server *failure* (a relay error code, a timeout, a lost connection) is not an error of
+//! either kind: it is the outcome an [`Event`] carries ([`RequestError`]).
+//!
 //! # Calls
 //!
 //! Inbound calls arrive as [`CallEvent::IncomingCall`]; outbound ones start with
@@ -110,7 +151,7 @@
 //! # use std::time::Instant;
 //! # use relay_proto::{CallEvent, CallState, Event, Session};
 //! # use relay_proto::calling::{ComponentKind, DetectEvent, EndReason, Media, PlayParams, PlayState};
-//! # fn handle(session: &mut Session, event: Event) -> Result<(), relay_proto::Error> {
+//! # fn handle(session: &mut Session, event: Event) -> Result<(), relay_proto::CommandError> {
 //! let now = Instant::now();
 //! match event {
 //!     Event::Call(CallEvent::IncomingCall { call }) => {
@@ -158,7 +199,7 @@ pub use calling::{
     CallEvent, CallInfo, CallMut, CallState, ComponentResult, DialOutcome, EndReason,
 };
 pub use config::{Backoff, Bounds, SessionConfig};
-pub use error::Error;
+pub use error::{CommandError, Error, InputError};
 pub use ids::*;
 pub use messaging::{
     Message, MessageEvent, MessageEventKind, MessageParams, MessageState, SendResult,

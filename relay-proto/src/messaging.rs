@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{CommandError, PeerMisbehaved};
 use crate::ids::MessageId;
 use crate::outcome::RequestError;
 use crate::wire::{lenient, EventType, RelayResult};
@@ -49,14 +49,14 @@ impl MessageParams {
 
     /// The wire params, after validation. The caller's value is not modified (the official SDK
     /// deletes `from`/`to` from the caller's object: its bug 26).
-    pub fn to_wire(&self) -> Result<Value, Error> {
+    pub fn to_wire(&self) -> Result<Value, CommandError> {
         for (name, v) in [
             ("context", &self.context),
             ("from", &self.from),
             ("to", &self.to),
         ] {
             if v.trim().is_empty() {
-                return Err(Error::invalid(
+                return Err(CommandError::invalid(
                     format!("messaging.send `{name}`"),
                     "must not be empty",
                 ));
@@ -64,7 +64,7 @@ impl MessageParams {
         }
         let has_body = self.body.as_deref().is_some_and(|b| !b.is_empty());
         if !has_body && self.media.is_empty() {
-            return Err(Error::invalid(
+            return Err(CommandError::invalid(
                 "messaging.send `body`",
                 "needs a `body` or at least one `media` URL",
             ));
@@ -284,7 +284,7 @@ pub struct MessageEvent {
 /// straight from its text. `Ok(Err(event_type))` for an unknown `event_type` or a payload that
 /// is not a message (reported as unrecognized, never dropped); `Err` when it is not a relay
 /// event at all.
-pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String>, Error> {
+pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String>, PeerMisbehaved> {
     #[derive(Deserialize)]
     struct Inner<'a> {
         event_type: EventType,
@@ -293,8 +293,8 @@ pub(crate) fn decode_event(raw: &RawValue) -> Result<Result<MessageEvent, String
         #[serde(default, borrow)]
         params: Option<&'a RawValue>,
     }
-    let ev: Inner<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| Error::malformed_event("relay event", e))?;
+    let ev: Inner<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
     if MessageEventKind::from_event_type(&ev.event_type).is_none() {
         return Ok(Err(ev.event_type.into_string()));
     }

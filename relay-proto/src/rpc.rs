@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::error::{Capacity, Error};
+use crate::error::Capacity;
 use crate::ids::RequestId;
 
 /// What a request tag tells the table.
@@ -95,11 +95,11 @@ impl<K: RequestTag> Pending<K> {
         method: &str,
         params: Value,
         tag: K,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Capacity> {
         if self.queue.len() >= self.max_queue {
-            return Err(Error::Capacity(Capacity::OfflineQueue {
+            return Err(Capacity::OfflineQueue {
                 limit: self.max_queue,
-            }));
+            });
         }
         self.queue.push_back(Queued {
             id,

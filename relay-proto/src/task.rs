@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::CommandError;
 
 /// The path tasks are delivered to.
 pub const TASK_PATH: &str = "/api/relay/rest/tasks";
@@ -92,10 +92,10 @@ pub struct TaskError {
 
 impl Task {
     /// A producer; project and token must be non-empty.
-    pub fn new(project: impl Into<String>, token: impl Into<String>) -> Result<Self, Error> {
+    pub fn new(project: impl Into<String>, token: impl Into<String>) -> Result<Self, CommandError> {
         let (project, token) = (project.into(), token.into());
         if project.trim().is_empty() || token.trim().is_empty() {
-            return Err(Error::invalid(
+            return Err(CommandError::invalid(
                 "task credentials",
                 "a Task needs a project and a token",
             ));
@@ -109,12 +109,12 @@ impl Task {
         host: &str,
         context: &str,
         message: &Value,
-    ) -> Result<TaskRequest, Error> {
+    ) -> Result<TaskRequest, CommandError> {
         if context.trim().is_empty() {
-            return Err(Error::invalid("task context", "must not be empty"));
+            return Err(CommandError::invalid("task context", "must not be empty"));
         }
         if host.trim().is_empty() {
-            return Err(Error::invalid("task host", "must not be empty"));
+            return Err(CommandError::invalid("task host", "must not be empty"));
         }
         let body = json!({"context": context, "message": message})
             .to_string()

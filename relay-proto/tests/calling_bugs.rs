@@ -9,7 +9,7 @@ use relay_proto::calling::{
     DetectKind, DetectMode, DetectParams, Device, DialParams, EndReason, Media, PlayParams,
     PlayState, RecordParams,
 };
-use relay_proto::{CallId, ControlId, Error, RequestError};
+use relay_proto::{CallId, ControlId, RequestError};
 use serde_json::json;
 
 fn result_of<'a>(events: &'a [CallEvent], id: &ControlId) -> &'a ComponentResult {
@@ -158,7 +158,7 @@ fn bug17_wait_for_is_truthful() {
             .wait_for_names(h.now, &["answred"])
             .unwrap_err();
     assert!(
-        matches!(err, Error::ApiMisuse(ref m) if m.to_string().contains("answred")),
+        matches!(err, relay_proto::CommandError::ApiMisuse(ref m) if m.to_string().contains("answred")),
         "{err}"
     );
     // Already reached: immediate true.

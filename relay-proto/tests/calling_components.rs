@@ -715,7 +715,7 @@ fn builders_and_durations_on_the_wire() {
             .unwrap()
             .record(h.now, &RecordParams::new().end_silence_timeout(too_long));
     match refused {
-        Err(relay_proto::Error::ApiMisuse(m)) => {
+        Err(relay_proto::CommandError::ApiMisuse(m)) => {
             assert!(m.to_string().contains("end_silence_timeout"), "{m}")
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -725,7 +725,7 @@ fn builders_and_durations_on_the_wire() {
             .unwrap()
             .play(h.now, &PlayParams::new([Media::silence(Duration::MAX)]));
     assert!(
-        matches!(refused, Err(relay_proto::Error::ApiMisuse(_))),
+        matches!(refused, Err(relay_proto::CommandError::ApiMisuse(_))),
         "{refused:?}"
     );
 }

@@ -54,9 +54,9 @@ const KINDS: usize = 16;
 const MAX_CALLS: usize = 4;
 
 /// Events are accepted, or refused only because a bound was hit.
-fn accepted(r: Result<(), relay_proto::Error>) {
+fn accepted(r: Result<(), relay_proto::InputError>) {
     match r {
-        Ok(()) | Err(relay_proto::Error::Capacity(_)) => {}
+        Ok(()) | Err(relay_proto::InputError::Capacity(_)) => {}
         Err(e) => panic!("event refused: {e}"),
     }
 }
@@ -128,7 +128,7 @@ fn start(h: &mut Harness, call: &CallId, k: u8) -> Option<(ControlId, usize)> {
     };
     match r {
         Ok(id) => Some((id, k)),
-        Err(relay_proto::Error::Capacity(_)) => None,
+        Err(relay_proto::CommandError::Capacity(_)) => None,
         Err(e) => panic!("valid command refused: {e}"),
     }
 }

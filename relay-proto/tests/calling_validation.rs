@@ -12,12 +12,12 @@ use relay_proto::calling::{
     PromptParams, ReferParams, SipDevice, SipHeader, TapDevice, TapParams,
 };
 use relay_proto::error::Capacity;
-use relay_proto::{Bounds, CallId, ControlId, Error};
+use relay_proto::{Bounds, CallId, CommandError, ControlId, InputError};
 use serde_json::json;
 
-fn misuse(r: Result<impl std::fmt::Debug, Error>, needle: &str) {
+fn misuse(r: Result<impl std::fmt::Debug, CommandError>, needle: &str) {
     match r {
-        Err(Error::ApiMisuse(m)) => {
+        Err(CommandError::ApiMisuse(m)) => {
             let m = m.to_string();
             assert!(m.contains(needle), "{m:?} should mention {needle:?}")
         }
@@ -276,20 +276,25 @@ fn bounds_are_typed_capacity_errors() {
     let _ = h.s.call_mut(&a).unwrap().play(h.now, &p).unwrap();
     assert!(matches!(
         h.s.call_mut(&a).unwrap().play(h.now, &p),
-        Err(Error::Capacity(Capacity::ComponentsPerCall { limit: 2 }))
+        Err(CommandError::Capacity(Capacity::ComponentsPerCall {
+            limit: 2
+        }))
     ));
     let _ =
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", "+2")))
             .unwrap();
     assert!(matches!(
         h.s.dial(h.now, &DialParams::single(Device::phone("+1", "+2"))),
-        Err(Error::Capacity(Capacity::Calls { .. }))
+        Err(CommandError::Capacity(Capacity::Calls { .. }))
     ));
     let r = h.event(
         "calling.call.receive",
         json!({"call_state":"created","context":"office","call_id":"call-z","node_id":"n"}),
     );
-    assert!(matches!(r, Err(Error::Capacity(Capacity::Calls { .. }))));
+    assert!(matches!(
+        r,
+        Err(InputError::Capacity(Capacity::Calls { .. }))
+    ));
     assert_eq!(h.s.calls().count(), 1);
 }
 
@@ -320,7 +325,10 @@ fn malformed_and_unknown_events() {
         ("calling.call.dial", json!({"dial_state":"answered"})),
     ] {
         let r = h.event(t, p.clone());
-        assert!(matches!(r, Err(Error::PeerMisbehaved(_))), "{t} {p}: {r:?}");
+        assert!(
+            matches!(r, Err(InputError::PeerMisbehaved(_))),
+            "{t} {p}: {r:?}"
+        );
     }
     // Unknown calling event types surface as Unrecognized.
     h.ev("calling.call.hologram", json!({"call_id":"call-a"}));

@@ -7,7 +7,8 @@ mod session_common;
 use std::time::Duration;
 
 use relay_proto::{
-    Backoff, Bounds, Error, Event, Input, MessageParams, RequestError, StopReason, TransportAction,
+    Backoff, Bounds, CommandError, Event, Input, InputError, MessageParams, RequestError,
+    StopReason, TransportAction,
 };
 use serde_json::json;
 use session_common::*;
@@ -263,12 +264,15 @@ fn bug13_null_garbage_and_broadcast_without_params_never_poison_the_session() {
     for bad in ["null", "123", "\"str\"", "[]", "{", "#SPU123", ""] {
         let r = h.input(Input::Frame(bad));
         assert!(
-            matches!(r, Err(Error::Decode(_)) | Err(Error::PeerMisbehaved(_))),
+            matches!(
+                r,
+                Err(InputError::Decode(_)) | Err(InputError::PeerMisbehaved(_))
+            ),
             "{bad}: {r:?}"
         );
     }
     let r = h.feed(json!({"jsonrpc":"2.0","id":"b1","method":"blade.broadcast"}));
-    assert!(matches!(r, Err(Error::PeerMisbehaved(_))), "{r:?}");
+    assert!(matches!(r, Err(InputError::PeerMisbehaved(_))), "{r:?}");
     // Still works afterwards.
     h.feed(json!({"jsonrpc":"2.0","id":"b2","method":"blade.broadcast","params":{"protocol":PROTO,"event":"queuing.relay.tasks","params":{"context":"office","message":{"k":1}}}})).unwrap();
     assert!(h
@@ -585,7 +589,7 @@ fn in_flight_bound_holds_and_overflow_waits_in_the_queue() {
     assert_eq!(h.s.queued(), 2);
     assert!(matches!(
         h.s.execute(h.now, "x.y", json!({})),
-        Err(Error::Capacity(
+        Err(CommandError::Capacity(
             relay_proto::error::Capacity::OfflineQueue { limit: 2 }
         ))
     ));
@@ -612,7 +616,7 @@ fn frames_over_the_size_bound_are_refused() {
     );
     assert!(matches!(
         h.input(Input::Frame(&big)),
-        Err(Error::PeerMisbehaved(
+        Err(InputError::PeerMisbehaved(
             relay_proto::error::PeerMisbehaved::FrameTooLarge {
                 size: 2000..,
                 limit: 1024
@@ -654,8 +658,8 @@ fn opened_out_of_turn_is_misuse_not_a_panic() {
     h.handshake(false);
     assert!(matches!(
         h.input(Input::Opened),
-        Err(Error::ApiMisuse(
-            relay_proto::error::ApiMisuse::UnexpectedOpened
+        Err(InputError::Unexpected(
+            relay_proto::error::UnexpectedInput::Opened
         ))
     ));
     assert!(h.s.is_ready());
@@ -687,6 +691,6 @@ fn unknown_server_requests_get_method_not_found() {
     let mut h = Harness::new(config());
     h.handshake(false);
     let r = h.feed(json!({"jsonrpc":"2.0","id":"q","method":"blade.whatever","params":{}}));
-    assert!(matches!(r, Err(Error::PeerMisbehaved(_))));
+    assert!(matches!(r, Err(InputError::PeerMisbehaved(_))));
     assert_eq!(h.last_sent()["error"]["code"], -32601);
 }

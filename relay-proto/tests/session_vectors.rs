@@ -103,7 +103,7 @@ fn messaging_send_result_vectors() {
 
 #[test]
 fn message_params_are_validated() {
-    use relay_proto::{Error, MessageParams};
+    use relay_proto::MessageParams;
     let ok = MessageParams::text("c", "+1", "+2", "b");
     assert!(ok.to_wire().is_ok());
     let no_body = MessageParams {
@@ -111,7 +111,7 @@ fn message_params_are_validated() {
         ..ok.clone()
     };
     assert!(
-        matches!(no_body.to_wire(), Err(Error::ApiMisuse(m)) if m.to_string().contains("body"))
+        matches!(no_body.to_wire(), Err(relay_proto::CommandError::ApiMisuse(m)) if m.to_string().contains("body"))
     );
     let media_only = MessageParams {
         body: None,
@@ -123,7 +123,9 @@ fn message_params_are_validated() {
         to: " ".into(),
         ..ok.clone()
     };
-    assert!(matches!(no_to.to_wire(), Err(Error::ApiMisuse(m)) if m.to_string().contains("`to`")));
+    assert!(
+        matches!(no_to.to_wire(), Err(relay_proto::CommandError::ApiMisuse(m)) if m.to_string().contains("`to`"))
+    );
 }
 
 #[test]

@@ -305,7 +305,7 @@ impl Driver {
                 ControlAction::Pause => c.pause(now, control_id),
                 ControlAction::Resume => c.resume(now, control_id),
                 ControlAction::Volume(v) => c.volume(now, control_id, v),
-                _ => Err(relay_proto::Error::ApiMisuse(
+                _ => Err(relay_proto::CommandError::ApiMisuse(
                     relay_proto::error::ApiMisuse::InvalidParameter {
                         which: "control".into(),
                         why: format!("unsupported control {action:?}"),
@@ -327,7 +327,7 @@ impl Driver {
         now: Instant,
         call_id: &CallId,
         op: CallOp,
-    ) -> Result<ControlId, relay_proto::Error> {
+    ) -> Result<ControlId, relay_proto::CommandError> {
         let mut c = self.session.call_mut(call_id)?;
         match op {
             CallOp::Answer => c.answer(now),

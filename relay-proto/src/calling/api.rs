@@ -12,7 +12,7 @@ use crate::calling::kinds::{ComponentKind, ControlAction};
 use crate::calling::params::{validate_send_digits, ConnectParams, DialParams, Media};
 use crate::calling::Outbox;
 use crate::calling::{detect_track, CallInfo, CallState, Calling, CallingRequest, EndReason};
-use crate::error::{ApiMisuse, Error};
+use crate::error::{ApiMisuse, CommandError};
 use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::wire::Method;
 
@@ -23,7 +23,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         params: &DialParams,
-    ) -> Result<DialTag, Error> {
+    ) -> Result<DialTag, CommandError> {
         params.validate()?;
         self.check_dial_room()?;
         let tag = out.next_dial_tag();
@@ -43,9 +43,9 @@ impl Calling {
         &'a mut self,
         out: &'a mut dyn Outbox,
         id: &CallId,
-    ) -> Result<CallMut<'a>, Error> {
+    ) -> Result<CallMut<'a>, CommandError> {
         if self.call(id).is_none() && !self.is_gone(id) {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: id.clone(),
             }));
         }
@@ -95,7 +95,7 @@ impl CallMut<'_> {
         now: Instant,
         kind: ComponentKind,
         params: Map<String, Value>,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.calling
             .start(self.out, now, &self.id, kind, params, |_| {})
     }
@@ -103,7 +103,7 @@ impl CallMut<'_> {
     /// Answers (`calling.answer`); finishes on `answered` (success) or `ending`/`ended`.
     /// Answering an answered call succeeds at once without sending anything.
     #[must_use = "the id identifies the outcome"]
-    pub fn answer(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn answer(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         if self.info().is_some_and(|c| c.state == CallState::Answered) {
             return self.calling.finish_now(
                 self.out,
@@ -117,9 +117,9 @@ impl CallMut<'_> {
 
     /// Hangs up (`calling.end`); finishes on `ended` with the end reason.
     #[must_use = "the id identifies the outcome"]
-    pub fn hangup(&mut self, now: Instant, reason: EndReason) -> Result<ControlId, Error> {
+    pub fn hangup(&mut self, now: Instant, reason: EndReason) -> Result<ControlId, CommandError> {
         if let EndReason::Other(r) = &reason {
-            return Err(Error::invalid(
+            return Err(CommandError::invalid(
                 "hangup reason",
                 format!("{r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"),
             ));
@@ -133,7 +133,7 @@ impl CallMut<'_> {
     /// `code`/`message`. On an ending call it is refused like any command (the SDK throws: bug
     /// 22).
     #[must_use = "the id identifies the outcome"]
-    pub fn pass(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn pass(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.start(now, ComponentKind::Pass, Map::new())
     }
 
@@ -142,7 +142,11 @@ impl CallMut<'_> {
     /// `connected` (success, with the peer, which is then in the registry), `failed`, or
     /// `disconnected` before `connected` (failure).
     #[must_use = "the id identifies the outcome"]
-    pub fn connect(&mut self, now: Instant, params: &ConnectParams) -> Result<ControlId, Error> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        params: &ConnectParams,
+    ) -> Result<ControlId, CommandError> {
         let Some(info) = self.info() else {
             // Gone: refused with a typed outcome; the call's device defaults are unknown.
             return self.start(now, ComponentKind::Connect, Map::new());
@@ -154,14 +158,14 @@ impl CallMut<'_> {
 
     /// Unbridges (`calling.disconnect`); finishes on `disconnected` (success) or `failed`.
     #[must_use = "the id identifies the outcome"]
-    pub fn disconnect(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn disconnect(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.start(now, ComponentKind::Disconnect, Map::new())
     }
 
     /// SIP REFER (`calling.refer`); finishes on any state but `inProgress` (success on
     /// `success`), with `refer_to` and the response/notify codes.
     #[must_use = "the id identifies the outcome"]
-    pub fn refer(&mut self, now: Instant, params: &ReferParams) -> Result<ControlId, Error> {
+    pub fn refer(&mut self, now: Instant, params: &ReferParams) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Refer, m)
     }
@@ -170,7 +174,11 @@ impl CallMut<'_> {
     /// has already been in one of them, with success when one is reached, and with failure
     /// when the call ends first. Nothing is sent.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for(&mut self, now: Instant, states: &[CallState]) -> Result<ControlId, Error> {
+    pub fn wait_for(
+        &mut self,
+        now: Instant,
+        states: &[CallState],
+    ) -> Result<ControlId, CommandError> {
         let states: Vec<CallState> = if states.is_empty() {
             vec![CallState::Ended]
         } else {
@@ -197,7 +205,11 @@ impl CallMut<'_> {
     /// [`wait_for`](Self::wait_for) by state names; an unknown name is `ApiMisuse` (the SDK
     /// returns `true` for it: bug 17).
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_names(&mut self, now: Instant, names: &[&str]) -> Result<ControlId, Error> {
+    pub fn wait_for_names(
+        &mut self,
+        now: Instant,
+        names: &[&str],
+    ) -> Result<ControlId, CommandError> {
         let states = names
             .iter()
             .map(|n| CallState::parse(n))
@@ -208,7 +220,7 @@ impl CallMut<'_> {
     /// Plays media (`calling.play`); finishes on `finished` (success) or `error`. `paused` is
     /// progress.
     #[must_use = "the id identifies the outcome"]
-    pub fn play(&mut self, now: Instant, params: &PlayParams) -> Result<ControlId, Error> {
+    pub fn play(&mut self, now: Instant, params: &PlayParams) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Play, m)
     }
@@ -216,7 +228,11 @@ impl CallMut<'_> {
     /// Plays and collects (`calling.play_and_collect`); partial results and start of input
     /// are progress; finishes on `digit`/`speech` (success) or `no_input`/`no_match`/`error`.
     #[must_use = "the id identifies the outcome"]
-    pub fn prompt(&mut self, now: Instant, params: &PromptParams) -> Result<ControlId, Error> {
+    pub fn prompt(
+        &mut self,
+        now: Instant,
+        params: &PromptParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Prompt, m)
     }
@@ -224,7 +240,11 @@ impl CallMut<'_> {
     /// Records (`calling.record`); the URL comes with the response and the final event;
     /// finishes on `finished` (success) or `no_input`.
     #[must_use = "the id identifies the outcome"]
-    pub fn record(&mut self, now: Instant, params: &RecordParams) -> Result<ControlId, Error> {
+    pub fn record(
+        &mut self,
+        now: Instant,
+        params: &RecordParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Record, m)
     }
@@ -238,7 +258,7 @@ impl CallMut<'_> {
         now: Instant,
         params: &DetectParams,
         mode: DetectMode,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire(mode)?;
         let track = detect_track(params, mode);
         self.calling
@@ -253,7 +273,7 @@ impl CallMut<'_> {
         &mut self,
         now: Instant,
         params: &DetectParams,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.detect(now, params, DetectMode::Human)
     }
 
@@ -263,19 +283,19 @@ impl CallMut<'_> {
         &mut self,
         now: Instant,
         params: &DetectParams,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.detect(now, params, DetectMode::Machine)
     }
 
     /// `playAudio`: plays one audio file.
     #[must_use = "the id identifies the outcome"]
-    pub fn play_audio(&mut self, now: Instant, url: &str) -> Result<ControlId, Error> {
+    pub fn play_audio(&mut self, now: Instant, url: &str) -> Result<ControlId, CommandError> {
         self.play(now, &PlayParams::new([Media::audio(url)]))
     }
 
     /// `playTTS`: speaks a text with the server's default voice.
     #[must_use = "the id identifies the outcome"]
-    pub fn play_tts(&mut self, now: Instant, text: &str) -> Result<ControlId, Error> {
+    pub fn play_tts(&mut self, now: Instant, text: &str) -> Result<ControlId, CommandError> {
         self.play(now, &PlayParams::new([Media::tts(text)]))
     }
 
@@ -285,7 +305,7 @@ impl CallMut<'_> {
         &mut self,
         now: Instant,
         duration: std::time::Duration,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.play(now, &PlayParams::new([Media::silence(duration)]))
     }
 
@@ -296,13 +316,13 @@ impl CallMut<'_> {
         now: Instant,
         name: &str,
         duration: Option<std::time::Duration>,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.play(now, &PlayParams::new([Media::ringtone(name, duration)]))
     }
 
     /// `amd` / `detectAnsweringMachine`: machine detection with server defaults.
     #[must_use = "the id identifies the outcome"]
-    pub fn amd(&mut self, now: Instant, mode: DetectMode) -> Result<ControlId, Error> {
+    pub fn amd(&mut self, now: Instant, mode: DetectMode) -> Result<ControlId, CommandError> {
         self.detect(now, &DetectParams::new(DetectKind::machine()), mode)
     }
 
@@ -313,7 +333,7 @@ impl CallMut<'_> {
         now: Instant,
         tone: Option<FaxTone>,
         mode: DetectMode,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         self.detect(now, &DetectParams::new(DetectKind::Fax { tone }), mode)
     }
 
@@ -324,7 +344,7 @@ impl CallMut<'_> {
         now: Instant,
         digits: Option<&str>,
         mode: DetectMode,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         let kind = DetectKind::Digit {
             digits: digits.map(str::to_owned),
         };
@@ -333,52 +353,56 @@ impl CallMut<'_> {
 
     /// `waitForRinging`.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_ringing(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn wait_for_ringing(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.wait_for(now, &[CallState::Ringing])
     }
 
     /// `waitForAnswered`.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_answered(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn wait_for_answered(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.wait_for(now, &[CallState::Answered])
     }
 
     /// `waitForEnding`.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_ending(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn wait_for_ending(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.wait_for(now, &[CallState::Ending])
     }
 
     /// `waitForEnded`.
     #[must_use = "the id identifies the outcome"]
-    pub fn wait_for_ended(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn wait_for_ended(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.wait_for(now, &[CallState::Ended])
     }
 
     /// Sends a fax (`calling.send_fax`); finishes on `finished`/`error` with the fax fields.
     #[must_use = "the id identifies the outcome"]
-    pub fn send_fax(&mut self, now: Instant, params: &FaxSendParams) -> Result<ControlId, Error> {
+    pub fn send_fax(
+        &mut self,
+        now: Instant,
+        params: &FaxSendParams,
+    ) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::SendFax, m)
     }
 
     /// Receives a fax (`calling.receive_fax`).
     #[must_use = "the id identifies the outcome"]
-    pub fn receive_fax(&mut self, now: Instant) -> Result<ControlId, Error> {
+    pub fn receive_fax(&mut self, now: Instant) -> Result<ControlId, CommandError> {
         self.start(now, ComponentKind::ReceiveFax, Map::new())
     }
 
     /// Taps the audio (`calling.tap`); the source device comes with the response, the
     /// destination with the events; finishes on `finished`.
     #[must_use = "the id identifies the outcome"]
-    pub fn tap(&mut self, now: Instant, params: &TapParams) -> Result<ControlId, Error> {
+    pub fn tap(&mut self, now: Instant, params: &TapParams) -> Result<ControlId, CommandError> {
         let m = params.to_wire()?;
         self.start(now, ComponentKind::Tap, m)
     }
 
     /// Sends DTMF (`calling.send_digits`): only `1234567890*#ABCDwW` is accepted.
     #[must_use = "the id identifies the outcome"]
-    pub fn send_digits(&mut self, now: Instant, digits: &str) -> Result<ControlId, Error> {
+    pub fn send_digits(&mut self, now: Instant, digits: &str) -> Result<ControlId, CommandError> {
         validate_send_digits(digits)?;
         let mut m = Map::new();
         m.insert("digits".into(), json!(digits));
@@ -390,26 +414,38 @@ impl CallMut<'_> {
         now: Instant,
         control_id: &ControlId,
         action: ControlAction,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         self.calling
             .control(self.out, now, &self.id, control_id, action)
     }
 
     /// Stops a running component (`<method>.stop`). Allowed on an ending call.
     #[must_use = "the request id identifies the control's answer"]
-    pub fn stop(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+    pub fn stop(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Stop)
     }
 
     /// Pauses a playback (`calling.play.pause`).
     #[must_use = "the request id identifies the control's answer"]
-    pub fn pause(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+    pub fn pause(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Pause)
     }
 
     /// Resumes a playback (`calling.play.resume`).
     #[must_use = "the request id identifies the control's answer"]
-    pub fn resume(&mut self, now: Instant, control_id: &ControlId) -> Result<RequestId, Error> {
+    pub fn resume(
+        &mut self,
+        now: Instant,
+        control_id: &ControlId,
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Resume)
     }
 
@@ -420,7 +456,7 @@ impl CallMut<'_> {
         now: Instant,
         control_id: &ControlId,
         volume: f64,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         self.control(now, control_id, ControlAction::Volume(volume))
     }
 }

@@ -12,7 +12,7 @@ use crate::calling::{
     ComponentKind, ComponentOutcome, ControlAction, ControlResult, DialOutcome, PendingDial,
     ResultEvent,
 };
-use crate::error::{ApiMisuse, Capacity, Error};
+use crate::error::{ApiMisuse, Capacity, CommandError};
 use crate::ids::{CallId, ControlId, DialTag, RequestId};
 use crate::outcome::RequestError;
 use crate::wire::RelayResult;
@@ -27,7 +27,7 @@ impl Calling {
         kind: ComponentKind,
         mut params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         let now = out.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
@@ -38,12 +38,12 @@ impl Calling {
                 emit_finished(out, call_id, control_id.clone(), comp);
                 return Ok(control_id);
             }
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         };
         if call.components.len() >= self.max_components {
-            return Err(Error::Capacity(Capacity::ComponentsPerCall {
+            return Err(CommandError::Capacity(Capacity::ComponentsPerCall {
                 limit: self.max_components,
             }));
         }
@@ -99,9 +99,9 @@ impl Calling {
         call_id: &CallId,
         kind: ComponentKind,
         state: Option<CallState>,
-    ) -> Result<ControlId, Error> {
+    ) -> Result<ControlId, CommandError> {
         if !self.calls.contains_key(call_id) {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         }
@@ -125,20 +125,20 @@ impl Calling {
         call_id: &CallId,
         control_id: &ControlId,
         action: ControlAction,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         let Some(call) = self.calls.get(call_id) else {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownCall {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownCall {
                 call_id: call_id.clone(),
             }));
         };
         let Some(comp) = call.components.get(control_id) else {
-            return Err(Error::ApiMisuse(ApiMisuse::UnknownComponent {
+            return Err(CommandError::ApiMisuse(ApiMisuse::UnknownComponent {
                 call_id: call_id.clone(),
                 control_id: control_id.clone(),
             }));
         };
         let Some(method) = comp.kind.control_method(action) else {
-            return Err(Error::ApiMisuse(ApiMisuse::ControlNotSupported {
+            return Err(CommandError::ApiMisuse(ApiMisuse::ControlNotSupported {
                 kind: comp.kind,
                 action,
             }));
@@ -166,8 +166,8 @@ impl Calling {
         self.dials.insert(tag, PendingDial { devices });
     }
 
-    pub(crate) fn check_dial_room(&self) -> Result<(), Error> {
-        self.ensure_room()
+    pub(crate) fn check_dial_room(&self) -> Result<(), CommandError> {
+        Ok(self.ensure_room()?)
     }
 
     /// The outcome of a request this sub-machine sent.
@@ -180,132 +180,19 @@ impl Calling {
         outcome: Result<RelayResult, RequestError>,
     ) {
         match req {
-            CallingRequest::Dial { tag } => {
-                if let Err(e) = outcome {
-                    if self.dials.remove(&tag).is_some() {
-                        tracing::debug!(tag = %tag, error = %e, "dial request failed");
-                        complete_dial(
-                            out,
-                            tag,
-                            DialOutcome {
-                                successful: false,
-                                state: crate::calling::DialState::Failed,
-                                call_id: None,
-                                node_id: None,
-                                end_reason: None,
-                                error: Some(e),
-                                event: None,
-                            },
-                        );
-                    }
-                }
-            }
+            CallingRequest::Dial { tag } => self.on_dial_response(out, tag, outcome),
             CallingRequest::Command {
                 call_id,
                 control_id,
                 kind,
-            } => {
-                let Some(call) = self.calls.get_mut(&call_id) else {
-                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a removed call; ignored");
-                    return;
-                };
-                let Some(comp) = call.components.get_mut(&control_id) else {
-                    // Already finished by its events: a late error cannot overturn it (bug 23).
-                    tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a finished component; ignored");
-                    return;
-                };
-                let finished = match (kind, outcome) {
-                    (ComponentKind::Pass, outcome) => {
-                        let (code, message, error) = match outcome {
-                            Ok(r) => (r.code, r.message, None),
-                            Err(RequestError::Relay(r)) => (
-                                r.code.clone(),
-                                r.message.clone(),
-                                Some(RequestError::Relay(r)),
-                            ),
-                            Err(e) => (None, None, Some(e)),
-                        };
-                        let r = &mut comp.result;
-                        r.successful = error.is_none();
-                        r.event = Some(ResultEvent {
-                            name: "response".into(),
-                            payload: json!({"code": code, "message": message}),
-                        });
-                        r.code = code;
-                        r.message = message;
-                        r.error = error;
-                        true
-                    }
-                    (_, Ok(r)) => {
-                        match &mut comp.result.outcome {
-                            ComponentOutcome::Record(o) => {
-                                if let Some(u) = r.str_field("url") {
-                                    o.url = Some(u.to_owned());
-                                }
-                            }
-                            ComponentOutcome::Tap(o) => {
-                                o.source_device = r
-                                    .raw
-                                    .get("source_device")
-                                    .and_then(|v| serde_json::from_value(v.clone()).ok());
-                            }
-                            _ => {}
-                        }
-                        false
-                    }
-                    (_, Err(e)) => {
-                        tracing::debug!(call_id = %call_id, control_id = %control_id, error = %e, "command failed");
-                        comp.terminate(None, Some(e));
-                        true
-                    }
-                };
-                let passed = finished
-                    && kind == ComponentKind::Pass
-                    && call
-                        .components
-                        .get(&control_id)
-                        .is_some_and(|c| c.result.successful);
-                if finished {
-                    if let Some(c) = call.components.remove(&control_id) {
-                        emit_finished(out, &call_id, control_id, c);
-                    }
-                }
-                if passed {
-                    // The call now belongs to another consumer: no more events will come for
-                    // it here, so it leaves the registry instead of lingering as a zombie.
-                    self.remove_call(out, &call_id, "passed", &json!({"call_id": call_id}));
-                    out.emit(CallEvent::Released { call_id });
-                }
-            }
+            } => self.on_command_response(out, call_id, control_id, kind, outcome),
             CallingRequest::Control {
                 call_id,
                 control_id,
                 action,
                 internal,
             } => {
-                let result = match outcome {
-                    Ok(r) => ControlResult {
-                        successful: true,
-                        code: r.code,
-                        message: r.message,
-                        error: None,
-                    },
-                    Err(e) => {
-                        let (code, message) = match &e {
-                            RequestError::Relay(r) => (r.code.clone(), r.message.clone()),
-                            RequestError::Rpc(r) => {
-                                (Some(r.code.to_string()), Some(r.message.clone()))
-                            }
-                            _ => (None, None),
-                        };
-                        ControlResult {
-                            successful: false,
-                            code,
-                            message,
-                            error: Some(e),
-                        }
-                    }
-                };
+                let result = control_result(outcome);
                 if internal {
                     tracing::debug!(call_id = %call_id, control_id = %control_id, ok = result.successful, "detector stop answered");
                     return;
@@ -317,6 +204,150 @@ impl Calling {
                     action,
                     result,
                 });
+            }
+        }
+    }
+
+    /// A dial request's answer: only a failure matters (success waits for the dial event).
+    fn on_dial_response(
+        &mut self,
+        out: &mut dyn Outbox,
+        tag: DialTag,
+        outcome: Result<RelayResult, RequestError>,
+    ) {
+        let Err(e) = outcome else {
+            return;
+        };
+        if self.dials.remove(&tag).is_some() {
+            tracing::debug!(tag = %tag, error = %e, "dial request failed");
+            complete_dial(
+                out,
+                tag,
+                DialOutcome {
+                    successful: false,
+                    state: crate::calling::DialState::Failed,
+                    call_id: None,
+                    node_id: None,
+                    end_reason: None,
+                    error: Some(e),
+                    event: None,
+                },
+            );
+        }
+    }
+
+    /// A component command's answer: a pass finishes with it, a failure finishes any
+    /// command, a success only fills in what the answer carries (a record's url, a tap's
+    /// source device).
+    fn on_command_response(
+        &mut self,
+        out: &mut dyn Outbox,
+        call_id: CallId,
+        control_id: ControlId,
+        kind: ComponentKind,
+        outcome: Result<RelayResult, RequestError>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a removed call; ignored");
+            return;
+        };
+        let Some(comp) = call.components.get_mut(&control_id) else {
+            // Already finished by its events: a late error cannot overturn it (bug 23).
+            tracing::trace!(call_id = %call_id, control_id = %control_id, "response for a finished component; ignored");
+            return;
+        };
+        let finished = match (kind, outcome) {
+            (ComponentKind::Pass, outcome) => {
+                finish_pass(comp, outcome);
+                true
+            }
+            (_, Ok(r)) => {
+                absorb_execute_result(comp, &r);
+                false
+            }
+            (_, Err(e)) => {
+                tracing::debug!(call_id = %call_id, control_id = %control_id, error = %e, "command failed");
+                comp.terminate(None, Some(e));
+                true
+            }
+        };
+        if !finished {
+            return;
+        }
+        let Some(c) = call.components.remove(&control_id) else {
+            return;
+        };
+        let passed = kind == ComponentKind::Pass && c.result.successful;
+        emit_finished(out, &call_id, control_id, c);
+        if passed {
+            // The call now belongs to another consumer: no more events will come for it
+            // here, so it leaves the registry instead of lingering as a zombie.
+            self.remove_call(out, &call_id, "passed", &json!({"call_id": call_id}));
+            out.emit(CallEvent::Released { call_id });
+        }
+    }
+}
+
+/// A pass finishes with its answer: the relay code and message, successful without error.
+fn finish_pass(comp: &mut Component, outcome: Result<RelayResult, RequestError>) {
+    let (code, message, error) = match outcome {
+        Ok(r) => (r.code, r.message, None),
+        Err(RequestError::Relay(r)) => (
+            r.code.clone(),
+            r.message.clone(),
+            Some(RequestError::Relay(r)),
+        ),
+        Err(e) => (None, None, Some(e)),
+    };
+    let r = &mut comp.result;
+    r.successful = error.is_none();
+    r.event = Some(ResultEvent {
+        name: "response".into(),
+        payload: json!({"code": code, "message": message}),
+    });
+    r.code = code;
+    r.message = message;
+    r.error = error;
+}
+
+/// What a successful execute answer tells a running component.
+fn absorb_execute_result(comp: &mut Component, r: &RelayResult) {
+    match &mut comp.result.outcome {
+        ComponentOutcome::Record(o) => {
+            if let Some(u) = r.str_field("url") {
+                o.url = Some(u.to_owned());
+            }
+        }
+        ComponentOutcome::Tap(o) => {
+            o.source_device = r
+                .raw
+                .get("source_device")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+        }
+        _ => {}
+    }
+}
+
+/// A control's answer as its result: the relay or JSON-RPC code and message of a failure.
+fn control_result(outcome: Result<RelayResult, RequestError>) -> ControlResult {
+    match outcome {
+        Ok(r) => ControlResult {
+            successful: true,
+            code: r.code,
+            message: r.message,
+            error: None,
+        },
+        Err(e) => {
+            let (code, message) = match &e {
+                RequestError::Relay(r) => (r.code.clone(), r.message.clone()),
+                RequestError::Rpc(r) => (Some(r.code.to_string()), Some(r.message.clone())),
+                _ => (None, None),
+            };
+            ControlResult {
+                successful: false,
+                code,
+                message,
+                error: Some(e),
             }
         }
     }

@@ -9,9 +9,9 @@ use crate::calling::params::{
     headers_wire, misuse, non_empty, num, secs, validate_volume, Media, SipHeader,
 };
 use crate::calling::states::{Codec, DeviceType};
-use crate::error::Error;
+use crate::error::CommandError;
 
-fn media_list(media: &[Media]) -> Result<Value, Error> {
+fn media_list(media: &[Media]) -> Result<Value, CommandError> {
     media
         .iter()
         .map(Media::to_wire)
@@ -19,7 +19,7 @@ fn media_list(media: &[Media]) -> Result<Value, Error> {
         .map(Value::Array)
 }
 
-fn insert_volume(m: &mut Map<String, Value>, volume: Option<f64>) -> Result<(), Error> {
+fn insert_volume(m: &mut Map<String, Value>, volume: Option<f64>) -> Result<(), CommandError> {
     if let Some(v) = volume {
         validate_volume(v)?;
         if v != 0.0 {
@@ -52,7 +52,7 @@ impl PlayParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         if self.media.is_empty() {
             return Err(misuse("play media", "needs at least one media item"));
         }
@@ -101,7 +101,7 @@ pub struct CollectParams {
 }
 
 impl CollectParams {
-    pub(crate) fn to_wire(&self) -> Result<Value, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Value, CommandError> {
         if self.digits.is_none() && self.speech.is_none() {
             return Err(misuse("collect", "needs `digits`, `speech` or both"));
         }
@@ -279,7 +279,7 @@ impl PromptParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut m = Map::new();
         m.insert("play".into(), media_list(&self.media)?);
         m.insert("collect".into(), self.collect.to_wire()?);
@@ -394,7 +394,7 @@ impl RecordParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut a = Map::new();
         if let Some(b) = self.beep {
             a.insert("beep".into(), Value::Bool(b));
@@ -642,7 +642,7 @@ impl DetectParams {
         self.set_machine(|m| *m.wait_for_beep = wait)
     }
 
-    pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self, mode: DetectMode) -> Result<Map<String, Value>, CommandError> {
         let mut p = Map::new();
         match &self.kind {
             DetectKind::Machine {
@@ -734,7 +734,7 @@ impl FaxSendParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         non_empty("fax `document`", &self.document)?;
         let mut m = Map::new();
         m.insert("document".into(), Value::from(self.document.clone()));
@@ -849,7 +849,7 @@ impl TapParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         let mut tp = Map::new();
         if let Some(d) = self.direction {
             tp.insert("direction".into(), Value::from(d.as_str()));
@@ -928,7 +928,7 @@ impl ReferParams {
         self
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         if !(self.to.starts_with("sip:") || self.to.starts_with("sips:")) || self.to.len() < 5 {
             return Err(misuse(
                 "refer `to`",

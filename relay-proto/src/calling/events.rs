@@ -12,7 +12,7 @@ use crate::calling::states::{
     CollectResultType, ConnectState, DetectEvent, DetectType, DeviceType, DialState, Direction,
     FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
 };
-use crate::error::Error;
+use crate::error::{CommandError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
 use crate::wire::{lenient, EventType};
 
@@ -81,7 +81,7 @@ pub enum CallState {
 impl CallState {
     /// Parses a wire name (`created`, ..., `ended`, and `none`). Unknown names are a typed error
     /// (the official SDK treats them as already reached: bug 17).
-    pub fn parse(s: &str) -> Result<CallState, Error> {
+    pub fn parse(s: &str) -> Result<CallState, CommandError> {
         Ok(match s {
             "none" => CallState::None,
             "created" => CallState::Created,
@@ -90,7 +90,7 @@ impl CallState {
             "ending" => CallState::Ending,
             "ended" => CallState::Ended,
             other => {
-                return Err(Error::invalid(
+                return Err(CommandError::invalid(
                     "call state",
                     format!("unknown {other:?}; expected one of none, created, ringing, answered, ending, ended"),
                 ))
@@ -497,17 +497,23 @@ pub enum CallingPayload {
 /// typed payloads straight from the text and builds a tree only for a result that keeps it).
 pub(crate) trait EventParams {
     /// Decodes a typed payload.
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error>;
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved>;
     /// The payload as a JSON tree (`null` if it is not JSON).
     fn to_value(&self) -> Value;
 }
 
-fn malformed(event_type: &EventType, e: serde_json::Error) -> Error {
-    Error::malformed_event(event_type.as_str(), e)
+fn malformed(event_type: &EventType, e: serde_json::Error) -> PeerMisbehaved {
+    PeerMisbehaved::malformed_event(event_type.as_str(), e)
 }
 
 impl EventParams for Value {
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error> {
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved> {
         T::deserialize(self).map_err(|e| malformed(event_type, e))
     }
     fn to_value(&self) -> Value {
@@ -516,7 +522,10 @@ impl EventParams for Value {
 }
 
 impl EventParams for RawValue {
-    fn decode<T: serde::de::DeserializeOwned>(&self, event_type: &EventType) -> Result<T, Error> {
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        event_type: &EventType,
+    ) -> Result<T, PeerMisbehaved> {
         serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
     }
     fn to_value(&self) -> Value {
@@ -529,7 +538,7 @@ impl EventParams for RawValue {
 pub fn decode_payload(
     event_type: &EventType,
     params: &Value,
-) -> Result<Option<CallingPayload>, Error> {
+) -> Result<Option<CallingPayload>, PeerMisbehaved> {
     decode_params(event_type, params)
 }
 
@@ -538,14 +547,14 @@ pub fn decode_payload(
 pub fn decode_payload_raw(
     event_type: &EventType,
     params: &RawValue,
-) -> Result<Option<CallingPayload>, Error> {
+) -> Result<Option<CallingPayload>, PeerMisbehaved> {
     decode_params(event_type, params)
 }
 
 pub(crate) fn decode_params<P: EventParams + ?Sized>(
     event_type: &EventType,
     params: &P,
-) -> Result<Option<CallingPayload>, Error> {
+) -> Result<Option<CallingPayload>, PeerMisbehaved> {
     use EventType as T;
     let t = event_type;
     Ok(Some(match t {
@@ -648,7 +657,7 @@ mod tests {
         }
         assert!(matches!(
             decode_payload_raw(&EventType::CallPlay, RawValue::NULL),
-            Err(Error::PeerMisbehaved(_))
+            Err(PeerMisbehaved::MalformedEvent { .. })
         ));
     }
 }

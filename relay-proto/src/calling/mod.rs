@@ -69,7 +69,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Bounds;
-use crate::error::{Capacity, Error, PeerMisbehaved};
+use crate::error::{Capacity, InputError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
@@ -209,11 +209,11 @@ impl Calling {
         self.dials.len()
     }
 
-    fn ensure_room(&self) -> Result<(), Error> {
+    fn ensure_room(&self) -> Result<(), Capacity> {
         if self.calls.len() + self.dials.len() >= self.max_calls {
-            return Err(Error::Capacity(Capacity::Calls {
+            return Err(Capacity::Calls {
                 limit: self.max_calls,
-            }));
+            });
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Calling {
         now: Instant,
         event_type: &EventType,
         p: &RawValue,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, InputError> {
         let Some(payload) = events::decode_params(event_type, p)? else {
             return Ok(false);
         };
@@ -241,115 +241,152 @@ impl Calling {
         now: Instant,
         payload: CallingPayload,
         p: &RawValue,
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         match payload {
-            CallingPayload::Receive(r) => self.on_receive(out, r),
-            CallingPayload::State(s) => self.on_state(out, s, p),
-            CallingPayload::Dial(d) => self.on_dial(out, d, p),
-            CallingPayload::Connect(c) => self.on_connect(out, c, p),
-            CallingPayload::Refer(r) => self.on_refer(out, r, p),
-            CallingPayload::Play(x) => {
-                let up = CallEvent::PlayUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
-                    c.on_state(&x.state, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Record(x) => {
-                let up = CallEvent::RecordUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                    url: x.url.clone(),
-                    duration: x.duration,
-                    size: x.size,
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
-                    c.on_record(&x, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Tap(x) => {
-                let up = CallEvent::TapUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                    tap: x.tap.clone(),
-                    device: x.device.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| {
-                    c.on_tap(&x, p)
-                });
-                Ok(())
-            }
-            CallingPayload::SendDigits(x) => {
-                let up = CallEvent::SendDigitsUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    state: x.state.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
-                    c.on_state(&x.state, p)
-                });
-                Ok(())
-            }
-            CallingPayload::Collect(x) => {
-                let up = CallEvent::CollectUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    progress: collect_progress(&x),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
-                    c.on_collect(&x)
-                });
-                Ok(())
-            }
-            CallingPayload::Detect(x) => {
-                let up = CallEvent::DetectUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    detect_type: x.detect.detect_type.clone(),
-                    event: x.detect.params.event.clone(),
-                };
-                self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
-                    c.on_detect(&x)
-                });
-                Ok(())
-            }
-            CallingPayload::Fax(x) => {
-                let fp = &x.fax.params;
-                let up = CallEvent::FaxUpdate {
-                    call_id: x.ids.call_id.clone(),
-                    control_id: x.ids.control_id.clone(),
-                    fax_type: x.fax.fax_type.clone(),
-                    direction: fp
-                        .get("direction")
-                        .and_then(Value::as_str)
-                        .map(FaxDirection::parse),
-                    page: fp
-                        .get("number")
-                        .or_else(|| fp.get("pages"))
-                        .and_then(crate::wire::lenient::value_as_u64),
-                };
-                // Either fax kind: the events do not say which command started the component.
-                let kind = self
-                    .calls
-                    .get(&x.ids.call_id)
-                    .and_then(|c| c.components.get(&x.ids.control_id))
-                    .map(|c| c.kind)
-                    .filter(|k| *k == ComponentKind::ReceiveFax)
-                    .unwrap_or(ComponentKind::SendFax);
-                self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(&x));
-                Ok(())
-            }
+            CallingPayload::Receive(r) => return self.on_receive(out, r),
+            CallingPayload::State(s) => return self.on_state(out, s, p),
+            CallingPayload::Dial(d) => return self.on_dial(out, d, p),
+            CallingPayload::Connect(c) => return self.on_connect(out, c, p),
+            CallingPayload::Refer(r) => return self.on_refer(out, r, p),
+            CallingPayload::Play(x) => self.on_play_event(out, now, &x, p),
+            CallingPayload::Record(x) => self.on_record_event(out, now, &x, p),
+            CallingPayload::Tap(x) => self.on_tap_event(out, now, &x, p),
+            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, &x, p),
+            CallingPayload::Collect(x) => self.on_collect_event(out, now, &x),
+            CallingPayload::Detect(x) => self.on_detect_event(out, now, &x),
+            CallingPayload::Fax(x) => self.on_fax_event(out, now, &x),
         }
+        Ok(())
     }
 
-    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), Error> {
+    /// A `Play` component event: its update for the application, then the component's progress.
+    fn on_play_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<PlayState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::PlayUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
+            c.on_state(&x.state, p)
+        });
+    }
+
+    /// A `Record` component event: its update for the application, then the component's progress.
+    fn on_record_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<RecordState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::RecordUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+            url: x.url.clone(),
+            duration: x.duration,
+            size: x.size,
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
+            c.on_record(x, p)
+        });
+    }
+
+    /// A `Tap` component event: its update for the application, then the component's progress.
+    fn on_tap_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<TapState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::TapUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+            tap: x.tap.clone(),
+            device: x.device.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| c.on_tap(x, p));
+    }
+
+    /// A `SendDigits` component event: its update for the application, then the component's progress.
+    fn on_send_digits_event(
+        &mut self,
+        out: &mut dyn Outbox,
+        now: Instant,
+        x: &StateComponentPayload<SendDigitsState>,
+        p: &RawValue,
+    ) {
+        let up = CallEvent::SendDigitsUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            state: x.state.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+            c.on_state(&x.state, p)
+        });
+    }
+
+    /// A `Collect` component event: its update for the application, then the component's progress.
+    fn on_collect_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &CollectPayload) {
+        let up = CallEvent::CollectUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            progress: collect_progress(x),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
+            c.on_collect(x)
+        });
+    }
+
+    /// A `Detect` component event: its update for the application, then the component's progress.
+    fn on_detect_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &DetectPayload) {
+        let up = CallEvent::DetectUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            detect_type: x.detect.detect_type.clone(),
+            event: x.detect.params.event.clone(),
+        };
+        self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
+            c.on_detect(x)
+        });
+    }
+
+    /// A `Fax` component event: its update for the application, then the component's progress.
+    fn on_fax_event(&mut self, out: &mut dyn Outbox, now: Instant, x: &FaxPayload) {
+        let fp = &x.fax.params;
+        let up = CallEvent::FaxUpdate {
+            call_id: x.ids.call_id.clone(),
+            control_id: x.ids.control_id.clone(),
+            fax_type: x.fax.fax_type.clone(),
+            direction: fp
+                .get("direction")
+                .and_then(Value::as_str)
+                .map(FaxDirection::parse),
+            page: fp
+                .get("number")
+                .or_else(|| fp.get("pages"))
+                .and_then(crate::wire::lenient::value_as_u64),
+        };
+        // Either fax kind: the events do not say which command started the component.
+        let kind = self
+            .calls
+            .get(&x.ids.call_id)
+            .and_then(|c| c.components.get(&x.ids.control_id))
+            .map(|c| c.kind)
+            .filter(|k| *k == ComponentKind::ReceiveFax)
+            .unwrap_or(ComponentKind::SendFax);
+        self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(x));
+    }
+
+    fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), InputError> {
         if self.calls.contains_key(&r.call_id) {
             tracing::debug!(call_id = %r.call_id, "duplicate calling.call.receive; ignored");
             return Ok(());
@@ -380,29 +417,14 @@ impl Calling {
         out: &mut dyn Outbox,
         s: StatePayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
-        let state = CallState::parse(&s.call_state).map_err(|_| {
-            Error::PeerMisbehaved(PeerMisbehaved::UnknownCallState {
+    ) -> Result<(), InputError> {
+        let state =
+            CallState::parse(&s.call_state).map_err(|_| PeerMisbehaved::UnknownCallState {
                 state: s.call_state.clone(),
-            })
-        })?;
+            })?;
         let id = s.call_id.clone();
-        if !self.calls.contains_key(&id) {
-            let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
-            let peer_leg = s
-                .peer
-                .as_ref()
-                .is_some_and(|p| self.calls.contains_key(&p.call_id));
-            if !dial_leg && !peer_leg {
-                tracing::trace!(call_id = %id, state = %s.call_state, "state event for an unknown call; ignored");
-                return Ok(());
-            }
-            self.ensure_room()?;
-            let mut info = CallInfo::new(id.clone());
-            if dial_leg {
-                info.tag = s.tag.clone();
-            }
-            self.calls.insert(id.clone(), Call::new(info));
+        if !self.calls.contains_key(&id) && !self.adopt_leg(&s)? {
+            return Ok(());
         }
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(());
@@ -454,28 +476,61 @@ impl Calling {
         if state == CallState::Ended {
             self.remove_call(out, &id, "ended", raw);
             if let Some(t) = tag {
-                if self.dials.get(&t).is_some_and(|d| d.devices == 1) {
-                    self.dials.remove(&t);
-                    complete_dial(
-                        out,
-                        t,
-                        DialOutcome {
-                            successful: false,
-                            state: DialState::Ended,
-                            call_id: None,
-                            node_id: None,
-                            end_reason,
-                            error: None,
-                            event: Some(ResultEvent {
-                                name: CallState::Ended.as_str().to_owned(),
-                                payload: raw.to_value(),
-                            }),
-                        },
-                    );
-                }
+                self.end_single_leg_dial(out, t, end_reason, raw);
             }
         }
         Ok(())
+    }
+
+    /// A state event for a call not in the registry: adopted when it is a leg of one of our
+    /// dials or the peer of one of our calls (`Ok(true)`), ignored otherwise.
+    fn adopt_leg(&mut self, s: &StatePayload) -> Result<bool, Capacity> {
+        let dial_leg = s.tag.as_ref().is_some_and(|t| self.dials.contains_key(t));
+        let peer_leg = s
+            .peer
+            .as_ref()
+            .is_some_and(|p| self.calls.contains_key(&p.call_id));
+        if !dial_leg && !peer_leg {
+            tracing::trace!(call_id = %s.call_id, state = %s.call_state, "state event for an unknown call; ignored");
+            return Ok(false);
+        }
+        self.ensure_room()?;
+        let mut info = CallInfo::new(s.call_id.clone());
+        if dial_leg {
+            info.tag = s.tag.clone();
+        }
+        self.calls.insert(s.call_id.clone(), Call::new(info));
+        Ok(true)
+    }
+
+    /// A single-device dial whose leg ended before the dial completed: it completes as ended.
+    fn end_single_leg_dial(
+        &mut self,
+        out: &mut dyn Outbox,
+        tag: DialTag,
+        end_reason: Option<EndReason>,
+        raw: &(impl EventParams + ?Sized),
+    ) {
+        if !self.dials.get(&tag).is_some_and(|d| d.devices == 1) {
+            return;
+        }
+        self.dials.remove(&tag);
+        complete_dial(
+            out,
+            tag,
+            DialOutcome {
+                successful: false,
+                state: DialState::Ended,
+                call_id: None,
+                node_id: None,
+                end_reason,
+                error: None,
+                event: Some(ResultEvent {
+                    name: CallState::Ended.as_str().to_owned(),
+                    payload: raw.to_value(),
+                }),
+            },
+        );
     }
 
     /// Removes an ended call, failing each of its unfinished components once.
@@ -527,7 +582,7 @@ impl Calling {
         out: &mut dyn Outbox,
         d: DialPayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
             return Ok(());
@@ -535,9 +590,7 @@ impl Calling {
         match d.dial_state {
             DialState::Answered => {
                 let Some(w) = d.call else {
-                    return Err(Error::PeerMisbehaved(
-                        PeerMisbehaved::DialAnsweredWithoutCall,
-                    ));
+                    return Err(PeerMisbehaved::DialAnsweredWithoutCall.into());
                 };
                 self.dials.remove(&d.tag);
                 if let Some(call) = self.calls.get_mut(&w.call_id) {
@@ -612,7 +665,7 @@ impl Calling {
         out: &mut dyn Outbox,
         c: ConnectPayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
             tracing::trace!(call_id = %id, "connect event for an unknown call; ignored");
@@ -687,7 +740,7 @@ impl Calling {
         out: &mut dyn Outbox,
         r: ReferPayload,
         raw: &(impl EventParams + ?Sized),
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
             return Ok(());

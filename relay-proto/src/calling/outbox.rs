@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::calling::{CallEvent, CallingRequest};
-use crate::error::Error;
+use crate::error::CommandError;
 use crate::ids::{ControlId, DialTag, RequestId};
 use crate::wire::Method;
 
@@ -22,7 +22,7 @@ pub(crate) trait Outbox {
         method: Method,
         params: Value,
         request: CallingRequest,
-    ) -> Result<RequestId, Error>;
+    ) -> Result<RequestId, CommandError>;
     /// Clamps `now` to the latest instant the owner has seen (time never goes backwards).
     fn observe(&mut self, now: Instant) -> Instant;
     /// A fresh control id.

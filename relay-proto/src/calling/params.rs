@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::calling::events::DeviceInfo;
 use crate::calling::states::{Codec, DeviceType, TtsGender};
-use crate::error::Error;
+use crate::error::CommandError;
 
 /// Default device timeout in seconds (PROTOCOL.md §4.1).
 pub const DEFAULT_DEVICE_TIMEOUT: u32 = 30;
@@ -24,11 +24,11 @@ pub const MAX_PARAM_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
 pub const SEND_DIGITS_CHARSET: &str = "1234567890*#ABCDwW";
 
 /// An invalid parameter: which, and why.
-pub(crate) fn misuse(which: impl Into<String>, why: impl Into<String>) -> Error {
-    Error::invalid(which, why)
+pub(crate) fn misuse(which: impl Into<String>, why: impl Into<String>) -> CommandError {
+    CommandError::invalid(which, why)
 }
 
-pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
+pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), CommandError> {
     if v.trim().is_empty() {
         Err(misuse(what, "must not be empty"))
     } else {
@@ -38,7 +38,7 @@ pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), Error> {
 
 /// A time on the wire: seconds as a JSON number (`30`, `0.5`), exactly as the official SDK
 /// sends them; longer than [`MAX_PARAM_DURATION`] is refused.
-pub(crate) fn secs(what: &str, d: Duration) -> Result<Value, Error> {
+pub(crate) fn secs(what: &str, d: Duration) -> Result<Value, CommandError> {
     if d > MAX_PARAM_DURATION {
         return Err(misuse(
             what,
@@ -61,7 +61,7 @@ pub(crate) fn num(v: f64) -> Value {
 }
 
 /// Checks a volume in dB: -40..=+40.
-pub fn validate_volume(volume: f64) -> Result<(), Error> {
+pub fn validate_volume(volume: f64) -> Result<(), CommandError> {
     if !volume.is_finite() || !(-40.0..=40.0).contains(&volume) {
         return Err(misuse(
             "volume",
@@ -72,7 +72,7 @@ pub fn validate_volume(volume: f64) -> Result<(), Error> {
 }
 
 /// Checks digits for `send_digits`: only `1234567890*#ABCDwW`, at least one.
-pub fn validate_send_digits(digits: &str) -> Result<(), Error> {
+pub fn validate_send_digits(digits: &str) -> Result<(), CommandError> {
     if digits.is_empty() {
         return Err(misuse("send_digits", "needs at least one digit"));
     }
@@ -103,7 +103,7 @@ impl SipHeader {
         }
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    fn validate(&self) -> Result<(), CommandError> {
         let n = &self.name;
         let prefixed = n.len() > 2 && n.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
         if !prefixed {
@@ -135,7 +135,7 @@ impl SipHeader {
     }
 }
 
-pub(crate) fn headers_wire(headers: &[SipHeader]) -> Result<Option<Value>, Error> {
+pub(crate) fn headers_wire(headers: &[SipHeader]) -> Result<Option<Value>, CommandError> {
     if headers.is_empty() {
         return Ok(None);
     }
@@ -318,7 +318,7 @@ impl Device {
 
     /// The wire object. `defaults` is the current call's device (connect only): it supplies
     /// a missing `from` (and, for phone, a missing timeout) as in PROTOCOL.md §4.5.
-    pub(crate) fn to_wire(&self, defaults: Option<&DeviceInfo>) -> Result<Value, Error> {
+    pub(crate) fn to_wire(&self, defaults: Option<&DeviceInfo>) -> Result<Value, CommandError> {
         let default_param = |key: &str| -> Option<Value> {
             defaults
                 .and_then(|d| d.params.get(key))
@@ -397,7 +397,10 @@ impl Device {
 /// A device tree: the outer list is tried in series, each inner list rings in parallel.
 pub type DeviceTree = Vec<Vec<Device>>;
 
-pub(crate) fn tree_wire(tree: &DeviceTree, defaults: Option<&DeviceInfo>) -> Result<Value, Error> {
+pub(crate) fn tree_wire(
+    tree: &DeviceTree,
+    defaults: Option<&DeviceInfo>,
+) -> Result<Value, CommandError> {
     if tree.is_empty() {
         return Err(misuse("device tree", "is empty"));
     }
@@ -463,7 +466,7 @@ impl DialParams {
         self.devices.iter().map(Vec::len).sum()
     }
 
-    pub(crate) fn to_wire(&self, tag: &str) -> Result<Value, Error> {
+    pub(crate) fn to_wire(&self, tag: &str) -> Result<Value, CommandError> {
         let mut m = Map::new();
         m.insert("tag".into(), Value::from(tag));
         m.insert("devices".into(), tree_wire(&self.devices, None)?);
@@ -475,7 +478,7 @@ impl DialParams {
     }
 
     /// Validates without building.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), CommandError> {
         self.to_wire("x").map(|_| ())
     }
 }
@@ -539,7 +542,7 @@ impl ConnectParams {
     pub(crate) fn to_wire(
         &self,
         call_device: Option<&DeviceInfo>,
-    ) -> Result<Map<String, Value>, Error> {
+    ) -> Result<Map<String, Value>, CommandError> {
         let mut m = Map::new();
         m.insert("devices".into(), tree_wire(&self.devices, call_device)?);
         if let Some(r) = &self.ringback {
@@ -606,7 +609,7 @@ impl Media {
         }
     }
 
-    pub(crate) fn to_wire(&self) -> Result<Value, Error> {
+    pub(crate) fn to_wire(&self) -> Result<Value, CommandError> {
         Ok(match self {
             Media::Audio { url } => {
                 non_empty("audio `url`", url)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{InputError, PeerMisbehaved};
 use crate::messaging::message_event;
 use crate::wire::{self, BroadcastKind, EventType};
 
@@ -20,7 +20,7 @@ impl Session {
         &mut self,
         now: Instant,
         params: Option<&RawValue>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         #[derive(serde::Deserialize)]
         struct Broadcast<'a> {
             #[serde(default, borrow)]
@@ -30,62 +30,61 @@ impl Session {
             #[serde(default, borrow)]
             params: Option<&'a RawValue>,
         }
-        let params = params.ok_or(Error::PeerMisbehaved(
-            PeerMisbehaved::BroadcastWithoutParams,
-        ))?;
+        let params = params.ok_or(PeerMisbehaved::BroadcastWithoutParams)?;
         if let Some(result) = self.fast_broadcast(now, params) {
             return result;
         }
-        let b: Broadcast<'_> = serde_json::from_str(params.get()).map_err(|e| {
-            Error::PeerMisbehaved(PeerMisbehaved::MalformedBroadcast {
+        let b: Broadcast<'_> =
+            serde_json::from_str(params.get()).map_err(|e| PeerMisbehaved::MalformedBroadcast {
                 detail: e.to_string(),
-            })
-        })?;
-        if !for_us(b.protocol.as_deref(), self.core.protocol.as_deref()) {
+            })?;
+        if !for_us(b.protocol.as_deref(), self.hub.lifecycle.link().protocol()) {
             tracing::debug!(theirs = ?b.protocol, "broadcast for another protocol; ignored");
             return Ok(());
         }
         let event = b.event.unwrap_or_default();
         let Some(inner) = b.params else {
-            return Err(Error::PeerMisbehaved(
-                PeerMisbehaved::BroadcastWithoutParams,
-            ));
+            return Err(PeerMisbehaved::BroadcastWithoutParams.into());
         };
         let unrecognized = |event_type: String| Event::Unrecognized {
             event_type,
             raw: wire::rpc::raw_to_value(Some(inner)),
         };
         let Some(kind) = BroadcastKind::from_event(&event) else {
-            self.core.emit(unrecognized(event.into_owned()));
+            self.hub.plumbing.emit(unrecognized(event.into_owned()));
             return Ok(());
         };
         match kind {
             BroadcastKind::Tasks => {
                 let t: TaskEvent = serde_json::from_str(inner.get())
-                    .map_err(|e| Error::malformed_event("queuing.relay.tasks", e))?;
-                self.core.emit(t.into_event()?);
+                    .map_err(|e| PeerMisbehaved::malformed_event("queuing.relay.tasks", e))?;
+                self.hub.plumbing.emit(t.into_event()?);
                 Ok(())
             }
             BroadcastKind::Messaging => {
                 match crate::messaging::decode_event(inner)? {
-                    Ok(m) => self.core.emit(Event::Message(m)),
-                    Err(event_type) => self.core.emit(unrecognized(event_type)),
+                    Ok(m) => self.hub.plumbing.emit(Event::Message(m)),
+                    Err(event_type) => self.hub.plumbing.emit(unrecognized(event_type)),
                 }
                 Ok(())
             }
             BroadcastKind::Calling => {
                 let ev: CallingEvent<'_> = serde_json::from_str(inner.get())
-                    .map_err(|e| Error::malformed_event("relay event", e))?;
+                    .map_err(|e| PeerMisbehaved::malformed_event("relay event", e))?;
                 if !ev.event_type.is_calling() {
-                    self.core.emit(unrecognized(ev.event_type.into_string()));
+                    self.hub
+                        .plumbing
+                        .emit(unrecognized(ev.event_type.into_string()));
                     return Ok(());
                 }
                 let params = ev.params.unwrap_or(NULL);
                 if !self
                     .calling
-                    .handle_event(&mut self.core, now, &ev.event_type, params)?
+                    .handle_event(&mut self.hub, now, &ev.event_type, params)?
                 {
-                    self.core.emit(unrecognized(ev.event_type.into_string()));
+                    self.hub
+                        .plumbing
+                        .emit(unrecognized(ev.event_type.into_string()));
                 }
                 Ok(())
             }
@@ -96,7 +95,11 @@ impl Session {
     /// path below re-reads the event at each layer). `None` means "not handled here": anything
     /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
     /// general path, which owns every rule and error.
-    fn fast_broadcast(&mut self, now: Instant, params: &RawValue) -> Option<Result<(), Error>> {
+    fn fast_broadcast(
+        &mut self,
+        now: Instant,
+        params: &RawValue,
+    ) -> Option<Result<(), InputError>> {
         #[derive(serde::Deserialize)]
         struct Fast<'a, T> {
             #[serde(default, borrow)]
@@ -113,7 +116,7 @@ impl Session {
             params: crate::messaging::Message,
         }
         let text = params.get();
-        let ours = self.core.protocol.as_deref();
+        let ours = self.hub.lifecycle.link().protocol();
         let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
         if text.contains(BroadcastKind::Calling.as_str()) {
             // The broadcast and its inner event in one pass; the payload is decoded from the
@@ -130,7 +133,7 @@ impl Session {
             // An unknown calling type: the general path reports it with the whole inner event.
             return match self
                 .calling
-                .handle_event(&mut self.core, now, &ev.event_type, p)
+                .handle_event(&mut self.hub, now, &ev.event_type, p)
             {
                 Ok(false) => None,
                 Ok(true) => Some(Ok(())),
@@ -147,7 +150,7 @@ impl Session {
             }
             let inner = f.params;
             let m = message_event(&inner.event_type, inner.context, inner.params)?;
-            self.core.emit(Event::Message(m));
+            self.hub.plumbing.emit(Event::Message(m));
             return Some(Ok(()));
         }
         if text.contains(BroadcastKind::Tasks.as_str()) {
@@ -159,7 +162,7 @@ impl Session {
             }
             // Anything unusual (no context) takes the general path, which reports it.
             let event = f.params.into_event().ok()?;
-            self.core.emit(event);
+            self.hub.plumbing.emit(event);
             return Some(Ok(()));
         }
         None
@@ -186,9 +189,9 @@ struct TaskEvent {
 
 impl TaskEvent {
     /// The task rule: a context is required; a missing message is `null`.
-    fn into_event(self) -> Result<Event, Error> {
+    fn into_event(self) -> Result<Event, PeerMisbehaved> {
         let Some(context) = self.context else {
-            return Err(Error::PeerMisbehaved(PeerMisbehaved::TaskWithoutContext));
+            return Err(PeerMisbehaved::TaskWithoutContext);
         };
         Ok(Event::Task {
             context,

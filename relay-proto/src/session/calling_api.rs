@@ -1,16 +1,14 @@
-//! The session's side of calling: the public calling entry points of [`Session`], and the
-//! narrow [`Outbox`] the calling sub-machine reports through.
+//! The session's side of calling: the public calling entry points of [`Session`]. The calling
+//! sub-machine reports through the narrow `Outbox` that the session's plumbing lends it.
 
 use std::time::Instant;
 
+use crate::calling::{CallInfo, CallMut, DialParams};
+use crate::error::CommandError;
 use serde_json::Value;
 
-use crate::calling::{CallEvent, CallInfo, CallMut, CallingRequest, DialParams, Outbox};
-use crate::error::Error;
-use crate::ids::{CallId, ControlId, DialTag, IdKind, RequestId};
-use crate::session::core::{Core, PendingKind};
-use crate::session::{Event, Session};
-use crate::wire::Method;
+use crate::ids::{CallId, ControlId, DialTag};
+use crate::session::Session;
 
 impl Session {
     /// Dials out (`calling.dial`). The outcome arrives once as
@@ -19,8 +17,8 @@ impl Session {
     /// first, or when the request fails. The winning leg is then in the registry
     /// ([`Session::call`]). Validation errors and a full registry are refused before sending.
     #[must_use = "the tag identifies the dial's outcome"]
-    pub fn dial(&mut self, now: Instant, params: &DialParams) -> Result<DialTag, Error> {
-        self.calling.dial(&mut self.core, now, params)
+    pub fn dial(&mut self, now: Instant, params: &DialParams) -> Result<DialTag, CommandError> {
+        self.calling.dial(&mut self.hub, now, params)
     }
 
     /// A call in the registry.
@@ -61,55 +59,7 @@ impl Session {
     /// A handle to issue commands on a call. Commands on a call that ended (or was passed)
     /// recently are refused with a typed outcome; `ApiMisuse` if the call was never known or
     /// left the registry long ago.
-    pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, Error> {
-        self.calling.call_mut(&mut self.core, id)
-    }
-}
-
-impl Outbox for Core {
-    fn emit(&mut self, event: CallEvent) {
-        Core::emit(self, Event::Call(event));
-    }
-
-    fn execute(
-        &mut self,
-        now: Instant,
-        method: Method,
-        params: Value,
-        request: CallingRequest,
-    ) -> Result<RequestId, Error> {
-        Core::execute(
-            self,
-            now,
-            method.as_str(),
-            params,
-            PendingKind::Calling(request),
-        )
-    }
-
-    fn observe(&mut self, now: Instant) -> Instant {
-        Core::observe(self, now)
-    }
-
-    fn next_control_id(&mut self) -> ControlId {
-        ControlId::new(self.next_id(IdKind::Control))
-    }
-
-    fn next_dial_tag(&mut self) -> DialTag {
-        DialTag::new(self.next_id(IdKind::Tag))
-    }
-
-    fn can_send(&self) -> bool {
-        Core::can_send(self)
-    }
-
-    fn queued(&self) -> Vec<CallingRequest> {
-        self.requests
-            .queue_iter()
-            .filter_map(|q| match &q.tag {
-                PendingKind::Calling(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect()
+    pub fn call_mut(&mut self, id: &CallId) -> Result<CallMut<'_>, CommandError> {
+        self.calling.call_mut(&mut self.hub, id)
     }
 }

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use crate::error::Error;
+use crate::error::CommandError;
 use crate::ids::RequestId;
 use crate::messaging::MessageParams;
-use crate::session::core::PendingKind;
+use crate::session::plumbing::PendingKind;
 use crate::session::Session;
 use crate::wire::Method;
 
@@ -17,9 +17,9 @@ impl Session {
         &mut self,
         now: Instant,
         params: &MessageParams,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         let wire = params.to_wire()?;
-        self.core.execute(
+        self.send_execute(
             now,
             Method::MessagingSend.as_str(),
             wire,

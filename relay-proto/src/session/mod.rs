@@ -3,9 +3,9 @@
 
 mod broadcast;
 mod calling_api;
-pub(crate) mod core;
-mod handshake;
+pub(crate) mod lifecycle;
 mod messaging_api;
+pub(crate) mod plumbing;
 mod timers;
 
 pub use crate::outcome::RequestError;
@@ -17,14 +17,16 @@ use serde_json::Value;
 
 use crate::calling::{CallEvent, Calling};
 use crate::config::SessionConfig;
-use crate::error::{ApiMisuse, Error, PeerMisbehaved};
+use crate::error::{CommandError, InputError, PeerMisbehaved, UnexpectedInput};
 use crate::ids::{RequestId, SessionId};
 use crate::messaging::{MessageEvent, SendResult};
+use crate::rpc::Pending;
 
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
-use self::core::{Core, PendingKind, Phase};
+use self::lifecycle::{AnswerStep, Closed, Lifecycle};
+use self::plumbing::{Hub, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
@@ -206,23 +208,30 @@ pub enum Event {
 /// [`TransportAction::Connect`] as soon as it is created, performs the Blade handshake on
 /// [`Input::Opened`], keeps the connection alive, and reconnects with backoff when it drops,
 /// resuming the Blade session and the relay protocol so calls survive.
+///
+/// Inside, it is the only module that knows all its sub-machines: the connection lifecycle
+/// (handshake, keepalive, backoff), the pending-request table, calling, and the plumbing
+/// (output queue, id generator). Each owns its state and reports back by return value or
+/// through a narrow sink; the session routes between them.
 pub struct Session {
-    pub(crate) core: Core,
+    /// The plumbing, the pending-request table and the lifecycle.
+    pub(crate) hub: Hub,
     pub(crate) calling: Calling,
-    pub(crate) handshake: handshake::Handshake,
+    max_frame_size: usize,
     /// The timers that fired on the last `Input::Timeout`.
     fired: Vec<Timer>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let link = self.hub.lifecycle.link();
         f.debug_struct("Session")
-            .field("phase", &self.core.phase)
-            .field("conn", &self.core.conn)
-            .field("session_id", &self.core.session_id)
-            .field("protocol", &self.core.protocol)
-            .field("in_flight", &self.core.requests.in_flight())
-            .field("queued", &self.core.requests.queued())
+            .field("phase", &link.phase())
+            .field("conn", &link.conn())
+            .field("session_id", &self.hub.lifecycle.session_id())
+            .field("protocol", &link.protocol())
+            .field("in_flight", &self.hub.requests.in_flight())
+            .field("queued", &self.hub.requests.queued())
             .finish_non_exhaustive()
     }
 }
@@ -230,30 +239,44 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Creates the session. The first [`poll_output`](Self::poll_output) asks for a transport.
     pub fn new(config: SessionConfig, now: Instant) -> Self {
-        let contexts = config.contexts.clone();
-        let bounds = config.bounds.clone();
-        let lost_event_timeout = config.lost_event_timeout;
-        let mut core = Core::new(config);
-        let mut handshake = handshake::Handshake::new(contexts);
-        core.observe(now);
-        handshake.start_connect(&mut core, now);
-        Session {
-            calling: Calling::new(&bounds, lost_event_timeout),
-            core,
-            handshake,
+        let requests = Pending::new(
+            config.request_timeout,
+            config.offline_timeout,
+            config.bounds.max_in_flight,
+            config.bounds.max_offline_queue,
+        );
+        let lifecycle = Lifecycle::new(&config);
+        let calling = Calling::new(&config.bounds, config.lost_event_timeout);
+        let max_frame_size = config.bounds.max_frame_size;
+        let mut session = Session {
+            hub: Hub {
+                plumbing: Plumbing::new(config.id_generator),
+                requests,
+                lifecycle,
+            },
+            calling,
+            max_frame_size,
             fired: Vec::new(),
-        }
+        };
+        session.hub.plumbing.observe(now);
+        let (mut wire, lifecycle) = session.hub.wire();
+        lifecycle.start_connect(&mut wire);
+        session
     }
 
     /// Feeds one input. An `Err` reports a frame that was ignored (garbage, or a rule broken
-    /// by the peer) or an input that made no sense in this state; the session goes on either way.
+    /// by the peer: which one) or an input that made no sense in this state; the session goes
+    /// on either way.
     ///
     /// `now` must come from a monotonic clock; an instant earlier than one already seen is
     /// treated as the latest one seen.
-    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), InputError> {
         let now = self.observe(now);
         match input {
-            Input::Opened => self.handshake.on_opened(&mut self.core, now),
+            Input::Opened => {
+                let (mut wire, lifecycle) = self.hub.wire();
+                Ok(lifecycle.on_opened(&mut wire, now)?)
+            }
             Input::Frame(text) => self.handle_frame(now, text),
             Input::Closed(info) => {
                 self.on_closed(now, info);
@@ -269,7 +292,7 @@ impl Session {
     /// The next thing to do. Call until it returns [`Output::Timeout`].
     #[must_use]
     pub fn poll_output(&mut self) -> Output {
-        if let Some(o) = self.core.pop_output() {
+        if let Some(o) = self.hub.plumbing.pop_output() {
             return o;
         }
         Output::Timeout(self.poll_timeout())
@@ -282,8 +305,8 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.core.requests.next_deadline(),
-            self.handshake.next_timer(&self.core),
+            self.hub.requests.next_deadline(),
+            self.hub.lifecycle.next_timer(),
             self.calling.poll_timeout(),
         ]
         .into_iter()
@@ -293,55 +316,63 @@ impl Session {
 
     /// Whether the handshake is complete and relay commands are being sent.
     pub fn is_ready(&self) -> bool {
-        self.core.can_send()
+        self.hub.lifecycle.link().can_send()
     }
 
     /// The Blade session id, once known.
     pub fn session_id(&self) -> Option<&str> {
-        self.core.session_id.as_deref()
+        self.hub.lifecycle.session_id()
     }
 
     /// The relay protocol, once known.
     pub fn protocol(&self) -> Option<&str> {
-        self.core.protocol.as_deref()
+        self.hub.lifecycle.link().protocol()
     }
 
     /// The id of the Relay node serving this session (`nodeid` of the connect answer), once
     /// known.
     pub fn node_id(&self) -> Option<&str> {
-        self.core.node_id.as_deref()
+        self.hub.lifecycle.node_id()
     }
 
     /// Requests awaiting an answer on the current connection.
     pub fn in_flight(&self) -> usize {
-        self.core.requests.in_flight()
+        self.hub.requests.in_flight()
     }
 
     /// Commands waiting for the next handshake.
     pub fn queued(&self) -> usize {
-        self.core.requests.queued()
+        self.hub.requests.queued()
     }
 
     /// Registers more contexts for inbound calls, messages and tasks. They are also
     /// re-registered after every reconnect. Returns the request id when a `signalwire.receive`
     /// was sent now; `None` when every context is already registered or being registered, or
     /// when the session is not ready (they go out with the next handshake's receive).
-    pub fn receive<I, S>(&mut self, now: Instant, contexts: I) -> Result<Option<RequestId>, Error>
+    pub fn receive<I, S>(
+        &mut self,
+        now: Instant,
+        contexts: I,
+    ) -> Result<Option<RequestId>, CommandError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let contexts: Vec<String> = contexts.into_iter().map(Into::into).collect();
         if contexts.is_empty() {
-            return Err(Error::invalid("contexts", "needs at least one context"));
+            return Err(CommandError::invalid(
+                "contexts",
+                "needs at least one context",
+            ));
         }
         if let Some(bad) = contexts.iter().find(|c| c.trim().is_empty()) {
-            return Err(Error::invalid(
+            return Err(CommandError::invalid(
                 "contexts",
                 format!("invalid empty context {bad:?}"),
             ));
         }
-        self.handshake.receive(&mut self.core, now, contexts)
+        let (mut wire, lifecycle) = self.hub.wire();
+        lifecycle.receive(&mut wire, now, contexts)
     }
 
     /// Sends any relay command as `blade.execute` with the session's protocol; the outcome
@@ -351,11 +382,23 @@ impl Session {
         now: Instant,
         method: &str,
         params: Value,
-    ) -> Result<RequestId, Error> {
+    ) -> Result<RequestId, CommandError> {
         if method.trim().is_empty() {
-            return Err(Error::invalid("method", "must not be empty"));
+            return Err(CommandError::invalid("method", "must not be empty"));
         }
-        self.core.execute(now, method, params, PendingKind::Execute)
+        self.send_execute(now, method, params, PendingKind::Execute)
+    }
+
+    /// Issues a relay command through the wire with the lifecycle's link.
+    pub(crate) fn send_execute(
+        &mut self,
+        now: Instant,
+        method: &str,
+        params: Value,
+        kind: PendingKind,
+    ) -> Result<RequestId, CommandError> {
+        let (mut wire, lifecycle) = self.hub.wire();
+        wire.execute(now, lifecycle.link(), method, params, kind)
     }
 
     /// Closes the session for good: the transport is closed with code 1000, in-flight and
@@ -366,23 +409,12 @@ impl Session {
     }
 
     pub(crate) fn stop(&mut self, now: Instant, reason: StopReason) {
-        if self.core.phase == Phase::Stopped {
+        let (mut wire, lifecycle) = self.hub.wire();
+        if !lifecycle.stop(&mut wire) {
             return;
         }
-        let had_transport = matches!(
-            self.core.phase,
-            Phase::Connecting | Phase::Handshaking | Phase::Ready | Phase::Closing
-        );
-        self.core.phase = Phase::Stopped;
-        if had_transport {
-            self.core
-                .push_output(Output::Transport(TransportAction::Close {
-                    code: 1000,
-                    reason: "session closed".into(),
-                }));
-        }
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        for q in self.core.requests.take_queue() {
+        for q in self.hub.requests.take_queue() {
             self.complete(
                 now,
                 q.id,
@@ -390,33 +422,30 @@ impl Session {
                 Answer::Local(RequestError::SessionStopped),
             );
         }
-        self.handshake.reset_connection();
-        self.calling.on_session_stopped(&mut self.core);
-        self.core.emit(Event::Stopped { reason });
+        self.calling.on_session_stopped(&mut self.hub);
+        self.hub.plumbing.emit(Event::Stopped { reason });
     }
 
-    fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), Error> {
-        if text.len() > self.core.bounds.max_frame_size {
-            return Err(Error::PeerMisbehaved(PeerMisbehaved::FrameTooLarge {
+    fn handle_frame(&mut self, now: Instant, text: &str) -> Result<(), InputError> {
+        if text.len() > self.max_frame_size {
+            return Err(PeerMisbehaved::FrameTooLarge {
                 size: text.len(),
-                limit: self.core.bounds.max_frame_size,
-            }));
+                limit: self.max_frame_size,
+            }
+            .into());
         }
-        if !matches!(
-            self.core.phase,
-            Phase::Handshaking | Phase::Ready | Phase::Closing
-        ) {
-            return Err(Error::ApiMisuse(ApiMisuse::NoTransport));
+        if !self.hub.lifecycle.accepts_frames() {
+            return Err(UnexpectedInput::NoTransport.into());
         }
         match wire::rpc::decode_ref(text)? {
             IncomingRef::Response { id, payload } => {
-                let Some(p) = self.core.requests.answered(&id) else {
+                let Some(p) = self.hub.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
                 let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
                 self.complete(now, id, p.tag, Answer::Reply(payload));
-                self.core.pump_queue(now);
+                self.pump_queue(now);
                 Ok(())
             }
             IncomingRef::Request { id, method, params } => {
@@ -428,13 +457,18 @@ impl Session {
         }
     }
 
+    fn pump_queue(&mut self, now: Instant) {
+        let (mut wire, lifecycle) = self.hub.wire();
+        wire.pump_queue(now, lifecycle.link());
+    }
+
     fn handle_server_request(
         &mut self,
         now: Instant,
         id: Option<RequestId>,
         method: &str,
         params: Value,
-    ) -> Result<(), Error> {
+    ) -> Result<(), InputError> {
         match method {
             wire::method::PING => {
                 if let Some(id) = id {
@@ -443,65 +477,63 @@ impl Session {
                     } else {
                         Value::Object(Default::default())
                     };
-                    self.core.transmit(wire::rpc::encode_result(&id, &echo));
+                    self.hub
+                        .plumbing
+                        .transmit(wire::rpc::encode_result(&id, &echo));
                 }
                 Ok(())
             }
             wire::method::DISCONNECT => {
-                self.handshake.on_server_disconnect(&mut self.core, now);
+                let (mut wire, lifecycle) = self.hub.wire();
+                lifecycle.on_server_disconnect(&mut wire, now);
                 Ok(())
             }
             other => {
                 if let Some(id) = id {
-                    self.core.transmit(wire::rpc::encode_error(
+                    self.hub.plumbing.transmit(wire::rpc::encode_error(
                         Some(&id),
                         -32601,
                         "method not found",
                     ));
                 }
-                Err(Error::PeerMisbehaved(PeerMisbehaved::UnknownServerMethod {
+                Err(PeerMisbehaved::UnknownServerMethod {
                     method: other.to_owned(),
-                }))
+                }
+                .into())
             }
         }
     }
 
     fn on_closed(&mut self, now: Instant, info: CloseInfo<'_>) {
-        if matches!(self.core.phase, Phase::Disconnected | Phase::Stopped) {
-            tracing::debug!(?info, "close reported while not connected; ignored");
+        let closed = self.hub.lifecycle.on_closed(now, info);
+        if closed == Closed::Ignored {
             return;
         }
-        tracing::info!(code = ?info.code, reason = info.reason, "transport closed");
-        // A server that sent blade.disconnect is restarting on purpose: reconnect at once.
-        let immediate = self.core.paused;
-        self.core.paused = false;
-        self.core.phase = Phase::Disconnected;
-        self.handshake.reset_connection();
         self.fail_all_pending(now, RequestError::ConnectionLost);
-        self.calling.on_transport_lost(&mut self.core, now);
-        match self
-            .handshake
-            .schedule_reconnect(&mut self.core, now, immediate)
-        {
-            Ok(at) => self.core.emit(Event::Disconnected {
+        self.calling.on_transport_lost(&mut self.hub, now);
+        match closed {
+            Closed::Reconnect(at) => self.hub.plumbing.emit(Event::Disconnected {
                 reconnect_at: Some(at),
             }),
-            Err(attempts) => {
-                self.core.emit(Event::Disconnected { reconnect_at: None });
+            Closed::GaveUp(attempts) => {
+                self.hub
+                    .plumbing
+                    .emit(Event::Disconnected { reconnect_at: None });
                 self.stop(now, StopReason::GaveUp { attempts });
             }
+            Closed::Ignored => {}
         }
     }
 
     fn fail_all_pending(&mut self, now: Instant, why: RequestError) {
-        for (id, p) in self.core.requests.take_all_in_flight() {
+        for (id, p) in self.hub.requests.take_all_in_flight() {
             self.complete(now, id, p.tag, Answer::Local(why.clone()));
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.record_fired(now);
-        for q in self.core.requests.take_expired_queued(now) {
+        for q in self.hub.requests.take_expired_queued(now) {
             tracing::debug!(request = %q.id, method = q.method, "offline deadline passed; never sent");
             self.complete(
                 now,
@@ -510,13 +542,14 @@ impl Session {
                 Answer::Local(RequestError::OfflineTimeout),
             );
         }
-        for (id, p) in self.core.requests.take_expired(now) {
+        for (id, p) in self.hub.requests.take_expired(now) {
             tracing::debug!(request = %id, conn = p.conn, "request timed out");
             self.complete(now, id, p.tag, Answer::Local(RequestError::Timeout));
         }
-        self.handshake.handle_timeout(&mut self.core, now);
-        self.calling.handle_timeout(&mut self.core, now);
-        self.core.pump_queue(now);
+        let (mut wire, lifecycle) = self.hub.wire();
+        lifecycle.handle_timeout(&mut wire, now);
+        self.calling.handle_timeout(&mut self.hub, now);
+        self.pump_queue(now);
     }
 
     /// Routes the outcome of a request to the sub-machine that sent it.
@@ -528,50 +561,47 @@ impl Session {
         answer: Answer,
     ) {
         match kind {
-            PendingKind::Connect
-            | PendingKind::Setup
-            | PendingKind::Subscribe
-            | PendingKind::Ping => {
+            PendingKind::Lifecycle(request) => {
                 let reply = match answer {
                     Answer::Reply(a) => Some(a),
                     Answer::Local(_) => None,
                 };
-                let was_ready = self.core.phase == Phase::Ready;
-                if let Some(stop) = self
-                    .handshake
-                    .on_answer(&mut self.core, now, &id, kind, reply)
-                {
-                    self.stop(now, stop);
-                } else if !was_ready && self.core.phase == Phase::Ready {
-                    let restored = self.handshake.restored();
-                    self.calling.on_ready(&mut self.core, now, restored);
+                let (mut wire, lifecycle) = self.hub.wire();
+                match lifecycle.on_answer(&mut wire, now, &id, request, reply) {
+                    AnswerStep::Nothing => {}
+                    AnswerStep::Ready { restored } => {
+                        self.calling.on_ready(&mut self.hub, now, restored);
+                    }
+                    AnswerStep::Stop(stop) => self.stop(now, stop),
                 }
             }
             PendingKind::Receive { contexts } => {
                 let res = answer.relay().map(|_| ());
-                self.handshake.on_receive_outcome(&contexts, res.is_ok());
-                self.core.emit(Event::ContextsRegistered {
+                self.hub
+                    .lifecycle
+                    .on_receive_outcome(&contexts, res.is_ok());
+                self.hub.plumbing.emit(Event::ContextsRegistered {
                     request: id,
                     contexts,
                     outcome: res,
                 });
             }
             PendingKind::Execute => {
-                self.core.emit(Event::Response {
+                self.hub.plumbing.emit(Event::Response {
                     request: id,
                     outcome: answer.relay(),
                 });
             }
             PendingKind::MessagingSend => {
                 let result = SendResult::from_outcome(answer.relay());
-                self.core.emit(Event::MessageSent {
+                self.hub.plumbing.emit(Event::MessageSent {
                     request: id,
                     result,
                 });
             }
             PendingKind::Calling(req) => {
                 self.calling
-                    .handle_response(&mut self.core, now, id, req, answer.relay());
+                    .handle_response(&mut self.hub, now, id, req, answer.relay());
             }
         }
     }

@@ -32,20 +32,21 @@ impl Session {
     /// The armed timers due at `until` (all of them for `None`), earliest first.
     fn timers_until(&self, until: Option<Instant>) -> Vec<(Instant, Timer)> {
         let due = |at: &Instant| until.map_or(true, |u| *at <= u);
-        let core = &self.core;
-        let mut t: Vec<(Instant, Timer)> = core
+        let mut t: Vec<(Instant, Timer)> = self
+            .hub
             .requests
             .in_flight_iter()
             .filter(|(_, p)| due(&p.deadline))
             .map(|(id, p)| (p.deadline, Timer::Request(id.clone())))
             .collect();
         t.extend(
-            core.requests
+            self.hub
+                .requests
                 .queue_iter()
                 .filter(|q| due(&q.deadline))
                 .map(|q| (q.deadline, Timer::Offline(q.id.clone()))),
         );
-        let lifecycle = self.handshake.timers(core).into_iter().flatten();
+        let lifecycle = self.hub.lifecycle.timers().into_iter().flatten();
         t.extend(lifecycle.filter(|(at, _)| due(at)));
         t.extend(self.calling.lost_timers().filter(|(at, _)| due(at)));
         t.sort();
@@ -65,7 +66,7 @@ impl Session {
 
     /// Clamps a time that went backwards to the latest one seen.
     pub(crate) fn observe(&mut self, now: Instant) -> Instant {
-        self.core.observe(now)
+        self.hub.plumbing.observe(now)
     }
 
     /// Records which timers are due at `now`, before they act.
@@ -76,7 +77,7 @@ impl Session {
             .map(|(_, t)| t)
             .collect();
         for t in &fired {
-            tracing::debug!(timer = ?t, phase = ?self.core.phase, "timer fired");
+            tracing::debug!(timer = ?t, phase = ?self.hub.lifecycle.link().phase(), "timer fired");
         }
         self.fired = fired;
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::error::{DecodeError, Error, PeerMisbehaved};
+use crate::error::{DecodeError, InputError, PeerMisbehaved};
 use crate::ids::RequestId;
 
 /// A JSON-RPC error object. `code` is lenient: a string holding a number is accepted.
@@ -91,31 +91,16 @@ struct Envelope<'a> {
 }
 
 /// Decodes one text frame, borrowing from it. Never panics; the rules are those of [`decode`].
-pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
-    if !text.trim_start().starts_with('{') {
-        // Not an object: let the tree parser say precisely what it is.
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Error::Decode(DecodeError::NotJson {
-                detail: e.to_string(),
-            })
-        })?;
-        return Err(Error::Decode(DecodeError::NotAnObject {
-            found: json_kind(&value),
-        }));
-    }
-    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
-        Error::Decode(DecodeError::NotJsonRpc {
-            detail: e.to_string(),
-        })
-    })?;
+pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
+    let env = envelope(text)?;
     let id = env.id.and_then(|v| match v {
         Value::String(s) => Some(RequestId::new(s)),
         Value::Number(n) => Some(RequestId::new(n.to_string())),
         _ => None,
     });
     if let Some(method) = env.method {
-        let method: Cow<'_, str> = serde_json::from_str(method.get())
-            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::MethodNotString))?;
+        let method: Cow<'_, str> =
+            serde_json::from_str(method.get()).map_err(|_| PeerMisbehaved::MethodNotString)?;
         return Ok(IncomingRef::Request {
             id,
             method,
@@ -123,9 +108,35 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
         });
     }
     let Some(id) = id else {
-        return Err(Error::PeerMisbehaved(PeerMisbehaved::NeitherMethodNorId));
+        return Err(PeerMisbehaved::NeitherMethodNorId.into());
     };
-    if let Some(err) = env.error {
+    response_ref(id, env.result, env.error)
+}
+
+/// The envelope of a frame that is a JSON object; what it is otherwise.
+fn envelope(text: &str) -> Result<Envelope<'_>, DecodeError> {
+    if !text.trim_start().starts_with('{') {
+        // Not an object: let the tree parser say precisely what it is.
+        let value: Value = serde_json::from_str(text).map_err(|e| DecodeError::NotJson {
+            detail: e.to_string(),
+        })?;
+        return Err(DecodeError::NotAnObject {
+            found: json_kind(&value),
+        });
+    }
+    serde_json::from_str(text).map_err(|e| DecodeError::NotJsonRpc {
+        detail: e.to_string(),
+    })
+}
+
+/// A response: its error object (kept as text if it has not the JSON-RPC shape), else its
+/// result; one of them is required.
+fn response_ref<'a>(
+    id: RequestId,
+    result: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+) -> Result<IncomingRef<'a>, InputError> {
+    if let Some(err) = error {
         let err = serde_json::from_str::<RpcError>(err.get()).unwrap_or_else(|_| RpcError {
             code: 0,
             message: err.get().to_owned(),
@@ -136,14 +147,12 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, Error> {
             payload: Err(err),
         });
     }
-    match env.result {
+    match result {
         Some(result) => Ok(IncomingRef::Response {
             id,
             payload: Ok(result),
         }),
-        None => Err(Error::PeerMisbehaved(
-            PeerMisbehaved::ResponseWithoutOutcome { id },
-        )),
+        None => Err(PeerMisbehaved::ResponseWithoutOutcome { id }.into()),
     }
 }
 
@@ -154,9 +163,9 @@ pub fn raw_to_value(raw: Option<&RawValue>) -> Value {
 }
 
 /// Decodes one text frame. Never panics; anything that is not a JSON object with either a
-/// `method` or an `id` plus `result`/`error` is an [`Error::Decode`] or
-/// [`Error::PeerMisbehaved`].
-pub fn decode(text: &str) -> Result<Incoming, Error> {
+/// `method` or an `id` plus `result`/`error` is an [`InputError::Decode`] or
+/// [`InputError::PeerMisbehaved`].
+pub fn decode(text: &str) -> Result<Incoming, InputError> {
     Ok(match decode_ref(text)? {
         IncomingRef::Request { id, method, params } => Incoming::Request {
             id,

@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use relay_proto::calling::CallEvent;
 use relay_proto::fuzzing::{frame, Handshake};
-use relay_proto::{
-    CallId, ControlId, Error, Event, Input, Output, SequentialIds, Session, SessionConfig,
-};
+use relay_proto::{CallId, ControlId, Event, Input, Output, SequentialIds, Session, SessionConfig};
 use serde_json::{json, Value};
 
 pub const PROTO: &str = "signalwire_SIG_proto";
@@ -150,7 +148,7 @@ impl Harness {
         }
     }
 
-    pub fn feed(&mut self, frame: Value) -> Result<(), Error> {
+    pub fn feed(&mut self, frame: Value) -> Result<(), relay_proto::InputError> {
         let text = frame.to_string();
         let r = self.s.handle_input(self.now, Input::Frame(&text));
         self.drain();
@@ -207,7 +205,11 @@ impl Harness {
     }
 
     /// Feeds a calling event as a `queuing.relay.events` broadcast.
-    pub fn event(&mut self, event_type: &str, params: Value) -> Result<(), Error> {
+    pub fn event(
+        &mut self,
+        event_type: &str,
+        params: Value,
+    ) -> Result<(), relay_proto::InputError> {
         self.feed(broadcast(event_type, params))
     }
 

@@ -74,7 +74,7 @@ impl Harness {
         }
     }
 
-    pub fn input(&mut self, i: Input<'_>) -> Result<(), relay_proto::Error> {
+    pub fn input(&mut self, i: Input<'_>) -> Result<(), relay_proto::InputError> {
         let r = self.s.handle_input(self.now, i);
         self.drain();
         r
@@ -99,7 +99,7 @@ impl Harness {
         .expect("closed");
     }
 
-    pub fn feed(&mut self, v: Value) -> Result<(), relay_proto::Error> {
+    pub fn feed(&mut self, v: Value) -> Result<(), relay_proto::InputError> {
         let text = v.to_string();
         self.input(Input::Frame(&text))
     }
