@@ -10,7 +10,8 @@ use relay_mock::control::{
     ControlClient, ControlClientError, FrameDir, InboundCall, InboundMessage,
 };
 use relay_mock::net::start;
-use relay_mock::{Fault, MockConfig};
+use relay_mock::{Fault, MockConfig, Named};
+use relay_proto::wire::Method;
 use serde_json::json;
 use support::{event_type, login, wait_for, LIMIT};
 use tokio_tungstenite::tungstenite::Message;
@@ -74,16 +75,19 @@ async fn every_typed_operation_against_a_live_session() {
         "{err:?}"
     );
 
-    assert_eq!(control.next("calling.play", "error").await.unwrap(), 1);
-    assert_eq!(control.next("calling.play", "error").await.unwrap(), 2);
+    assert_eq!(control.next(Method::CallingPlay, &Named::parse(Method::CallingPlay, "error").unwrap()).await.unwrap(), 1);
+    assert_eq!(control.next(Method::CallingPlay, &Named::parse(Method::CallingPlay, "error").unwrap()).await.unwrap(), 2);
     assert_eq!(
-        control
-            .next_error_code("calling.record", "500", "boom")
+        control.next_error_code(Method::CallingRecord, "500", "boom")
             .await
             .unwrap(),
         1
     );
-    let err = control.next("calling.play", "").await.unwrap_err();
+    // `error` is not an outcome of calling.dial: the server answers 400.
+    let err = control
+        .next(Method::CallingDial, &Named::Error)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ControlClientError::Status { status: 400, .. }),
         "{err:?}"
@@ -166,7 +170,7 @@ async fn in_process_control_and_faults() {
 
     server
         .inject(Fault::DropOnMethod {
-            method: "blade.ping".into(),
+            method: Method::Ping,
         })
         .await
         .unwrap();

@@ -18,7 +18,9 @@ use relay_client::{
     RelayClient, RelayConsumer, Runtime, Task, DEFAULT_HOST,
 };
 use relay_proto::calling::{ConnectParams, Device, DialParams, EndReason, Media, PlayParams};
+use relay_proto::wire::Method;
 use relay_proto::{Backoff, StopReason};
+use relay_mock::Named;
 
 /// A client of `mock` built the way applications build one.
 fn client<R: Runtime + Clone, C: Connector>(
@@ -149,7 +151,7 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         ("busy", EndReason::Busy),
         ("no_answer", EndReason::NoAnswer),
     ] {
-        mock.control(move |c| async move { c.next("calling.dial", outcome).await })
+        mock.control(move |c| async move { c.next(Method::CallingDial, &Named::parse(Method::CallingDial, outcome).expect(outcome)).await })
             .await
             .expect("arm");
         let dial = bounded(&rt, outcome, client.calling().dial_result(phone()))
@@ -160,7 +162,7 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         assert_eq!(dial.call_id, None, "{outcome}");
     }
     // The convenience form reports the same as an error, and the next dial works again.
-    mock.control(|c| async move { c.next("calling.dial", "busy").await })
+    mock.control(|c| async move { c.next(Method::CallingDial, &Named::parse(Method::CallingDial, "busy").unwrap()).await })
         .await
         .expect("arm");
     let busy = bounded(&rt, "busy dial", client.calling().dial(phone())).await;
@@ -181,7 +183,7 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         .expect("answered");
 
     // A connect whose peers are all busy.
-    mock.control(|c| async move { c.next("calling.connect", "failed").await })
+    mock.control(|c| async move { c.next(Method::CallingConnect, &Named::parse(Method::CallingConnect, "failed").unwrap()).await })
         .await
         .expect("arm");
     let peers = ConnectParams::tree(vec![vec![Device::phone("+15551230001", "+15550000001")]]);
@@ -192,7 +194,7 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     assert!(connected.outcome.peer.is_none());
 
     // A playback that ends in error.
-    mock.control(|c| async move { c.next("calling.play", "error").await })
+    mock.control(|c| async move { c.next(Method::CallingPlay, &Named::parse(Method::CallingPlay, "error").unwrap()).await })
         .await
         .expect("arm");
     let played = bounded(
@@ -206,7 +208,7 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
 
     // A request the server answers with an error code is a typed error, not a hang.
     mock.control(|c| async move {
-        c.next_error_code("calling.play", "500", "media server down")
+        c.next_error_code(Method::CallingPlay, "500", "media server down")
             .await
     })
     .await

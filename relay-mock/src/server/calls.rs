@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
 use super::output::merge;
+use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
 /// Spacing of successive call events (as in the recorded transcripts).
@@ -129,11 +130,8 @@ fn device_tree(params: &Value) -> Vec<Vec<Value>> {
     groups
 }
 
-fn named(outcome: &Option<Outcome>) -> Option<&str> {
-    match outcome {
-        Some(Outcome::Named(n)) => Some(n.as_str()),
-        _ => None,
-    }
+fn named(outcome: &Option<Outcome>) -> Option<&Named> {
+    Outcome::named(outcome)
 }
 
 impl MockServer {
@@ -254,7 +252,7 @@ impl MockServer {
     }
 
     pub(crate) fn on_calling(&mut self, ex: &Exec, outcome: Option<Outcome>) {
-        let method = Method::parse(&ex.method);
+        let method = ex.method;
         if matches!(method, Some(Method::CallingDial | Method::CallingBegin)) {
             self.dial(ex, outcome);
             return;
@@ -287,7 +285,7 @@ impl MockServer {
                 self.call_event(
                     e.after,
                     &call_id,
-                    EventType::parse(&e.event_type),
+                    e.event_type,
                     params,
                     Effect::None,
                 );
@@ -331,8 +329,8 @@ impl MockServer {
         self.reply_ok(ex, "Dialing", json!({}));
         let node = self.media_node.clone();
         let fail_reason = match named(&outcome) {
-            Some("busy") => Some("busy"),
-            Some("no_answer") => Some("noAnswer"),
+            Some(Named::Busy) => Some("busy"),
+            Some(Named::NoAnswer) => Some("noAnswer"),
             _ => None,
         };
         if let Some(reason) = fail_reason {
@@ -552,7 +550,7 @@ impl MockServer {
             Effect::None,
         );
         let session = ex.session;
-        if named(&outcome) == Some("failed") {
+        if named(&outcome) == Some(&Named::Failed) {
             let mut t = GAP;
             for d in groups.into_iter().flatten() {
                 let leg = self.new_call(
@@ -654,8 +652,12 @@ impl MockServer {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let final_state = named(&outcome).unwrap_or("success").to_owned();
-        let notify = match final_state.as_str() {
+        let final_state = match named(&outcome) {
+            Some(Named::NoAnswer) => "noAnswer",
+            Some(n) => n.as_str(),
+            None => "success",
+        };
+        let notify = match final_state {
             "success" => "200",
             "cancel" => "487",
             "busy" => "486",
@@ -664,7 +666,7 @@ impl MockServer {
         };
         for (t, state, notify) in [
             (Duration::ZERO, "inProgress".to_owned(), None),
-            (GAP, final_state.clone(), Some(notify)),
+            (GAP, final_state.to_owned(), Some(notify)),
         ] {
             let mut p = merge(
                 json!({"state": state, "sip_refer_to": to, "sip_refer_response_code": "202"}),

@@ -39,7 +39,7 @@ use relay_proto::wire::EventType;
 use relay_proto::{IdGenerator, IdKind, SeededIds};
 use serde_json::Value;
 
-pub use script::{Fault, Outcome, Script, ScriptedEvent};
+pub use script::{Fault, Named, Outcome, Script, ScriptedEvent};
 
 pub use crate::conn::ConnId;
 use crate::transcript::Recorder;
@@ -492,7 +492,7 @@ impl MockServer {
     }
 
     /// Everything recorded so far, as transcript lines.
-    pub fn transcript(&self) -> &[crate::transcript::Line] {
+    pub fn transcript(&mut self) -> &[crate::transcript::Line] {
         self.recorder.lines()
     }
 
@@ -503,7 +503,7 @@ impl MockServer {
     }
 
     /// The transcript as JSONL text.
-    pub fn transcript_jsonl(&self) -> String {
+    pub fn transcript_jsonl(&mut self) -> String {
         crate::transcript::to_jsonl(self.recorder.lines())
     }
 

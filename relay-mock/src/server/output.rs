@@ -1,7 +1,8 @@
 //! Outgoing frames: responses, broadcasts, server requests, and the fault filters on the way out.
 
-use relay_proto::wire::{BroadcastKind, Method};
-use serde_json::{json, Map, Value};
+use relay_proto::wire::{rpc, BroadcastKind, Method};
+use relay_proto::RequestId;
+use serde_json::{json, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Pending, ServerOutput, SessKey, BACKLOG_LIMIT};
 
@@ -112,31 +113,32 @@ impl MockServer {
         });
     }
 
-    /// `{"jsonrpc":"2.0","id":id,"result":result}`.
-    pub(crate) fn reply(&mut self, conn: ConnId, id: &Value, result: Value) {
-        let frame = json!({"jsonrpc": "2.0", "id": id, "result": result});
-        self.send(conn, frame.to_string(), Kind::Response);
+    /// `{"jsonrpc":"2.0","id":id,"result":result}` (relay-proto's encoder).
+    pub(crate) fn reply(&mut self, conn: ConnId, id: &RequestId, result: &Value) {
+        self.send(conn, rpc::encode_result(id, result), Kind::Response);
     }
 
     /// A JSON-RPC error; `"id": null` when the request had no usable id (JSON-RPC 2.0 §5, and
     /// relay-proto's `encode_error`: both sides follow one rule).
-    pub(crate) fn reply_error(&mut self, conn: ConnId, id: Option<&Value>, code: i64, msg: &str) {
-        let id = id.cloned().unwrap_or(Value::Null);
-        let frame = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": msg}});
-        self.send(conn, frame.to_string(), Kind::Response);
+    pub(crate) fn reply_error(
+        &mut self,
+        conn: ConnId,
+        id: Option<&RequestId>,
+        code: i64,
+        msg: &str,
+    ) {
+        self.send(conn, rpc::encode_error(id, code, msg), Kind::Response);
     }
 
-    /// A server-originated request (`blade.ping`, `blade.disconnect`).
-    pub(crate) fn send_request(&mut self, conn: ConnId, method: &str, params: Option<Value>) {
-        let id = self.new_id();
-        let mut m = Map::new();
-        m.insert("jsonrpc".into(), "2.0".into());
-        m.insert("id".into(), id.into());
-        m.insert("method".into(), method.into());
-        if let Some(p) = params {
-            m.insert("params".into(), p);
-        }
-        self.send(conn, Value::Object(m).to_string(), Kind::Request);
+    /// A server-originated request (`blade.ping` with params, `blade.disconnect` without).
+    pub(crate) fn send_request(&mut self, conn: ConnId, method: Method, params: Option<Value>) {
+        let id = RequestId::new(self.new_id());
+        let text = match params {
+            Some(p) => rpc::encode_request(&id, method.as_str(), &p),
+            None => json!({"jsonrpc": "2.0", "id": id.as_str(), "method": method.as_str()})
+                .to_string(),
+        };
+        self.send(conn, text, Kind::Request);
     }
 
     /// Sends (or, while the session has no subscribed socket, queues) an event for `session`.
@@ -216,19 +218,14 @@ impl MockServer {
                 }),
             ),
         };
-        json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "method": Method::Broadcast.as_str(),
-            "params": {
-                "broadcaster_nodeid": self.server_node,
-                "protocol": protocol,
-                "channel": "notifications",
-                "event": event,
-                "params": inner,
-            }
-        })
-        .to_string()
+        let params = json!({
+            "broadcaster_nodeid": self.server_node,
+            "protocol": protocol,
+            "channel": "notifications",
+            "event": event,
+            "params": inner,
+        });
+        rpc::encode_request(&RequestId::new(id), Method::Broadcast.as_str(), &params)
     }
 }
 
