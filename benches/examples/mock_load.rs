@@ -1,12 +1,14 @@
 //! relay-mock's own CPU per call: `N` inbound calls, each answered, played one TTS and hung up,
 //! pushed straight through the sans-IO [`relay_mock::MockServer`] (no sockets, media speed 0,
-//! a virtual clock) by a client that only formats its requests. Only the time spent inside the
-//! server (frames in, outputs drained, timers run, the batch injection) is counted.
+//! a virtual clock) by a client that only formats its requests. Two figures: the wall time spent
+//! inside the server calls (frames in, outputs drained, timers run, the batch injection), and the
+//! thread's CPU time for the whole run (server plus the cheap client; from
+//! `/proc/thread-self/schedstat`, so it does not count time the thread waited for a core).
 //!
 //! ```text
 //! cargo run --release -p relay-benches --example mock_load -- [calls] [batch] [rounds]
 //! ```
-//! Prints the µs of server time per call (median of `rounds`) and the frames sent per call.
+//! Prints both per call (medians of `rounds`) and the frames sent per call.
 
 use std::time::{Duration, Instant};
 
@@ -150,6 +152,19 @@ impl Driver {
     }
 }
 
+/// CPU time of this thread so far (Linux; zero elsewhere).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
 fn arg(i: usize, default: usize) -> usize {
     std::env::args()
         .nth(i)
@@ -159,27 +174,28 @@ fn arg(i: usize, default: usize) -> usize {
 
 fn main() {
     let (calls, batch, rounds) = (arg(1, 10_000), arg(2, 100).max(1), arg(3, 5).max(1));
-    let mut per_call = Vec::new();
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     let mut frames = 0.0;
     for _ in 0..rounds {
         let mut d = Driver::new();
         d.spent = Duration::ZERO;
         d.frames = 0;
+        let cpu0 = thread_cpu();
         let mut done = 0;
         while done < calls {
             let n = batch.min(calls - done);
             d.batch(n);
             done += n;
         }
-        per_call.push(d.spent.as_secs_f64() * 1e6 / calls as f64);
+        cpu.push((thread_cpu() - cpu0).as_secs_f64() * 1e6 / calls as f64);
+        wall.push(d.spent.as_secs_f64() * 1e6 / calls as f64);
         frames = d.frames as f64 / calls as f64;
     }
-    per_call.sort_by(f64::total_cmp);
-    let median = per_call[per_call.len() / 2];
+    let (w, wmin, wmax) = median(wall);
+    let (c, cmin, cmax) = median(cpu);
     println!(
-        "mock_load calls={calls} batch={batch} rounds={rounds}: {median:.1} µs of server time per call \
-         (min {:.1}, max {:.1}), {frames:.1} frames sent per call",
-        per_call[0],
-        per_call[per_call.len() - 1]
+        "mock_load calls={calls} batch={batch} rounds={rounds}: server wall {w:.1} µs/call \
+         ({wmin:.1}-{wmax:.1}), thread CPU {c:.1} µs/call ({cmin:.1}-{cmax:.1}), \
+         {frames:.1} frames sent per call"
     );
 }

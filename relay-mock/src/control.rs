@@ -21,10 +21,10 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{header, Request};
-use relay_proto::wire::Method;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use relay_proto::wire::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -442,7 +442,12 @@ impl ControlClient {
         let body = json!({"context": context, "message": message}).to_string();
         let auth = format!("Basic {credentials}");
         let (status, bytes) = self
-            .send(hyper::Method::POST, "/api/relay/rest/tasks", body, Some(auth))
+            .send(
+                hyper::Method::POST,
+                "/api/relay/rest/tasks",
+                body,
+                Some(auth),
+            )
             .await?;
         check(status, &bytes).map(drop)
     }
@@ -453,7 +458,9 @@ impl ControlClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ControlClientError> {
-        let (status, bytes) = self.send(hyper::Method::GET, path, String::new(), None).await?;
+        let (status, bytes) = self
+            .send(hyper::Method::GET, path, String::new(), None)
+            .await?;
         decode(check(status, &bytes)?)
     }
 

@@ -17,10 +17,10 @@ use relay_client::{
     relay_url, ClientBuilder, ClientError, ClientEvent, ClientEvents, ClientOptions, Connector,
     RelayClient, RelayConsumer, Runtime, Task, DEFAULT_HOST,
 };
+use relay_mock::Named;
 use relay_proto::calling::{ConnectParams, Device, DialParams, EndReason, Media, PlayParams};
 use relay_proto::wire::Method;
 use relay_proto::{Backoff, StopReason};
-use relay_mock::Named;
 
 /// A client of `mock` built the way applications build one.
 fn client<R: Runtime + Clone, C: Connector>(
@@ -151,9 +151,15 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         ("busy", EndReason::Busy),
         ("no_answer", EndReason::NoAnswer),
     ] {
-        mock.control(move |c| async move { c.next(Method::CallingDial, &Named::parse(Method::CallingDial, outcome).expect(outcome)).await })
+        mock.control(move |c| async move {
+            c.next(
+                Method::CallingDial,
+                &Named::parse(Method::CallingDial, outcome).expect(outcome),
+            )
             .await
-            .expect("arm");
+        })
+        .await
+        .expect("arm");
         let dial = bounded(&rt, outcome, client.calling().dial_result(phone()))
             .await
             .expect("the dial request itself succeeds");
@@ -162,9 +168,15 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         assert_eq!(dial.call_id, None, "{outcome}");
     }
     // The convenience form reports the same as an error, and the next dial works again.
-    mock.control(|c| async move { c.next(Method::CallingDial, &Named::parse(Method::CallingDial, "busy").unwrap()).await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingDial,
+            &Named::parse(Method::CallingDial, "busy").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let busy = bounded(&rt, "busy dial", client.calling().dial(phone())).await;
     assert!(busy.is_err(), "a busy dial gives no call");
     let call = bounded(&rt, "dial", client.calling().dial(phone()))
@@ -183,9 +195,15 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         .expect("answered");
 
     // A connect whose peers are all busy.
-    mock.control(|c| async move { c.next(Method::CallingConnect, &Named::parse(Method::CallingConnect, "failed").unwrap()).await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingConnect,
+            &Named::parse(Method::CallingConnect, "failed").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let peers = ConnectParams::tree(vec![vec![Device::phone("+15551230001", "+15550000001")]]);
     let connected = bounded(&rt, "failed connect", call.connect(peers))
         .await
@@ -194,9 +212,15 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     assert!(connected.outcome.peer.is_none());
 
     // A playback that ends in error.
-    mock.control(|c| async move { c.next(Method::CallingPlay, &Named::parse(Method::CallingPlay, "error").unwrap()).await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingPlay,
+            &Named::parse(Method::CallingPlay, "error").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let played = bounded(
         &rt,
         "failed play",

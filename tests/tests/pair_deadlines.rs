@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use relay_mock::{Fault, MockConfig, Outcome, Pair};
-use relay_proto::wire::Method;
 use relay_proto::calling::{
     CollectDigits, CollectParams, ConnectParams, Device, EndReason, Media, PlayParams,
     PromptParams, RecordParams,
 };
+use relay_proto::wire::Method;
 use relay_proto::{CallEvent, CallId, ControlId, DialTag, Event, RequestError, RequestId};
 use relay_tests::config;
 use serde_json::json;
@@ -201,8 +201,7 @@ fn connect_and_wait_for_are_bounded_after_a_restore() {
     assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None);
     p.server_mut()
         .script()
-        .arm(
-        Method::CallingConnect, Outcome::Events(vec![]));
+        .arm(Method::CallingConnect, Outcome::Events(vec![]));
     let now = p.now();
     let connect = p
         .session_mut()

@@ -91,10 +91,8 @@ fn send_flow(name: &str, arm: Option<&str>, final_state: MessageState) {
     let p = &mut ready_pair(&["office"]);
     p.take_events();
     if let Some(o) = arm {
-        p.server_mut()
-            .script()
-            .arm(
-        Method::MessagingSend,
+        p.server_mut().script().arm(
+            Method::MessagingSend,
             Outcome::Named(Named::parse(Method::MessagingSend, o).expect(o)),
         );
     }

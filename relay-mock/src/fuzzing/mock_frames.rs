@@ -500,7 +500,8 @@ impl MockDriver {
             } => {
                 // base64("test-project:test-token")
                 let auth = authorized.then_some("Basic dGVzdC1wcm9qZWN0OnRlc3QtdG9rZW4=");
-                let body = json!({"context": pick(CONTEXTS, *context), "message": message.value(0)});
+                let body =
+                    json!({"context": pick(CONTEXTS, *context), "message": message.value(0)});
                 let r = self
                     .server
                     .deliver_task(self.now, auth, body.to_string().as_bytes());

@@ -7,9 +7,11 @@ use relay_proto::error::{DecodeError, Error, PeerMisbehaved};
 use relay_proto::wire::rpc::{self, IncomingRef};
 use relay_proto::wire::{ConnectParams, ExecuteParams, Method, SubscriptionParams};
 use relay_proto::RequestId;
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::output::Kind;
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
 
 /// JSON-RPC error codes the server uses.
@@ -45,6 +47,24 @@ impl Exec {
     pub fn str(&self, key: &str) -> Option<&str> {
         self.params.get(key).and_then(Value::as_str)
     }
+}
+
+/// The `result` of a `blade.execute` answer.
+#[derive(Serialize)]
+struct RelayOut<'a, R: ?Sized> {
+    protocol: &'a str,
+    requester_nodeid: &'a str,
+    responder_nodeid: &'a str,
+    result: &'a R,
+}
+
+/// A relay result `{"code", "message", ...extra}`.
+#[derive(Serialize)]
+struct RelayCode<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
 }
 
 /// One request, decoded by relay-proto's codec.
@@ -404,7 +424,7 @@ impl MockServer {
             params,
         };
         if let Some(Outcome::RelayError { code, message }) = &outcome {
-            self.reply_relay(&ex, json!({"code": code, "message": message}));
+            self.reply_fail(&ex, code, message);
             return;
         }
         match (ex.protocol.as_str(), ex.method) {
@@ -418,33 +438,51 @@ impl MockServer {
     }
 
     /// Answers a `blade.execute` with a relay result.
-    pub(crate) fn reply_relay(&mut self, ex: &Exec, relay: Value) {
-        let nodeid = self
+    pub(crate) fn reply_relay<R: Serialize + ?Sized>(&mut self, ex: &Exec, relay: &R) {
+        let requester_nodeid = self
             .sessions
             .get(&ex.session)
-            .map(|s| s.nodeid.clone())
+            .map(|s| s.nodeid.as_str())
             .unwrap_or_default();
-        let result = json!({
-            "requester_nodeid": nodeid,
-            "responder_nodeid": self.server_node,
-            "protocol": ex.protocol,
-            "result": relay,
-        });
-        self.reply(ex.conn, &ex.id, &result);
+        let result = RelayOut {
+            protocol: &ex.protocol,
+            requester_nodeid,
+            responder_nodeid: &self.server_node,
+            result: relay,
+        };
+        match rpc::encode_result_with(&ex.id, &result) {
+            Ok(text) => self.send(ex.conn, text, Kind::Response),
+            Err(e) => tracing::error!(%e, "relay result not serializable"),
+        }
     }
 
-    /// `{"code":"200","message":message}` plus `extra` members.
+    /// `{"code":"200","message":message}` plus `extra` members (an object).
     pub(crate) fn reply_ok(&mut self, ex: &Exec, message: &str, extra: Value) {
-        let mut r = json!({"code": "200", "message": message});
-        if let (Some(o), Value::Object(e)) = (r.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        self.reply_relay(ex, r);
+        let extra = match extra {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        self.reply_relay(
+            ex,
+            &RelayCode {
+                code: "200",
+                message,
+                extra: &extra,
+            },
+        );
     }
 
     /// A relay failure result.
     pub(crate) fn reply_fail(&mut self, ex: &Exec, code: &str, message: &str) {
-        self.reply_relay(ex, json!({"code": code, "message": message}));
+        let extra = Map::new();
+        self.reply_relay(
+            ex,
+            &RelayCode {
+                code,
+                message,
+                extra: &extra,
+            },
+        );
     }
 
     fn on_setup(&mut self, ex: &Exec) {
@@ -465,7 +503,7 @@ impl MockServer {
         if let Some(s) = self.sessions.get_mut(&ex.session) {
             s.protocol = Some(protocol.clone());
         }
-        self.reply_relay(ex, json!({"protocol": protocol}));
+        self.reply_relay(ex, &json!({"protocol": protocol}));
     }
 
     fn on_receive(&mut self, ex: &Exec) {

@@ -16,11 +16,14 @@ use super::output::merge;
 use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
 
+/// How many ended calls the server remembers (see `forget_ended`).
+pub(crate) const ENDED_KEPT: usize = 10_000;
+
 /// Spacing of successive call events (as in the recorded transcripts).
 pub(crate) const GAP: Duration = Duration::from_millis(15);
 
 /// A call the server knows. Ended calls stay (so `end_call` can answer 404 "already ended")
-/// until `reset`.
+/// until `reset`, the most recent [`ENDED_KEPT`] of them.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub call_id: String,
@@ -194,7 +197,12 @@ impl MockServer {
         let owner = call.owner;
         match effect {
             Effect::None => {}
-            Effect::State(s) => call.state = s,
+            Effect::State(s) => {
+                call.state = s;
+                if s == CallState::Ended {
+                    self.forget_ended(call_id);
+                }
+            }
             Effect::Complete(cid) => {
                 if let Some(c) = call.components.iter_mut().find(|c| c.control_id == cid) {
                     c.done = true;
@@ -220,6 +228,25 @@ impl MockServer {
         }
         tracing::trace!(call_id, control_id, %event_type, "event");
         self.emit(owner, Pending::Calling { event_type, params });
+    }
+
+    /// Remembers that `call_id` ended; past [`ENDED_KEPT`] ended calls the oldest is forgotten
+    /// (a request naming it then gets 404 "Call not found" instead of "Call has ended"), so the
+    /// memory of a long run stays flat.
+    fn forget_ended(&mut self, call_id: &str) {
+        self.ended.push_back(call_id.to_owned());
+        while self.ended.len() > ENDED_KEPT {
+            let Some(old) = self.ended.pop_front() else {
+                break;
+            };
+            if self
+                .calls
+                .get(&old)
+                .is_some_and(|c| c.state == CallState::Ended)
+            {
+                self.calls.remove(&old);
+            }
+        }
     }
 
     /// A new call record (not yet announced).
@@ -282,13 +309,7 @@ impl MockServer {
                         o.entry("control_id").or_insert_with(|| json!(cid));
                     }
                 }
-                self.call_event(
-                    e.after,
-                    &call_id,
-                    e.event_type,
-                    params,
-                    Effect::None,
-                );
+                self.call_event(e.after, &call_id, e.event_type, params, Effect::None);
             }
             return;
         }

@@ -120,6 +120,7 @@ impl MockServer {
         self.held = None;
         self.refuse_until = None;
         self.calls.clear();
+        self.ended.clear();
         self.cancel_where(|a| {
             matches!(
                 a,
@@ -183,11 +184,11 @@ impl MockServer {
     fn ctl_inbound_message(&mut self, body: &Value) -> Result<Value, ControlError> {
         let context = req_str(body, "context")?;
         let project = opt_str(body, "project")?;
-        let (message_id, sessionid) = self
-            .inbound_message(context, project, body)
-            .ok_or_else(|| {
-                ControlError::not_found(format!("no live session receives context `{context}`"))
-            })?;
+        let (message_id, sessionid) =
+            self.inbound_message(context, project, body)
+                .ok_or_else(|| {
+                    ControlError::not_found(format!("no live session receives context `{context}`"))
+                })?;
         Ok(json!({"message_id": message_id, "sessionid": sessionid}))
     }
 

@@ -264,6 +264,8 @@ pub struct MockServer {
     sessions: BTreeMap<SessKey, Session>,
     next_session: SessKey,
     calls: BTreeMap<String, Call>,
+    /// Ended calls, oldest first (the oldest are forgotten past `calls::ENDED_KEPT`).
+    ended: VecDeque<String>,
     round_robin: BTreeMap<String, u64>,
     timers: BTreeMap<(Instant, u64), Action>,
     timer_seq: u64,
@@ -305,6 +307,7 @@ impl MockServer {
             sessions: BTreeMap::new(),
             next_session: 0,
             calls: BTreeMap::new(),
+            ended: VecDeque::new(),
             round_robin: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,

@@ -287,9 +287,10 @@ pub(crate) fn outcome_from_control(body: &Value) -> Result<(Method, Outcome), St
                 .unwrap_or("Scripted failure")
                 .to_owned(),
         },
-        other => Outcome::Named(Named::parse(method, other).ok_or_else(|| {
-            format!("outcome `{other}` is not supported for `{name}`")
-        })?),
+        other => Outcome::Named(
+            Named::parse(method, other)
+                .ok_or_else(|| format!("outcome `{other}` is not supported for `{name}`"))?,
+        ),
     };
     Ok((method, o))
 }
@@ -303,10 +304,7 @@ mod tests {
     fn fifo_per_method() {
         let mut s = Script::default();
         assert_eq!(s.arm(Method::CallingPlay, Outcome::NoResponse), 1);
-        assert_eq!(
-            s.arm(Method::CallingPlay, Outcome::Named(Named::Error)),
-            2
-        );
+        assert_eq!(s.arm(Method::CallingPlay, Outcome::Named(Named::Error)), 2);
         assert_eq!(s.take(Method::CallingPlay), Some(Outcome::NoResponse));
         assert_eq!(s.pending(Method::CallingPlay), 1);
         assert_eq!(s.take(Method::CallingDial), None);
