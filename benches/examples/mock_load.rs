@@ -9,6 +9,7 @@
 //! cargo run --release -p relay-benches --example mock_load -- [calls] [batch] [rounds]
 //! ```
 //! Prints both per call (medians of `rounds`) and the frames sent per call.
+#![allow(clippy::print_stdout)] // a benchmark driver: its output is the report
 
 use std::time::{Duration, Instant};
 

@@ -93,7 +93,7 @@ fn mock_ops_program_reaches_the_calls() {
 #[test]
 fn session_ops_program_reaches_the_mock() {
     use relay_mock::fuzzing::{run_ops, MediaPick, Op};
-    let pair = run_ops(&[
+    let mut pair = run_ops(&[
         Op::InboundCall(false),
         Op::Answer(2),
         Op::Play {

@@ -29,7 +29,7 @@ fn sent_result(events: &[Event]) -> Vec<SendResult> {
         .collect()
 }
 
-fn ws_opens(p: &Pair) -> usize {
+fn ws_opens(p: &mut Pair) -> usize {
     p.transcript()
         .iter()
         .filter(|l| l.dir == Dir::Ctl && l.frame["event"] == "ws_open")
