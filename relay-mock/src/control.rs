@@ -20,13 +20,16 @@ use std::time::Duration;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::{header, Method, Request};
+use hyper::{header, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use relay_proto::wire::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::server::Named;
 
 /// Default bound of every request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -354,26 +357,35 @@ impl ControlClient {
         self.post("inbound_message", to_value(message)?).await
     }
 
-    /// `POST /__control/next`: arm a one-shot `outcome` (`"busy"`, `"no_response"`, ... see
-    /// CONTROL_API.md) for the next request with `method`. Returns how many are armed for it.
-    pub async fn next(&self, method: &str, outcome: &str) -> Result<u64, ControlClientError> {
-        let a: Armed = self
-            .post("next", json!({"method": method, "outcome": outcome}))
-            .await?;
-        Ok(a.pending)
+    /// `POST /__control/next`: arm a one-shot named `outcome` (CONTROL_API.md's table; see
+    /// [`Named::parse`]) for the next request with `method`. Returns how many are armed for it.
+    pub async fn next(&self, method: Method, outcome: &Named) -> Result<u64, ControlClientError> {
+        self.arm(method, json!(outcome.wire(method))).await
+    }
+
+    /// `POST /__control/next` with outcome `no_response`: the next `method` is never answered.
+    pub async fn next_no_response(&self, method: Method) -> Result<u64, ControlClientError> {
+        self.arm(method, json!("no_response")).await
     }
 
     /// `POST /__control/next` with outcome `error_code`: the next `method` is answered with the
     /// relay result `{"code": code, "message": message}`.
     pub async fn next_error_code(
         &self,
-        method: &str,
+        method: Method,
         code: &str,
         message: &str,
     ) -> Result<u64, ControlClientError> {
-        let body =
-            json!({"method": method, "outcome": "error_code", "code": code, "message": message});
+        let body = json!({"method": method, "outcome": "error_code", "code": code,
+            "message": message});
         let a: Armed = self.post("next", body).await?;
+        Ok(a.pending)
+    }
+
+    async fn arm(&self, method: Method, outcome: Value) -> Result<u64, ControlClientError> {
+        let a: Armed = self
+            .post("next", json!({"method": method, "outcome": outcome}))
+            .await?;
         Ok(a.pending)
     }
 
@@ -430,7 +442,12 @@ impl ControlClient {
         let body = json!({"context": context, "message": message}).to_string();
         let auth = format!("Basic {credentials}");
         let (status, bytes) = self
-            .send(Method::POST, "/api/relay/rest/tasks", body, Some(auth))
+            .send(
+                hyper::Method::POST,
+                "/api/relay/rest/tasks",
+                body,
+                Some(auth),
+            )
             .await?;
         check(status, &bytes).map(drop)
     }
@@ -441,7 +458,9 @@ impl ControlClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ControlClientError> {
-        let (status, bytes) = self.send(Method::GET, path, String::new(), None).await?;
+        let (status, bytes) = self
+            .send(hyper::Method::GET, path, String::new(), None)
+            .await?;
         decode(check(status, &bytes)?)
     }
 
@@ -452,14 +471,14 @@ impl ControlClient {
     ) -> Result<T, ControlClientError> {
         let path = format!("/__control/{endpoint}");
         let (status, bytes) = self
-            .send(Method::POST, &path, body.to_string(), None)
+            .send(hyper::Method::POST, &path, body.to_string(), None)
             .await?;
         decode(check(status, &bytes)?)
     }
 
     async fn send(
         &self,
-        method: Method,
+        method: hyper::Method,
         path: &str,
         body: String,
         authorization: Option<String>,

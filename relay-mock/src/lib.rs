@@ -24,6 +24,6 @@ pub mod transcript;
 
 pub use pair::Pair;
 pub use server::{
-    ConnId, ControlError, Fault, HttpResponse, MockConfig, MockServer, Outcome, Script,
+    ConnId, ControlError, Fault, HttpResponse, MockConfig, MockServer, Named, Outcome, Script,
     ScriptedEvent, ServerOutput,
 };

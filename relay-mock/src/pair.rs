@@ -98,7 +98,7 @@ impl Pair {
     }
 
     /// The server's transcript of everything exchanged.
-    pub fn transcript(&self) -> &[Line] {
+    pub fn transcript(&mut self) -> &[Line] {
         self.server.transcript()
     }
 

@@ -145,9 +145,35 @@ pub fn redact_credentials(frame: &mut Value) {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     first: Option<Instant>,
+    /// Lines already turned into [`Line`]s.
     lines: Vec<Line>,
+    /// Lines recorded since, in order: the frame texts are parsed (and redacted) only when the
+    /// transcript is read, so recording costs a copy of the text, not a JSON parse.
+    pending: Vec<Pending>,
     limit: usize,
     dropped: u64,
+}
+
+/// A recorded line whose frame is still text.
+#[derive(Debug, Clone)]
+struct Pending {
+    line: Line,
+    /// The frame text (`line.frame` is `Null` until parsed); `None` for markers.
+    text: Option<Box<str>>,
+}
+
+impl Pending {
+    fn into_line(self) -> Line {
+        let mut line = self.line;
+        if let Some(text) = self.text {
+            line.frame = serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|_| Value::String(text.into_string()));
+            if line.dir == Dir::C2s {
+                redact_credentials(&mut line.frame);
+            }
+        }
+        line
+    }
 }
 
 /// Default of [`MockConfig::record_limit`](crate::MockConfig::record_limit).
@@ -165,6 +191,7 @@ impl Recorder {
         Self {
             first: None,
             lines: Vec::new(),
+            pending: Vec::new(),
             limit,
             dropped: 0,
         }
@@ -177,18 +204,28 @@ impl Recorder {
 
     /// The sequence number the next line will get (lines recorded so far, dropped or not).
     pub fn next_seq(&self) -> u64 {
-        self.dropped + self.lines.len() as u64
+        self.dropped + (self.lines.len() + self.pending.len()) as u64
     }
 
-    fn push(&mut self, now: Option<Instant>, dir: Dir, conn: Option<ConnId>, frame: Value) {
+    fn push(
+        &mut self,
+        now: Option<Instant>,
+        dir: Dir,
+        conn: Option<ConnId>,
+        frame: Value,
+        text: Option<&str>,
+    ) {
         if self.limit == 0 {
             self.dropped += 1;
             return;
         }
-        if self.lines.len() >= self.limit {
+        let kept = self.lines.len() + self.pending.len();
+        if kept >= self.limit {
             // Drop a quarter at once: amortised O(1) per line, and `lines` stays a slice.
-            let n = (self.limit / 4).clamp(1, self.lines.len());
-            self.lines.drain(..n);
+            let n = (self.limit / 4).clamp(1, kept);
+            let from_lines = n.min(self.lines.len());
+            self.lines.drain(..from_lines);
+            self.pending.drain(..n - from_lines);
             self.dropped += n as u64;
         }
         let t = match (now, self.first) {
@@ -199,57 +236,64 @@ impl Recorder {
             }
             _ => 0,
         };
-        self.lines.push(Line {
-            dir,
-            frame,
-            conn: conn.map(|c| c.0),
-            t,
-            transport: None,
+        self.pending.push(Pending {
+            line: Line {
+                dir,
+                frame,
+                conn: conn.map(|c| c.0),
+                t,
+                transport: None,
+            },
+            text: text.map(Box::from),
         });
-    }
-
-    fn text_frame(text: &str) -> Value {
-        serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()))
     }
 
     /// Records a frame from the client; the credentials of a `blade.connect` are replaced by
     /// [`REDACTED`] (see [`redact_credentials`]).
     pub fn c2s(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        let mut frame = Self::text_frame(text);
-        redact_credentials(&mut frame);
-        self.push(now, Dir::C2s, Some(conn), frame);
+        self.push(now, Dir::C2s, Some(conn), Value::Null, Some(text));
     }
 
     /// Records a frame to the client.
     pub fn s2c(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        self.push(now, Dir::S2c, Some(conn), Self::text_frame(text));
+        self.push(now, Dir::S2c, Some(conn), Value::Null, Some(text));
     }
 
     /// Records a marker.
     pub fn ctl(&mut self, now: Option<Instant>, conn: Option<ConnId>, frame: Value) {
-        self.push(now, Dir::Ctl, conn, frame);
+        self.push(now, Dir::Ctl, conn, frame, None);
     }
 
     /// Records one half of a REST exchange (the task request `c2s`, its response `s2c`) as a
     /// line marked `"transport":"http"`.
     pub fn http(&mut self, now: Option<Instant>, dir: Dir, frame: Value) {
         let before = self.next_seq();
-        self.push(now, dir, None, frame);
+        self.push(now, dir, None, frame, None);
         if self.next_seq() == before || self.limit == 0 {
             return;
         }
-        if let Some(last) = self.lines.last_mut() {
-            last.transport = Some("http".to_owned());
+        if let Some(last) = self.pending.last_mut() {
+            last.line.transport = Some("http".to_owned());
+        }
+    }
+
+    /// Parses the lines recorded since the last read.
+    fn settle(&mut self) {
+        if !self.pending.is_empty() {
+            self.lines
+                .extend(self.pending.drain(..).map(Pending::into_line));
         }
     }
 
     /// The lines kept (the first has sequence number [`Recorder::dropped`]).
-    pub fn lines(&self) -> &[Line] {
+    pub fn lines(&mut self) -> &[Line] {
+        self.settle();
         &self.lines
     }
 
     /// The kept lines with a sequence number of at least `seq`, and the number of the first.
-    pub fn since(&self, seq: u64) -> (u64, &[Line]) {
+    pub fn since(&mut self, seq: u64) -> (u64, &[Line]) {
+        self.settle();
         let skip = seq
             .saturating_sub(self.dropped)
             .min(self.lines.len() as u64);
@@ -258,8 +302,9 @@ impl Recorder {
 
     /// Forgets everything (sequence numbers go on).
     pub fn clear(&mut self) {
-        self.dropped += self.lines.len() as u64;
+        self.dropped += (self.lines.len() + self.pending.len()) as u64;
         self.lines.clear();
+        self.pending.clear();
         self.first = None;
     }
 }

@@ -211,7 +211,7 @@ fn play_pause_resume_freezes_clock() {
 }
 
 #[test]
-fn collect_record_detect_fax_tap_digits_timing() {
+fn collect_record_detect_timing() {
     let mut h = Harness::new();
     let (conn, proto, ids) = answered_call(&mut h);
     // play_and_collect: 0.3 s of tts then digits cut to max.
@@ -266,7 +266,12 @@ fn collect_record_detect_fax_tap_digits_timing() {
     );
     h.advance(Duration::from_secs(5));
     assert_eq!(h.event_names(conn), ["calling.call.detect:finished"]);
+}
 
+#[test]
+fn fax_tap_digits_refer_timing() {
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
     // fax: page at 0.5 s, finished at 1 s.
     h.execute(
         conn,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use relay_mock::{MockConfig, MockServer};
 
-fn closes(server: &MockServer) -> Vec<u64> {
+fn closes(server: &mut MockServer) -> Vec<u64> {
     server
         .transcript()
         .iter()
@@ -22,8 +22,8 @@ fn close_codes_are_recorded() {
     server.connection_closed_with_code(now, a, 1000);
     let b = server.connection_opened(now);
     server.connection_closed(now, b);
-    assert_eq!(closes(&server), [1000, 1006]);
+    assert_eq!(closes(&mut server), [1000, 1006]);
     // A second report for the same connection records nothing more.
     server.connection_closed_with_code(now, b, 1001);
-    assert_eq!(closes(&server), [1000, 1006]);
+    assert_eq!(closes(&mut server), [1000, 1006]);
 }

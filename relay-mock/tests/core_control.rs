@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use relay_mock::MockConfig;
+use relay_proto::wire::Method;
 use serde_json::{json, Value};
 
 #[test]
@@ -489,7 +490,7 @@ fn reset_health_frames() {
         h.control("reset", json!({})).unwrap(),
         json!({"reset": true})
     );
-    assert_eq!(h.server.script().pending("calling.play"), 0);
+    assert_eq!(h.server.script().pending(Method::CallingPlay), 0);
     assert_eq!(
         h.control("end_call", json!({"call_id": ids["call_id"]}))
             .unwrap_err()

@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::*;
 use proptest::prelude::*;
 use relay_mock::{Fault, Outcome, ScriptedEvent};
+use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
 #[test]
@@ -50,11 +51,11 @@ fn drop_on_method_swallow_delay() {
     let c = h.open();
     h.login(c, &[]);
     h.server.inject(Fault::SwallowResponses {
-        method: "blade.ping".into(),
+        method: Method::Ping,
         count: 1,
     });
     h.server.inject(Fault::DelayResponses {
-        method: "blade.subscription".into(),
+        method: Method::Subscription,
         delay: Duration::from_secs(2),
         count: 1,
     });
@@ -70,7 +71,7 @@ fn drop_on_method_swallow_delay() {
     h.advance(Duration::from_millis(1));
     assert!(h.take_response(&id).is_some());
     h.server.inject(Fault::DropOnMethod {
-        method: "blade.ping".into(),
+        method: Method::Ping,
     });
     let id = h.request_id(c, "blade.ping", json!({}));
     assert!(h.take_response(&id).is_none());
@@ -135,10 +136,10 @@ fn scripted_events_and_delays_via_rust_api() {
     h.events(c);
     let ids = json!({"call_id": r["call_id"], "node_id": r["node_id"]});
     h.server.script().arm(
-        "calling.answer",
+        Method::CallingAnswer,
         Outcome::Events(vec![ScriptedEvent {
             after: Duration::from_millis(5),
-            event_type: "calling.call.state".into(),
+            event_type: EventType::CallState,
             params: json!({"call_state":"ended","end_reason":"error"}),
         }]),
     );
@@ -152,14 +153,14 @@ fn scripted_events_and_delays_via_rust_api() {
     assert_eq!(ev[0]["params"]["call_id"], ids["call_id"]);
 
     h.server.script().arm(
-        "blade.ping",
+        Method::Ping,
         Outcome::Delayed {
             delay: Duration::from_secs(1),
             then: Box::new(Outcome::Default),
         },
     );
     h.server.script().arm(
-        "calling.answer",
+        Method::CallingAnswer,
         Outcome::RpcError {
             code: -32603,
             message: "x".into(),

@@ -17,7 +17,9 @@ use relay_client::{
     relay_url, ClientBuilder, ClientError, ClientEvent, ClientEvents, ClientOptions, Connector,
     RelayClient, RelayConsumer, Runtime, Task, DEFAULT_HOST,
 };
+use relay_mock::Named;
 use relay_proto::calling::{ConnectParams, Device, DialParams, EndReason, Media, PlayParams};
+use relay_proto::wire::Method;
 use relay_proto::{Backoff, StopReason};
 
 /// A client of `mock` built the way applications build one.
@@ -149,9 +151,15 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         ("busy", EndReason::Busy),
         ("no_answer", EndReason::NoAnswer),
     ] {
-        mock.control(move |c| async move { c.next("calling.dial", outcome).await })
+        mock.control(move |c| async move {
+            c.next(
+                Method::CallingDial,
+                &Named::parse(Method::CallingDial, outcome).expect(outcome),
+            )
             .await
-            .expect("arm");
+        })
+        .await
+        .expect("arm");
         let dial = bounded(&rt, outcome, client.calling().dial_result(phone()))
             .await
             .expect("the dial request itself succeeds");
@@ -166,9 +174,15 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         assert_eq!(event.payload["end_reason"], reason.as_str(), "{outcome}");
     }
     // The convenience form reports the same as an error, and the next dial works again.
-    mock.control(|c| async move { c.next("calling.dial", "busy").await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingDial,
+            &Named::parse(Method::CallingDial, "busy").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let busy = bounded(&rt, "busy dial", client.calling().dial(phone())).await;
     assert!(busy.is_err(), "a busy dial gives no call");
     let call = bounded(&rt, "dial", client.calling().dial(phone()))
@@ -187,9 +201,15 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         .expect("answered");
 
     // A connect whose peers are all busy.
-    mock.control(|c| async move { c.next("calling.connect", "failed").await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingConnect,
+            &Named::parse(Method::CallingConnect, "failed").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let peers = ConnectParams::tree(vec![vec![Device::phone("+15551230001", "+15550000001")]]);
     let connected = bounded(&rt, "failed connect", call.connect(peers))
         .await
@@ -198,9 +218,15 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     assert!(connected.outcome.peer.is_none());
 
     // A playback that ends in error.
-    mock.control(|c| async move { c.next("calling.play", "error").await })
+    mock.control(|c| async move {
+        c.next(
+            Method::CallingPlay,
+            &Named::parse(Method::CallingPlay, "error").unwrap(),
+        )
         .await
-        .expect("arm");
+    })
+    .await
+    .expect("arm");
     let played = bounded(
         &rt,
         "failed play",
@@ -212,7 +238,7 @@ async fn component_failures<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
 
     // A request the server answers with an error code is a typed error, not a hang.
     mock.control(|c| async move {
-        c.next_error_code("calling.play", "500", "media server down")
+        c.next_error_code(Method::CallingPlay, "500", "media server down")
             .await
     })
     .await

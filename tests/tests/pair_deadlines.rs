@@ -11,6 +11,7 @@ use relay_proto::calling::{
     CollectDigits, CollectParams, ConnectParams, Device, EndReason, Media, PlayParams,
     PromptParams, RecordParams,
 };
+use relay_proto::wire::Method;
 use relay_proto::{CallEvent, CallId, ControlId, DialTag, Event, RequestError, RequestId};
 use relay_tests::config;
 use serde_json::json;
@@ -124,9 +125,9 @@ fn prompt() -> PromptParams {
 #[test]
 fn swallowed_final_events_resolve_as_lost_within_the_bound_after_a_restore() {
     for (method, name) in [
-        ("calling.play", "play"),
-        ("calling.play_and_collect", "prompt"),
-        ("calling.record", "record"),
+        (Method::CallingPlay, "play"),
+        (Method::CallingPlayAndCollect, "prompt"),
+        (Method::CallingRecord, "record"),
     ] {
         let mut p = pair();
         let mut o = Outcomes::default();
@@ -200,7 +201,7 @@ fn connect_and_wait_for_are_bounded_after_a_restore() {
     assert_eq!(o.wait(&mut p, &answer, Duration::from_secs(5)), None);
     p.server_mut()
         .script()
-        .arm("calling.connect", Outcome::Events(vec![]));
+        .arm(Method::CallingConnect, Outcome::Events(vec![]));
     let now = p.now();
     let connect = p
         .session_mut()
@@ -294,12 +295,12 @@ enum Cut {
     OnRequest(usize),
 }
 
-const STEP_METHODS: [&str; 5] = [
-    "calling.answer",
-    "calling.play",
-    "calling.play_and_collect",
-    "calling.record",
-    "calling.end",
+const STEP_METHODS: [Method; 5] = [
+    Method::CallingAnswer,
+    Method::CallingPlay,
+    Method::CallingPlayAndCollect,
+    Method::CallingRecord,
+    Method::CallingEnd,
 ];
 
 /// One scripted call flow (answer, play, prompt, record, hangup), the socket cut after server
@@ -314,7 +315,7 @@ fn flow_with_cut(k: Cut) -> (usize, usize, Vec<Option<RequestError>>) {
     match k {
         Cut::AfterServerFrame(k) => p.server_mut().inject(Fault::DropAfterFrames { frames: k }),
         Cut::OnRequest(step) => p.server_mut().inject(Fault::DropOnMethod {
-            method: STEP_METHODS[step].into(),
+            method: STEP_METHODS[step],
         }),
         _ => {}
     }

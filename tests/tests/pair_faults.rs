@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use relay_mock::transcript::Dir;
 use relay_mock::{Fault, Outcome, Pair};
+use relay_proto::wire::Method;
 use relay_proto::{Event, Input, MessageParams, MessageState, RequestError, SendResult};
 use relay_tests::{count_client, message_states, ready_pair};
 use serde_json::json;
@@ -28,7 +29,7 @@ fn sent_result(events: &[Event]) -> Vec<SendResult> {
         .collect()
 }
 
-fn ws_opens(p: &Pair) -> usize {
+fn ws_opens(p: &mut Pair) -> usize {
     p.transcript()
         .iter()
         .filter(|l| l.dir == Dir::Ctl && l.frame["event"] == "ws_open")
@@ -45,7 +46,7 @@ fn swallowed_ping_closes_and_reconnects() {
     let sid = p.session().session_id().map(str::to_owned).unwrap();
     p.take_events();
     p.server_mut().inject(Fault::SwallowResponses {
-        method: "blade.ping".into(),
+        method: Method::Ping,
         count: 1,
     });
     // The next keepalive ping is swallowed; by the following tick the session gives up on the
@@ -160,7 +161,7 @@ fn swallowed_send_times_out_without_closing() {
     let p = &mut ready_pair(&["office"]);
     p.take_events();
     p.server_mut().inject(Fault::SwallowResponses {
-        method: "messaging.send".into(),
+        method: Method::MessagingSend,
         count: 1,
     });
     let req = send(p);
@@ -198,7 +199,7 @@ fn dropped_send_is_connection_lost_and_not_resent() {
     let p = &mut ready_pair(&["office"]);
     p.take_events();
     p.server_mut().inject(Fault::DropOnMethod {
-        method: "messaging.send".into(),
+        method: Method::MessagingSend,
     });
     let req = send(p);
     p.drive();
@@ -275,7 +276,7 @@ fn relay_error_is_unsuccessful_send() {
     let p = &mut ready_pair(&["office"]);
     p.take_events();
     p.server_mut().script().arm(
-        "messaging.send",
+        Method::MessagingSend,
         Outcome::RelayError {
             code: "500".into(),
             message: "Scripted failure".into(),

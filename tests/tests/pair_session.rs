@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use relay_mock::transcript::Dir;
-use relay_mock::Outcome;
+use relay_mock::{Named, Outcome};
+use relay_proto::wire::Method;
 use relay_proto::{Event, MessageEventKind, MessageParams, MessageState};
 use relay_tests::{assert_golden, client_methods, count_client, message_states, ready_pair};
 use serde_json::json;
@@ -90,9 +91,10 @@ fn send_flow(name: &str, arm: Option<&str>, final_state: MessageState) {
     let p = &mut ready_pair(&["office"]);
     p.take_events();
     if let Some(o) = arm {
-        p.server_mut()
-            .script()
-            .arm("messaging.send", Outcome::Named(o.into()));
+        p.server_mut().script().arm(
+            Method::MessagingSend,
+            Outcome::Named(Named::parse(Method::MessagingSend, o).expect(o)),
+        );
     }
     let now = p.now();
     let req = p

@@ -153,7 +153,9 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
+// One thread: the server core is a single actor anyway, and a multi-threaded runtime spends
+// more CPU waking threads across cores for every frame than the core spends on it.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,

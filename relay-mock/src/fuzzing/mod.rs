@@ -5,7 +5,8 @@
 //! Only built with the `fuzzing` feature; not part of the stable API.
 //!
 //! * [`frames`]: raw text frames to a ready `Session` (from `relay_proto::fuzzing`).
-//! * [`mock_frames`]: text lines driven into a [`crate::MockServer`] with several connections.
+//! * [`mock_frames`]: a program of [`MockOp`]s (derived with `arbitrary`) on a
+//!   [`crate::MockServer`] with several connections: requests, control, faults, time.
 //! * [`session_ops`]: a program of [`Op`]s (derived with `arbitrary`) on a [`crate::Pair`]:
 //!   session commands, server control and faults, forged server frames, time.
 //!
@@ -17,6 +18,6 @@ mod mock_frames;
 #[allow(clippy::disallowed_methods)] // the harness is the driver: it reads the clock once
 mod session_ops;
 
-pub use mock_frames::mock_frames;
+pub use mock_frames::{mock_frames, run_mock_ops, Json, MockOp};
 pub use relay_proto::fuzzing::frames;
 pub use session_ops::{run_ops, session_ops, Answer, Forged, MediaPick, Op};

@@ -107,7 +107,7 @@ pub(crate) async fn run(
                         core.handle_timeout(Instant::now());
                         drain(&mut core, &mut conns, max_queued_bytes);
                         if let Some(t) = transcript.as_mut() {
-                            t.append(&core);
+                            t.append(&mut core);
                         }
                         continue;
                     }
@@ -119,11 +119,11 @@ pub(crate) async fn run(
         handle(&mut core, &mut conns, event);
         drain(&mut core, &mut conns, max_queued_bytes);
         if let Some(t) = transcript.as_mut() {
-            t.append(&core);
+            t.append(&mut core);
         }
     }
     if let Some(t) = transcript {
-        t.finish(&core);
+        t.finish(&mut core);
     }
 }
 

@@ -51,7 +51,7 @@ impl TranscriptWriter {
     }
 
     /// Appends the lines the core recorded since the last call.
-    pub(crate) fn append(&mut self, core: &MockServer) {
+    pub(crate) fn append(&mut self, core: &mut MockServer) {
         let dropped = core.transcript_dropped();
         if self.cursor < dropped {
             self.missed += dropped - self.cursor;
@@ -77,7 +77,7 @@ impl TranscriptWriter {
     }
 
     /// Writes what is left, flushes and syncs the file.
-    pub(crate) fn finish(mut self, core: &MockServer) {
+    pub(crate) fn finish(mut self, core: &mut MockServer) {
         self.append(core);
         if self.missed > 0 {
             tracing::warn!(

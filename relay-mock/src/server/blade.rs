@@ -3,10 +3,15 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use relay_proto::wire::{Authentication, Method};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use relay_proto::error::{DecodeError, Error, PeerMisbehaved};
+use relay_proto::wire::rpc::{self, IncomingRef};
+use relay_proto::wire::{ConnectParams, ExecuteParams, Method, SubscriptionParams};
+use relay_proto::RequestId;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
 
+use super::output::Kind;
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
 
 /// JSON-RPC error codes the server uses.
@@ -29,10 +34,11 @@ pub(crate) mod code {
 #[derive(Debug, Clone)]
 pub(crate) struct Exec {
     pub conn: ConnId,
-    pub id: Value,
+    pub id: RequestId,
     pub session: SessKey,
     pub protocol: String,
-    pub method: String,
+    /// The relay method; `None` for a name outside relay-proto's [`Method`] table.
+    pub method: Option<Method>,
     pub params: Value,
 }
 
@@ -43,114 +49,169 @@ impl Exec {
     }
 }
 
+/// The `result` of a `blade.execute` answer.
+#[derive(Serialize)]
+struct RelayOut<'a, R: ?Sized> {
+    protocol: &'a str,
+    requester_nodeid: &'a str,
+    responder_nodeid: &'a str,
+    result: &'a R,
+}
+
+/// A relay result `{"code", "message", ...extra}`.
+#[derive(Serialize)]
+struct RelayCode<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+/// One request, decoded by relay-proto's codec.
+struct Request<'a> {
+    id: RequestId,
+    /// The Blade method (`None`: not in relay-proto's table).
+    method: Option<Method>,
+    params: Option<&'a RawValue>,
+    /// `blade.execute` only: its params, or `None` when they do not have the envelope's shape.
+    execute: Option<ExecuteParams>,
+}
+
+impl Request<'_> {
+    /// The method scripts and faults are keyed on: the inner relay method of a
+    /// `blade.execute`, the Blade method otherwise.
+    fn key(&self) -> Option<Method> {
+        match &self.execute {
+            Some(ex) => Method::parse(&ex.method),
+            None => self.method,
+        }
+    }
+}
+
 impl MockServer {
-    /// Handles one frame. `forced` is the outcome decided earlier for a delayed request.
-    pub(crate) fn dispatch(&mut self, conn: ConnId, text: &str, forced: Option<Outcome>) {
-        let v: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(_) => {
-                self.reply_error(conn, None, code::PARSE, "Parse error");
-                return;
+    /// Decodes one frame with relay-proto's codec; garbage is answered here (`None`). One rule
+    /// for ids, the codec's: a string or a number is an id (rendered as a string), anything
+    /// else, `null` included, is no id (a notification, ignored; errors carry `"id": null`).
+    fn decode<'a>(&mut self, conn: ConnId, text: &'a str) -> Option<Request<'a>> {
+        let (id, method, params) = match rpc::decode_ref(text) {
+            Ok(IncomingRef::Request { id, method, params }) => (id, method, params),
+            // A reply to one of our own requests (a better client answering blade.ping).
+            Ok(IncomingRef::Response { .. }) => return None,
+            Err(e) => {
+                let (code, message, id) = match e {
+                    Error::Decode(DecodeError::NotJson { .. } | DecodeError::NotJsonRpc { .. }) => {
+                        (code::PARSE, "Parse error", None)
+                    }
+                    Error::PeerMisbehaved(PeerMisbehaved::ResponseWithoutOutcome { id }) => {
+                        (code::INVALID_REQUEST, "Invalid Request", Some(id))
+                    }
+                    _ => (code::INVALID_REQUEST, "Invalid Request", None),
+                };
+                self.reply_error(conn, id.as_ref(), code, message);
+                return None;
             }
-        };
-        let Some(obj) = v.as_object() else {
-            self.reply_error(conn, None, code::INVALID_REQUEST, "Invalid Request");
-            return;
-        };
-        let id = obj
-            .get("id")
-            .filter(|i| i.is_string() || i.is_number())
-            .cloned();
-        let Some(method) = obj.get("method") else {
-            if id.is_some() && (obj.contains_key("result") || obj.contains_key("error")) {
-                // A reply to one of our own requests (a better client answering blade.ping).
-                return;
-            }
-            self.reply_error(conn, id.as_ref(), code::INVALID_REQUEST, "Invalid Request");
-            return;
-        };
-        let Some(method) = method.as_str().map(str::to_owned) else {
-            self.reply_error(conn, id.as_ref(), code::INVALID_REQUEST, "Invalid Request");
-            return;
         };
         let Some(id) = id else {
             tracing::debug!(%method, "notification without id ignored");
-            return;
+            return None;
         };
-        let params = obj.get("params").cloned().unwrap_or(Value::Null);
-        let inner = (Method::parse(&method) == Some(Method::Execute))
-            .then(|| params.get("method").and_then(Value::as_str))
-            .flatten()
-            .map(str::to_owned);
-        let key = inner.clone().unwrap_or_else(|| method.clone());
+        let method = Method::parse(&method);
+        let execute = (method == Some(Method::Execute))
+            .then(|| params.and_then(|p| serde_json::from_str::<ExecuteParams>(p.get()).ok()))
+            .flatten();
+        Some(Request {
+            id,
+            method,
+            params,
+            execute,
+        })
+    }
 
-        let outcome = match forced {
-            Some(o) => Some(o),
-            None => {
-                if let Some(o) = self.fault_outcome(conn, &key) {
-                    if o == Outcome::NoResponse && !self.conns.get(&conn).is_some_and(|c| c.open) {
-                        return; // DropOnMethod closed it.
-                    }
-                    Some(o)
-                } else {
-                    self.script.take(&key)
+    /// The outcome scripted for this request: `forced` (decided earlier for a delayed one), an
+    /// armed fault, or the script. `None` when the request is handled already.
+    fn scripted(
+        &mut self,
+        conn: ConnId,
+        text: &str,
+        req: &Request<'_>,
+        forced: Option<Outcome>,
+    ) -> Option<Option<Outcome>> {
+        let key = req.key();
+        let outcome = match (forced, key) {
+            (Some(o), _) => Some(o),
+            (None, None) => None,
+            (None, Some(key)) => match self.fault_outcome(conn, key) {
+                Some(Outcome::NoResponse) if !self.conns.get(&conn).is_some_and(|c| c.open) => {
+                    return None; // DropOnMethod closed it.
                 }
-            }
+                Some(o) => Some(o),
+                None => self.script.take(key),
+            },
         };
-        let outcome = match outcome {
+        match outcome {
             Some(Outcome::NoResponse) => {
-                tracing::debug!(%key, "scripted: no response");
-                return;
+                tracing::debug!(?key, "scripted: no response");
+                None
             }
             Some(Outcome::Delayed { delay, then }) => {
+                let text = text.to_owned();
                 self.schedule_in(
                     delay,
                     Action::Redeliver {
                         conn,
-                        text: text.to_owned(),
+                        text,
                         outcome: *then,
                     },
                 );
-                return;
+                None
             }
             Some(Outcome::RpcError { code, message }) => {
-                self.reply_error(conn, Some(&id), code, &message);
-                return;
+                self.reply_error(conn, Some(&req.id), code, &message);
+                None
             }
-            Some(Outcome::RelayError { message, .. }) if inner.is_none() => {
-                self.reply_error(conn, Some(&id), code::INTERNAL, &message);
-                return;
+            Some(Outcome::RelayError { message, .. }) if req.execute.is_none() => {
+                self.reply_error(conn, Some(&req.id), code::INTERNAL, &message);
+                None
             }
-            Some(Outcome::Default) => None,
-            other => other,
-        };
+            Some(Outcome::Default) => Some(None),
+            other => Some(other),
+        }
+    }
 
-        match Method::parse(&method) {
-            Some(Method::Connect) => self.on_connect(conn, &id, &params),
-            Some(Method::Ping) => self.reply(conn, &id, json!({})),
-            Some(Method::Subscription) => self.on_subscription(conn, &id, &params),
-            Some(Method::Execute) => self.on_execute(conn, &id, &params, outcome),
+    /// Handles one frame. `forced` is the outcome decided earlier for a delayed request.
+    pub(crate) fn dispatch(&mut self, conn: ConnId, text: &str, forced: Option<Outcome>) {
+        let Some(req) = self.decode(conn, text) else {
+            return;
+        };
+        let Some(outcome) = self.scripted(conn, text, &req, forced) else {
+            return;
+        };
+        let id = &req.id;
+        match req.method {
+            Some(Method::Connect) => self.on_connect(conn, id, req.params),
+            Some(Method::Ping | Method::Disconnect) => self.reply(conn, id, &json!({})),
+            Some(Method::Subscription) => self.on_subscription(conn, id, req.params),
+            Some(Method::Execute) => self.on_execute(conn, id, req.execute, outcome),
             Some(Method::Reauthenticate) => {
                 let project = self.config.project.clone();
-                self.reply(
-                    conn,
-                    &id,
-                    json!({"authorization": {"project": project, "expires_at": 0,
-                        "scopes": ["calling","messaging","tasking"], "signature": self.signature}}),
-                );
+                let result = json!({"authorization": {"project": project, "expires_at": 0,
+                    "scopes": ["calling","messaging","tasking"], "signature": self.signature}});
+                self.reply(conn, id, &result);
             }
-            Some(Method::Disconnect) => self.reply(conn, &id, json!({})),
-            _ => self.reply_error(conn, Some(&id), code::METHOD_NOT_FOUND, "Method not found"),
+            _ => self.reply_error(conn, Some(id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }
 
     /// Applies the request-level faults for `key`; `Some(NoResponse)` when the request must be
     /// dropped, `Some(Delayed)` when it must wait.
-    fn fault_outcome(&mut self, conn: ConnId, key: &str) -> Option<Outcome> {
+    fn fault_outcome(&mut self, conn: ConnId, key: Method) -> Option<Outcome> {
+        if self.faults.is_empty() {
+            return None;
+        }
         if let Some(i) = self
             .faults
             .iter()
-            .position(|f| matches!(f, Fault::DropOnMethod { method } if method == key))
+            .position(|f| matches!(f, Fault::DropOnMethod { method } if *method == key))
         {
             self.faults.remove(i);
             self.close_conn(conn, None);
@@ -158,7 +219,7 @@ impl MockServer {
         }
         for f in self.faults.iter_mut() {
             match f {
-                Fault::SwallowResponses { method, count } if method == key && *count > 0 => {
+                Fault::SwallowResponses { method, count } if *method == key && *count > 0 => {
                     *count -= 1;
                     self.prune_faults();
                     return Some(Outcome::NoResponse);
@@ -167,7 +228,7 @@ impl MockServer {
                     method,
                     delay,
                     count,
-                } if method == key && *count > 0 => {
+                } if *method == key && *count > 0 => {
                     *count -= 1;
                     let delay = *delay;
                     self.prune_faults();
@@ -182,15 +243,12 @@ impl MockServer {
         None
     }
 
-    fn on_connect(&mut self, conn: ConnId, id: &Value, params: &Value) {
-        // relay-proto's typed `authentication` (a project token, or a JWT).
-        let auth = params
-            .get("authentication")
-            .and_then(|a| Authentication::deserialize(a).ok());
-        let project = auth.as_ref().map(|a| a.project.as_str());
-        let token = auth
-            .as_ref()
-            .and_then(|a| a.token.as_deref().or(a.jwt_token.as_deref()));
+    fn on_connect(&mut self, conn: ConnId, id: &RequestId, params: Option<&RawValue>) {
+        // relay-proto's typed params (the `authentication` is a project token, or a JWT).
+        let params = params.and_then(|p| serde_json::from_str::<ConnectParams>(p.get()).ok());
+        let auth = params.as_ref().map(|p| &p.authentication);
+        let project = auth.map(|a| a.project.as_str());
+        let token = auth.and_then(|a| a.token.as_deref().or(a.jwt_token.as_deref()));
         if project != Some(self.config.project.as_str())
             || token != Some(self.config.token.as_str())
         {
@@ -199,7 +257,7 @@ impl MockServer {
             return;
         }
         let project = self.config.project.clone();
-        let wanted = params.get("sessionid").and_then(Value::as_str);
+        let wanted = params.as_ref().and_then(|p| p.sessionid.as_deref());
         let restore = wanted
             .and_then(|w| self.session_by_id(w))
             .filter(|k| self.sessions.get(k).is_some_and(|s| s.project == project));
@@ -263,39 +321,37 @@ impl MockServer {
             "routes": [], "protocols": [], "subscriptions": [], "authorities": [],
             "authorizations": [], "accesses": [], "protocols_uncertified": ["signalwire"],
         });
-        self.reply(conn, id, result);
+        self.reply(conn, id, &result);
     }
 
     fn conn_session(&self, conn: ConnId) -> Option<SessKey> {
         self.conns.get(&conn).and_then(|c| c.session)
     }
 
-    fn on_subscription(&mut self, conn: ConnId, id: &Value, params: &Value) {
+    fn on_subscription(&mut self, conn: ConnId, id: &RequestId, params: Option<&RawValue>) {
         let Some(session) = self.conn_session(conn) else {
             self.reply_error(conn, Some(id), code::AUTH, "Not authenticated");
             return;
         };
-        let command = params
-            .get("command")
-            .and_then(Value::as_str)
-            .unwrap_or("add");
-        let Some(protocol) = params.get("protocol").and_then(Value::as_str) else {
-            self.reply_error(conn, Some(id), code::INVALID_PARAMS, "Missing protocol");
+        let Some(params) =
+            params.and_then(|p| serde_json::from_str::<SubscriptionParams>(p.get()).ok())
+        else {
+            self.reply_error(
+                conn,
+                Some(id),
+                code::INVALID_PARAMS,
+                "blade.subscription needs `command`, `protocol` and `channels`",
+            );
             return;
         };
-        let channels: Vec<Value> = params
-            .get("channels")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|c| c.is_string()).cloned().collect())
-            .unwrap_or_default();
         let result = json!({
-            "command": command,
+            "command": params.command,
             "failed_channels": [],
-            "protocol": protocol,
-            "subscribe_channels": channels,
+            "protocol": params.protocol,
+            "subscribe_channels": params.channels,
         });
-        self.reply(conn, id, result);
-        if command == "add" {
+        self.reply(conn, id, &result);
+        if params.command == "add" {
             if let Some(s) = self.sessions.get_mut(&session) {
                 s.subscribed = true;
             }
@@ -303,11 +359,14 @@ impl MockServer {
         }
     }
 
-    fn on_execute(&mut self, conn: ConnId, id: &Value, params: &Value, outcome: Option<Outcome>) {
-        let (Some(protocol), Some(method)) = (
-            params.get("protocol").and_then(Value::as_str),
-            params.get("method").and_then(Value::as_str),
-        ) else {
+    fn on_execute(
+        &mut self,
+        conn: ConnId,
+        id: &RequestId,
+        params: Option<ExecuteParams>,
+        outcome: Option<Outcome>,
+    ) {
+        let Some(params) = params else {
             self.reply_error(
                 conn,
                 Some(id),
@@ -320,6 +379,11 @@ impl MockServer {
             self.reply_error(conn, Some(id), code::AUTH, "Not authenticated");
             return;
         };
+        let ExecuteParams {
+            protocol,
+            method,
+            params,
+        } = params;
         // Relay commands must name the protocol `signalwire.setup` gave this session (a client
         // that sends them before setup, or with another session's protocol, is wrong).
         if protocol != "signalwire" {
@@ -327,7 +391,7 @@ impl MockServer {
                 .sessions
                 .get(&session)
                 .and_then(|s| s.protocol.as_deref());
-            if known != Some(protocol) {
+            if known != Some(protocol.as_str()) {
                 self.reply_error(
                     conn,
                     Some(id),
@@ -337,10 +401,10 @@ impl MockServer {
                 return;
             }
         }
-        let inner = match params.get("params") {
-            Some(Value::Object(m)) => Value::Object(m.clone()),
-            None | Some(Value::Null) => json!({}),
-            Some(_) => {
+        let params = match params {
+            Value::Object(m) => Value::Object(m),
+            Value::Null => json!({}),
+            _ => {
                 self.reply_error(
                     conn,
                     Some(id),
@@ -350,56 +414,75 @@ impl MockServer {
                 return;
             }
         };
+        let calling = method.starts_with(Method::CALLING_PREFIX);
         let ex = Exec {
             conn,
             id: id.clone(),
             session,
-            protocol: protocol.to_owned(),
-            method: method.to_owned(),
-            params: inner,
+            method: Method::parse(&method),
+            protocol,
+            params,
         };
         if let Some(Outcome::RelayError { code, message }) = &outcome {
-            self.reply_relay(&ex, json!({"code": code, "message": message}));
+            self.reply_fail(&ex, code, message);
             return;
         }
-        match (protocol, Method::parse(method)) {
+        match (ex.protocol.as_str(), ex.method) {
             ("signalwire", Some(Method::Setup)) => self.on_setup(&ex),
             (_, Some(Method::Receive)) => self.on_receive(&ex),
             (_, Some(Method::MessagingSend)) => self.on_messaging_send(&ex, outcome),
             // Unknown `calling.*` methods too: the calling service answers them (404 / not found).
-            (_, _) if method.starts_with(Method::CALLING_PREFIX) => self.on_calling(&ex, outcome),
+            _ if calling => self.on_calling(&ex, outcome),
             _ => self.reply_error(conn, Some(id), code::METHOD_NOT_FOUND, "Method not found"),
         }
     }
 
     /// Answers a `blade.execute` with a relay result.
-    pub(crate) fn reply_relay(&mut self, ex: &Exec, relay: Value) {
-        let nodeid = self
+    pub(crate) fn reply_relay<R: Serialize + ?Sized>(&mut self, ex: &Exec, relay: &R) {
+        let requester_nodeid = self
             .sessions
             .get(&ex.session)
-            .map(|s| s.nodeid.clone())
+            .map(|s| s.nodeid.as_str())
             .unwrap_or_default();
-        let result = json!({
-            "requester_nodeid": nodeid,
-            "responder_nodeid": self.server_node,
-            "protocol": ex.protocol,
-            "result": relay,
-        });
-        self.reply(ex.conn, &ex.id, result);
+        let result = RelayOut {
+            protocol: &ex.protocol,
+            requester_nodeid,
+            responder_nodeid: &self.server_node,
+            result: relay,
+        };
+        match rpc::encode_result_with(&ex.id, &result) {
+            Ok(text) => self.send(ex.conn, text, Kind::Response),
+            Err(e) => tracing::error!(%e, "relay result not serializable"),
+        }
     }
 
-    /// `{"code":"200","message":message}` plus `extra` members.
+    /// `{"code":"200","message":message}` plus `extra` members (an object).
     pub(crate) fn reply_ok(&mut self, ex: &Exec, message: &str, extra: Value) {
-        let mut r = json!({"code": "200", "message": message});
-        if let (Some(o), Value::Object(e)) = (r.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        self.reply_relay(ex, r);
+        let extra = match extra {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        self.reply_relay(
+            ex,
+            &RelayCode {
+                code: "200",
+                message,
+                extra: &extra,
+            },
+        );
     }
 
     /// A relay failure result.
     pub(crate) fn reply_fail(&mut self, ex: &Exec, code: &str, message: &str) {
-        self.reply_relay(ex, json!({"code": code, "message": message}));
+        let extra = Map::new();
+        self.reply_relay(
+            ex,
+            &RelayCode {
+                code,
+                message,
+                extra: &extra,
+            },
+        );
     }
 
     fn on_setup(&mut self, ex: &Exec) {
@@ -420,7 +503,7 @@ impl MockServer {
         if let Some(s) = self.sessions.get_mut(&ex.session) {
             s.protocol = Some(protocol.clone());
         }
-        self.reply_relay(ex, json!({"protocol": protocol}));
+        self.reply_relay(ex, &json!({"protocol": protocol}));
     }
 
     fn on_receive(&mut self, ex: &Exec) {

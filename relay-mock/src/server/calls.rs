@@ -13,13 +13,17 @@ use serde_json::{json, Value};
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
 use super::output::merge;
+use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
+
+/// How many ended calls the server remembers (see `forget_ended`).
+pub(crate) const ENDED_KEPT: usize = 10_000;
 
 /// Spacing of successive call events (as in the recorded transcripts).
 pub(crate) const GAP: Duration = Duration::from_millis(15);
 
 /// A call the server knows. Ended calls stay (so `end_call` can answer 404 "already ended")
-/// until `reset`.
+/// until `reset`, the most recent [`ENDED_KEPT`] of them.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub call_id: String,
@@ -129,11 +133,8 @@ fn device_tree(params: &Value) -> Vec<Vec<Value>> {
     groups
 }
 
-fn named(outcome: &Option<Outcome>) -> Option<&str> {
-    match outcome {
-        Some(Outcome::Named(n)) => Some(n.as_str()),
-        _ => None,
-    }
+fn named(outcome: &Option<Outcome>) -> Option<&Named> {
+    Outcome::named(outcome)
 }
 
 impl MockServer {
@@ -196,7 +197,12 @@ impl MockServer {
         let owner = call.owner;
         match effect {
             Effect::None => {}
-            Effect::State(s) => call.state = s,
+            Effect::State(s) => {
+                call.state = s;
+                if s == CallState::Ended {
+                    self.forget_ended(call_id);
+                }
+            }
             Effect::Complete(cid) => {
                 if let Some(c) = call.components.iter_mut().find(|c| c.control_id == cid) {
                     c.done = true;
@@ -222,6 +228,25 @@ impl MockServer {
         }
         tracing::trace!(call_id, control_id, %event_type, "event");
         self.emit(owner, Pending::Calling { event_type, params });
+    }
+
+    /// Remembers that `call_id` ended; past [`ENDED_KEPT`] ended calls the oldest is forgotten
+    /// (a request naming it then gets 404 "Call not found" instead of "Call has ended"), so the
+    /// memory of a long run stays flat.
+    fn forget_ended(&mut self, call_id: &str) {
+        self.ended.push_back(call_id.to_owned());
+        while self.ended.len() > ENDED_KEPT {
+            let Some(old) = self.ended.pop_front() else {
+                break;
+            };
+            if self
+                .calls
+                .get(&old)
+                .is_some_and(|c| c.state == CallState::Ended)
+            {
+                self.calls.remove(&old);
+            }
+        }
     }
 
     /// A new call record (not yet announced).
@@ -254,7 +279,7 @@ impl MockServer {
     }
 
     pub(crate) fn on_calling(&mut self, ex: &Exec, outcome: Option<Outcome>) {
-        let method = Method::parse(&ex.method);
+        let method = ex.method;
         if matches!(method, Some(Method::CallingDial | Method::CallingBegin)) {
             self.dial(ex, outcome);
             return;
@@ -284,13 +309,7 @@ impl MockServer {
                         o.entry("control_id").or_insert_with(|| json!(cid));
                     }
                 }
-                self.call_event(
-                    e.after,
-                    &call_id,
-                    EventType::parse(&e.event_type),
-                    params,
-                    Effect::None,
-                );
+                self.call_event(e.after, &call_id, e.event_type, params, Effect::None);
             }
             return;
         }
@@ -331,8 +350,8 @@ impl MockServer {
         self.reply_ok(ex, "Dialing", json!({}));
         let node = self.media_node.clone();
         let fail_reason = match named(&outcome) {
-            Some("busy") => Some("busy"),
-            Some("no_answer") => Some("noAnswer"),
+            Some(Named::Busy) => Some("busy"),
+            Some(Named::NoAnswer) => Some("noAnswer"),
             _ => None,
         };
         if let Some(reason) = fail_reason {
@@ -552,7 +571,7 @@ impl MockServer {
             Effect::None,
         );
         let session = ex.session;
-        if named(&outcome) == Some("failed") {
+        if named(&outcome) == Some(&Named::Failed) {
             let mut t = GAP;
             for d in groups.into_iter().flatten() {
                 let leg = self.new_call(
@@ -654,8 +673,12 @@ impl MockServer {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let final_state = named(&outcome).unwrap_or("success").to_owned();
-        let notify = match final_state.as_str() {
+        let final_state = match named(&outcome) {
+            Some(Named::NoAnswer) => "noAnswer",
+            Some(n) => n.as_str(),
+            None => "success",
+        };
+        let notify = match final_state {
             "success" => "200",
             "cancel" => "487",
             "busy" => "486",
@@ -664,7 +687,7 @@ impl MockServer {
         };
         for (t, state, notify) in [
             (Duration::ZERO, "inProgress".to_owned(), None),
-            (GAP, final_state.clone(), Some(notify)),
+            (GAP, final_state.to_owned(), Some(notify)),
         ] {
             let mut p = merge(
                 json!({"state": state, "sip_refer_to": to, "sip_refer_response_code": "202"}),

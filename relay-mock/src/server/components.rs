@@ -10,6 +10,7 @@ use relay_proto::wire::{EventType, Method};
 
 use super::blade::{code, Exec};
 use super::output::merge;
+use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome};
 
 /// The protocol's event type for a component kind (from relay-proto's kind table).
@@ -38,6 +39,28 @@ pub(crate) fn component_method(method: Method) -> Option<(Kind, Option<ControlAc
     })
 }
 
+/// The `message` of the `200` answer that starts a component of `kind`.
+fn start_message(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Play => "Playing",
+        Kind::Prompt => "Prompting",
+        Kind::Record => "Recording",
+        Kind::Detect => "Detecting",
+        Kind::SendFax => "Sending fax",
+        Kind::ReceiveFax => "Receiving fax",
+        Kind::Tap => "Tapping",
+        Kind::SendDigits => "Sending digits",
+        _ => "OK",
+    }
+}
+
+/// Which component of which call an event belongs to.
+struct Started<'a> {
+    call_id: &'a str,
+    control_id: &'a str,
+    kind: Kind,
+}
+
 /// A running (or finished) component of a call.
 #[derive(Debug, Clone)]
 pub(crate) struct Component {
@@ -51,7 +74,7 @@ pub(crate) struct Component {
     /// The request params.
     pub spec: Value,
     /// A scripted named outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<Named>,
 }
 
 fn secs(v: Option<&Value>) -> Option<Duration> {
@@ -150,7 +173,7 @@ impl Component {
     }
 
     fn collect_result(&self) -> Value {
-        let forced = self.outcome.as_deref();
+        let forced = self.outcome.as_ref().map(Named::as_str);
         let digits = self.spec.pointer("/collect/digits");
         let speech = self.spec.pointer("/collect/speech");
         let kind = forced.unwrap_or(if digits.is_some() {
@@ -190,7 +213,7 @@ impl Component {
                 Some(self.base(ids)),
             ),
             Kind::Record => {
-                let state = if self.outcome.as_deref() == Some("no_input") {
+                let state = if self.outcome == Some(Named::NoInput) {
                     "no_input"
                 } else {
                     "finished"
@@ -237,22 +260,14 @@ impl Component {
 }
 
 impl MockServer {
-    fn comp_event(
-        &mut self,
-        offset: Duration,
-        call_id: &str,
-        control_id: &str,
-        kind: Kind,
-        params: Value,
-        effect: Effect,
-    ) {
+    fn comp_event(&mut self, offset: Duration, at: &Started<'_>, params: Value, effect: Effect) {
         let offset = self.media_time(offset);
         self.schedule_in(
             offset,
             Action::CallEvent {
-                call_id: call_id.to_owned(),
-                control_id: Some(control_id.to_owned()),
-                event_type: event_type(kind),
+                call_id: at.call_id.to_owned(),
+                control_id: Some(at.control_id.to_owned()),
+                event_type: event_type(at.kind),
                 params,
                 effect,
             },
@@ -306,7 +321,7 @@ impl MockServer {
 
     pub(crate) fn on_component(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
         // Only the controls a kind accepts are methods at all (`calling.send_digits.stop` is not).
-        let Some((kind, control)) = Method::parse(&ex.method).and_then(component_method) else {
+        let Some((kind, control)) = ex.method.and_then(component_method) else {
             self.reply_error(
                 ex.conn,
                 Some(&ex.id),
@@ -357,50 +372,27 @@ impl MockServer {
             finish_at: None,
             paused: None,
             spec: ex.params.clone(),
-            outcome: named.clone(),
+            outcome: named,
         };
-        let base = comp.base(&ids);
         let extra = match kind {
             Kind::Record => json!({"url": comp.record_url()}),
             Kind::Tap => json!({"source_device": {"type": "rtp",
                 "params": {"addr": "10.10.10.10", "port": 3000, "codec": "PCMU", "rate": 8000}}}),
             _ => json!({"call_id": call_id}),
         };
-        let message = match kind {
-            Kind::Play => "Playing",
-            Kind::Prompt => "Prompting",
-            Kind::Record => "Recording",
-            Kind::Detect => "Detecting",
-            Kind::SendFax => "Sending fax",
-            Kind::ReceiveFax => "Receiving fax",
-            Kind::Tap => "Tapping",
-            Kind::SendDigits => "Sending digits",
-            _ => "OK",
-        };
+        let base = comp.base(&ids);
         if let Some(call) = self.calls.get_mut(call_id) {
             call.components.retain(|c| c.control_id != control_id);
             call.components.push(comp.clone());
         }
-        self.reply_ok(ex, message, extra);
-        let z = Duration::ZERO;
+        self.reply_ok(ex, start_message(kind), extra);
+        let at = Started {
+            call_id,
+            control_id,
+            kind,
+        };
         match kind {
-            Kind::Play => {
-                if named.as_deref() == Some("error") {
-                    let p = merge(json!({"state": "error"}), Some(base));
-                    self.comp_event(
-                        z,
-                        call_id,
-                        control_id,
-                        kind,
-                        p,
-                        Effect::Complete(control_id.to_owned()),
-                    );
-                } else {
-                    let p = merge(json!({"state": "playing"}), Some(base));
-                    self.comp_event(z, call_id, control_id, kind, p, Effect::None);
-                    self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")));
-                }
-            }
+            Kind::Play => self.start_play(ex, &at, &comp, base),
             Kind::Prompt => {
                 self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")))
             }
@@ -409,55 +401,12 @@ impl MockServer {
                     json!({"state": "recording", "url": comp.record_url()}),
                     Some(base),
                 );
-                self.comp_event(z, call_id, control_id, kind, p, Effect::None);
+                self.comp_event(Duration::ZERO, &at, p, Effect::None);
                 let d = secs(ex.params.pointer("/record/audio/end_silence_timeout"))
                     .unwrap_or(Duration::from_secs(1));
                 self.schedule_finish(call_id, control_id, d);
             }
-            Kind::Detect => {
-                let events: Vec<String> = match &named {
-                    Some(n) => n
-                        .split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                    None => match comp.detect_type().as_str() {
-                        "fax" => vec![ex
-                            .params
-                            .pointer("/detect/params/tone")
-                            .and_then(Value::as_str)
-                            .unwrap_or("CED")
-                            .to_owned()],
-                        "digit" => vec![ex
-                            .params
-                            .pointer("/detect/params/digits")
-                            .and_then(Value::as_str)
-                            .and_then(|d| d.chars().next())
-                            .unwrap_or('1')
-                            .to_string()],
-                        _ => vec!["MACHINE".into(), "NOT_READY".into(), "READY".into()],
-                    },
-                };
-                for (i, e) in events.iter().enumerate() {
-                    let p = comp.detect_event(&ids, e);
-                    self.comp_event(
-                        Duration::from_millis(45 * (i as u64 + 1)),
-                        call_id,
-                        control_id,
-                        kind,
-                        p,
-                        Effect::None,
-                    );
-                }
-                let t = secs(ex.params.get("timeout"))
-                    .filter(|d| !d.is_zero())
-                    .unwrap_or(Duration::from_secs(30));
-                self.schedule_finish(
-                    call_id,
-                    control_id,
-                    t.max(Duration::from_millis(45 * (events.len() as u64 + 1))),
-                );
-            }
+            Kind::Detect => self.start_detect(ex, &at, &comp, &ids),
             Kind::SendFax | Kind::ReceiveFax => {
                 let direction = if kind == Kind::SendFax {
                     "send"
@@ -468,14 +417,7 @@ impl MockServer {
                     json!({"fax": {"type": "page", "params": {"direction": direction, "number": 1}}}),
                     Some(base),
                 );
-                self.comp_event(
-                    Duration::from_millis(500),
-                    call_id,
-                    control_id,
-                    kind,
-                    p,
-                    Effect::None,
-                );
+                self.comp_event(Duration::from_millis(500), &at, p, Effect::None);
                 self.schedule_finish(call_id, control_id, Duration::from_secs(1));
             }
             Kind::Tap => {
@@ -486,7 +428,7 @@ impl MockServer {
                     .cloned()
                     .unwrap_or(json!({"type": "audio", "params": {}}));
                 p["device"] = ex.params.get("device").cloned().unwrap_or(json!({}));
-                self.comp_event(z, call_id, control_id, kind, p, Effect::None);
+                self.comp_event(Duration::ZERO, &at, p, Effect::None);
             }
             Kind::SendDigits => {
                 let n = ex.str("digits").map_or(0, |d| d.chars().count()) as u64;
@@ -495,6 +437,52 @@ impl MockServer {
             // Only control-id kinds reach here (see `component_method`).
             _ => {}
         }
+    }
+
+    fn start_play(&mut self, ex: &Exec, at: &Started<'_>, comp: &Component, base: Value) {
+        if comp.outcome == Some(Named::Error) {
+            let p = merge(json!({"state": "error"}), Some(base));
+            let done = Effect::Complete(at.control_id.to_owned());
+            self.comp_event(Duration::ZERO, at, p, done);
+        } else {
+            let p = merge(json!({"state": "playing"}), Some(base));
+            self.comp_event(Duration::ZERO, at, p, Effect::None);
+            let length = media_length(ex.params.get("play"));
+            self.schedule_finish(at.call_id, at.control_id, length);
+        }
+    }
+
+    /// The detector events (scripted, or per the detector type), then the natural end.
+    fn start_detect(&mut self, ex: &Exec, at: &Started<'_>, comp: &Component, ids: &Value) {
+        let events: Vec<String> = match &comp.outcome {
+            Some(Named::Detect(events)) => events.clone(),
+            _ => match comp.detect_type().as_str() {
+                "fax" => vec![ex
+                    .params
+                    .pointer("/detect/params/tone")
+                    .and_then(Value::as_str)
+                    .unwrap_or("CED")
+                    .to_owned()],
+                "digit" => vec![ex
+                    .params
+                    .pointer("/detect/params/digits")
+                    .and_then(Value::as_str)
+                    .and_then(|d| d.chars().next())
+                    .unwrap_or('1')
+                    .to_string()],
+                _ => vec!["MACHINE".into(), "NOT_READY".into(), "READY".into()],
+            },
+        };
+        for (i, e) in events.iter().enumerate() {
+            let p = comp.detect_event(ids, e);
+            let after = Duration::from_millis(45 * (i as u64 + 1));
+            self.comp_event(after, at, p, Effect::None);
+        }
+        let t = secs(ex.params.get("timeout"))
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(30));
+        let last = Duration::from_millis(45 * (events.len() as u64 + 1));
+        self.schedule_finish(at.call_id, at.control_id, t.max(last));
     }
 
     fn control_component(
@@ -506,6 +494,11 @@ impl MockServer {
         action: ControlAction,
     ) {
         let now = self.now();
+        let at = Started {
+            call_id,
+            control_id,
+            kind,
+        };
         let ids = self.calls.get(call_id).map(|c| c.ids()).unwrap_or_default();
         let Some(comp) = self
             .component_mut(call_id, control_id)
@@ -529,7 +522,7 @@ impl MockServer {
                     self.reply_ok(ex, "Paused", json!({}));
                     self.cancel_component(call_id, control_id);
                     let p = merge(json!({"state": "paused"}), Some(base));
-                    self.comp_event(Duration::ZERO, call_id, control_id, kind, p, Effect::None);
+                    self.comp_event(Duration::ZERO, &at, p, Effect::None);
                 } else {
                     self.reply_ok(ex, "Paused", json!({}));
                 }
@@ -538,7 +531,7 @@ impl MockServer {
                 if let Some(left) = comp.paused.take() {
                     self.reply_ok(ex, "Resumed", json!({}));
                     let p = merge(json!({"state": "playing"}), Some(base));
-                    self.comp_event(Duration::ZERO, call_id, control_id, kind, p, Effect::None);
+                    self.comp_event(Duration::ZERO, &at, p, Effect::None);
                     // `left` was measured on the (already scaled) schedule.
                     self.schedule_finish_in(call_id, control_id, left);
                 } else {
@@ -549,14 +542,8 @@ impl MockServer {
                 self.reply_ok(ex, "Stopped", json!({}));
                 self.cancel_component(call_id, control_id);
                 let p = comp_snapshot.stop_event(&ids);
-                self.comp_event(
-                    Duration::ZERO,
-                    call_id,
-                    control_id,
-                    kind,
-                    p,
-                    Effect::Complete(control_id.to_owned()),
-                );
+                let done = Effect::Complete(control_id.to_owned());
+                self.comp_event(Duration::ZERO, &at, p, done);
             }
         }
     }

@@ -69,86 +69,14 @@ impl MockServer {
                 "live_sessions": self.sessions.values().filter(|s| s.conn.is_some()).count(),
                 "calls": self.calls.len(),
             })),
-            "reset" => {
-                self.script.clear();
-                self.faults.clear();
-                self.held = None;
-                self.refuse_until = None;
-                self.calls.clear();
-                self.cancel_where(|a| {
-                    matches!(
-                        a,
-                        Action::CallEvent { .. }
-                            | Action::Finish { .. }
-                            | Action::SessionEvent { .. }
-                    )
-                });
-                for s in self.sessions.values_mut() {
-                    s.backlog.clear();
-                }
-                Ok(json!({"reset": true}))
-            }
-            "sessions" => {
-                let list: Vec<Value> = self
-                    .sessions
-                    .values()
-                    .map(|s| {
-                        let mut v = json!({
-                            "sessionid": s.sessionid,
-                            "project": s.project,
-                            "protocol": s.protocol.clone().unwrap_or_default(),
-                            "contexts": s.contexts.iter().collect::<Vec<_>>(),
-                            "connected": s.conn.is_some(),
-                        });
-                        if let Some(c) = s.conn {
-                            v["conn"] = json!(c.0);
-                        }
-                        v
-                    })
-                    .collect();
-                Ok(json!({"sessions": list}))
-            }
-            "frames" => {
-                let since = match body.get("since") {
-                    None | Some(Value::Null) => 0,
-                    Some(v) => relay_proto::wire::lenient::value_as_u64(v)
-                        .ok_or_else(|| ControlError::bad("`since` must be a number"))?,
-                };
-                let (start, lines) = self.recorder.since(since);
-                let frames: Vec<Value> = lines
-                    .iter()
-                    .zip(start..)
-                    .map(|(l, seq)| {
-                        let mut v =
-                            json!({"seq": seq, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
-                        if let Some(c) = l.conn {
-                            v["conn"] = json!(c);
-                        }
-                        v
-                    })
-                    .collect();
-                Ok(json!({
-                    "frames": frames,
-                    "next": self.recorder.next_seq(),
-                    "dropped": self.recorder.dropped(),
-                }))
-            }
+            "reset" => Ok(self.ctl_reset()),
+            "sessions" => Ok(self.ctl_sessions()),
+            "frames" => self.ctl_frames(body),
             "inbound_call" => match body.get("count") {
                 None | Some(Value::Null) => self.ctl_inbound_call(body),
                 Some(n) => self.ctl_inbound_calls(body, n),
             },
-            "inbound_message" => {
-                let context = req_str(body, "context")?;
-                let project = opt_str(body, "project")?;
-                let (message_id, sessionid) = self
-                    .inbound_message(context, project, body)
-                    .ok_or_else(|| {
-                        ControlError::not_found(format!(
-                            "no live session receives context `{context}`"
-                        ))
-                    })?;
-                Ok(json!({"message_id": message_id, "sessionid": sessionid}))
-            }
+            "inbound_message" => self.ctl_inbound_message(body),
             "next" => {
                 let (method, outcome) = outcome_from_control(body).map_err(ControlError::bad)?;
                 let pending = self.script.arm(method, outcome);
@@ -168,7 +96,7 @@ impl MockServer {
             "ping" => {
                 let targets = self.targets(body)?;
                 for conn in &targets {
-                    self.send_request(*conn, Method::Ping.as_str(), Some(json!({})));
+                    self.send_request(*conn, Method::Ping, Some(json!({})));
                 }
                 Ok(json!({"sent": targets.len()}))
             }
@@ -179,39 +107,117 @@ impl MockServer {
                 }
                 Ok(json!({"dropped": targets.len()}))
             }
-            "blade_disconnect" => {
-                let targets = self.targets(body)?;
-                let after = match body.get("close_after_ms") {
-                    None | Some(Value::Null) => Some(500i64),
-                    Some(v) => {
-                        let ms = v
-                            .as_i64()
-                            .or_else(|| v.as_f64().map(|f| f as i64))
-                            .ok_or_else(|| {
-                                ControlError::bad("`close_after_ms` must be a number")
-                            })?;
-                        (ms >= 0).then_some(ms)
-                    }
-                };
-                for conn in &targets {
-                    self.send_request(*conn, Method::Disconnect.as_str(), None);
-                    if let Some(ms) = after {
-                        let d = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-                        self.schedule_in(
-                            d,
-                            Action::Close {
-                                conn: *conn,
-                                code: Some(1001),
-                            },
-                        );
-                    }
-                }
-                Ok(json!({"sent": targets.len()}))
-            }
+            "blade_disconnect" => self.ctl_blade_disconnect(body),
             _ => Err(ControlError::not_found(format!(
                 "unknown control endpoint `{name}`"
             ))),
         }
+    }
+
+    fn ctl_reset(&mut self) -> Value {
+        self.script.clear();
+        self.faults.clear();
+        self.held = None;
+        self.refuse_until = None;
+        self.calls.clear();
+        self.ended.clear();
+        self.cancel_where(|a| {
+            matches!(
+                a,
+                Action::CallEvent { .. } | Action::Finish { .. } | Action::SessionEvent { .. }
+            )
+        });
+        for s in self.sessions.values_mut() {
+            s.backlog.clear();
+        }
+        json!({"reset": true})
+    }
+
+    fn ctl_sessions(&self) -> Value {
+        let list: Vec<Value> = self
+            .sessions
+            .values()
+            .map(|s| {
+                let mut v = json!({
+                    "sessionid": s.sessionid,
+                    "project": s.project,
+                    "protocol": s.protocol.clone().unwrap_or_default(),
+                    "contexts": s.contexts.iter().collect::<Vec<_>>(),
+                    "connected": s.conn.is_some(),
+                });
+                if let Some(c) = s.conn {
+                    v["conn"] = json!(c.0);
+                }
+                v
+            })
+            .collect();
+        json!({ "sessions": list })
+    }
+
+    fn ctl_frames(&mut self, body: &Value) -> Result<Value, ControlError> {
+        let since = match body.get("since") {
+            None | Some(Value::Null) => 0,
+            Some(v) => relay_proto::wire::lenient::value_as_u64(v)
+                .ok_or_else(|| ControlError::bad("`since` must be a number"))?,
+        };
+        let next = self.recorder.next_seq();
+        let dropped = self.recorder.dropped();
+        let (start, lines) = self.recorder.since(since);
+        let frames: Vec<Value> = lines
+            .iter()
+            .zip(start..)
+            .map(|(l, seq)| {
+                let mut v = json!({"seq": seq, "ts": l.t, "dir": l.dir.as_str(), "frame": l.frame});
+                if let Some(c) = l.conn {
+                    v["conn"] = json!(c);
+                }
+                v
+            })
+            .collect();
+        Ok(json!({
+            "frames": frames,
+            "next": next,
+            "dropped": dropped,
+        }))
+    }
+
+    fn ctl_inbound_message(&mut self, body: &Value) -> Result<Value, ControlError> {
+        let context = req_str(body, "context")?;
+        let project = opt_str(body, "project")?;
+        let (message_id, sessionid) =
+            self.inbound_message(context, project, body)
+                .ok_or_else(|| {
+                    ControlError::not_found(format!("no live session receives context `{context}`"))
+                })?;
+        Ok(json!({"message_id": message_id, "sessionid": sessionid}))
+    }
+
+    fn ctl_blade_disconnect(&mut self, body: &Value) -> Result<Value, ControlError> {
+        let targets = self.targets(body)?;
+        let after = match body.get("close_after_ms") {
+            None | Some(Value::Null) => Some(500i64),
+            Some(v) => {
+                let ms = v
+                    .as_i64()
+                    .or_else(|| v.as_f64().map(|f| f as i64))
+                    .ok_or_else(|| ControlError::bad("`close_after_ms` must be a number"))?;
+                (ms >= 0).then_some(ms)
+            }
+        };
+        for conn in &targets {
+            self.send_request(*conn, Method::Disconnect, None);
+            if let Some(ms) = after {
+                let d = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+                self.schedule_in(
+                    d,
+                    Action::Close {
+                        conn: *conn,
+                        code: Some(1001),
+                    },
+                );
+            }
+        }
+        Ok(json!({"sent": targets.len()}))
     }
 
     /// The open connections of the session named by `sessionid`, or of every live session.

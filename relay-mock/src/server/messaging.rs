@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::blade::Exec;
 use super::calls::strip_nulls;
+use super::script::Named;
 use super::{Action, MockServer, Outcome, Pending, SessKey};
 
 /// Spacing of outbound message state events.
@@ -44,8 +45,8 @@ impl MockServer {
             base["region"] = strip_nulls(r);
         }
         let final_state = match outcome {
-            Some(Outcome::Named(n)) if n == "undelivered" || n == "failed" => n,
-            _ => "delivered".to_owned(),
+            Some(Outcome::Named(n @ (Named::Undelivered | Named::Failed))) => n.as_str(),
+            _ => "delivered",
         };
         // The sender, plus every live session receiving the message's context.
         let mut targets: BTreeSet<SessKey> = BTreeSet::new();
@@ -53,7 +54,7 @@ impl MockServer {
         if !context.is_empty() {
             targets.extend(self.receivers(&context, None));
         }
-        let states = ["queued", "initiated", "sent", final_state.as_str()];
+        let states = ["queued", "initiated", "sent", final_state];
         for (i, state) in states.iter().enumerate() {
             let mut p = base.clone();
             p["message_state"] = json!(state);

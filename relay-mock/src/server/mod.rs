@@ -39,7 +39,7 @@ use relay_proto::wire::EventType;
 use relay_proto::{IdGenerator, IdKind, SeededIds};
 use serde_json::Value;
 
-pub use script::{Fault, Outcome, Script, ScriptedEvent};
+pub use script::{Fault, Named, Outcome, Script, ScriptedEvent};
 
 pub use crate::conn::ConnId;
 use crate::transcript::Recorder;
@@ -264,6 +264,8 @@ pub struct MockServer {
     sessions: BTreeMap<SessKey, Session>,
     next_session: SessKey,
     calls: BTreeMap<String, Call>,
+    /// Ended calls, oldest first (the oldest are forgotten past `calls::ENDED_KEPT`).
+    ended: VecDeque<String>,
     round_robin: BTreeMap<String, u64>,
     timers: BTreeMap<(Instant, u64), Action>,
     timer_seq: u64,
@@ -305,6 +307,7 @@ impl MockServer {
             sessions: BTreeMap::new(),
             next_session: 0,
             calls: BTreeMap::new(),
+            ended: VecDeque::new(),
             round_robin: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,
@@ -492,7 +495,7 @@ impl MockServer {
     }
 
     /// Everything recorded so far, as transcript lines.
-    pub fn transcript(&self) -> &[crate::transcript::Line] {
+    pub fn transcript(&mut self) -> &[crate::transcript::Line] {
         self.recorder.lines()
     }
 
@@ -503,7 +506,7 @@ impl MockServer {
     }
 
     /// The transcript as JSONL text.
-    pub fn transcript_jsonl(&self) -> String {
+    pub fn transcript_jsonl(&mut self) -> String {
         crate::transcript::to_jsonl(self.recorder.lines())
     }
 

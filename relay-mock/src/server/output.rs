@@ -1,7 +1,9 @@
 //! Outgoing frames: responses, broadcasts, server requests, and the fault filters on the way out.
 
-use relay_proto::wire::{BroadcastKind, Method};
-use serde_json::{json, Map, Value};
+use relay_proto::wire::{rpc, BroadcastKind, EventType, Method};
+use relay_proto::RequestId;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::{Action, ConnId, Fault, MockServer, Pending, ServerOutput, SessKey, BACKLOG_LIMIT};
 
@@ -112,31 +114,41 @@ impl MockServer {
         });
     }
 
-    /// `{"jsonrpc":"2.0","id":id,"result":result}`.
-    pub(crate) fn reply(&mut self, conn: ConnId, id: &Value, result: Value) {
-        let frame = json!({"jsonrpc": "2.0", "id": id, "result": result});
-        self.send(conn, frame.to_string(), Kind::Response);
+    /// `{"jsonrpc":"2.0","id":id,"result":result}` (relay-proto's encoder).
+    pub(crate) fn reply<R: Serialize + ?Sized>(
+        &mut self,
+        conn: ConnId,
+        id: &RequestId,
+        result: &R,
+    ) {
+        match rpc::encode_result_with(id, result) {
+            Ok(text) => self.send(conn, text, Kind::Response),
+            Err(e) => tracing::error!(%e, "result not serializable"),
+        }
     }
 
     /// A JSON-RPC error; `"id": null` when the request had no usable id (JSON-RPC 2.0 §5, and
     /// relay-proto's `encode_error`: both sides follow one rule).
-    pub(crate) fn reply_error(&mut self, conn: ConnId, id: Option<&Value>, code: i64, msg: &str) {
-        let id = id.cloned().unwrap_or(Value::Null);
-        let frame = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": msg}});
-        self.send(conn, frame.to_string(), Kind::Response);
+    pub(crate) fn reply_error(
+        &mut self,
+        conn: ConnId,
+        id: Option<&RequestId>,
+        code: i64,
+        msg: &str,
+    ) {
+        self.send(conn, rpc::encode_error(id, code, msg), Kind::Response);
     }
 
-    /// A server-originated request (`blade.ping`, `blade.disconnect`).
-    pub(crate) fn send_request(&mut self, conn: ConnId, method: &str, params: Option<Value>) {
-        let id = self.new_id();
-        let mut m = Map::new();
-        m.insert("jsonrpc".into(), "2.0".into());
-        m.insert("id".into(), id.into());
-        m.insert("method".into(), method.into());
-        if let Some(p) = params {
-            m.insert("params".into(), p);
-        }
-        self.send(conn, Value::Object(m).to_string(), Kind::Request);
+    /// A server-originated request (`blade.ping` with params, `blade.disconnect` without).
+    pub(crate) fn send_request(&mut self, conn: ConnId, method: Method, params: Option<Value>) {
+        let id = RequestId::new(self.new_id());
+        let text = match params {
+            Some(p) => rpc::encode_request(&id, method.as_str(), &p),
+            None => {
+                json!({"jsonrpc": "2.0", "id": id.as_str(), "method": method.as_str()}).to_string()
+            }
+        };
+        self.send(conn, text, Kind::Request);
     }
 
     /// Sends (or, while the session has no subscribed socket, queues) an event for `session`.
@@ -146,8 +158,9 @@ impl MockServer {
         };
         match s.conn {
             Some(conn) if s.subscribed => {
-                let text = self.render(session, &pending);
-                self.send(conn, text, Kind::Event);
+                if let Some(text) = self.render(session, &pending) {
+                    self.send(conn, text, Kind::Event);
+                }
             }
             _ => {
                 if s.backlog.len() >= BACKLOG_LIMIT {
@@ -169,67 +182,111 @@ impl MockServer {
         }
     }
 
-    fn render(&mut self, session: SessKey, pending: &Pending) -> String {
-        let id = self.new_id();
-        let ts = self.timestamp();
-        let (protocol, project) = self
+    fn render(&mut self, session: SessKey, pending: &Pending) -> Option<String> {
+        let id = RequestId::new(self.new_id());
+        let timestamp = self.timestamp();
+        let (protocol, project_id) = self
             .sessions
             .get(&session)
-            .map(|s| (s.protocol.clone().unwrap_or_default(), s.project.clone()))
+            .map(|s| {
+                (
+                    s.protocol.as_deref().unwrap_or_default(),
+                    s.project.as_str(),
+                )
+            })
             .unwrap_or_default();
-        let (event, inner) = match pending {
+        let space_id = self.space_id.as_str();
+        let (event, params) = match pending {
             Pending::Calling { event_type, params } => (
-                BroadcastKind::Calling.as_str(),
-                json!({
-                    "event_type": event_type,
-                    "event_channel": protocol,
-                    "timestamp": ts,
-                    "project_id": project,
-                    "space_id": self.space_id,
-                    "params": params,
-                }),
+                BroadcastKind::Calling,
+                EventOut::Calling {
+                    event_channel: protocol,
+                    event_type,
+                    params,
+                    project_id,
+                    space_id,
+                    timestamp,
+                },
             ),
             Pending::Messaging {
                 event_type,
                 context,
                 params,
             } => (
-                BroadcastKind::Messaging.as_str(),
-                json!({
-                    "event_type": event_type,
-                    "space_id": self.space_id,
-                    "project_id": project,
-                    "context": context,
-                    "timestamp": ts,
-                    "params": params,
-                }),
+                BroadcastKind::Messaging,
+                EventOut::Messaging {
+                    context,
+                    event_type,
+                    params,
+                    project_id,
+                    space_id,
+                    timestamp,
+                },
             ),
             Pending::Task { context, message } => (
-                BroadcastKind::Tasks.as_str(),
-                json!({
-                    "project_id": project,
-                    "space_id": self.space_id,
-                    "context": context,
-                    "message": message,
-                    "timestamp": ts,
-                    "event_channel": protocol,
-                }),
+                BroadcastKind::Tasks,
+                EventOut::Task {
+                    context,
+                    event_channel: protocol,
+                    message,
+                    project_id,
+                    space_id,
+                    timestamp,
+                },
             ),
         };
-        json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "method": Method::Broadcast.as_str(),
-            "params": {
-                "broadcaster_nodeid": self.server_node,
-                "protocol": protocol,
-                "channel": "notifications",
-                "event": event,
-                "params": inner,
-            }
-        })
-        .to_string()
+        let params = BroadcastOut {
+            broadcaster_nodeid: &self.server_node,
+            channel: "notifications",
+            event: event.as_str(),
+            params,
+            protocol,
+        };
+        rpc::encode_request_with(&id, Method::Broadcast.as_str(), &params)
+            .map_err(|e| tracing::error!(%e, "broadcast not serializable"))
+            .ok()
     }
+}
+
+/// The `params` of a `blade.broadcast`, serialized straight from borrowed parts (keys in the
+/// order the server has always written them).
+#[derive(Serialize)]
+struct BroadcastOut<'a> {
+    broadcaster_nodeid: &'a str,
+    channel: &'static str,
+    event: &'static str,
+    params: EventOut<'a>,
+    protocol: &'a str,
+}
+
+/// The inner event of a broadcast, per stream.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum EventOut<'a> {
+    Calling {
+        event_channel: &'a str,
+        event_type: &'a EventType,
+        params: &'a Value,
+        project_id: &'a str,
+        space_id: &'a str,
+        timestamp: f64,
+    },
+    Messaging {
+        context: &'a str,
+        event_type: &'a EventType,
+        params: &'a Value,
+        project_id: &'a str,
+        space_id: &'a str,
+        timestamp: f64,
+    },
+    Task {
+        context: &'a str,
+        event_channel: &'a str,
+        message: &'a Value,
+        project_id: &'a str,
+        space_id: &'a str,
+        timestamp: f64,
+    },
 }
 
 /// Adds the members of `extra` (an object) to `base` without overwriting.

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use relay_proto::wire::Method;
+use relay_proto::wire::{EventType, Method};
 use serde_json::Value;
 
 /// One scripted event of an [`Outcome::Events`] sequence.
@@ -21,11 +21,103 @@ use serde_json::Value;
 pub struct ScriptedEvent {
     /// Virtual time after the response at which the event is sent.
     pub after: Duration,
-    /// The calling event type, e.g. `calling.call.play`.
-    pub event_type: String,
+    /// The calling event type, e.g. [`EventType::CallPlay`].
+    pub event_type: EventType,
     /// The event payload. `call_id`, `node_id` and (when the request had one) `control_id` are
     /// filled in from the request when absent.
     pub params: Value,
+}
+
+/// A named outcome of the CONTROL_API `next` table: which one a method accepts is
+/// [`Named::parse`]'s table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// `busy`: `calling.dial` (every leg busy), `calling.refer` (final state `busy`).
+    Busy,
+    /// `no_answer` for `calling.dial` (every leg rings out), `noAnswer` for `calling.refer`.
+    NoAnswer,
+    /// `error`: `calling.play` (state `error`), `calling.play_and_collect` (result `error`),
+    /// `calling.refer` (final state `error`).
+    Error,
+    /// `failed`: `calling.connect` (every leg busy), `messaging.send` (final state `failed`).
+    Failed,
+    /// `digit`: `calling.play_and_collect` collects digits.
+    Digit,
+    /// `speech`: `calling.play_and_collect` collects speech.
+    Speech,
+    /// `no_input`: `calling.play_and_collect` (result `no_input`), `calling.record` (state
+    /// `no_input`).
+    NoInput,
+    /// `no_match`: `calling.play_and_collect` result `no_match`.
+    NoMatch,
+    /// `cancel`: `calling.refer` final state `cancel`.
+    Cancel,
+    /// `undelivered`: `messaging.send` final state `undelivered`.
+    Undelivered,
+    /// `calling.detect`: the detector events to send, in order (`HUMAN`, `MACHINE,READY`, a
+    /// fax tone, a digit...). On the wire: the events joined by commas.
+    Detect(Vec<String>),
+}
+
+impl Named {
+    /// Reads the `outcome` of a `next` request for `method`; `None` when `method` does not
+    /// accept it (CONTROL_API.md's table).
+    pub fn parse(method: Method, outcome: &str) -> Option<Named> {
+        use Named::*;
+        let named = match (method, outcome) {
+            (Method::CallingDetect, events) => Detect(
+                events
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            (Method::CallingDial, "no_answer") | (Method::CallingRefer, "noAnswer") => NoAnswer,
+            (Method::CallingDial | Method::CallingRefer, "busy") => Busy,
+            (
+                Method::CallingPlay | Method::CallingPlayAndCollect | Method::CallingRefer,
+                "error",
+            ) => Error,
+            (Method::CallingConnect | Method::MessagingSend, "failed") => Failed,
+            (Method::CallingPlayAndCollect, "digit") => Digit,
+            (Method::CallingPlayAndCollect, "speech") => Speech,
+            (Method::CallingPlayAndCollect | Method::CallingRecord, "no_input") => NoInput,
+            (Method::CallingPlayAndCollect, "no_match") => NoMatch,
+            (Method::CallingRefer, "cancel") => Cancel,
+            (Method::MessagingSend, "undelivered") => Undelivered,
+            _ => return None,
+        };
+        Some(named)
+    }
+
+    /// The `outcome` string of a `next` request arming this for `method` (the inverse of
+    /// [`Named::parse`]).
+    pub fn wire(&self, method: Method) -> String {
+        match self {
+            Named::Detect(events) => events.join(","),
+            Named::NoAnswer if method == Method::CallingRefer => "noAnswer".to_owned(),
+            other => other.as_str().to_owned(),
+        }
+    }
+
+    /// The value the outcome stands for in events (`no_answer`, `error`, `digit`, ...; a
+    /// `Detect` is `detect`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Named::Busy => "busy",
+            Named::NoAnswer => "no_answer",
+            Named::Error => "error",
+            Named::Failed => "failed",
+            Named::Digit => "digit",
+            Named::Speech => "speech",
+            Named::NoInput => "no_input",
+            Named::NoMatch => "no_match",
+            Named::Cancel => "cancel",
+            Named::Undelivered => "undelivered",
+            Named::Detect(_) => "detect",
+        }
+    }
 }
 
 /// What the server does with the one request an outcome is armed for.
@@ -47,9 +139,8 @@ pub enum Outcome {
         /// Error message.
         message: String,
     },
-    /// A named outcome from the CONTROL_API `next` table (`busy`, `no_answer`, `error`, `failed`,
-    /// `digit`, `speech`, `no_input`, `no_match`, `HUMAN`, `cancel`, `undelivered`, ...).
-    Named(String),
+    /// A named outcome from the CONTROL_API `next` table.
+    Named(Named),
     /// Answer `200` and then send exactly these events (instead of the built-in sequence).
     Events(Vec<ScriptedEvent>),
     /// Handle the request `delay` later (virtual time) with the inner outcome.
@@ -63,24 +154,34 @@ pub enum Outcome {
     Default,
 }
 
+impl Outcome {
+    /// The named outcome, if this is one.
+    pub(crate) fn named(outcome: &Option<Outcome>) -> Option<&Named> {
+        match outcome {
+            Some(Outcome::Named(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
 /// Per-method FIFO queues of one-shot outcomes.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
-    armed: BTreeMap<String, VecDeque<Outcome>>,
+    armed: BTreeMap<Method, VecDeque<Outcome>>,
 }
 
 impl Script {
     /// Arms `outcome` for the next unscripted request with `method`; returns how many outcomes are
     /// now pending for that method.
-    pub fn arm(&mut self, method: impl Into<String>, outcome: Outcome) -> usize {
-        let q = self.armed.entry(method.into()).or_default();
+    pub fn arm(&mut self, method: Method, outcome: Outcome) -> usize {
+        let q = self.armed.entry(method).or_default();
         q.push_back(outcome);
         q.len()
     }
 
     /// How many outcomes are armed for `method`.
-    pub fn pending(&self, method: &str) -> usize {
-        self.armed.get(method).map_or(0, VecDeque::len)
+    pub fn pending(&self, method: Method) -> usize {
+        self.armed.get(&method).map_or(0, VecDeque::len)
     }
 
     /// Forgets every armed outcome.
@@ -89,11 +190,14 @@ impl Script {
     }
 
     /// Takes the first armed outcome for `method`.
-    pub(crate) fn take(&mut self, method: &str) -> Option<Outcome> {
-        let q = self.armed.get_mut(method)?;
+    pub(crate) fn take(&mut self, method: Method) -> Option<Outcome> {
+        if self.armed.is_empty() {
+            return None;
+        }
+        let q = self.armed.get_mut(&method)?;
         let o = q.pop_front();
         if q.is_empty() {
-            self.armed.remove(method);
+            self.armed.remove(&method);
         }
         o
     }
@@ -112,19 +216,19 @@ pub enum Fault {
     /// answering. The session is kept.
     DropOnMethod {
         /// Top-level or `blade.execute` inner method.
-        method: String,
+        method: Method,
     },
     /// Swallow (never answer) the next `count` requests with `method`.
     SwallowResponses {
         /// Top-level or `blade.execute` inner method.
-        method: String,
+        method: Method,
         /// How many requests.
         count: u32,
     },
     /// Handle the next `count` requests with `method` `delay` later (virtual time).
     DelayResponses {
         /// Top-level or `blade.execute` inner method.
-        method: String,
+        method: Method,
         /// How long.
         delay: Duration,
         /// How many requests.
@@ -154,8 +258,8 @@ pub enum Fault {
 }
 
 /// Parses the body of `POST /__control/next` into `(method, outcome)`.
-pub(crate) fn outcome_from_control(body: &Value) -> Result<(String, Outcome), String> {
-    let method = body
+pub(crate) fn outcome_from_control(body: &Value) -> Result<(Method, Outcome), String> {
+    let name = body
         .get("method")
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
@@ -165,11 +269,10 @@ pub(crate) fn outcome_from_control(body: &Value) -> Result<(String, Outcome), St
         .and_then(Value::as_str)
         .filter(|o| !o.is_empty())
         .ok_or("`outcome` (string) is required")?;
-    let known = Method::parse(method);
-    let top_level = known.is_some_and(Method::is_blade);
+    let method = Method::parse(name).ok_or_else(|| format!("unknown method `{name}`"))?;
     let o = match outcome {
         "no_response" => Outcome::NoResponse,
-        "error_code" if !top_level => Outcome::RelayError {
+        "error_code" if !method.is_blade() => Outcome::RelayError {
             code: body
                 .get("code")
                 .and_then(|c| match c {
@@ -184,32 +287,12 @@ pub(crate) fn outcome_from_control(body: &Value) -> Result<(String, Outcome), St
                 .unwrap_or("Scripted failure")
                 .to_owned(),
         },
-        other => {
-            let ok = match known {
-                Some(Method::CallingDial) => matches!(other, "busy" | "no_answer"),
-                Some(Method::CallingPlay) => other == "error",
-                Some(Method::CallingConnect) => other == "failed",
-                Some(Method::CallingPlayAndCollect) => {
-                    matches!(
-                        other,
-                        "digit" | "speech" | "no_input" | "no_match" | "error"
-                    )
-                }
-                Some(Method::CallingDetect) => true,
-                Some(Method::CallingRecord) => other == "no_input",
-                Some(Method::CallingRefer) => {
-                    matches!(other, "cancel" | "busy" | "noAnswer" | "error")
-                }
-                Some(Method::MessagingSend) => matches!(other, "undelivered" | "failed"),
-                _ => false,
-            };
-            if !ok {
-                return Err(format!("outcome `{other}` is not supported for `{method}`"));
-            }
-            Outcome::Named(other.to_owned())
-        }
+        other => Outcome::Named(
+            Named::parse(method, other)
+                .ok_or_else(|| format!("outcome `{other}` is not supported for `{name}`"))?,
+        ),
     };
-    Ok((method.to_owned(), o))
+    Ok((method, o))
 }
 
 #[cfg(test)]
@@ -220,11 +303,11 @@ mod tests {
     #[test]
     fn fifo_per_method() {
         let mut s = Script::default();
-        assert_eq!(s.arm("calling.play", Outcome::NoResponse), 1);
-        assert_eq!(s.arm("calling.play", Outcome::Named("error".into())), 2);
-        assert_eq!(s.take("calling.play"), Some(Outcome::NoResponse));
-        assert_eq!(s.pending("calling.play"), 1);
-        assert_eq!(s.take("calling.dial"), None);
+        assert_eq!(s.arm(Method::CallingPlay, Outcome::NoResponse), 1);
+        assert_eq!(s.arm(Method::CallingPlay, Outcome::Named(Named::Error)), 2);
+        assert_eq!(s.take(Method::CallingPlay), Some(Outcome::NoResponse));
+        assert_eq!(s.pending(Method::CallingPlay), 1);
+        assert_eq!(s.take(Method::CallingDial), None);
     }
 
     #[test]
@@ -248,6 +331,32 @@ mod tests {
         );
         assert!(
             outcome_from_control(&json!({"method":"blade.ping","outcome":"error_code"})).is_err()
+        );
+        assert!(
+            outcome_from_control(&json!({"method":"calling.nope","outcome":"no_response"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn named_round_trips_through_the_wire_per_method() {
+        for (method, wire) in [
+            (Method::CallingDial, "no_answer"),
+            (Method::CallingRefer, "noAnswer"),
+            (Method::CallingRefer, "busy"),
+            (Method::CallingPlayAndCollect, "no_match"),
+            (Method::CallingRecord, "no_input"),
+            (Method::MessagingSend, "undelivered"),
+            (Method::CallingDetect, "MACHINE,READY"),
+        ] {
+            let named = Named::parse(method, wire).unwrap();
+            assert_eq!(named.wire(method), wire);
+        }
+        assert_eq!(Named::parse(Method::CallingDial, "noAnswer"), None);
+        assert_eq!(Named::parse(Method::CallingRecord, "digit"), None);
+        assert_eq!(
+            Named::parse(Method::CallingDetect, " HUMAN , "),
+            Some(Named::Detect(vec!["HUMAN".into()]))
         );
     }
 }

@@ -216,6 +216,58 @@ pub fn encode_error(id: Option<&RequestId>, code: i64, message: &str) -> String 
     .to_string()
 }
 
+#[derive(Serialize)]
+struct RequestOut<'a, P: ?Sized> {
+    jsonrpc: &'static str,
+    id: &'a str,
+    method: &'a str,
+    params: &'a P,
+}
+
+#[derive(Serialize)]
+struct ResultOut<'a, R: ?Sized> {
+    jsonrpc: &'static str,
+    id: &'a str,
+    result: &'a R,
+}
+
+/// Encodes a request frame whose params are any serializable value, written straight to the
+/// text (no JSON tree is built). Fails only if `params` fails to serialize.
+pub fn encode_request_with<P: Serialize + ?Sized>(
+    id: &RequestId,
+    method: &str,
+    params: &P,
+) -> Result<String, serde_json::Error> {
+    to_text(&RequestOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method,
+        params,
+    })
+}
+
+/// `serde_json::to_string` with room for a typical frame up front (fewer reallocations).
+fn to_text<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, value)?;
+    // serde_json writes UTF-8 only; the fallback never runs.
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Encodes a success response frame whose result is any serializable value, written straight
+/// to the text (no JSON tree is built). Fails only if `result` fails to serialize.
+pub fn encode_result_with<R: Serialize + ?Sized>(
+    id: &RequestId,
+    result: &R,
+) -> Result<String, serde_json::Error> {
+    to_text(&ResultOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        result,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +292,24 @@ mod tests {
                 method: "blade.ping".into(),
                 params: Value::Null
             }
+        );
+    }
+
+    #[test]
+    fn typed_encoders_match_the_tree_encoders() {
+        let id = RequestId::new("r1");
+        let params = serde_json::json!({"a": [1, "x"], "b": {"c": null}});
+        let typed = encode_request_with(&id, "blade.ping", &params).unwrap();
+        let tree = encode_request(&id, "blade.ping", &params);
+        assert_eq!(
+            serde_json::from_str::<Value>(&typed).unwrap(),
+            serde_json::from_str::<Value>(&tree).unwrap()
+        );
+        let typed = encode_result_with(&id, &params).unwrap();
+        let tree = encode_result(&id, &params);
+        assert_eq!(
+            serde_json::from_str::<Value>(&typed).unwrap(),
+            serde_json::from_str::<Value>(&tree).unwrap()
         );
     }
 

@@ -186,9 +186,12 @@ impl Env {
         let Some(control) = &self.control else {
             return Ok(());
         };
-        let (method, outcome) = (method.to_owned(), outcome.to_owned());
+        let method = relay_proto::wire::Method::parse(method)
+            .ok_or_else(|| format!("unknown method `{method}`"))?;
+        let named = relay_mock::Named::parse(method, outcome)
+            .ok_or_else(|| format!("`{outcome}` is not an outcome of `{method}`"))?;
         control
-            .run(move |c| async move { c.next(&method, &outcome).await.map(drop) })
+            .run(move |c| async move { c.next(method, &named).await.map(drop) })
             .await
     }
 
