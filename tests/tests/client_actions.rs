@@ -21,9 +21,10 @@ fn dial_params() -> DialParams {
 }
 
 async fn arm(mock: &Mock, method: &str, outcome: &str) {
-    let (m, o) = (method.to_owned(), outcome.to_owned());
+    let m = relay_proto::wire::Method::parse(method).expect("a Relay method");
+    let o = relay_mock::Named::parse(m, outcome).expect("an outcome of that method");
     let pending = mock
-        .control(move |c| async move { c.next(&m, &o).await })
+        .control(move |c| async move { c.next(m, &o).await })
         .await
         .unwrap_or_else(|e| panic!("arming {method} {outcome}: {e}"));
     assert!(pending >= 1, "armed {method} {outcome}");

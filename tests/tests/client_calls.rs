@@ -147,9 +147,15 @@ async fn dial_busy_is_a_typed_failure<R: Runtime + Clone, C: Connector>(rt: R, c
     bounded(&rt, "ready", client.wait_ready())
         .await
         .expect("ready");
-    mock.control(|c| async move { c.next("calling.dial", "busy").await })
+    mock.control(|c| async move {
+        c.next(
+            relay_proto::wire::Method::CallingDial,
+            &relay_mock::Named::Busy,
+        )
         .await
-        .expect("armed");
+    })
+    .await
+    .expect("armed");
     let err = bounded(
         &rt,
         "dial",
@@ -322,9 +328,12 @@ async fn unanswered_request_is_a_typed_timeout<R: Runtime + Clone, C: Connector>
     )
     .await
     .expect("dial answered");
-    mock.control(|c| async move { c.next("calling.play", "no_response").await })
-        .await
-        .expect("armed");
+    mock.control(|c| async move {
+        c.next_no_response(relay_proto::wire::Method::CallingPlay)
+            .await
+    })
+    .await
+    .expect("armed");
     let played = bounded(&rt, "play", call.play_tts("anyone?"))
         .await
         .expect("outcome");

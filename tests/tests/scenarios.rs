@@ -119,8 +119,9 @@ fn rtp(port: u16) -> TapParams {
 
 /// Arms a one-shot `outcome` for the next `method` through the typed control client.
 async fn arm(mock: &Mock, method: &str, outcome: &str) {
-    let (m, o) = (method.to_owned(), outcome.to_owned());
-    mock.control(move |c| async move { c.next(&m, &o).await })
+    let m = relay_proto::wire::Method::parse(method).expect("a Relay method");
+    let o = relay_mock::Named::parse(m, outcome).expect("an outcome of that method");
+    mock.control(move |c| async move { c.next(m, &o).await })
         .await
         .unwrap_or_else(|e| panic!("arming {method} {outcome}: {e}"));
 }
@@ -1577,7 +1578,7 @@ async fn component_errors<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
     .await;
     assert!(play.is_done() && play.result().is_some_and(|r| !r.successful));
 
-    let (m, code) = ("calling.record", "500");
+    let (m, code) = (relay_proto::wire::Method::CallingRecord, "500");
     mock.control(move |c| async move { c.next_error_code(m, code, "recorder down").await })
         .await
         .expect("armed");

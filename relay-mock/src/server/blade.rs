@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use relay_proto::error::{DecodeError, Error, PeerMisbehaved};
+use relay_proto::error::{DecodeError, InputError, PeerMisbehaved};
 use relay_proto::wire::rpc::{self, IncomingRef};
 use relay_proto::wire::{ConnectParams, ExecuteParams, Method, SubscriptionParams};
 use relay_proto::RequestId;
@@ -99,10 +99,10 @@ impl MockServer {
             Ok(IncomingRef::Response { .. }) => return None,
             Err(e) => {
                 let (code, message, id) = match e {
-                    Error::Decode(DecodeError::NotJson { .. } | DecodeError::NotJsonRpc { .. }) => {
-                        (code::PARSE, "Parse error", None)
-                    }
-                    Error::PeerMisbehaved(PeerMisbehaved::ResponseWithoutOutcome { id }) => {
+                    InputError::Decode(
+                        DecodeError::NotJson { .. } | DecodeError::NotJsonRpc { .. },
+                    ) => (code::PARSE, "Parse error", None),
+                    InputError::PeerMisbehaved(PeerMisbehaved::ResponseWithoutOutcome { id }) => {
                         (code::INVALID_REQUEST, "Invalid Request", Some(id))
                     }
                     _ => (code::INVALID_REQUEST, "Invalid Request", None),
