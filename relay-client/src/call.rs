@@ -173,7 +173,7 @@ impl Call {
 
     /// The call's device (`type`, `from`, `to`, `timeout` are read from it).
     pub fn device(&self) -> Option<DeviceInfo> {
-        self.read_live(|l| l.device.clone())
+        self.read_live(|l| l.device.as_deref().cloned())
     }
 
     /// The device type (Node's `type`: `phone`, `sip`, ...).
@@ -185,7 +185,7 @@ impl Call {
     pub fn from(&self) -> Option<String> {
         self.read_live(|l| {
             l.device
-                .as_ref()
+                .as_deref()
                 .and_then(DeviceInfo::from)
                 .map(str::to_owned)
         })
@@ -195,7 +195,7 @@ impl Call {
     pub fn to(&self) -> Option<String> {
         self.read_live(|l| {
             l.device
-                .as_ref()
+                .as_deref()
                 .and_then(DeviceInfo::to)
                 .map(str::to_owned)
         })
@@ -203,7 +203,7 @@ impl Call {
 
     /// The ring timeout of the call's device, in seconds.
     pub fn timeout(&self) -> Option<u64> {
-        self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::timeout))
+        self.read_live(|l| l.device.as_deref().and_then(DeviceInfo::timeout))
     }
 
     /// The context an inbound call was offered to.
