@@ -3,7 +3,7 @@
 under dhat's counting allocator) against a fresh relay-mock, holds N answered calls, and folds
 the blocks still allocated at that point (dhat's end-of-run blocks) by the code that made them.
 
-Usage: python3 benches/compare/held_memory.py [N]   (after
+Usage: python3 benches/compare/held_memory.py [N] [flow]   (after
 `cargo build --release -p relay-mock --bin relay-mock -p relay-benches --example held_memory`)
 """
 import collections
@@ -74,6 +74,7 @@ def fold(path, n):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    extra = sys.argv[2:3]  # "flow": what stays after N answer -> TTS -> hangup calls ended
     port = compare.free_port()
     mock = subprocess.Popen(compare.mock_args(port), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -81,7 +82,7 @@ def main():
     consumer = None
     try:
         compare.wait_health(port)
-        consumer = subprocess.Popen([HELD, f"ws://127.0.0.1:{port}", str(n)], cwd=tmp,
+        consumer = subprocess.Popen([HELD, f"ws://127.0.0.1:{port}", str(n)] + extra, cwd=tmp,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     text=True, env=dict(os.environ, RUST_LOG="off"))
         compare.read_line(consumer, "ready", 30)
@@ -89,8 +90,9 @@ def main():
         compare.inject(port, n)
         figures = compare.read_line(consumer, "held ", 120 + n / 10)
         rss1 = compare.status_kb(consumer.pid, "VmRSS")
+        failures = compare.read_line(consumer, "failed ", 60)
         compare.read_line(consumer, "profile written", 120)
-        print(f"held {n} calls: {figures}")
+        print(f"held {n} calls: {figures}; failed {failures}")
         print(f"RSS per held call (dhat's own bookkeeping included): {(rss1 - rss0) / n:.2f} KB")
         fold(os.path.join(tmp, "dhat-heap.json"), n)
     finally:

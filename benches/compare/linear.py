@@ -58,7 +58,7 @@ def main():
             inject_batch(port, k)
             done += k
             if done == n:
-                compare.read_line(consumer, "done ", 120)
+                figures = compare.read_line(consumer, "done ", 120)
             else:
                 compare.read_line(consumer, f"progress {done}", 120)
             if done % 10_000 == 0 or done == n:
@@ -67,6 +67,7 @@ def main():
                 print(f"{done:>8} {rss():>8} {(cpu1 - cpu0) / slice_n * 1e6:>20.1f} "
                       f"{slice_n / (t1 - t0):>16.0f}", flush=True)
                 cpu0, t0 = cpu1, t1
+        print(f"consumer: {figures}")
         time.sleep(3)
         print(f"3 s after the last call: RSS {rss()} KB, peak (VmHWM) "
               f"{compare.status_kb(pid, 'VmHWM')} KB")

@@ -9,10 +9,14 @@
 //!   end-of-run blocks are the held calls' allocations by call stack (fold them by layer with
 //!   `python3 benches/compare/dhat_layers.py dhat-heap.json N`).
 //!
+//! - `held_memory WS_URL N flow`: answer -> TTS -> hangup for N calls instead; what stays
+//!   allocated per call after they all ended should be nothing (flat memory).
+//!
 //! Prints `ready` when it receives on its context and `held {..}` / `core {..}` with the
 //! figures per call: `live_bytes`, `live_allocs` (still allocated), `allocs` (made, in all).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -20,6 +24,10 @@ use relay_proto::fuzzing::{frame, ready_session, READY_PROTOCOL};
 use relay_proto::{Input, Output};
 use relay_tokio::{RelayConsumer, SessionConfig};
 use serde_json::json;
+
+static FAILED_ANSWERS: AtomicUsize = AtomicUsize::new(0);
+static FAILED_PLAYS: AtomicUsize = AtomicUsize::new(0);
+static FAILED_HANGUPS: AtomicUsize = AtomicUsize::new(0);
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -84,11 +92,12 @@ fn core(n: usize) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        eprintln!("usage: held_memory core|WS_URL N");
+    if args.len() != 3 && args.len() != 4 {
+        eprintln!("usage: held_memory core|WS_URL N [flow]");
         std::process::exit(2);
     }
     let n: usize = args[2].parse().unwrap_or(1000);
+    let flow = args.get(3).is_some_and(|a| a == "flow");
     if args[1] == "core" {
         core(n);
         return;
@@ -112,20 +121,48 @@ async fn main() {
             async move {
                 let answered = call.answer().await;
                 if !answered.is_ok_and(|r| r.successful) {
-                    eprintln!("answer failed");
+                    FAILED_ANSWERS.fetch_add(1, Ordering::Relaxed);
                 }
-                let count = {
+                let count = if flow {
+                    if !call.play_tts("Welcome").await.is_ok_and(|r| r.successful) {
+                        FAILED_PLAYS.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match call.hangup().await {
+                        Ok(r) if r.successful => {}
+                        other => {
+                            if FAILED_HANGUPS.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first failed hangup: {other:?}");
+                            }
+                        }
+                    }
+                    drop(call);
                     let mut held = h.lock().unwrap_or_else(|e| e.into_inner());
-                    held.push(call);
+                    held.push(None);
+                    held.len()
+                } else {
+                    let mut held = h.lock().unwrap_or_else(|e| e.into_inner());
+                    held.push(Some(call));
                     held.len()
                 };
                 if count == n {
-                    // Let the last answer's leftovers (its task, its events) go first.
-                    tokio::task::yield_now().await;
+                    // Let the last call's leftovers (its task, its events) go first.
+                    for _ in 0..100 {
+                        tokio::task::yield_now().await;
+                    }
+                    if flow {
+                        // And the last `ended` events (a hangup resolves on `ending`).
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    }
                     let after = dhat::HeapStats::get();
                     let before = b.lock().unwrap_or_else(|e| e.into_inner()).take();
                     if let Some(before) = before {
                         println!("held {}", per_call(&before, &after, n));
+                        println!(
+                            "failed answers {}, plays {}, hangups {}",
+                            FAILED_ANSWERS.load(Ordering::Relaxed),
+                            FAILED_PLAYS.load(Ordering::Relaxed),
+                            FAILED_HANGUPS.load(Ordering::Relaxed)
+                        );
                     }
                     // Writes dhat-heap.json: its end-of-run blocks are the held calls.
                     p.lock().unwrap_or_else(|e| e.into_inner()).take();
