@@ -12,6 +12,7 @@ last call; RSS is VmRSS/VmHWM from /proc/<pid>/status. The mock's own CPU per ca
 too, so a reader can see whether it was the bottleneck.
 
 Usage: python3 benches/compare/compare.py [--rounds R] [--flow 1000,10000] [--hold 10000]
+       [--baseline PATH]   (a consumer_load binary of an older commit: a third side, "before")
 (`bash benches/compare/run.sh` builds everything first and runs this.)
 """
 import argparse
@@ -31,6 +32,8 @@ MOCK = os.path.join(ROOT, "target", "release", "relay-mock")
 RUST_CONSUMER = os.path.join(ROOT, "target", "release", "examples", "consumer_load")
 NODE_CONSUMER = os.path.join(ROOT, "benches", "compare", "node_consumer.js")
 TICK = os.sysconf("SC_CLK_TCK")
+# `--baseline PATH`: a consumer_load built from an older commit, run as a third side ("before").
+BASELINE = None
 
 
 def free_port():
@@ -157,6 +160,8 @@ def run_one(side, mode, n):
         url = f"ws://127.0.0.1:{port}"
         if side == "node":
             cmd = ["node", NODE_CONSUMER, url, mode, str(n)]
+        elif side == "before":
+            cmd = [BASELINE, url, mode, str(n)]
         else:
             cmd = [RUST_CONSUMER, url, mode, str(n)]
         t_start = time.time()
@@ -201,13 +206,18 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--flow", default="1000,10000")
     ap.add_argument("--hold", default="10000")
+    ap.add_argument("--baseline", help="consumer_load binary of an older commit (before/after)")
     a = ap.parse_args()
+    global BASELINE
+    BASELINE = a.baseline
     scenarios = [("flow", int(x)) for x in a.flow.split(",") if x] + \
                 [("hold", int(x)) for x in a.hold.split(",") if x]
     results = {}
     for r in range(a.rounds):
         for mode, n in scenarios:
-            sides = ["rust", "node"] if r % 2 == 0 else ["node", "rust"]
+            sides = ["rust", "node"] + (["before"] if BASELINE else [])
+            if r % 2:
+                sides.reverse()
             for side in sides:
                 res = run_one(side, mode, n)
                 results.setdefault((mode, n, side), []).append(res)
@@ -219,13 +229,22 @@ def main():
                  "mock_cpu_us_per_call", "failed"],
         "hold": ["rss_kb_per_call", "peak_rss_mb", "p50_ms", "p99_ms", "failed"],
     }
-    print(f"| scenario | figure (median of {a.rounds}) | Rust | Node | Rust/Node |")
-    print("|---|---|---:|---:|---:|")
+    head = f"| scenario | figure (median of {a.rounds}) | Rust | Node | Rust/Node |"
+    rule = "|---|---|---:|---:|---:|"
+    if BASELINE:
+        head += " Rust before | after/before |"
+        rule += "---:|---:|"
+    print(head)
+    print(rule)
     for mode, n in scenarios:
         for k in keys[mode]:
             rust, node = median(results[(mode, n, "rust")], k), median(results[(mode, n, "node")], k)
             ratio = f"{rust / node:.3f}" if node else "-"
-            print(f"| {mode} {n} | {k} | {rust:.2f} | {node:.2f} | {ratio} |")
+            row = f"| {mode} {n} | {k} | {rust:.2f} | {node:.2f} | {ratio} |"
+            if BASELINE:
+                before = median(results[(mode, n, "before")], k)
+                row += f" {before:.2f} | {rust / before:.3f} |" if before else f" {before:.2f} | - |"
+            print(row)
     return 0
 
 

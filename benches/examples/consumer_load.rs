@@ -4,7 +4,8 @@
 //! - `flow`: answer -> TTS -> hangup for every inbound call; prints `done {..}` after N calls.
 //! - `hold`: answer every inbound call and keep it; prints `held {..}` after N answered calls.
 //!
-//! Prints `ready` once the consumer receives on its context. The figures line carries the
+//! Prints `ready` once the consumer receives on its context, and `progress K` after every
+//! 1,000 finished calls. The figures line carries the
 //! number of calls, failures and the p50/p99 of the `answer()` round trip in milliseconds.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -25,7 +26,11 @@ struct Stats {
 
 impl Stats {
     fn one(&self) {
-        if self.finished.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+        let finished = self.finished.fetch_add(1, Ordering::AcqRel) + 1;
+        if finished % 1000 == 0 {
+            println!("progress {finished}");
+        }
+        if finished == self.n {
             let mut l = self
                 .latencies_us
                 .lock()

@@ -187,7 +187,7 @@ impl Call {
 
     /// The call's device (`type`, `from`, `to`, `timeout` are read from it).
     pub fn device(&self) -> Option<DeviceInfo> {
-        self.read_live(|l| l.device.clone())
+        self.read_live(|l| l.device.as_deref().cloned())
     }
 
     /// The device type (Node's `type`: `phone`, `sip`, ...).
@@ -199,7 +199,7 @@ impl Call {
     pub fn from(&self) -> Option<String> {
         self.read_live(|l| {
             l.device
-                .as_ref()
+                .as_deref()
                 .and_then(DeviceInfo::from)
                 .map(str::to_owned)
         })
@@ -209,7 +209,7 @@ impl Call {
     pub fn to(&self) -> Option<String> {
         self.read_live(|l| {
             l.device
-                .as_ref()
+                .as_deref()
                 .and_then(DeviceInfo::to)
                 .map(str::to_owned)
         })
@@ -217,7 +217,7 @@ impl Call {
 
     /// The ring timeout of the call's device (Node's `timeout`; whole seconds on the wire).
     pub fn timeout(&self) -> Option<std::time::Duration> {
-        self.read_live(|l| l.device.as_ref().and_then(DeviceInfo::timeout))
+        self.read_live(|l| l.device.as_deref().and_then(DeviceInfo::timeout))
             .map(std::time::Duration::from_secs)
     }
 

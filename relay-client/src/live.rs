@@ -25,7 +25,8 @@ pub(crate) struct CallLive {
     pub(crate) end_reason: Option<EndReason>,
     pub(crate) context: Option<String>,
     pub(crate) direction: Option<Direction>,
-    pub(crate) device: Option<DeviceInfo>,
+    /// Shared with the registry's [`CallInfo`] and its snapshots.
+    pub(crate) device: Option<Arc<DeviceInfo>>,
     pub(crate) peer: Option<PeerInfo>,
     pub(crate) connect_state: Option<ConnectState>,
     pub(crate) refer_state: Option<ReferState>,
@@ -68,6 +69,7 @@ impl CallLive {
             self.direction.clone_from(&info.direction);
         }
         if info.device.is_some() {
+            // An `Arc` copy: the registry, the snapshot and this share one device.
             self.device.clone_from(&info.device);
         }
         self.peer.clone_from(&info.peer);

@@ -386,6 +386,10 @@ impl Driver {
         if let Event::Call(ce) = &event {
             self.update_cells(ce);
         }
+        let event = match self.finish_unobserved(event) {
+            Some(event) => event,
+            None => return,
+        };
         match &event {
             Event::Ready { .. } => {
                 // The snapshot first: whoever `wait_ready()` released may read `is_connected()`
@@ -445,6 +449,33 @@ impl Driver {
             _ => {}
         }
         self.broadcast(event);
+    }
+
+    /// A finished component nobody else observes: its result moves to the waiting future
+    /// instead of being cloned for a broadcast that has no receiver (`None`: handled).
+    fn finish_unobserved(&mut self, event: Event) -> Option<Event> {
+        let Event::Call(CallEvent::ComponentFinished {
+            call_id,
+            control_id,
+            result,
+        }) = event
+        else {
+            return Some(event);
+        };
+        let observed = !self.router.subscribers.is_empty()
+            || !self.router.dial_subscribers.is_empty()
+            || self.router.call_subscribers.contains_key(&call_id);
+        if observed {
+            return Some(Event::Call(CallEvent::ComponentFinished {
+                call_id,
+                control_id,
+                result,
+            }));
+        }
+        if let Some((w, _)) = self.router.components.remove(&control_id) {
+            let _ = w.send(*result);
+        }
+        None
     }
 
     /// The [`ClientEvent`]s a session event stands for.

@@ -152,7 +152,7 @@ impl CallMut<'_> {
             return self.start(now, ComponentKind::Connect, Map::new());
         };
         let device = info.device.clone();
-        let m = params.to_wire(device.as_ref())?;
+        let m = params.to_wire(device.as_deref())?;
         self.start(now, ComponentKind::Connect, m)
     }
 

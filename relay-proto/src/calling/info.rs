@@ -1,6 +1,8 @@
 //! What the registry knows about one call ([`CallInfo`]): plain data, shared by the registry
 //! and the events that carry it.
 
+use std::sync::Arc;
+
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
 use crate::calling::states::Direction;
 use crate::ids::{CallId, DialTag, NodeId};
@@ -25,8 +27,9 @@ pub struct CallInfo {
     pub context: Option<String>,
     /// `inbound` or `outbound`.
     pub direction: Option<Direction>,
-    /// The call's device.
-    pub device: Option<DeviceInfo>,
+    /// The call's device (shared: the registry, its events and every handle of the call hold
+    /// the same one; it changes only when the server sends a different device).
+    pub device: Option<Arc<DeviceInfo>>,
     /// The bridged leg, if any.
     pub peer: Option<PeerInfo>,
     /// Bit set of the states this call has been in (for `wait_for`).
@@ -92,15 +95,24 @@ impl CallInfo {
     }
     /// The caller (`from_number` or `from` of the device).
     pub fn from(&self) -> Option<&str> {
-        self.device.as_ref().and_then(DeviceInfo::from)
+        self.device.as_deref().and_then(DeviceInfo::from)
     }
     /// The callee.
     pub fn to(&self) -> Option<&str> {
-        self.device.as_ref().and_then(DeviceInfo::to)
+        self.device.as_deref().and_then(DeviceInfo::to)
     }
     /// The device type (`phone`, `sip`, ...).
     pub fn call_type(&self) -> Option<&str> {
         self.device.as_ref().map(|d| d.device_type.as_str())
+    }
+
+    /// Takes the device an event carried, keeping the shared one when it is the same.
+    pub(crate) fn set_device(&mut self, device: Option<&DeviceInfo>) {
+        if let Some(d) = device {
+            if self.device.as_deref() != Some(d) {
+                self.device = Some(Arc::new(d.clone()));
+            }
+        }
     }
 
     pub(crate) fn set_state(&mut self, state: CallState) {

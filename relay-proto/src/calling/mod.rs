@@ -396,7 +396,7 @@ impl Calling {
         info.node_id = r.node_id;
         info.context = Some(r.context);
         info.direction = Some(r.direction.unwrap_or(Direction::Inbound));
-        info.device = r.device;
+        info.device = r.device.map(std::sync::Arc::new);
         // The receive's state is applied (the SDK leaves inbound calls at `none`: bug 14).
         let state = r
             .call_state
@@ -433,9 +433,7 @@ impl Calling {
         if info.node_id.is_none() {
             info.node_id = s.node_id.clone();
         }
-        if s.device.is_some() {
-            info.device = s.device.clone();
-        }
+        info.set_device(s.device.as_ref());
         if s.direction.is_some() {
             info.direction = s.direction.clone();
         }
@@ -598,15 +596,13 @@ impl Calling {
                     if info.node_id.is_none() {
                         info.node_id = w.node_id.clone();
                     }
-                    if w.device.is_some() {
-                        info.device = w.device.clone();
-                    }
+                    info.set_device(w.device.as_ref());
                     info.tag = Some(d.tag.clone());
                 } else if self.calls.len() + self.dials.len() < self.max_calls {
                     // The winner's state events never came: it answered, so it is answered.
                     let mut info = CallInfo::new(w.call_id.clone());
                     info.node_id = w.node_id.clone();
-                    info.device = w.device.clone();
+                    info.set_device(w.device.as_ref());
                     info.tag = Some(d.tag.clone());
                     info.direction = Some(Direction::Outbound);
                     info.set_state(CallState::Answered);
@@ -689,7 +685,7 @@ impl Calling {
                     } else if self.ensure_room().is_ok() {
                         let mut info = CallInfo::new(p.call_id.clone());
                         info.node_id = p.node_id.clone();
-                        info.device = p.device.clone();
+                        info.set_device(p.device.as_ref());
                         info.direction = Some(Direction::Outbound);
                         info.peer = Some(me);
                         info.set_state(CallState::Answered);
