@@ -60,8 +60,41 @@ impl Call {
 
     /// Waits until the call reaches any of `states` (empty: `ended`); `successful` tells
     /// whether one was reached before the call ended.
+    ///
+    /// On a call that has ended (and so left the core's registry, or never got an id because
+    /// its dial failed) the answer comes at once from the states this handle saw: `ended` and
+    /// `ending` are reached, an earlier state is reached if the call was in it (Node answers
+    /// `true` here too), any other is unsuccessful.
     pub async fn wait_for(&self, states: &[CallState]) -> Result<WaitForResult, ClientError> {
-        self.run(CallOp::WaitFor(states.to_vec())).await
+        match self.reached_after_end(states) {
+            Some(Some(state)) => Ok(WaitForResult::reached(state)),
+            Some(None) => Ok(WaitForResult::not_reached()),
+            None => self.run(CallOp::WaitFor(states.to_vec())).await,
+        }
+    }
+
+    /// For an ended call, the first of `states` (empty: `ended`) it has been in (`Some(None)`:
+    /// none); `None` while the call is not ended (the core then answers).
+    fn reached_after_end(&self, states: &[CallState]) -> Option<Option<CallState>> {
+        let wanted: &[CallState] = if states.is_empty() {
+            &[CallState::Ended]
+        } else {
+            states
+        };
+        self.read_live(|l| {
+            if l.state != CallState::Ended {
+                return None;
+            }
+            let visited = l.visited
+                | crate::live::state_bit(CallState::Ending)
+                | crate::live::state_bit(CallState::Ended);
+            Some(
+                wanted
+                    .iter()
+                    .copied()
+                    .find(|s| visited & crate::live::state_bit(*s) != 0),
+            )
+        })
     }
 
     /// `waitForRinging`.

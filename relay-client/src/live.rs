@@ -32,6 +32,21 @@ pub(crate) struct CallLive {
     pub(crate) refer_state: Option<ReferState>,
     /// The call left the registry without ending here (passed, or lost in a reconnect).
     pub(crate) gone: bool,
+    /// Every state the call has been in (one bit per [`CallState`], see [`state_bit`]), so
+    /// that `wait_for` can be answered after the call left the registry.
+    pub(crate) visited: u8,
+}
+
+/// The bit of `state` in [`CallLive::visited`].
+pub(crate) fn state_bit(state: CallState) -> u8 {
+    match state {
+        CallState::Created => 1,
+        CallState::Ringing => 1 << 1,
+        CallState::Answered => 1 << 2,
+        CallState::Ending => 1 << 3,
+        CallState::Ended => 1 << 4,
+        _ => 0,
+    }
 }
 
 impl Default for CallLive {
@@ -49,6 +64,7 @@ impl Default for CallLive {
             connect_state: None,
             refer_state: None,
             gone: false,
+            visited: 0,
         }
     }
 }
@@ -61,6 +77,18 @@ impl CallLive {
         }
         self.state = info.state;
         self.prev_state = info.prev_state;
+        for s in [
+            CallState::Created,
+            CallState::Ringing,
+            CallState::Answered,
+            CallState::Ending,
+            CallState::Ended,
+        ] {
+            if info.has_reached(s) {
+                self.visited |= state_bit(s);
+            }
+        }
+        self.visited |= state_bit(info.state);
         self.end_reason.clone_from(&info.end_reason);
         if info.context.is_some() {
             self.context.clone_from(&info.context);
@@ -120,6 +148,7 @@ impl CallCell {
             } => {
                 live.state = *state;
                 live.prev_state = *prev_state;
+                live.visited |= state_bit(*state) | state_bit(*prev_state);
                 if end_reason.is_some() {
                     live.end_reason.clone_from(end_reason);
                 }

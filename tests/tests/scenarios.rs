@@ -52,10 +52,10 @@
 //! | `send_digits`, `send_digits_async`, bad digits refused | calls, actions | [`connect_refer_and_digits`] |
 //! | component error (play `error`), relay error code, request with no answer | actions, surface, calls | [`component_errors`] |
 //!
-//! Two library bugs found on the way are `#[ignore = "bug: ..."]` tests in `known_bugs`
-//! (run them with `--ignored`): `wait_for` on a call that already ended reports no success
-//! ([`wait_for_after_the_end`]), and `record_async`/`tap_async` resolve before the server's
-//! answer, so `url()`/`source_device()` are `None` at first
+//! Two library bugs found on the way are fixed and pinned in `fixed_bugs`: `wait_for` on a
+//! call that already ended reports success for the states it passed
+//! ([`wait_for_after_the_end`]), and `record_async`/`tap_async` resolve after the server's
+//! answer, so `url()`/`source_device()` are known at once, as in Node
 //! ([`url_and_source_device_right_after_the_async_form`]).
 //!
 //! Not here (covered elsewhere): reconnects and faults around calls (`relay-client/tests/
@@ -288,7 +288,8 @@ async fn end_with_waiters<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
         None,
         "gone from the registry"
     );
-    // Waiting on a call that ended does not hang (see `wait_for_after_the_end` for its result).
+    // Waiting on a call that ended does not hang, and a state it passed counts as reached
+    // (as Node's `waitFor`; see `wait_for_after_the_end`).
     let ringing = step(
         rt,
         "wait_for_ringing after the end",
@@ -296,8 +297,8 @@ async fn end_with_waiters<R: Runtime>(rt: &R, mock: &Mock, call: &Call) {
     )
     .await;
     assert!(
-        !ringing.expect("an outcome").successful,
-        "not ringing any more"
+        ringing.expect("an outcome").successful,
+        "it rang before it was answered"
     );
 }
 
@@ -331,6 +332,9 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         assert_eq!(call.end_reason(), Some(reason.clone()), "{outcome}");
         assert_eq!(call.busy(), reason == EndReason::Busy, "{outcome}");
         assert!(!call.failed(), "{outcome}");
+        // It never answered: waiting for that after the end is answered, and unsuccessful.
+        let answered = step(&rt, "wait_for_answered", call.wait_for_answered()).await;
+        assert!(!answered.expect("an outcome").successful, "{outcome}");
         // A handle is dialed once; the second attempt is refused with nothing sent.
         let before = sent(&mock, "calling.dial").await.len();
         assert!(matches!(call.dial().await, Err(ClientError::Misuse(_))));
@@ -1646,9 +1650,8 @@ async fn wait_for_after_the_end<R: Runtime + Clone, C: Connector>(rt: R, conn: C
 }
 
 /// Node's `recordAsync()` / `tapAsync()` resolve with the server's answer to `calling.record` /
-/// `calling.tap`, so `action.url` / `action.sourceDevice` are set at once. Here the `*_async`
-/// forms resolve once the core accepted the command (before the answer), so a translated
-/// `let rec = call.record_async(..).await?; rec.url()` reads `None`.
+/// `calling.tap`, so `action.url` / `action.sourceDevice` are set at once; the `*_async` forms
+/// here wait for that answer too, so `call.record_async(..).await?.url()` is known.
 async fn url_and_source_device_right_after_the_async_form<R: Runtime + Clone, C: Connector>(
     rt: R,
     conn: C,
@@ -1673,11 +1676,10 @@ async fn url_and_source_device_right_after_the_async_form<R: Runtime + Clone, C:
     client.disconnect().await;
 }
 
-mod known_bugs {
+mod fixed_bugs {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: record_async/tap_async resolve before the execute response, so url()/source_device() are None at first (relay-client/src/call.rs:91 start() resolves on `started`, driver/dispatch.rs:281; Node resolves after the response)"]
     async fn url_and_source_device_right_after_the_async_form_tokio() {
         url_and_source_device_right_after_the_async_form(
             relay_tokio::TokioRuntime,
@@ -1687,7 +1689,6 @@ mod known_bugs {
     }
 
     #[async_std::test]
-    #[ignore = "bug: record_async/tap_async resolve before the execute response, so url()/source_device() are None at first (relay-client/src/call.rs:91 start() resolves on `started`, driver/dispatch.rs:281; Node resolves after the response)"]
     async fn url_and_source_device_right_after_the_async_form_async_std() {
         url_and_source_device_right_after_the_async_form(
             relay_async_std::AsyncStdRuntime,
@@ -1697,13 +1698,11 @@ mod known_bugs {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: Call::wait_for on an ended call is unsuccessful (relay-client/src/call.rs:398 asks the core, which dropped the call; Node answers true)"]
     async fn wait_for_after_the_end_tokio() {
         wait_for_after_the_end(relay_tokio::TokioRuntime, relay_tokio::TokioConnector).await
     }
 
     #[async_std::test]
-    #[ignore = "bug: Call::wait_for on an ended call is unsuccessful (relay-client/src/call.rs:398 asks the core, which dropped the call; Node answers true)"]
     async fn wait_for_after_the_end_async_std() {
         wait_for_after_the_end(
             relay_async_std::AsyncStdRuntime,

@@ -25,6 +25,10 @@ use super::Driver;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// A record or tap waiting for its execute response: its ids, its action cell, and the reply
+/// that hands the action out (taken when the answer or the end came).
+type AwaitingResponse = (CallId, ControlId, Arc<ActionCell>, Option<Reply<ControlId>>);
+
 /// A command on a call that yields a [`ControlId`] (and later one [`ComponentResult`]).
 #[derive(Debug, Clone)]
 pub(crate) enum CallOp {
@@ -115,8 +119,10 @@ enum Pending {
 pub(super) struct Router {
     requests: BTreeMap<RequestId, Pending>,
     components: BTreeMap<ControlId, (oneshot::Sender<ComponentResult>, Arc<ActionCell>)>,
-    /// Records and taps whose execute response (url, source device) is still to come.
-    awaiting_response: Vec<(CallId, ControlId, Arc<ActionCell>)>,
+    /// Records and taps whose execute response (url, source device) is still to come, with
+    /// the reply that hands the action out: like Node's `recordAsync()`/`tapAsync()`, the
+    /// async forms resolve once the server answered (or the component finished).
+    awaiting_response: Vec<AwaitingResponse>,
     dials: BTreeMap<DialTag, Reply<DialOutcome>>,
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
@@ -273,15 +279,18 @@ impl Driver {
                 if let Some(p) = self.session.component_payload(call_id, &control_id) {
                     slot.1.set_payload(p.clone());
                 }
+                let cell = slot.1.clone();
+                self.router.components.insert(control_id.clone(), slot);
                 if responds {
                     self.router.awaiting_response.push((
                         call_id.clone(),
-                        control_id.clone(),
-                        slot.1.clone(),
+                        control_id,
+                        cell,
+                        Some(started),
                     ));
+                } else {
+                    let _ = started.send(Ok(control_id));
                 }
-                self.router.components.insert(control_id.clone(), slot);
-                let _ = started.send(Ok(control_id));
             }
             Err(e) => {
                 let _ = started.send(Err(e.into()));
@@ -357,11 +366,16 @@ impl Driver {
         let session = &self.session;
         self.router
             .awaiting_response
-            .retain(|(call_id, control_id, cell)| {
-                match session.running_component(call_id, control_id) {
-                    Some(result) => !cell.copy_running(result),
-                    None => false,
+            .retain_mut(|(call_id, control_id, cell, started)| {
+                let running = session.running_component(call_id, control_id);
+                let copied = running.is_some_and(|r| cell.copy_running(r));
+                // Finished (None) counts as answered: the action's wait() has the outcome.
+                if session.component_answered(call_id, control_id) != Some(false) {
+                    if let Some(reply) = started.take() {
+                        let _ = reply.send(Ok(control_id.clone()));
+                    }
                 }
+                running.is_some() && (!copied || started.is_some())
             });
     }
 

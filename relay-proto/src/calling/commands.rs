@@ -263,6 +263,7 @@ impl Calling {
             }
             (_, Ok(r)) => {
                 absorb_execute_result(comp, &r);
+                comp.answered = true;
                 false
             }
             (_, Err(e)) => {

@@ -48,6 +48,8 @@ pub(crate) struct Component {
     pub stop_detector: bool,
     /// The execute params as sent (Node's `action.payload`); `None` when nothing was sent.
     pub payload: Option<Value>,
+    /// The server answered the execute request successfully (the component is running there).
+    pub answered: bool,
 }
 
 fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
@@ -91,6 +93,7 @@ impl Component {
             wait_states: Vec::new(),
             stop_detector: false,
             payload: None,
+            answered: false,
         }
     }
 

@@ -188,6 +188,18 @@ impl Calling {
             .map(|c| &c.result)
     }
 
+    pub(crate) fn component_answered(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<bool> {
+        self.calls
+            .get(call_id)?
+            .components
+            .get(control_id)
+            .map(|c| c.answered)
+    }
+
     pub(crate) fn component_payload(
         &self,
         call_id: &CallId,

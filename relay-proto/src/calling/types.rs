@@ -294,6 +294,37 @@ pub struct WaitForOutcome {
     pub state: Option<CallState>,
 }
 
+impl ComponentResult<WaitForOutcome> {
+    /// A `wait_for` decided without a command: the call had already reached `state`.
+    /// relay-client answers this way once a call has left the registry (it ended), as Node's
+    /// `waitFor` answers `true` for a state the call has passed.
+    pub fn reached(state: CallState) -> Self {
+        ComponentResult {
+            kind: ComponentKind::WaitFor,
+            successful: true,
+            event: None,
+            error: None,
+            code: None,
+            message: None,
+            outcome: WaitForOutcome { state: Some(state) },
+        }
+    }
+
+    /// A `wait_for` decided without a command: the call ended without reaching any of the
+    /// states asked for (unsuccessful, no error).
+    pub fn not_reached() -> Self {
+        ComponentResult {
+            kind: ComponentKind::WaitFor,
+            successful: false,
+            event: None,
+            error: None,
+            code: None,
+            message: None,
+            outcome: WaitForOutcome { state: None },
+        }
+    }
+}
+
 /// `PlayResult`.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]

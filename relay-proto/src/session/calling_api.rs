@@ -39,6 +39,15 @@ impl Session {
         self.calling.running_component(call_id, control_id)
     }
 
+    /// Whether the server has answered a running component's execute request with success:
+    /// `Some(false)` while the answer is still to come, `Some(true)` once it came (a record's
+    /// url, a tap's source device are then in [`running_component`](Self::running_component)),
+    /// `None` once the component finished (or is unknown). Node's `recordAsync()`/`tapAsync()`
+    /// resolve at that answer; relay-client's async forms do the same.
+    pub fn component_answered(&self, call_id: &CallId, control_id: &ControlId) -> Option<bool> {
+        self.calling.component_answered(call_id, control_id)
+    }
+
     /// The params a running component was started with, as sent (Node's `action.payload`:
     /// `node_id`, `call_id`, `control_id` and the command's own params); `None` once it
     /// finished, or when nothing was sent (a command refused locally or answered at once).
