@@ -299,28 +299,24 @@ impl ComponentResult<WaitForOutcome> {
     /// relay-client answers this way once a call has left the registry (it ended), as Node's
     /// `waitFor` answers `true` for a state the call has passed.
     pub fn reached(state: CallState) -> Self {
-        ComponentResult {
-            kind: ComponentKind::WaitFor,
-            successful: true,
-            event: None,
-            error: None,
-            code: None,
-            message: None,
-            outcome: WaitForOutcome { state: Some(state) },
-        }
+        Self::decided(Some(state))
     }
 
     /// A `wait_for` decided without a command: the call ended without reaching any of the
     /// states asked for (unsuccessful, no error).
     pub fn not_reached() -> Self {
+        Self::decided(None)
+    }
+
+    fn decided(state: Option<CallState>) -> Self {
         ComponentResult {
             kind: ComponentKind::WaitFor,
-            successful: false,
+            successful: state.is_some(),
             event: None,
             error: None,
             code: None,
             message: None,
-            outcome: WaitForOutcome { state: None },
+            outcome: WaitForOutcome { state },
         }
     }
 }
