@@ -88,10 +88,14 @@ impl AsyncTimer for TokioTimer {
     }
 }
 
-/// Opens WebSockets with `tokio_tungstenite::connect_async`: `ws://`, and `wss://` with the
-/// default `tls` feature.
+/// Opens WebSockets with tokio-tungstenite: `ws://`, and `wss://` with the default `tls`
+/// feature. The socket is read through a [`READ_BUFFER`]-byte buffer, so one `recv` takes
+/// every frame the server has sent so far instead of tungstenite's 4 KiB at a time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioConnector;
+
+/// Bytes one socket read may take (tungstenite itself reads 4 KiB per call).
+pub const READ_BUFFER: usize = 64 * 1024;
 
 impl Connector for TokioConnector {
     fn connect(
@@ -100,14 +104,51 @@ impl Connector for TokioConnector {
         limits: WsLimits,
     ) -> BoxFuture<'static, Result<Box<dyn WsTransport>, TransportError>> {
         let url = url.to_owned();
-        Box::pin(async move {
-            let config = Some(websocket_config(limits));
-            let (ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), config, true)
-                .await
-                .map_err(TransportError::new)?;
-            Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
-        })
+        Box::pin(async move { open(&url, limits).await })
     }
+}
+
+/// Opens `url` over a buffered TCP stream (Nagle off, like `connect_async` with
+/// `disable_nagle`).
+async fn open(url: &str, limits: WsLimits) -> Result<Box<dyn WsTransport>, TransportError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let request = url.into_client_request().map_err(TransportError::new)?;
+    let uri = request.uri();
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => {
+            return Err(TransportError::new(format!(
+                "{url:?}: the URL must start with ws:// or wss://"
+            )))
+        }
+    };
+    if secure && !cfg!(feature = "tls") {
+        return Err(TransportError::new(format!(
+            "{url:?}: wss:// needs relay-tokio's `tls` feature"
+        )));
+    }
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(TransportError::new)?;
+    tcp.set_nodelay(true).map_err(TransportError::new)?;
+    let stream = tokio::io::BufReader::with_capacity(READ_BUFFER, tcp);
+    let config = Some(websocket_config(limits));
+    #[cfg(feature = "tls")]
+    let (ws, _) = tokio_tungstenite::client_async_tls_with_config(request, stream, config, None)
+        .await
+        .map_err(TransportError::new)?;
+    #[cfg(not(feature = "tls"))]
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, config)
+        .await
+        .map_err(TransportError::new)?;
+    Ok(Box::new(TungsteniteTransport(ws)) as Box<dyn WsTransport>)
 }
 
 /// Connects to the real service (`wss://relay.signalwire.com`) with tokio and tokio-tungstenite, seeding
