@@ -19,7 +19,7 @@ use relay_proto::{CallId, ControlId, NodeId};
 
 use crate::client::RelayClient;
 use crate::delivery::{observer, Lagged, Observer};
-use crate::driver::{CallOp, Command};
+use crate::driver::{CallOp, CallReply, Command};
 use crate::error::ClientError;
 use crate::live::{ActionCell, CallCell, CallLive};
 
@@ -351,9 +351,11 @@ impl Call {
             .send(Command::Call {
                 call_id,
                 op,
-                started,
-                done,
-                cell: cell.clone(),
+                reply: CallReply::Action {
+                    started,
+                    done,
+                    cell: cell.clone(),
+                },
             })
             .await?;
         let control_id = started_rx.await??;
@@ -364,8 +366,14 @@ impl Call {
         &self,
         op: CallOp,
     ) -> Result<ComponentResult<O>, ClientError> {
-        let (_, done, _) = self.begin(op).await?;
-        done.await?
+        let call_id = self.require_id()?;
+        let reply = |reply| Command::Call {
+            call_id,
+            op,
+            reply: CallReply::Outcome(reply),
+        };
+        let result: ComponentResult = self.client.ask(reply).await?;
+        result
             .narrow()
             .map_err(|other| ClientError::OutcomeMismatch(other.kind))
     }

@@ -22,9 +22,9 @@ macro_rules! component {
     ($(#[$doc:meta])* $blocking:ident, $async_name:ident -> $out:ty, ($($arg:ident : $ty:ty),*) => $op:expr) => {
         $(#[$doc])*
         #[doc = ""]
-        #[doc = concat!("Blocking form: [`", stringify!($async_name), "`](Self::", stringify!($async_name), ") then [`Action::wait`].")]
+        #[doc = concat!("Blocking form: resolves with the outcome, as [`", stringify!($async_name), "`](Self::", stringify!($async_name), ") then [`Action::wait`] would.")]
         pub async fn $blocking(&self, $($arg: $ty),*) -> Result<ComponentResult<$out>, ClientError> {
-            self.$async_name($($arg),*).await?.wait().await
+            self.run($op).await
         }
 
         $(#[$doc])*

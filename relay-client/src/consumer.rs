@@ -435,13 +435,7 @@ impl RelayConsumer {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
                             let handle =
                                 Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
-                            spawn(
-                                client,
-                                running,
-                                h(handle),
-                                "incoming call",
-                                id.as_str().to_owned(),
-                            );
+                            spawn(client, running, h(handle), "incoming call", id);
                         }
                         None => tracing::debug!(call_id = %id, "incoming call without a handler"),
                     }
@@ -515,7 +509,7 @@ fn spawn(
     running: &Arc<Running>,
     fut: BoxFuture<'static, Option<String>>,
     what: &'static str,
-    id: String,
+    id: impl fmt::Display + Send + 'static,
 ) {
     running.count.fetch_add(1, Ordering::AcqRel);
     let guard = RunningGuard(running.clone());

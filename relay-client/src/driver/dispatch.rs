@@ -49,6 +49,39 @@ pub(crate) enum CallOp {
     SendDigits(String),
 }
 
+/// Who waits for a [`Command::Call`].
+pub(crate) enum CallReply {
+    /// An `*_async` form: the control id once the core accepted the command (record and tap:
+    /// once the server answered it), then the outcome; the action cell is kept current.
+    Action {
+        started: Reply<ControlId>,
+        done: oneshot::Sender<ComponentResult>,
+        cell: Arc<ActionCell>,
+    },
+    /// A blocking form: the outcome only (or why the command was refused), one reply and
+    /// nothing kept for an action nobody can see.
+    Outcome(Reply<ComponentResult>),
+}
+
+/// Who waits for a running component's outcome.
+enum Waiter {
+    Action(oneshot::Sender<ComponentResult>, Arc<ActionCell>),
+    Outcome(Reply<ComponentResult>),
+}
+
+impl Waiter {
+    fn finish(self, result: ComponentResult) {
+        match self {
+            Waiter::Action(done, _) => {
+                let _ = done.send(result);
+            }
+            Waiter::Outcome(reply) => {
+                let _ = reply.send(Ok(result));
+            }
+        }
+    }
+}
+
 /// Whose events a [`Command::SubscribeCall`] wants.
 pub(crate) enum CallTarget {
     /// A call with an id.
@@ -75,9 +108,7 @@ pub(crate) enum Command {
     Call {
         call_id: CallId,
         op: CallOp,
-        started: Reply<ControlId>,
-        done: oneshot::Sender<ComponentResult>,
-        cell: Arc<ActionCell>,
+        reply: CallReply,
     },
     Control {
         call_id: CallId,
@@ -118,7 +149,7 @@ enum Pending {
 #[derive(Default)]
 pub(super) struct Router {
     requests: BTreeMap<RequestId, Pending>,
-    components: BTreeMap<ControlId, (oneshot::Sender<ComponentResult>, Arc<ActionCell>)>,
+    components: BTreeMap<ControlId, Waiter>,
     /// Records and taps whose execute response (url, source device) is still to come, with
     /// the reply that hands the action out: like Node's `recordAsync()`/`tapAsync()`, the
     /// async forms resolve once the server answered (or the component finished).
@@ -205,13 +236,7 @@ impl Driver {
                     let _ = reply.send(Err(e.into()));
                 }
             },
-            Command::Call {
-                call_id,
-                op,
-                started,
-                done,
-                cell,
-            } => self.call_command(now, &call_id, op, started, (done, cell)),
+            Command::Call { call_id, op, reply } => self.call_command(now, &call_id, op, reply),
             Command::Control {
                 call_id,
                 control_id,
@@ -262,39 +287,50 @@ impl Driver {
         }
     }
 
-    fn call_command(
-        &mut self,
-        now: Instant,
-        call_id: &CallId,
-        op: CallOp,
-        started: Reply<ControlId>,
-        slot: (oneshot::Sender<ComponentResult>, Arc<ActionCell>),
-    ) {
+    fn call_command(&mut self, now: Instant, call_id: &CallId, op: CallOp, reply: CallReply) {
         let span = tracing::debug_span!("call", call_id = %call_id);
         let _g = span.enter();
         let responds = matches!(op, CallOp::Record(_) | CallOp::Tap(_));
-        match self.start(now, call_id, op) {
-            Ok(control_id) => {
-                tracing::debug!(control_id = %control_id, "command started");
-                if let Some(p) = self.session.component_payload(call_id, &control_id) {
-                    slot.1.set_payload(p.clone());
-                }
-                let cell = slot.1.clone();
-                self.router.components.insert(control_id.clone(), slot);
-                if responds {
-                    self.router.awaiting_response.push((
-                        call_id.clone(),
-                        control_id,
-                        cell,
-                        Some(started),
-                    ));
-                } else {
-                    let _ = started.send(Ok(control_id));
-                }
-            }
+        let control_id = match self.start(now, call_id, op) {
+            Ok(control_id) => control_id,
             Err(e) => {
-                let _ = started.send(Err(e.into()));
+                match reply {
+                    CallReply::Action { started, .. } => {
+                        let _ = started.send(Err(e.into()));
+                    }
+                    CallReply::Outcome(reply) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+                return;
             }
+        };
+        tracing::debug!(control_id = %control_id, "command started");
+        let (started, done, cell) = match reply {
+            CallReply::Outcome(reply) => {
+                self.router
+                    .components
+                    .insert(control_id, Waiter::Outcome(reply));
+                return;
+            }
+            CallReply::Action {
+                started,
+                done,
+                cell,
+            } => (started, done, cell),
+        };
+        if let Some(p) = self.session.component_payload(call_id, &control_id) {
+            cell.set_payload(p.clone());
+        }
+        self.router
+            .components
+            .insert(control_id.clone(), Waiter::Action(done, cell.clone()));
+        if responds {
+            self.router
+                .awaiting_response
+                .push((call_id.clone(), control_id, cell, Some(started)));
+        } else {
+            let _ = started.send(Ok(control_id));
         }
     }
 
@@ -386,7 +422,7 @@ impl Driver {
         if matches!(event, CallEvent::ComponentFinished { .. }) {
             return;
         }
-        if let Some((_, cell)) = event
+        if let Some(Waiter::Action(_, cell)) = event
             .control_id()
             .and_then(|id| self.router.components.get(id))
         {
@@ -444,8 +480,8 @@ impl Driver {
             Event::Call(CallEvent::ComponentFinished {
                 control_id, result, ..
             }) => {
-                if let Some((w, _)) = self.router.components.remove(control_id) {
-                    let _ = w.send((**result).clone());
+                if let Some(w) = self.router.components.remove(control_id) {
+                    w.finish((**result).clone());
                 }
             }
             Event::Call(CallEvent::ControlCompleted {
@@ -486,8 +522,8 @@ impl Driver {
                 result,
             }));
         }
-        if let Some((w, _)) = self.router.components.remove(&control_id) {
-            let _ = w.send(*result);
+        if let Some(w) = self.router.components.remove(&control_id) {
+            w.finish(*result);
         }
         None
     }

@@ -22,7 +22,7 @@ use relay_proto::{CloseInfo, Input, Output, Session, StopReason, TransportAction
 use crate::runtime::{Connector, Runtime, WsLimits, WsRecv};
 use crate::state::SharedState;
 use dispatch::Router;
-pub(crate) use dispatch::{CallOp, CallTarget, Command};
+pub(crate) use dispatch::{CallOp, CallReply, CallTarget, Command};
 use link::{Closing, Link, Open, Timer};
 
 use crate::delivery::{ClientEvent, Inbox, Subscriber};
@@ -133,6 +133,9 @@ pub(crate) struct Driver {
     router: Router,
     state: Arc<SharedState>,
     stopped: Option<StopReason>,
+    /// Whether the session was ready when the shared snapshot was last brought up to date:
+    /// once ready, identity and readiness only change after the session stops being ready.
+    snapshot_ready: bool,
     /// Code and reason of the last socket close, for [`ClientEvent::Disconnected`].
     last_close: (Option<u16>, String),
 }
@@ -164,6 +167,7 @@ impl Driver {
             router: Router::new(taps.first_subscriber, taps.inbox),
             state: taps.state,
             stopped: None,
+            snapshot_ready: false,
             last_close: (None, String::new()),
         }
     }
@@ -206,13 +210,15 @@ impl Driver {
 
     fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
         let mut busy = false;
+        // One clock read per batch: the commands of one pass are stamped alike.
+        let mut now = None;
         for _ in 0..BUDGET {
             if !self.commands_open || self.stopped.is_some() {
                 break;
             }
             match self.commands.poll_next_unpin(cx) {
                 Poll::Ready(Some(cmd)) => {
-                    let now = self.runtime.now();
+                    let now = *now.get_or_insert_with(|| self.runtime.now());
                     self.command(now, cmd);
                 }
                 Poll::Ready(None) => {
@@ -257,6 +263,8 @@ impl Driver {
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut busy = false;
+        // One clock read per batch of frames (they arrived together).
+        let mut now = None;
         for _ in 0..BUDGET {
             if self.router.consumer_is_full(cx) {
                 // Backpressure: the consumer has enough waiting; read again once it caught up.
@@ -268,7 +276,7 @@ impl Driver {
             let Poll::Ready(recv) = open.ws.poll_recv(cx) else {
                 break;
             };
-            let now = self.runtime.now();
+            let now = *now.get_or_insert_with(|| self.runtime.now());
             match recv {
                 WsRecv::Text(text) => {
                     if self.options.raw_messages {
@@ -382,13 +390,25 @@ impl Driver {
                 Output::Event(event) => self.route(event),
                 Output::Timeout(at) => {
                     self.deadline = at;
-                    self.state.update(&self.session);
+                    self.update_snapshot();
                     self.refresh_actions();
                     return;
                 }
                 other => tracing::debug!(?other, "unhandled output"),
             }
         }
+    }
+
+    /// Brings the shared snapshot up to date unless nothing in it can have changed: while
+    /// the session is ready and was at the last update, its session id, protocol and node id
+    /// stay as they were (they change only during a handshake).
+    fn update_snapshot(&mut self) {
+        let ready = self.session.is_ready();
+        if ready && self.snapshot_ready {
+            return;
+        }
+        self.state.update(&self.session);
+        self.snapshot_ready = ready;
     }
 
     fn start_connect(&mut self) {
