@@ -5,6 +5,13 @@
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use relay_client::{websocket_config, TransportError, TungsteniteTransport, WsLimits, WsTransport};
 
+/// Bytes one socket read may take: every frame the server has sent so far in one `recv`,
+/// instead of tungstenite's 4 KiB at a time.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The TCP stream, read through a [`READ_BUFFER`]-byte buffer (writes pass straight through).
+type Tcp = futures_util::io::BufReader<async_std::net::TcpStream>;
+
 /// Opens `url` (`ws://` or `wss://`) with the frame and message limits of `limits` and hands
 /// back the driver's transport.
 pub(crate) async fn open(
@@ -32,6 +39,7 @@ pub(crate) async fn open(
     let tcp = async_std::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(TransportError::new)?;
+    let tcp = Tcp::with_capacity(READ_BUFFER, tcp);
     if secure {
         let tls = tls::handshake(&host, tcp).await?;
         let (ws, _) = async_tungstenite::client_async_with_config(request, tls, Some(config))
@@ -76,8 +84,8 @@ mod tls {
     /// The TLS handshake for `host`, verifying its certificate chain and name.
     pub(super) async fn handshake(
         host: &str,
-        tcp: async_std::net::TcpStream,
-    ) -> Result<TlsStream<async_std::net::TcpStream>, TransportError> {
+        tcp: super::Tcp,
+    ) -> Result<TlsStream<super::Tcp>, TransportError> {
         let name = ServerName::try_from(host.to_owned()).map_err(TransportError::new)?;
         futures_rustls::TlsConnector::from(config()?)
             .connect(name, tcp)
@@ -93,8 +101,8 @@ mod tls {
     /// Without the `tls` feature a `wss://` URL is refused.
     pub(super) async fn handshake(
         _host: &str,
-        _tcp: async_std::net::TcpStream,
-    ) -> Result<async_std::net::TcpStream, TransportError> {
+        _tcp: super::Tcp,
+    ) -> Result<super::Tcp, TransportError> {
         Err(TransportError::new(
             "wss:// needs relay-async-std's `tls` feature",
         ))

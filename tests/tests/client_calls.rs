@@ -435,7 +435,53 @@ async fn action_completes_without_wait<R: Runtime + Clone, C: Connector>(rt: R, 
     client.disconnect().await;
 }
 
+/// A blocking command waits for one reply: when the session ends while it is in flight (its
+/// request never answered), it still resolves: unsuccessful, with the lost connection.
+async fn blocking_command_resolves_when_the_session_ends<R: Runtime + Clone, C: Connector>(
+    rt: R,
+    conn: C,
+) {
+    let mock = Mock::start();
+    let (client, _events) = RelayClient::connect_with(
+        config(&[]),
+        mock.ws_url.clone(),
+        rt.clone(),
+        conn,
+        ClientOptions::default(),
+    );
+    let call = bounded(
+        &rt,
+        "dial",
+        client.calling().dial(DialParams::single(Device::phone(
+            "+15551230001",
+            "+15553210002",
+        ))),
+    )
+    .await
+    .expect("dial answered");
+    mock.control(|c| async move {
+        c.next_no_response(relay_proto::wire::Method::CallingPlay)
+            .await
+    })
+    .await
+    .expect("armed");
+    let stop = async {
+        rt.sleep_until(rt.now() + Duration::from_millis(200)).await;
+        client.disconnect().await;
+    };
+    let (played, ()) = bounded(
+        &rt,
+        "play ends with the session",
+        futures::future::join(call.play_tts("never answered"), stop),
+    )
+    .await;
+    let played = played.expect("an outcome");
+    assert!(!played.successful, "{played:?}");
+    assert_eq!(played.error, Some(RequestError::ConnectionLost), "{played:?}");
+}
+
 on_both_runtimes!(
+    blocking_command_resolves_when_the_session_ends,
     action_completes_without_wait,
     consumer_answers_plays_hangs_up,
     dial_play_async_controls,
