@@ -477,7 +477,11 @@ async fn blocking_command_resolves_when_the_session_ends<R: Runtime + Clone, C: 
     .await;
     let played = played.expect("an outcome");
     assert!(!played.successful, "{played:?}");
-    assert_eq!(played.error, Some(RequestError::ConnectionLost), "{played:?}");
+    assert_eq!(
+        played.error,
+        Some(RequestError::ConnectionLost),
+        "{played:?}"
+    );
 }
 
 on_both_runtimes!(
