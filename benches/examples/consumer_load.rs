@@ -88,8 +88,9 @@ async fn main() {
                 if let Ok(mut l) = s.latencies_us.lock() {
                     l.push(t0.elapsed().as_micros() as u64);
                 }
-                if !answered.is_ok_and(|r| r.successful) {
-                    s.failed.fetch_add(1, Ordering::AcqRel);
+                let ok = matches!(&answered, Ok(r) if r.successful);
+                if !ok && s.failed.fetch_add(1, Ordering::AcqRel) < 3 {
+                    eprintln!("answer failed: {answered:?}");
                 }
                 if s.hold {
                     if let Ok(mut h) = s.held.lock() {
