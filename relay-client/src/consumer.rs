@@ -434,7 +434,7 @@ impl RelayConsumer {
                         Some(h) => {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
                             let handle =
-                                Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
+                                Call::new(client.clone(), id.clone(), Some(&call));
                             spawn(
                                 client,
                                 running,

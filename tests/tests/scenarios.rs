@@ -1310,7 +1310,7 @@ async fn tap_source_device_and_far_end<R: Runtime + Clone, C: Connector>(rt: R, 
     assert_eq!(done.outcome.source_device.as_ref(), Some(&source));
     let dest = done.outcome.destination_device.expect("destination");
     assert_eq!(
-        (dest.device_type, dest.params.get("port")),
+        (dest.device_type, dest.other_param("port")),
         (DeviceType::Rtp, Some(&json!(4000)))
     );
     assert_eq!(tap.source_device(), Some(source));

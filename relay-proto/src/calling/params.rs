@@ -321,9 +321,8 @@ impl Device {
     pub(crate) fn to_wire(&self, defaults: Option<&DeviceInfo>) -> Result<Value, CommandError> {
         let default_param = |key: &str| -> Option<Value> {
             defaults
-                .and_then(|d| d.params.get(key))
+                .and_then(|d| d.param(key))
                 .filter(|v| !v.is_null())
-                .cloned()
         };
         match self {
             Device::Phone(p) => {
