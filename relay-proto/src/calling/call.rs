@@ -249,3 +249,67 @@ impl IntoIterator for Components {
         self.0.map(|list| *list).unwrap_or_default().into_iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_shared_and_bounded() {
+        let mut names = Names::default();
+        let a = names.get("office");
+        let b = names.get("office");
+        assert!(Arc::ptr_eq(&a, &b), "one allocation per distinct name");
+        let n1 = names.node_id(Some(NodeId::new("node-1@west"))).expect("node");
+        let n2 = names.node_id(Some(NodeId::new("node-1@west"))).expect("node");
+        assert_eq!(n1.as_str().as_ptr(), n2.as_str().as_ptr());
+        assert_eq!(names.node_id(None), None);
+        // Past the limit, names nobody holds are forgotten; held ones stay shared.
+        for i in 0..(Names::LIMIT * 3) {
+            let _ = names.get(&format!("ctx-{i}"));
+        }
+        assert!(names.0.len() <= Names::LIMIT);
+        assert!(Arc::ptr_eq(&a, &names.get("office")));
+    }
+
+    #[test]
+    fn registry_iterates_in_call_id_order_and_shrinks() {
+        let mut calls = Calls::default();
+        let ids: Vec<CallId> = (0..200).map(|i| CallId::new(format!("c{:03}", (i * 7919) % 200))).collect();
+        for id in &ids {
+            assert!(calls.insert(id.clone(), Call::new(CallInfo::new(id.clone()))).is_none());
+        }
+        assert_eq!(calls.len(), 200);
+        let keys: Vec<&str> = calls.keys().map(CallId::as_str).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+        assert_eq!(calls.values().next().map(|c| c.info.id.as_str()), Some("c000"));
+        for id in &ids[..190] {
+            assert!(calls.remove(id).is_some());
+        }
+        assert!(calls.0.capacity() < 64, "the table gives memory back");
+        let left: Vec<String> = calls.into_iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(left.len(), 10);
+    }
+
+    #[test]
+    fn shared_info_copies_on_write_only_while_held() {
+        let mut call = Call::new(CallInfo::new(CallId::new("c")));
+        let held = call.info.arc().clone();
+        call.info.context = Some(Arc::from("office"));
+        assert_eq!(held.context, None, "a holder keeps what it was given");
+        assert!(!Arc::ptr_eq(&held, call.info.arc()));
+        drop(held);
+        let before = Arc::as_ptr(call.info.arc());
+        call.info.context = None;
+        assert_eq!(before, Arc::as_ptr(call.info.arc()), "no copy when nobody holds it");
+    }
+
+    #[test]
+    fn components_allocate_only_while_one_runs() {
+        let c = Components::default();
+        assert!(c.0.is_none() && c.len() == 0 && c.keys().next().is_none());
+        assert!(std::mem::size_of::<Call>() <= 24);
+    }
+}
