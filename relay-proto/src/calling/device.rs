@@ -42,7 +42,7 @@ pub struct DeviceInfo {
     /// `phone`, `sip`, `webrtc`, `rtp`, `ws`, ...
     pub device_type: DeviceType,
     /// The caller, then the callee (`FROM`/`TO` say which are present).
-    text: Box<str>,
+    text: Text,
     /// Every parameter that is not typed; `None` when there is none.
     extra: Option<Box<Map<String, Value>>>,
     timeout: u32,
@@ -70,7 +70,7 @@ impl DeviceInfo {
     /// The caller: `from_number` (phone) or `from` (SIP).
     pub fn from(&self) -> Option<&str> {
         if self.has(FROM) {
-            self.text.get(..usize::from(self.from_len))
+            self.text.as_str().get(..usize::from(self.from_len))
         } else {
             None
         }
@@ -79,7 +79,7 @@ impl DeviceInfo {
     /// The callee: `to_number` (phone) or `to` (SIP).
     pub fn to(&self) -> Option<&str> {
         if self.has(TO) {
-            self.text.get(usize::from(self.from_len)..)
+            self.text.as_str().get(usize::from(self.from_len)..)
         } else {
             None
         }
@@ -154,6 +154,47 @@ impl fmt::Debug for DeviceInfo {
             .field("device_type", &self.device_type)
             .field("params", &self.params())
             .finish()
+    }
+}
+
+/// How many bytes of caller + callee are kept inside the device itself (two phone numbers
+/// of up to 15 characters, `+` included, fit: a phone call's device is one allocation).
+const INLINE: usize = 30;
+
+/// The caller and callee text: inside the struct when short, else one boxed string.
+#[derive(Clone)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Text {
+    fn new(s: &str) -> Text {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Text::Inline { len, bytes }
+            }
+            _ => Text::Heap(s.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Always valid: copied from a `str`, and cut at its end.
+            Text::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Text::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
     }
 }
 
@@ -284,7 +325,7 @@ impl<'de> Builder<'de> {
         }
         let from_len = self.from.as_ref().map_or(0, |(f, _)| f.len());
         let to_len = self.to.as_ref().map_or(0, |(t, _)| t.len());
-        let mut text = String::with_capacity(from_len + to_len);
+        let mut text = String::with_capacity(from_len + to_len); // dropped: `Text` copies it
         if let Some((f, number)) = &self.from {
             text.push_str(f);
             flags |= FROM | if *number { FROM_NUMBER } else { 0 };
@@ -298,7 +339,7 @@ impl<'de> Builder<'de> {
         }
         DeviceInfo {
             device_type,
-            text: text.into_boxed_str(),
+            text: Text::new(&text),
             extra: (!self.extra.is_empty()).then(|| Box::new(self.extra)),
             timeout: self.timeout.unwrap_or(0),
             from_len: u16::try_from(from_len).unwrap_or(0),
@@ -504,6 +545,13 @@ mod tests {
 
     #[test]
     fn compact() {
-        assert!(std::mem::size_of::<DeviceInfo>() <= 56);
+        assert!(std::mem::size_of::<DeviceInfo>() <= 72);
+        let long = "sip:someone-with-a-long-name@example.com";
+        let d = device(json!({"type":"sip","params":{"from":long,"to":"sip:b@y"}}));
+        assert!(matches!(d.text, Text::Heap(_)));
+        assert_eq!((d.from(), d.to()), (Some(long), Some("sip:b@y")));
+        let d = device(json!({"type":"phone","params":{"from_number":"+44207946012345","to_number":"+12345678901234"}}));
+        assert!(matches!(d.text, Text::Inline { .. }), "two phone numbers stay inline");
+        assert_eq!(d.to(), Some("+12345678901234"));
     }
 }
