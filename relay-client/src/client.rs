@@ -229,7 +229,15 @@ impl RelayClient {
             limits: WsLimits::new(config.bounds.max_frame_size),
             state: Arc::default(),
         };
-        let client = Self::spawn(config, url, runtime, connector, options, taps, Some(backlog));
+        let client = Self::spawn(
+            config,
+            url,
+            runtime,
+            connector,
+            options,
+            taps,
+            Some(backlog),
+        );
         (client, stream)
     }
 
@@ -310,7 +318,8 @@ impl RelayClient {
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
-        self.inner.tx
+        self.inner
+            .tx
             .clone()
             .send(cmd)
             .await

@@ -433,8 +433,7 @@ impl RelayConsumer {
                     match &self.incoming_call {
                         Some(h) => {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
-                            let handle =
-                                Call::new(client.clone(), id.clone(), Some(&call));
+                            let handle = Call::new(client.clone(), id.clone(), Some(&call));
                             spawn(
                                 client,
                                 running,

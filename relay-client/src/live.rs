@@ -258,11 +258,7 @@ pub(crate) struct CallCells {
 
 impl CallCells {
     /// The cell of `id`, shared with every other live handle of it (made if there is none).
-    pub(crate) fn get_or_make(
-        &self,
-        id: &CallId,
-        info: Option<&Arc<CallInfo>>,
-    ) -> Arc<CallCell> {
+    pub(crate) fn get_or_make(&self, id: &CallId, info: Option<&Arc<CallInfo>>) -> Arc<CallCell> {
         let mut map = lock(&self.by_id);
         if let Some(cell) = map.get(id).and_then(Weak::upgrade) {
             return cell;

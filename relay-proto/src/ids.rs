@@ -268,16 +268,30 @@ mod tests {
     fn shared_ids_share_one_allocation_and_stay_json_strings() {
         let id = CallId::new("a8f1c7e2-0000-4000-8000-000000000001");
         let copy = id.clone();
-        assert_eq!(id.as_str().as_ptr(), copy.as_str().as_ptr(), "a copy is the same string");
+        assert_eq!(
+            id.as_str().as_ptr(),
+            copy.as_str().as_ptr(),
+            "a copy is the same string"
+        );
         let json = serde_json::to_string(&id).expect("json");
         assert_eq!(json, r#""a8f1c7e2-0000-4000-8000-000000000001""#);
         assert_eq!(serde_json::from_str::<CallId>(&json).expect("id"), id);
         let escaped: NodeId = serde_json::from_str(r#""n\u0041@west""#).expect("escaped");
         assert_eq!(escaped.as_str(), "nA@west");
-        assert!(serde_json::from_str::<DialTag>("12").is_err(), "ids are strings");
+        assert!(
+            serde_json::from_str::<DialTag>("12").is_err(),
+            "ids are strings"
+        );
         let set: std::collections::HashSet<CallId> = [id.clone()].into();
         assert!(set.contains("a8f1c7e2-0000-4000-8000-000000000001"));
-        assert_eq!(format!("{:?} {}", DialTag::from("t"), NodeId::from(String::from("n"))), "tag:t n");
+        assert_eq!(
+            format!(
+                "{:?} {}",
+                DialTag::from("t"),
+                NodeId::from(String::from("n"))
+            ),
+            "tag:t n"
+        );
     }
 
     #[test]

@@ -234,7 +234,10 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     let snapshot = call.snapshot().expect("the dialed call's info");
     assert_eq!(
         (snapshot.id.clone(), snapshot.direction.clone()),
-        (call.id().expect("dialed").clone(), Some(Direction::Outbound))
+        (
+            call.id().expect("dialed").clone(),
+            Some(Direction::Outbound)
+        )
     );
     assert!(call.node_id().is_some() && snapshot.node_id == call.node_id());
     assert!(call.client().is_connected());

@@ -200,9 +200,13 @@ impl Components {
     /// Inserts (or replaces, returning the old one) the component of `id`.
     pub(crate) fn insert(&mut self, id: ControlId, comp: Component) -> Option<Component> {
         let at = self.find(&id);
-        let list = self.0.get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
+        let list = self
+            .0
+            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
         match at {
-            Ok(i) => list.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, comp)),
+            Ok(i) => list
+                .get_mut(i)
+                .map(|slot| std::mem::replace(&mut slot.1, comp)),
             Err(i) => {
                 list.insert(i, (id, comp));
                 None
@@ -260,8 +264,12 @@ mod tests {
         let a = names.get("office");
         let b = names.get("office");
         assert!(Arc::ptr_eq(&a, &b), "one allocation per distinct name");
-        let n1 = names.node_id(Some(NodeId::new("node-1@west"))).expect("node");
-        let n2 = names.node_id(Some(NodeId::new("node-1@west"))).expect("node");
+        let n1 = names
+            .node_id(Some(NodeId::new("node-1@west")))
+            .expect("node");
+        let n2 = names
+            .node_id(Some(NodeId::new("node-1@west")))
+            .expect("node");
         assert_eq!(n1.as_str().as_ptr(), n2.as_str().as_ptr());
         assert_eq!(names.node_id(None), None);
         // Past the limit, names nobody holds are forgotten; held ones stay shared.
@@ -275,16 +283,23 @@ mod tests {
     #[test]
     fn registry_iterates_in_call_id_order_and_shrinks() {
         let mut calls = Calls::default();
-        let ids: Vec<CallId> = (0..200).map(|i| CallId::new(format!("c{:03}", (i * 7919) % 200))).collect();
+        let ids: Vec<CallId> = (0..200)
+            .map(|i| CallId::new(format!("c{:03}", (i * 7919) % 200)))
+            .collect();
         for id in &ids {
-            assert!(calls.insert(id.clone(), Call::new(CallInfo::new(id.clone()))).is_none());
+            assert!(calls
+                .insert(id.clone(), Call::new(CallInfo::new(id.clone())))
+                .is_none());
         }
         assert_eq!(calls.len(), 200);
         let keys: Vec<&str> = calls.keys().map(CallId::as_str).collect();
         let mut sorted = keys.clone();
         sorted.sort_unstable();
         assert_eq!(keys, sorted);
-        assert_eq!(calls.values().next().map(|c| c.info.id.as_str()), Some("c000"));
+        assert_eq!(
+            calls.values().next().map(|c| c.info.id.as_str()),
+            Some("c000")
+        );
         for id in &ids[..190] {
             assert!(calls.remove(id).is_some());
         }
@@ -303,7 +318,11 @@ mod tests {
         drop(held);
         let before = Arc::as_ptr(call.info.arc());
         call.info.context = None;
-        assert_eq!(before, Arc::as_ptr(call.info.arc()), "no copy when nobody holds it");
+        assert_eq!(
+            before,
+            Arc::as_ptr(call.info.arc()),
+            "no copy when nobody holds it"
+        );
     }
 
     #[test]

@@ -132,11 +132,19 @@ impl DeviceInfo {
             .map(|(k, v)| (k, ParamRef::Value(v)))
             .collect();
         if let Some(f) = self.from() {
-            let key = if self.has(FROM_NUMBER) { "from_number" } else { "from" };
+            let key = if self.has(FROM_NUMBER) {
+                "from_number"
+            } else {
+                "from"
+            };
             out.push((key, ParamRef::Str(f)));
         }
         if let Some(t) = self.to() {
-            let key = if self.has(TO_NUMBER) { "to_number" } else { "to" };
+            let key = if self.has(TO_NUMBER) {
+                "to_number"
+            } else {
+                "to"
+            };
             out.push((key, ParamRef::Str(t)));
         }
         if self.has(TIMEOUT) {
@@ -270,9 +278,15 @@ struct Builder<'de> {
 impl<'de> Builder<'de> {
     fn push(&mut self, key: &str, value: Param<'de>) {
         match (key, value) {
-            ("from_number", Param::Str(s)) => Self::slot(&mut self.from, "from", s, true, &mut self.extra),
-            ("from", Param::Str(s)) => Self::slot(&mut self.from, "from", s, false, &mut self.extra),
-            ("to_number", Param::Str(s)) => Self::slot(&mut self.to, "to", s, true, &mut self.extra),
+            ("from_number", Param::Str(s)) => {
+                Self::slot(&mut self.from, "from", s, true, &mut self.extra)
+            }
+            ("from", Param::Str(s)) => {
+                Self::slot(&mut self.from, "from", s, false, &mut self.extra)
+            }
+            ("to_number", Param::Str(s)) => {
+                Self::slot(&mut self.to, "to", s, true, &mut self.extra)
+            }
             ("to", Param::Str(s)) => Self::slot(&mut self.to, "to", s, false, &mut self.extra),
             ("timeout", Param::Other(Value::Number(n)))
                 if n.as_u64().is_some_and(|t| u32::try_from(t).is_ok()) =>
@@ -280,7 +294,8 @@ impl<'de> Builder<'de> {
                 self.timeout = n.as_u64().and_then(|t| u32::try_from(t).ok());
             }
             (k, Param::Str(s)) => {
-                self.extra.insert(k.to_owned(), Value::String(s.into_owned()));
+                self.extra
+                    .insert(k.to_owned(), Value::String(s.into_owned()));
             }
             (k, Param::Other(v)) => {
                 self.extra.insert(k.to_owned(), v);
@@ -297,7 +312,13 @@ impl<'de> Builder<'de> {
         number: bool,
         extra: &mut Map<String, Value>,
     ) {
-        let key = |n: bool| if n { format!("{short}_number") } else { short.to_owned() };
+        let key = |n: bool| {
+            if n {
+                format!("{short}_number")
+            } else {
+                short.to_owned()
+            }
+        };
         match slot.take() {
             Some((old, old_number)) if old_number != number => {
                 let (keep, keep_number, spill, spill_number) = if number {
@@ -320,7 +341,8 @@ impl<'de> Builder<'de> {
                 self.from = Some((f, number));
             } else {
                 let key = if number { "from_number" } else { "from" };
-                self.extra.insert(key.to_owned(), Value::String(f.into_owned()));
+                self.extra
+                    .insert(key.to_owned(), Value::String(f.into_owned()));
             }
         }
         let from_len = self.from.as_ref().map_or(0, |(f, _)| f.len());
@@ -472,7 +494,10 @@ mod tests {
     fn phone_is_typed_and_round_trips() {
         let v = json!({"type":"phone","params":{"to_number":"+1555","from_number":"+1444","timeout":30}});
         let d = device(v.clone());
-        assert_eq!((d.from(), d.to(), d.timeout()), (Some("+1444"), Some("+1555"), Some(30)));
+        assert_eq!(
+            (d.from(), d.to(), d.timeout()),
+            (Some("+1444"), Some("+1555"), Some(30))
+        );
         assert_eq!(d.device_type, DeviceType::Phone);
         assert!(d.extra.is_none(), "nothing else to keep");
         assert_eq!(serde_json::to_value(&d).expect("json"), v);
@@ -550,8 +575,13 @@ mod tests {
         let d = device(json!({"type":"sip","params":{"from":long,"to":"sip:b@y"}}));
         assert!(matches!(d.text, Text::Heap(_)));
         assert_eq!((d.from(), d.to()), (Some(long), Some("sip:b@y")));
-        let d = device(json!({"type":"phone","params":{"from_number":"+44207946012345","to_number":"+12345678901234"}}));
-        assert!(matches!(d.text, Text::Inline { .. }), "two phone numbers stay inline");
+        let d = device(
+            json!({"type":"phone","params":{"from_number":"+44207946012345","to_number":"+12345678901234"}}),
+        );
+        assert!(
+            matches!(d.text, Text::Inline { .. }),
+            "two phone numbers stay inline"
+        );
         assert_eq!(d.to(), Some("+12345678901234"));
     }
 }

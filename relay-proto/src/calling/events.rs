@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::calling::states::{
-    CollectResultType, ConnectState, DetectEvent, DetectType, DialState, Direction,
-    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+    CollectResultType, ConnectState, DetectEvent, DetectType, DialState, Direction, FaxEventType,
+    PlayState, RecordState, ReferState, SendDigitsState, TapState,
 };
 use crate::error::{CommandError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
