@@ -379,3 +379,78 @@ impl ActionCell {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_event(id: &CallId, state: CallState, prev: CallState) -> CallEvent {
+        CallEvent::StateChanged {
+            call_id: id.clone(),
+            state,
+            prev_state: prev,
+            end_reason: (state == CallState::Ended).then_some(EndReason::Hangup),
+            tag: None,
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn a_cell_shares_the_registry_info_then_keeps_its_own() {
+        let id = CallId::new("c1");
+        let mut info = CallInfo::new(id.clone());
+        info.state = CallState::Answered;
+        info.prev_state = CallState::Created;
+        info.context = Some(Arc::from("office"));
+        let registry = Arc::new(info);
+        let cell = CallCell::with_id(id.clone(), Some(&registry));
+        let shared = |cell: &CallCell, reg: &Arc<CallInfo>| {
+            cell.read(|l| l.info().is_some_and(|i| Arc::ptr_eq(i, reg)))
+        };
+        assert!(shared(&cell, &registry), "no copy of the registry's info");
+        // An event the registry already shows copies nothing.
+        let answered = state_event(&id, CallState::Answered, CallState::Created);
+        cell.apply(&answered, Some(&registry));
+        assert!(shared(&cell, &registry));
+        // The call left the registry: the cell changes its own copy; a snapshot stays.
+        let snapshot = cell.read(|l| l.info().cloned()).expect("info");
+        cell.apply(&state_event(&id, CallState::Ended, CallState::Ending), None);
+        cell.read(|l| {
+            assert_eq!(
+                (l.state(), l.prev_state()),
+                (CallState::Ended, CallState::Ending)
+            );
+            assert_eq!(l.end_reason(), Some(&EndReason::Hangup));
+            assert_eq!(l.context().map(|c| &**c), Some("office"));
+            let all = state_bit(CallState::Answered) | state_bit(CallState::Ending);
+            assert_eq!(l.visited() & all, all, "states seen before and after");
+        });
+        assert_eq!(
+            snapshot.state,
+            CallState::Answered,
+            "a snapshot does not change"
+        );
+        assert!(!shared(&cell, &registry));
+    }
+
+    #[test]
+    fn rare_state_lives_in_the_extra_part() {
+        let cell = CallCell::default();
+        assert!(cell.read(|l| l.extra.is_none() && l.tag().is_none()));
+        cell.apply(
+            &CallEvent::ReferUpdate {
+                call_id: CallId::new("c2"),
+                state: ReferState::InProgress,
+                refer_to: None,
+                refer_response_code: None,
+                refer_notify_code: None,
+            },
+            None,
+        );
+        assert_eq!(
+            cell.read(|l| l.refer_state().cloned()),
+            Some(ReferState::InProgress)
+        );
+        assert_eq!(cell.read(CallLive::state), CallState::None);
+    }
+}
