@@ -16,7 +16,11 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 import compare  # noqa: E402
 
-HELD = os.path.join(compare.ROOT, "target", "release", "examples", "held_memory")
+# HELD_MEMORY_BIN / RELAY_MOCK_BIN: other builds (e.g. a copy of the old binaries, for a
+# before/after table from one script).
+HELD = os.environ.get("HELD_MEMORY_BIN") or os.path.join(
+    compare.ROOT, "target", "release", "examples", "held_memory")
+compare.MOCK = os.environ.get("RELAY_MOCK_BIN") or compare.MOCK
 
 # First matching frame, walking out from the allocation site, names the layer.
 LAYERS = [

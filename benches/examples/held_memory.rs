@@ -80,9 +80,11 @@ fn core(n: usize) {
     let after = dhat::HeapStats::get();
     println!("core {}", per_call(&before, &after, n));
     println!(
-        "sizes {{\"CallInfo\":{},\"DeviceInfo\":{},\"Event\":{},\"CallEvent\":{},\"ComponentResult\":{}}}",
+        "sizes {{\"CallInfo\":{},\"DeviceInfo\":{},\"CallId\":{},\"Call handle\":{},\"Event\":{},\"CallEvent\":{},\"ComponentResult\":{}}}",
         std::mem::size_of::<relay_proto::calling::CallInfo>(),
         std::mem::size_of::<relay_proto::calling::DeviceInfo>(),
+        std::mem::size_of::<relay_proto::CallId>(),
+        std::mem::size_of::<relay_tokio::Call>(),
         std::mem::size_of::<relay_proto::Event>(),
         std::mem::size_of::<relay_proto::calling::CallEvent>(),
         std::mem::size_of::<relay_proto::calling::ComponentResult>(),

@@ -85,7 +85,7 @@ impl ActionKind for ConnectOutcome {
         None
     }
     fn call_state(call: &Call) -> Option<ConnectState> {
-        call.read_live(|l| l.connect_state.clone())
+        call.read_live(|l| l.connect_state().cloned())
     }
     fn final_state(o: &Self) -> Option<ConnectState> {
         o.state.clone()
@@ -99,7 +99,7 @@ impl ActionKind for ReferOutcome {
         None
     }
     fn call_state(call: &Call) -> Option<ReferState> {
-        call.read_live(|l| l.refer_state.clone())
+        call.read_live(|l| l.refer_state().cloned())
     }
     fn final_state(o: &Self) -> Option<ReferState> {
         o.state.clone()

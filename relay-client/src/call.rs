@@ -51,7 +51,6 @@ use crate::live::{ActionCell, CallCell, CallLive};
 pub struct Call {
     client: RelayClient,
     cell: Arc<CallCell>,
-    snapshot: Option<Arc<CallInfo>>,
     /// What [`dial`](Self::dial) places (calls from `new_call`).
     dial: Option<Arc<DialParams>>,
 }
@@ -113,12 +112,12 @@ impl DialResult {
 }
 
 impl Call {
-    pub(crate) fn new(client: RelayClient, id: CallId, snapshot: Option<Arc<CallInfo>>) -> Self {
-        let cell = client.call_cells().get_or_make(&id, snapshot.as_deref());
+    /// A handle on call `id`; `info` is the registry's (shared) entry when the caller has it.
+    pub(crate) fn new(client: RelayClient, id: CallId, info: Option<&Arc<CallInfo>>) -> Self {
+        let cell = client.call_cells().get_or_make(&id, info);
         Call {
             client,
             cell,
-            snapshot,
             dial: None,
         }
     }
@@ -128,7 +127,6 @@ impl Call {
         Call {
             client,
             cell: Arc::new(CallCell::default()),
-            snapshot: None,
             dial: Some(Arc::new(params)),
         }
     }
@@ -139,7 +137,7 @@ impl Call {
     /// A call that was not made with `new_call`, or was dialed already, is
     /// [`ClientError::Misuse`] with nothing sent.
     pub async fn dial(&self) -> Result<DialResult, ClientError> {
-        let dialed_before = self.id().is_some() || self.read_live(|l| l.tag.is_some());
+        let dialed_before = self.id().is_some() || self.read_live(|l| l.tag().is_some());
         let params = match &self.dial {
             Some(p) if !dialed_before => Box::new(DialParams::clone(p)),
             _ => {
@@ -182,84 +180,74 @@ impl Call {
 
     /// The node the call lives on.
     pub fn node_id(&self) -> Option<NodeId> {
-        self.read_live(|l| l.node_id.clone())
+        self.read_live(|l| l.node_id().cloned())
     }
 
     /// The call's device (`type`, `from`, `to`, `timeout` are read from it).
     pub fn device(&self) -> Option<DeviceInfo> {
-        self.read_live(|l| l.device.as_deref().cloned())
+        self.read_live(|l| l.device().cloned())
     }
 
     /// The device type (Node's `type`: `phone`, `sip`, ...).
     pub fn call_type(&self) -> Option<String> {
-        self.read_live(|l| l.device.as_ref().map(|d| d.device_type.as_str().to_owned()))
+        self.read_live(|l| l.device().map(|d| d.device_type.as_str().to_owned()))
     }
 
     /// The caller.
     pub fn from(&self) -> Option<String> {
-        self.read_live(|l| {
-            l.device
-                .as_deref()
-                .and_then(DeviceInfo::from)
-                .map(str::to_owned)
-        })
+        self.read_live(|l| l.device().and_then(DeviceInfo::from).map(str::to_owned))
     }
 
     /// The callee.
     pub fn to(&self) -> Option<String> {
-        self.read_live(|l| {
-            l.device
-                .as_deref()
-                .and_then(DeviceInfo::to)
-                .map(str::to_owned)
-        })
+        self.read_live(|l| l.device().and_then(DeviceInfo::to).map(str::to_owned))
     }
 
     /// The ring timeout of the call's device (Node's `timeout`; whole seconds on the wire).
     pub fn timeout(&self) -> Option<std::time::Duration> {
-        self.read_live(|l| l.device.as_deref().and_then(DeviceInfo::timeout))
+        self.read_live(|l| l.device().and_then(DeviceInfo::timeout))
             .map(std::time::Duration::from_secs)
     }
 
     /// The context an inbound call was offered to.
     pub fn context(&self) -> Option<String> {
-        self.read_live(|l| l.context.clone())
+        self.read_live(|l| l.context().map(|c| c.to_string()))
     }
 
     /// `inbound` or `outbound`.
     pub fn direction(&self) -> Option<Direction> {
-        self.read_live(|l| l.direction.clone())
+        self.read_live(|l| l.direction().cloned())
     }
 
     /// The current state ([`CallState::None`] before the first state is known).
     pub fn state(&self) -> CallState {
-        self.read_live(|l| l.state)
+        self.read_live(CallLive::state)
     }
 
     /// The state before the current one.
     pub fn prev_state(&self) -> CallState {
-        self.read_live(|l| l.prev_state)
+        self.read_live(CallLive::prev_state)
     }
 
     /// Why the call ended (on `ending`/`ended`).
     pub fn end_reason(&self) -> Option<EndReason> {
-        self.read_live(|l| l.end_reason.clone())
+        self.read_live(|l| l.end_reason().cloned())
     }
 
     /// The bridged peer leg, as a `Call`.
     pub fn peer(&self) -> Option<Call> {
-        let peer = self.read_live(|l| l.peer.clone())?;
-        Some(Call::new(self.client.clone(), peer.call_id, None))
+        let peer = self.read_live(|l| l.peer().map(|p| p.call_id.clone()))?;
+        Some(Call::new(self.client.clone(), peer, None))
     }
 
     /// The last state of a `connect` on this call.
     pub fn connect_state(&self) -> Option<ConnectState> {
-        self.read_live(|l| l.connect_state.clone())
+        self.read_live(|l| l.connect_state().cloned())
     }
 
     /// Neither `ending` nor `ended` (and not passed or lost).
     pub fn active(&self) -> bool {
-        self.read_live(|l| !l.state.is_ended() && !l.gone && l.state != CallState::None)
+        self.read_live(|l| !l.state().is_ended() && !l.gone && l.state() != CallState::None)
     }
 
     /// In state `answered`.
@@ -274,22 +262,32 @@ impl Call {
 
     /// In state `ended` (or passed to another consumer, or lost in a reconnect).
     pub fn ended(&self) -> bool {
-        self.read_live(|l| l.state == CallState::Ended || l.gone)
+        self.read_live(|l| l.state() == CallState::Ended || l.gone)
     }
 
     /// Ended with reason `error`.
     pub fn failed(&self) -> bool {
-        self.read_live(|l| l.state == CallState::Ended && l.end_reason == Some(EndReason::Error))
+        self.read_live(|l| {
+            l.state() == CallState::Ended && l.end_reason() == Some(&EndReason::Error)
+        })
     }
 
     /// Ended with reason `busy`.
     pub fn busy(&self) -> bool {
-        self.read_live(|l| l.state == CallState::Ended && l.end_reason == Some(EndReason::Busy))
+        self.read_live(|l| {
+            l.state() == CallState::Ended && l.end_reason() == Some(&EndReason::Busy)
+        })
     }
 
-    /// The call as it was when this handle was made (inbound calls: as offered), if known.
-    pub fn snapshot(&self) -> Option<&CallInfo> {
-        self.snapshot.as_deref()
+    /// The call's info as last known, if any: the registry's own entry while the call is in
+    /// it (one `Arc` shared with the registry and every handle, so this costs a reference
+    /// count), then the last state it had. A snapshot: it does not change after it is taken.
+    /// `None` for a call the client has learned nothing about (a [`new_call`] not dialed
+    /// yet, a call known only by its id).
+    ///
+    /// [`new_call`]: crate::Calling::new_call
+    pub fn snapshot(&self) -> Option<Arc<CallInfo>> {
+        self.read_live(|l| l.info().cloned())
     }
 
     /// The client this call belongs to.

@@ -82,10 +82,10 @@ impl Call {
             states
         };
         self.read_live(|l| {
-            if l.state != CallState::Ended {
+            if l.state() != CallState::Ended {
                 return None;
             }
-            let visited = l.visited
+            let visited = l.visited()
                 | crate::live::state_bit(CallState::Ending)
                 | crate::live::state_bit(CallState::Ended);
             Some(

@@ -23,6 +23,13 @@ use crate::state::SharedState;
 /// action) is dropped, the driver closes the session and ends.
 #[derive(Clone)]
 pub struct RelayClient {
+    /// One allocation for every clone: a handle ([`Call`](crate::Call), action) held for a
+    /// call's whole life costs a pointer, not a copy of these (nor a new channel sender).
+    inner: Arc<ClientInner>,
+}
+
+/// What every clone of a [`RelayClient`] shares.
+struct ClientInner {
     tx: mpsc::Sender<Command>,
     runtime: Arc<dyn Runtime>,
     event_capacity: usize,
@@ -147,7 +154,7 @@ impl<R: Runtime, C: Connector> ClientBuilder<R, C> {
 impl std::fmt::Debug for RelayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelayClient")
-            .field("closed", &self.tx.is_closed())
+            .field("closed", &self.inner.tx.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +207,7 @@ impl RelayClient {
             Arc::new(connector),
             options,
             taps,
+            None,
         );
         (client, Events(observer))
     }
@@ -221,8 +229,15 @@ impl RelayClient {
             limits: WsLimits::new(config.bounds.max_frame_size),
             state: Arc::default(),
         };
-        let mut client = Self::spawn(config, url, runtime, connector, options, taps);
-        client.backlog = Some(backlog);
+        let client = Self::spawn(
+            config,
+            url,
+            runtime,
+            connector,
+            options,
+            taps,
+            Some(backlog),
+        );
         (client, stream)
     }
 
@@ -233,6 +248,7 @@ impl RelayClient {
         connector: Arc<dyn Connector>,
         options: ClientOptions,
         taps: Taps,
+        backlog: Option<Arc<Backlog>>,
     ) -> RelayClient {
         let (tx, rx) = mpsc::channel(options.command_capacity);
         let session = Session::new(config, runtime.now());
@@ -241,17 +257,19 @@ impl RelayClient {
         let driver = Driver::new(session, runtime.clone(), connector, url, options, rx, taps);
         runtime.spawn(Box::pin(driver.run()));
         RelayClient {
-            tx,
-            runtime,
-            event_capacity,
-            state,
-            backlog: None,
+            inner: Arc::new(ClientInner {
+                tx,
+                runtime,
+                event_capacity,
+                state,
+                backlog,
+            }),
         }
     }
 
     /// Figures for monitoring.
     pub fn stats(&self) -> ClientStats {
-        let (now, peak) = self.backlog.as_ref().map_or((0, 0), |b| b.levels());
+        let (now, peak) = self.inner.backlog.as_ref().map_or((0, 0), |b| b.levels());
         ClientStats {
             consumer_backlog: now,
             consumer_backlog_peak: peak,
@@ -261,46 +279,47 @@ impl RelayClient {
     /// The Blade session id, once a handshake completed (kept across reconnects that restore
     /// the session).
     pub fn session_id(&self) -> Option<String> {
-        self.state.get().session_id
+        self.inner.state.get().session_id
     }
 
     /// The id of the Relay node serving the session, once a handshake completed.
     pub fn node_id(&self) -> Option<String> {
-        self.state.get().node_id
+        self.inner.state.get().node_id
     }
 
     /// The relay protocol of the session, once known.
     pub fn protocol(&self) -> Option<String> {
-        self.state.get().protocol
+        self.inner.state.get().protocol
     }
 
     /// The contexts the server accepted so far (from the configuration, a consumer, or
     /// [`receive`](Self::receive)).
     pub fn contexts(&self) -> Vec<String> {
-        self.state.get().contexts
+        self.inner.state.get().contexts
     }
 
     /// Whether the session is connected and its handshake complete right now.
     pub fn is_connected(&self) -> bool {
-        self.state.get().connected
+        self.inner.state.get().connected
     }
 
     /// The runtime the driver runs on (handy for spawning handlers and timers).
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
-        &self.runtime
+        &self.inner.runtime
     }
 
     pub(crate) fn event_capacity(&self) -> usize {
-        self.event_capacity
+        self.inner.event_capacity
     }
 
     /// The live call cells the driver keeps current (see [`crate::live`]).
     pub(crate) fn call_cells(&self) -> &crate::live::CallCells {
-        &self.state.calls
+        &self.inner.state.calls
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
-        self.tx
+        self.inner
+            .tx
             .clone()
             .send(cmd)
             .await
@@ -327,7 +346,7 @@ impl RelayClient {
     /// if it falls [`event_capacity`](ClientOptions::event_capacity) events behind, it misses
     /// events and yields `Err(Lagged)` with how many before the next one.
     pub async fn events(&self) -> Result<Events, ClientError> {
-        let (sub, observer) = observer(self.event_capacity);
+        let (sub, observer) = observer(self.inner.event_capacity);
         self.send(Command::Subscribe(sub)).await?;
         Ok(Events(observer))
     }
@@ -336,7 +355,7 @@ impl RelayClient {
     /// close with code and reason, ready, restored, disconnected, reconnecting). An optional
     /// observer like [`events`](Self::events): it is told if it missed any.
     pub async fn client_events(&self) -> Result<ClientEvents, ClientError> {
-        let (sub, observer) = observer(self.event_capacity);
+        let (sub, observer) = observer(self.inner.event_capacity);
         self.send(Command::SubscribeClient(sub)).await?;
         Ok(ClientEvents(observer))
     }
@@ -380,7 +399,7 @@ impl RelayClient {
 
     /// Whether the driver has finished.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.inner.tx.is_closed()
     }
 }
 

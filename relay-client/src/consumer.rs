@@ -433,8 +433,7 @@ impl RelayConsumer {
                     match &self.incoming_call {
                         Some(h) => {
                             tracing::debug!(call_id = %id, "dispatching incoming call");
-                            let handle =
-                                Call::new(client.clone(), id.clone(), Some(Arc::new(*call)));
+                            let handle = Call::new(client.clone(), id.clone(), Some(&call));
                             spawn(client, running, h(handle), "incoming call", id);
                         }
                         None => tracing::debug!(call_id = %id, "incoming call without a handler"),

@@ -15,26 +15,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The last known state of one call.
-#[derive(Debug, Clone)]
+/// The last known state of one call: the registry's shared [`CallInfo`] (one `Arc` for the
+/// registry, the incoming-call event and every handle; this cell keeps its own copy only
+/// once the call has left the registry and an event still changes it), plus what only the
+/// client tracks.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct CallLive {
-    pub(crate) node_id: Option<NodeId>,
-    pub(crate) tag: Option<DialTag>,
-    pub(crate) state: CallState,
-    pub(crate) prev_state: CallState,
-    pub(crate) end_reason: Option<EndReason>,
-    pub(crate) context: Option<String>,
-    pub(crate) direction: Option<Direction>,
-    /// Shared with the registry's [`CallInfo`] and its snapshots.
-    pub(crate) device: Option<Arc<DeviceInfo>>,
-    pub(crate) peer: Option<PeerInfo>,
-    pub(crate) connect_state: Option<ConnectState>,
-    pub(crate) refer_state: Option<ReferState>,
+    info: Option<Arc<CallInfo>>,
+    /// What few calls have (a dial tag before the call is known, a connect or refer).
+    extra: Option<Box<LiveExtra>>,
     /// The call left the registry without ending here (passed, or lost in a reconnect).
     pub(crate) gone: bool,
-    /// Every state the call has been in (one bit per [`CallState`], see [`state_bit`]), so
-    /// that `wait_for` can be answered after the call left the registry.
-    pub(crate) visited: u8,
+    /// States seen in events (one bit per [`CallState`], see [`state_bit`]); with the info's
+    /// own, so that `wait_for` can be answered after the call left the registry.
+    visited: u8,
+}
+
+/// The rare part of a [`CallLive`].
+#[derive(Debug, Clone, Default)]
+struct LiveExtra {
+    /// The dial tag, while the call is not known by id yet.
+    tag: Option<DialTag>,
+    /// Why a dial that produced no call ended.
+    end_reason: Option<EndReason>,
+    connect_state: Option<ConnectState>,
+    refer_state: Option<ReferState>,
 }
 
 /// The bit of `state` in [`CallLive::visited`].
@@ -49,58 +54,122 @@ pub(crate) fn state_bit(state: CallState) -> u8 {
     }
 }
 
-impl Default for CallLive {
-    fn default() -> Self {
-        CallLive {
-            node_id: None,
-            tag: None,
-            state: CallState::None,
-            prev_state: CallState::None,
-            end_reason: None,
-            context: None,
-            direction: None,
-            device: None,
-            peer: None,
-            connect_state: None,
-            refer_state: None,
-            gone: false,
-            visited: 0,
-        }
-    }
-}
-
 impl CallLive {
-    fn copy_info(&mut self, info: &CallInfo) {
-        self.node_id.clone_from(&info.node_id);
-        if info.tag.is_some() {
-            self.tag.clone_from(&info.tag);
-        }
-        self.state = info.state;
-        self.prev_state = info.prev_state;
-        for s in [
-            CallState::Created,
-            CallState::Ringing,
-            CallState::Answered,
-            CallState::Ending,
-            CallState::Ended,
-        ] {
-            if info.has_reached(s) {
-                self.visited |= state_bit(s);
+    /// The call's info as last known (shared with the registry while it has the call).
+    pub(crate) fn info(&self) -> Option<&Arc<CallInfo>> {
+        self.info.as_ref()
+    }
+    pub(crate) fn node_id(&self) -> Option<&NodeId> {
+        self.info.as_ref()?.node_id.as_ref()
+    }
+    pub(crate) fn tag(&self) -> Option<&DialTag> {
+        let own = self.info.as_ref().and_then(|i| i.tag.as_ref());
+        own.or_else(|| self.extra.as_ref()?.tag.as_ref())
+    }
+    pub(crate) fn state(&self) -> CallState {
+        self.info.as_ref().map_or(CallState::None, |i| i.state)
+    }
+    pub(crate) fn prev_state(&self) -> CallState {
+        self.info.as_ref().map_or(CallState::None, |i| i.prev_state)
+    }
+    pub(crate) fn end_reason(&self) -> Option<&EndReason> {
+        let own = self.info.as_ref().and_then(|i| i.end_reason.as_ref());
+        own.or_else(|| self.extra.as_ref()?.end_reason.as_ref())
+    }
+    pub(crate) fn context(&self) -> Option<&Arc<str>> {
+        self.info.as_ref()?.context.as_ref()
+    }
+    pub(crate) fn direction(&self) -> Option<&Direction> {
+        self.info.as_ref()?.direction.as_ref()
+    }
+    pub(crate) fn device(&self) -> Option<&DeviceInfo> {
+        self.info.as_ref()?.device.as_deref()
+    }
+    pub(crate) fn peer(&self) -> Option<&PeerInfo> {
+        self.info.as_ref()?.peer.as_deref()
+    }
+    pub(crate) fn connect_state(&self) -> Option<&ConnectState> {
+        self.extra.as_ref()?.connect_state.as_ref()
+    }
+    pub(crate) fn refer_state(&self) -> Option<&ReferState> {
+        self.extra.as_ref()?.refer_state.as_ref()
+    }
+    /// Every state the call has been in ([`state_bit`] bits).
+    pub(crate) fn visited(&self) -> u8 {
+        let mut v = self.visited | state_bit(self.state());
+        if let Some(info) = &self.info {
+            for s in [
+                CallState::Created,
+                CallState::Ringing,
+                CallState::Answered,
+                CallState::Ending,
+                CallState::Ended,
+            ] {
+                if info.has_reached(s) {
+                    v |= state_bit(s);
+                }
             }
         }
-        self.visited |= state_bit(info.state);
-        self.end_reason.clone_from(&info.end_reason);
-        if info.context.is_some() {
-            self.context.clone_from(&info.context);
+        v
+    }
+
+    fn extra(&mut self) -> &mut LiveExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The info to change, copied first if the registry (or a snapshot) still shares it;
+    /// made from the id when this cell knew nothing yet.
+    fn info_mut(&mut self, id: Option<&CallId>) -> Option<&mut CallInfo> {
+        if self.info.is_none() {
+            self.info = Some(Arc::new(CallInfo::new(id?.clone())));
         }
-        if info.direction.is_some() {
-            self.direction.clone_from(&info.direction);
+        self.info.as_mut().map(Arc::make_mut)
+    }
+
+    /// Takes the registry's info (the registry's `Arc`: nothing is copied).
+    fn take_info(&mut self, info: &Arc<CallInfo>) {
+        self.visited = self.visited();
+        self.info = Some(info.clone());
+    }
+
+    /// A state event: the info is changed only where it says something else.
+    fn on_state(&mut self, event: &CallEvent) {
+        let CallEvent::StateChanged {
+            call_id,
+            state,
+            prev_state,
+            end_reason,
+            tag,
+            peer,
+        } = event
+        else {
+            return;
+        };
+        self.visited |= state_bit(*state) | state_bit(*prev_state);
+        let same = self.info.as_ref().is_some_and(|i| {
+            i.state == *state
+                && i.prev_state == *prev_state
+                && (end_reason.is_none() || i.end_reason == *end_reason)
+                && (tag.is_none() || i.tag == *tag)
+                && (peer.is_none() || i.peer.as_deref() == peer.as_ref())
+        });
+        if same {
+            return;
         }
-        if info.device.is_some() {
-            // An `Arc` copy: the registry, the snapshot and this share one device.
-            self.device.clone_from(&info.device);
+        let Some(info) = self.info_mut(Some(call_id)) else {
+            return;
+        };
+        info.state = *state;
+        info.prev_state = *prev_state;
+        if end_reason.is_some() {
+            info.end_reason.clone_from(end_reason);
         }
-        self.peer.clone_from(&info.peer);
+        if tag.is_some() {
+            info.tag.clone_from(tag);
+        }
+        if let Some(p) = peer {
+            info.peer = Some(Box::new(p.clone()));
+        }
     }
 }
 
@@ -113,11 +182,11 @@ pub(crate) struct CallCell {
 }
 
 impl CallCell {
-    pub(crate) fn with_id(id: CallId, info: Option<&CallInfo>) -> Self {
+    pub(crate) fn with_id(id: CallId, info: Option<&Arc<CallInfo>>) -> Self {
         let cell = CallCell::default();
         let _ = cell.id.set(id);
         if let Some(info) = info {
-            lock(&cell.live).copy_info(info);
+            lock(&cell.live).take_info(info);
         }
         cell
     }
@@ -131,47 +200,41 @@ impl CallCell {
     }
 
     /// Applies one event of this call (`info`: the registry's entry, if it still has one).
-    pub(crate) fn apply(&self, event: &CallEvent, info: Option<&CallInfo>) {
+    pub(crate) fn apply(&self, event: &CallEvent, info: Option<&Arc<CallInfo>>) {
         let mut live = lock(&self.live);
         if let Some(info) = info {
-            live.copy_info(info);
+            live.take_info(info);
         }
         match event {
-            CallEvent::IncomingCall { call } => live.copy_info(call),
-            CallEvent::StateChanged {
+            CallEvent::IncomingCall { call } => live.take_info(call),
+            CallEvent::StateChanged { .. } => live.on_state(event),
+            CallEvent::ConnectUpdate {
+                call_id,
                 state,
-                prev_state,
-                end_reason,
-                tag,
                 peer,
-                ..
             } => {
-                live.state = *state;
-                live.prev_state = *prev_state;
-                live.visited |= state_bit(*state) | state_bit(*prev_state);
-                if end_reason.is_some() {
-                    live.end_reason.clone_from(end_reason);
-                }
-                if tag.is_some() {
-                    live.tag.clone_from(tag);
-                }
-                if peer.is_some() {
-                    live.peer.clone_from(peer);
+                live.extra().connect_state = Some(state.clone());
+                if let Some(p) = peer {
+                    if live.peer() != Some(p) {
+                        if let Some(info) = live.info_mut(Some(call_id)) {
+                            info.peer = Some(Box::new(p.clone()));
+                        }
+                    }
                 }
             }
-            CallEvent::ConnectUpdate { state, peer, .. } => {
-                live.connect_state = Some(state.clone());
-                if peer.is_some() {
-                    live.peer.clone_from(peer);
-                }
-            }
-            CallEvent::ReferUpdate { state, .. } => live.refer_state = Some(state.clone()),
+            CallEvent::ReferUpdate { state, .. } => live.extra().refer_state = Some(state.clone()),
             CallEvent::DialCompleted { result, .. } => {
-                if result.node_id.is_some() {
-                    live.node_id.clone_from(&result.node_id);
+                let id = result.call_id.as_ref().or(self.id());
+                if result.node_id.is_some() && live.node_id() != result.node_id.as_ref() {
+                    if let Some(info) = live.info_mut(id) {
+                        info.node_id.clone_from(&result.node_id);
+                    }
                 }
-                if result.end_reason.is_some() {
-                    live.end_reason.clone_from(&result.end_reason);
+                if result.end_reason.is_some() && live.end_reason() != result.end_reason.as_ref() {
+                    match live.info_mut(id) {
+                        Some(info) => info.end_reason.clone_from(&result.end_reason),
+                        None => live.extra().end_reason.clone_from(&result.end_reason),
+                    }
                 }
             }
             CallEvent::Released { .. } | CallEvent::Lost { .. } => live.gone = true,
@@ -195,7 +258,7 @@ pub(crate) struct CallCells {
 
 impl CallCells {
     /// The cell of `id`, shared with every other live handle of it (made if there is none).
-    pub(crate) fn get_or_make(&self, id: &CallId, info: Option<&CallInfo>) -> Arc<CallCell> {
+    pub(crate) fn get_or_make(&self, id: &CallId, info: Option<&Arc<CallInfo>>) -> Arc<CallCell> {
         let mut map = lock(&self.by_id);
         if let Some(cell) = map.get(id).and_then(Weak::upgrade) {
             return cell;
@@ -210,12 +273,12 @@ impl CallCells {
 
     /// Tracks a dial's cell by its tag until the dial completes.
     pub(crate) fn dialing(&self, tag: DialTag, cell: &Arc<CallCell>) {
-        lock(&cell.live).tag = Some(tag.clone());
+        lock(&cell.live).extra().tag = Some(tag.clone());
         lock(&self.by_tag).insert(tag, Arc::downgrade(cell));
     }
 
     /// Applies a call event to the cells it concerns. `info` is the registry's entry.
-    pub(crate) fn apply(&self, event: &CallEvent, info: Option<&CallInfo>) {
+    pub(crate) fn apply(&self, event: &CallEvent, info: Option<&Arc<CallInfo>>) {
         if let Some(tag) = event.dial_tag() {
             let mut tags = lock(&self.by_tag);
             if let Some(cell) = tags.get(tag).and_then(Weak::upgrade) {
@@ -314,5 +377,80 @@ impl ActionCell {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_event(id: &CallId, state: CallState, prev: CallState) -> CallEvent {
+        CallEvent::StateChanged {
+            call_id: id.clone(),
+            state,
+            prev_state: prev,
+            end_reason: (state == CallState::Ended).then_some(EndReason::Hangup),
+            tag: None,
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn a_cell_shares_the_registry_info_then_keeps_its_own() {
+        let id = CallId::new("c1");
+        let mut info = CallInfo::new(id.clone());
+        info.state = CallState::Answered;
+        info.prev_state = CallState::Created;
+        info.context = Some(Arc::from("office"));
+        let registry = Arc::new(info);
+        let cell = CallCell::with_id(id.clone(), Some(&registry));
+        let shared = |cell: &CallCell, reg: &Arc<CallInfo>| {
+            cell.read(|l| l.info().is_some_and(|i| Arc::ptr_eq(i, reg)))
+        };
+        assert!(shared(&cell, &registry), "no copy of the registry's info");
+        // An event the registry already shows copies nothing.
+        let answered = state_event(&id, CallState::Answered, CallState::Created);
+        cell.apply(&answered, Some(&registry));
+        assert!(shared(&cell, &registry));
+        // The call left the registry: the cell changes its own copy; a snapshot stays.
+        let snapshot = cell.read(|l| l.info().cloned()).expect("info");
+        cell.apply(&state_event(&id, CallState::Ended, CallState::Ending), None);
+        cell.read(|l| {
+            assert_eq!(
+                (l.state(), l.prev_state()),
+                (CallState::Ended, CallState::Ending)
+            );
+            assert_eq!(l.end_reason(), Some(&EndReason::Hangup));
+            assert_eq!(l.context().map(|c| &**c), Some("office"));
+            let all = state_bit(CallState::Answered) | state_bit(CallState::Ending);
+            assert_eq!(l.visited() & all, all, "states seen before and after");
+        });
+        assert_eq!(
+            snapshot.state,
+            CallState::Answered,
+            "a snapshot does not change"
+        );
+        assert!(!shared(&cell, &registry));
+    }
+
+    #[test]
+    fn rare_state_lives_in_the_extra_part() {
+        let cell = CallCell::default();
+        assert!(cell.read(|l| l.extra.is_none() && l.tag().is_none()));
+        cell.apply(
+            &CallEvent::ReferUpdate {
+                call_id: CallId::new("c2"),
+                state: ReferState::InProgress,
+                refer_to: None,
+                refer_response_code: None,
+                refer_notify_code: None,
+            },
+            None,
+        );
+        assert_eq!(
+            cell.read(|l| l.refer_state().cloned()),
+            Some(ReferState::InProgress)
+        );
+        assert_eq!(cell.read(CallLive::state), CallState::None);
     }
 }

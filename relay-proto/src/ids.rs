@@ -6,23 +6,15 @@
 //! [`SequentialIds`] and production uses [`SeededIds`] seeded from the OS by the adapter.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::rng::SplitMix64;
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
+macro_rules! id_common {
+    ($name:ident, $prefix:literal) => {
         impl $name {
-            /// Wraps a wire string.
-            pub fn new(s: impl Into<String>) -> Self {
-                Self(s.into())
-            }
             /// The string as it appears on the wire.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -39,22 +31,101 @@ macro_rules! id_type {
         /// The id with its type as a prefix (`call:…`), to tell ids apart in debug output.
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!($prefix, ":{}"), self.0)
+                write!(f, concat!($prefix, ":{}"), &*self.0)
             }
         }
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(s.into())
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into())
             }
         }
     };
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a wire string.
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+        }
+
+        id_common!($name, $prefix);
+    };
+}
+
+/// An id kept for as long as a call lives and held in several places at once (the registry
+/// key, the call's info, the client's call cell and every handle): one shared allocation
+/// (`Arc<str>`), so a copy costs a reference count, not a string.
+macro_rules! shared_id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Wraps a wire string.
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(Arc::from(s.into()))
+            }
+        }
+
+        id_common!($name, $prefix);
+
+        impl From<Arc<str>> for $name {
+            fn from(s: Arc<str>) -> Self {
+                Self(s)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// A JSON string, like the wire id.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        /// A JSON string, copied once into the shared allocation.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(SharedStrVisitor).map(Self)
+            }
+        }
+    };
+}
+
+/// Reads a JSON string straight into an `Arc<str>` (no intermediate `String`).
+struct SharedStrVisitor;
+
+impl serde::de::Visitor<'_> for SharedStrVisitor {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string id")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+        Ok(Arc::from(v))
+    }
 }
 
 id_type!(
@@ -67,17 +138,17 @@ id_type!(
     ControlId,
     "ctl"
 );
-id_type!(
+shared_id_type!(
     /// A call's `call_id`, assigned by the server.
     CallId,
     "call"
 );
-id_type!(
+shared_id_type!(
     /// A call's `node_id`, assigned by the server.
     NodeId,
     "node"
 );
-id_type!(
+shared_id_type!(
     /// The `tag` of a `calling.dial`, made by the client; correlates the dial until `call_id` is known.
     DialTag,
     "tag"
@@ -190,6 +261,36 @@ mod tests {
         assert_eq!(
             g.next_id(IdKind::Control),
             "00000000-0000-4000-8000-000000000002"
+        );
+    }
+
+    #[test]
+    fn shared_ids_share_one_allocation_and_stay_json_strings() {
+        let id = CallId::new("a8f1c7e2-0000-4000-8000-000000000001");
+        let copy = id.clone();
+        assert_eq!(
+            id.as_str().as_ptr(),
+            copy.as_str().as_ptr(),
+            "a copy is the same string"
+        );
+        let json = serde_json::to_string(&id).expect("json");
+        assert_eq!(json, r#""a8f1c7e2-0000-4000-8000-000000000001""#);
+        assert_eq!(serde_json::from_str::<CallId>(&json).expect("id"), id);
+        let escaped: NodeId = serde_json::from_str(r#""n\u0041@west""#).expect("escaped");
+        assert_eq!(escaped.as_str(), "nA@west");
+        assert!(
+            serde_json::from_str::<DialTag>("12").is_err(),
+            "ids are strings"
+        );
+        let set: std::collections::HashSet<CallId> = [id.clone()].into();
+        assert!(set.contains("a8f1c7e2-0000-4000-8000-000000000001"));
+        assert_eq!(
+            format!(
+                "{:?} {}",
+                DialTag::from("t"),
+                NodeId::from(String::from("n"))
+            ),
+            "tag:t n"
         );
     }
 

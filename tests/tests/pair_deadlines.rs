@@ -58,7 +58,9 @@ impl Outcomes {
                 Event::Call(CallEvent::DialCompleted { tag, result }) => {
                     self.dials.entry(tag).or_default().push(result.error)
                 }
-                Event::Call(CallEvent::IncomingCall { call }) => self.incoming.push(call.id),
+                Event::Call(CallEvent::IncomingCall { call }) => {
+                    self.incoming.push(call.id.clone())
+                }
                 Event::Call(CallEvent::Lost { call_id }) => self.lost_calls.push(call_id),
                 Event::Response { request, outcome } => self
                     .responses

@@ -231,7 +231,15 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
         None,
         "an outbound call was offered to no context"
     );
-    assert!(call.node_id().is_some() && call.snapshot().is_none());
+    let snapshot = call.snapshot().expect("the dialed call's info");
+    assert_eq!(
+        (snapshot.id.clone(), snapshot.direction.clone()),
+        (
+            call.id().expect("dialed").clone(),
+            Some(Direction::Outbound)
+        )
+    );
+    assert!(call.node_id().is_some() && snapshot.node_id == call.node_id());
     assert!(call.client().is_connected());
     let info = call.info().await.expect("info").expect("tracked while up");
     assert_eq!(
@@ -1285,7 +1293,7 @@ async fn tap_source_device_and_far_end<R: Runtime + Clone, C: Connector>(rt: R, 
     eventually(&rt, "source device", || tap.source_device().is_some()).await;
     let source = tap.source_device().expect("known");
     assert!(!tap.is_done(), "the tap still runs");
-    assert!(!source.params.is_empty(), "{source:?}");
+    assert!(!source.params().is_empty(), "{source:?}");
     eventually(&rt, "tapping", || tap.state() == Some(TapState::Tapping)).await;
     let wire = last_sent(&mock, "calling.tap").await;
     assert_eq!(
@@ -1310,7 +1318,7 @@ async fn tap_source_device_and_far_end<R: Runtime + Clone, C: Connector>(rt: R, 
     assert_eq!(done.outcome.source_device.as_ref(), Some(&source));
     let dest = done.outcome.destination_device.expect("destination");
     assert_eq!(
-        (dest.device_type, dest.params.get("port")),
+        (dest.device_type.clone(), dest.other_param("port")),
         (DeviceType::Rtp, Some(&json!(4000)))
     );
     assert_eq!(tap.source_device(), Some(source));

@@ -417,7 +417,7 @@ impl Driver {
 
     /// Keeps the live call and action cells current with a call event.
     fn update_cells(&mut self, event: &CallEvent) {
-        let info = event.call_id().and_then(|id| self.session.call(id));
+        let info = event.call_id().and_then(|id| self.session.call_shared(id));
         self.state.calls.apply(event, info);
         if matches!(event, CallEvent::ComponentFinished { .. }) {
             return;
@@ -617,7 +617,7 @@ impl Driver {
         };
         let mut keep = Vec::new();
         for (cell, mut sub) in self.router.dial_subscribers.drain(..) {
-            if cell.read(|l| l.tag.as_ref() != Some(tag)) {
+            if cell.read(|l| l.tag() != Some(tag)) {
                 keep.push((cell, sub));
                 continue;
             }

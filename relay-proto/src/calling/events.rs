@@ -9,42 +9,14 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::calling::states::{
-    CollectResultType, ConnectState, DetectEvent, DetectType, DeviceType, DialState, Direction,
-    FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
+    CollectResultType, ConnectState, DetectEvent, DetectType, DialState, Direction, FaxEventType,
+    PlayState, RecordState, ReferState, SendDigitsState, TapState,
 };
 use crate::error::{CommandError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag, NodeId};
 use crate::wire::{lenient, EventType};
 
-/// A device as the server describes it (`{type, params}`), e.g. on inbound calls and peers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    /// `phone`, `sip`, `webrtc`, `rtp`, `ws`, ...
-    #[serde(rename = "type", default)]
-    pub device_type: DeviceType,
-    /// Type-specific parameters (`from_number`/`to_number`, `from`/`to`, `addr`/`port`, ...).
-    #[serde(default)]
-    pub params: Map<String, Value>,
-}
-
-impl DeviceInfo {
-    fn str_param(&self, key: &str) -> Option<&str> {
-        self.params.get(key).and_then(Value::as_str)
-    }
-    /// The caller: `from_number` (phone) or `from` (SIP).
-    pub fn from(&self) -> Option<&str> {
-        self.str_param("from_number")
-            .or_else(|| self.str_param("from"))
-    }
-    /// The callee: `to_number` (phone) or `to` (SIP).
-    pub fn to(&self) -> Option<&str> {
-        self.str_param("to_number").or_else(|| self.str_param("to"))
-    }
-    /// The ring timeout, if present (number or string).
-    pub fn timeout(&self) -> Option<u64> {
-        self.params.get("timeout").and_then(lenient::value_as_u64)
-    }
-}
+pub use super::device::DeviceInfo;
 
 /// The other leg of a bridge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

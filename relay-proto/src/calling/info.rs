@@ -1,5 +1,5 @@
-//! What the registry knows about one call ([`CallInfo`]): plain data, shared by the registry
-//! and the events that carry it.
+//! What the registry knows about one call ([`CallInfo`]): plain data, one `Arc` shared by the
+//! registry, the events that carry it and the client's handles.
 
 use std::sync::Arc;
 
@@ -23,15 +23,16 @@ pub struct CallInfo {
     pub prev_state: CallState,
     /// Why it ended (on `ending`/`ended`).
     pub end_reason: Option<EndReason>,
-    /// The context an inbound call was offered to.
-    pub context: Option<String>,
+    /// The context an inbound call was offered to (shared: one allocation per distinct
+    /// context in a session).
+    pub context: Option<Arc<str>>,
     /// `inbound` or `outbound`.
     pub direction: Option<Direction>,
     /// The call's device (shared: the registry, its events and every handle of the call hold
     /// the same one; it changes only when the server sends a different device).
     pub device: Option<Arc<DeviceInfo>>,
-    /// The bridged leg, if any.
-    pub peer: Option<PeerInfo>,
+    /// The bridged leg, if any (boxed: most calls never have one).
+    pub peer: Option<Box<PeerInfo>>,
     /// Bit set of the states this call has been in (for `wait_for`).
     pub(crate) visited: u8,
 }
@@ -54,7 +55,8 @@ impl std::fmt::Debug for CallInfo {
 }
 
 impl CallInfo {
-    pub(crate) fn new(id: CallId) -> Self {
+    /// A call known only by its id (state `none`, nothing else known yet).
+    pub fn new(id: CallId) -> Self {
         CallInfo {
             id,
             node_id: None,

@@ -55,6 +55,7 @@ mod commands;
 mod component_params;
 mod components;
 mod deadlines;
+mod device;
 mod events;
 mod info;
 pub(crate) mod kinds;
@@ -64,6 +65,7 @@ mod states;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -109,7 +111,7 @@ pub use types::{
     SendDigitsOutcome, SendDigitsResult, TapOutcome, TapResult, WaitForOutcome, WaitForResult,
 };
 
-use call::Call;
+use call::{Call, Calls, Names};
 use components::{is_collect_progress, Component, DetectTrack, Step};
 pub(crate) use outbox::Outbox;
 
@@ -141,7 +143,9 @@ struct PendingDial {
 /// The calling sub-machine, owned by the session.
 #[derive(Debug)]
 pub(crate) struct Calling {
-    calls: BTreeMap<CallId, Call>,
+    calls: Calls,
+    /// Node ids and contexts, one allocation each per session (few distinct values).
+    names: Names,
     dials: BTreeMap<DialTag, PendingDial>,
     /// Recently removed calls (bounded), so a command on a call that just ended gets a typed
     /// refusal rather than "unknown call".
@@ -161,7 +165,8 @@ const GONE_MEMORY: usize = 256;
 impl Calling {
     pub(crate) fn new(bounds: &Bounds, lost_event_timeout: Duration) -> Self {
         Calling {
-            calls: BTreeMap::new(),
+            calls: Calls::default(),
+            names: Names::default(),
             dials: BTreeMap::new(),
             gone: VecDeque::new(),
             gone_set: BTreeSet::new(),
@@ -173,7 +178,12 @@ impl Calling {
     }
 
     pub(crate) fn call(&self, id: &CallId) -> Option<&CallInfo> {
-        self.calls.get(id).map(|c| &c.info)
+        self.calls.get(id).map(|c| &*c.info)
+    }
+
+    /// The registry's shared info of a call (the one `Arc` its events carry).
+    pub(crate) fn call_shared(&self, id: &CallId) -> Option<&Arc<CallInfo>> {
+        self.calls.get(id).map(|c| c.info.arc())
     }
 
     pub(crate) fn running_component(
@@ -214,7 +224,7 @@ impl Calling {
     }
 
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
-        self.calls.values().map(|c| &c.info)
+        self.calls.values().map(|c| &*c.info)
     }
 
     pub(crate) fn pending_dials(&self) -> usize {
@@ -405,8 +415,8 @@ impl Calling {
         }
         self.ensure_room()?;
         let mut info = CallInfo::new(r.call_id.clone());
-        info.node_id = r.node_id;
-        info.context = Some(r.context);
+        info.node_id = self.names.node_id(r.node_id);
+        info.context = Some(self.names.get(&r.context));
         info.direction = Some(r.direction.unwrap_or(Direction::Inbound));
         info.device = r.device.map(std::sync::Arc::new);
         // The receive's state is applied (the SDK leaves inbound calls at `none`: bug 14).
@@ -417,10 +427,10 @@ impl Calling {
             .unwrap_or(CallState::Created);
         info.set_state(state);
         tracing::debug!(call_id = %info.id, context = ?info.context, "incoming call");
-        self.calls.insert(info.id.clone(), Call::new(info.clone()));
-        out.emit(CallEvent::IncomingCall {
-            call: Box::new(info),
-        });
+        let call = Call::new(info);
+        let shared = call.info.arc().clone();
+        self.calls.insert(shared.id.clone(), call);
+        out.emit(CallEvent::IncomingCall { call: shared });
         Ok(())
     }
 
@@ -442,15 +452,15 @@ impl Calling {
             return Ok(());
         };
         let info = &mut call.info;
-        if info.node_id.is_none() {
-            info.node_id = s.node_id.clone();
+        if info.node_id.is_none() && s.node_id.is_some() {
+            info.node_id = self.names.node_id(s.node_id.clone());
         }
         info.set_device(s.device.as_ref());
         if s.direction.is_some() {
             info.direction = s.direction.clone();
         }
         if s.peer.is_some() {
-            info.peer = s.peer.clone();
+            info.peer = s.peer.clone().map(Box::new);
         }
         if let Some(r) = &s.end_reason {
             info.end_reason = Some(EndReason::parse(r));
@@ -460,7 +470,7 @@ impl Calling {
             info.prev_state,
             info.end_reason.clone(),
             info.tag.clone(),
-            info.peer.clone(),
+            info.peer.as_deref().cloned(),
         );
         tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
         out.emit(CallEvent::StateChanged {
@@ -690,7 +700,7 @@ impl Calling {
                     // Create the peer from the connect event when the server did not announce
                     // it first (the SDK then reports no peer: bug 27).
                     if let Some(pc) = self.calls.get_mut(&p.call_id) {
-                        pc.info.peer = Some(me);
+                        pc.info.peer = Some(Box::new(me));
                         if pc.info.node_id.is_none() {
                             pc.info.node_id = p.node_id.clone();
                         }
@@ -699,7 +709,7 @@ impl Calling {
                         info.node_id = p.node_id.clone();
                         info.set_device(p.device.as_ref());
                         info.direction = Some(Direction::Outbound);
-                        info.peer = Some(me);
+                        info.peer = Some(Box::new(me));
                         info.set_state(CallState::Answered);
                         self.calls.insert(p.call_id.clone(), Call::new(info));
                         out.emit(CallEvent::StateChanged {
@@ -716,7 +726,7 @@ impl Calling {
                         });
                     }
                     if let Some(call) = self.calls.get_mut(&id) {
-                        call.info.peer = Some(p.clone());
+                        call.info.peer = Some(Box::new(p.clone()));
                     }
                 }
             }

@@ -320,10 +320,7 @@ impl Device {
     /// a missing `from` (and, for phone, a missing timeout) as in PROTOCOL.md §4.5.
     pub(crate) fn to_wire(&self, defaults: Option<&DeviceInfo>) -> Result<Value, CommandError> {
         let default_param = |key: &str| -> Option<Value> {
-            defaults
-                .and_then(|d| d.params.get(key))
-                .filter(|v| !v.is_null())
-                .cloned()
+            defaults.and_then(|d| d.param(key)).filter(|v| !v.is_null())
         };
         match self {
             Device::Phone(p) => {

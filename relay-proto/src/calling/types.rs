@@ -539,8 +539,8 @@ pub enum CallEvent {
     /// An inbound call was offered to one of our contexts; it is in the registry in state
     /// `created`.
     IncomingCall {
-        /// The call, as registered.
-        call: Box<CallInfo>,
+        /// The call, as registered (the registry's own shared info: no copy).
+        call: std::sync::Arc<CallInfo>,
     },
     /// A call changed state (also the first state of a leg we learn of). On `ended` the call
     /// has left the registry after its components were finished.

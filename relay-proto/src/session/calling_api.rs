@@ -26,6 +26,14 @@ impl Session {
         self.calling.call(id)
     }
 
+    /// The same as [`call`](Self::call), as the registry's shared `Arc` (the one
+    /// [`CallEvent::IncomingCall`](crate::calling::CallEvent::IncomingCall) carries): a
+    /// holder keeps it for the cost of a reference count, and sees no later change (the
+    /// registry copies on write while it is held).
+    pub fn call_shared(&self, id: &CallId) -> Option<&std::sync::Arc<CallInfo>> {
+        self.calling.call_shared(id)
+    }
+
     /// What a running component of a call has learned so far (e.g. a record's `url` or a
     /// tap's `source_device`, which arrive with the execute response); `None` once it
     /// finished (its result then came with [`CallEvent::ComponentFinished`]).

@@ -59,7 +59,7 @@ fn describe(device: Option<&DeviceInfo>) -> String {
         return "an unnamed device".into();
     };
     let param = |key: &str| {
-        d.params.get(key).map(|v| match v.as_str() {
+        d.param(key).map(|v| match v.as_str() {
             Some(s) => s.to_owned(),
             None => v.to_string(),
         })
