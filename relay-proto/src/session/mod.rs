@@ -3,6 +3,7 @@
 
 mod broadcast;
 mod calling_api;
+mod fast;
 pub(crate) mod lifecycle;
 mod messaging_api;
 pub(crate) mod plumbing;
@@ -25,6 +26,7 @@ use crate::rpc::Pending;
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
+use self::fast::FastFrame;
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
 use self::plumbing::{Hub, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
@@ -437,7 +439,23 @@ impl Session {
         if !self.hub.lifecycle.accepts_frames() {
             return Err(UnexpectedInput::NoTransport.into());
         }
-        match wire::rpc::decode_ref(text)? {
+        let incoming = match fast::read(text) {
+            Some(FastFrame::Broadcast(b)) => match self.apply_broadcast(now, b) {
+                Some(done) => return done,
+                None => wire::rpc::decode_ref(text)?,
+            },
+            Some(FastFrame::Other(members)) => wire::rpc::from_members(members)?,
+            None => wire::rpc::decode_ref(text)?,
+        };
+        self.handle_incoming(now, incoming)
+    }
+
+    fn handle_incoming(
+        &mut self,
+        now: Instant,
+        incoming: IncomingRef<'_>,
+    ) -> Result<(), InputError> {
+        match incoming {
             IncomingRef::Response { id, payload } => {
                 let Some(p) = self.hub.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");

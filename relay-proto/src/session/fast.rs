@@ -1,0 +1,202 @@
+//! The one-pass read of a frame: the JSON-RPC envelope and, when the frame is a
+//! `blade.broadcast` whose `method` comes before its `params` (servers write keys in that
+//! order), the broadcast and its inner event typed in the same pass. Nothing here decides what
+//! a frame means: anything unusual (duplicate keys, escaped names, an unknown broadcast, a
+//! field of an unexpected type) fails the pass, and the caller takes the general path, which
+//! owns every rule and error.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::wire::rpc::Members;
+use crate::wire::{method, BroadcastKind};
+
+use super::broadcast::{CallingEvent, MessagingInner, TaskEvent};
+
+/// A frame read in one pass.
+pub(super) enum FastFrame<'a> {
+    /// A `blade.broadcast` read with its inner event.
+    Broadcast(FastBroadcast<'a>),
+    /// Anything else: the envelope's members, unparsed.
+    Other(Members<'a>),
+}
+
+/// A broadcast's protocol and its typed inner event.
+pub(super) struct FastBroadcast<'a> {
+    pub protocol: Option<&'a str>,
+    pub body: FastBody<'a>,
+}
+
+/// The inner event of a broadcast, by kind.
+pub(super) enum FastBody<'a> {
+    Calling(CallingEvent<'a>),
+    Messaging(MessagingInner),
+    Tasks(TaskEvent),
+}
+
+/// Reads `text` in one pass; `None`: take the general path.
+pub(super) fn read(text: &str) -> Option<FastFrame<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let frame = de::Deserializer::deserialize_map(&mut de, FrameVisitor).ok()?;
+    de.end().ok()?;
+    Some(frame)
+}
+
+/// Reads a broadcast's `params` object (the general path's first try).
+pub(super) fn read_broadcast(text: &str) -> Option<FastBroadcast<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let b = BroadcastSeed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(b)
+}
+
+fn bail<E: de::Error>() -> E {
+    E::custom("not a plain frame")
+}
+
+/// The method text when it is a plain (unescaped) JSON string.
+fn plain_str(raw: &RawValue) -> Option<&str> {
+    let s = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+    (!s.contains(['\\', '"'])).then_some(s)
+}
+
+/// A key, borrowed: one of the few names a visitor cares about, or anything else.
+enum Key {
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    Protocol,
+    Event,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "id" => Key::Id,
+                    "method" => Key::Method,
+                    "params" => Key::Params,
+                    "result" => Key::Result,
+                    "error" => Key::Error,
+                    "protocol" => Key::Protocol,
+                    "event" => Key::Event,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Stores a member once (a duplicate fails the pass, as the general path rejects it).
+fn once<T, E: de::Error>(slot: &mut Option<T>, v: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(bail());
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+struct FrameVisitor;
+
+impl<'de> Visitor<'de> for FrameVisitor {
+    type Value = FastFrame<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON-RPC object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut parts = Members::default();
+        let mut broadcast = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Id => once(&mut parts.id, map.next_value()?)?,
+                Key::Method => once(&mut parts.method, map.next_value()?)?,
+                Key::Params => {
+                    if parts.params.is_some() || broadcast.is_some() {
+                        return Err(bail());
+                    }
+                    let is_broadcast = parts.method.and_then(plain_str) == Some(method::BROADCAST);
+                    if is_broadcast {
+                        broadcast = Some(map.next_value_seed(BroadcastSeed)?);
+                    } else {
+                        parts.params = Some(map.next_value()?);
+                    }
+                }
+                Key::Result => once(&mut parts.result, map.next_value()?)?,
+                Key::Error => once(&mut parts.error, map.next_value()?)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        match broadcast {
+            // A broadcast's id and any result/error member are not used (a request).
+            Some(b) => Ok(FastFrame::Broadcast(b)),
+            None => Ok(FastFrame::Other(parts)),
+        }
+    }
+}
+
+/// A broadcast's `params`: `event` must come before `params`, so the inner event is read
+/// typed for its kind in the same pass.
+struct BroadcastSeed;
+
+impl<'de> DeserializeSeed<'de> for BroadcastSeed {
+    type Value = FastBroadcast<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BroadcastSeed {
+    type Value = FastBroadcast<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a broadcast object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut protocol: Option<Option<&'de str>> = None;
+        let mut kind: Option<BroadcastKind> = None;
+        let mut body = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Protocol => once(&mut protocol, map.next_value()?)?,
+                Key::Event => {
+                    let event: &'de str = map.next_value()?;
+                    let k = BroadcastKind::from_event(event).ok_or_else(bail)?;
+                    once(&mut kind, k)?;
+                }
+                Key::Params => {
+                    let b = match kind.ok_or_else(bail)? {
+                        BroadcastKind::Calling => FastBody::Calling(map.next_value()?),
+                        BroadcastKind::Messaging => FastBody::Messaging(map.next_value()?),
+                        BroadcastKind::Tasks => FastBody::Tasks(map.next_value()?),
+                    };
+                    once(&mut body, b)?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(FastBroadcast {
+            protocol: protocol.flatten(),
+            body: body.ok_or_else(bail)?,
+        })
+    }
+}
