@@ -838,7 +838,7 @@ impl Calling {
                         internal: true,
                     };
                     if let Err(e) =
-                        out.execute(now, Method::CallingDetectStop, Value::Object(params), req)
+                        out.execute(now, Method::CallingDetectStop, &Value::Object(params), req)
                     {
                         tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
                     }

@@ -388,7 +388,7 @@ impl Session {
         if method.trim().is_empty() {
             return Err(CommandError::invalid("method", "must not be empty"));
         }
-        self.send_execute(now, method, params, PendingKind::Execute)
+        self.send_execute(now, method, &params, PendingKind::Execute)
     }
 
     /// Issues a relay command through the wire with the lifecycle's link.
@@ -396,7 +396,7 @@ impl Session {
         &mut self,
         now: Instant,
         method: &str,
-        params: Value,
+        params: &Value,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.hub.wire();

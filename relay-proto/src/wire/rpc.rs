@@ -214,13 +214,44 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// Encodes a request frame. Infallible: a `Value` always serializes (nothing is defaulted).
 pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> String {
-    // `Display` of a JSON value writes its JSON text (strings quoted and escaped).
-    format!(
-        r#"{{"jsonrpc":"2.0","id":{},"method":{},"params":{}}}"#,
-        Value::from(id.as_str()),
-        Value::from(method),
-        params
-    )
+    to_text_infallible(&RequestOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method,
+        params,
+    })
+}
+
+/// The params of a `blade.execute`, in the order a JSON object with sorted keys writes them
+/// (the bytes are those of `{"method", "params", "protocol"}` as a `serde_json::Map`).
+#[derive(Serialize)]
+struct ExecuteOut<'a, P: ?Sized> {
+    method: &'a str,
+    params: &'a P,
+    protocol: &'a str,
+}
+
+/// Encodes a `blade.execute` request frame for a relay method, its params written straight
+/// into the frame text (no JSON tree is built).
+pub fn encode_execute(id: &RequestId, protocol: &str, method: &str, params: &Value) -> String {
+    to_text_infallible(&RequestOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method: crate::wire::method::EXECUTE,
+        params: &ExecuteOut {
+            method,
+            params,
+            protocol,
+        },
+    })
+}
+
+/// [`to_text`] of a value whose serialization cannot fail (strings and JSON trees only).
+fn to_text_infallible<T: Serialize>(value: &T) -> String {
+    to_text(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a JSON tree failed to serialize");
+        String::new()
+    })
 }
 
 /// Encodes a success response frame.
