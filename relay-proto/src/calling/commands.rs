@@ -313,14 +313,11 @@ fn absorb_execute_result(comp: &mut Component, r: &RelayResult) {
     match &mut comp.result.outcome {
         ComponentOutcome::Record(o) => {
             if let Some(u) = r.str_field("url") {
-                o.url = Some(u.to_owned());
+                o.url = Some(u);
             }
         }
         ComponentOutcome::Tap(o) => {
-            o.source_device = r
-                .raw
-                .get("source_device")
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            o.source_device = r.field("source_device");
         }
         _ => {}
     }

@@ -14,6 +14,7 @@ pub use crate::timer::Timer;
 
 use std::time::Instant;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::calling::{CallEvent, Calling};
@@ -34,12 +35,13 @@ use crate::outcome::relay_outcome;
 /// How a request ended: the server answered (possibly with an error object), or no answer
 /// will come.
 #[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    Reply(Result<Value, RpcError>),
+pub(crate) enum Answer<'a> {
+    /// The answer's `result` text (borrowed from the frame) or its error object.
+    Reply(Result<&'a RawValue, RpcError>),
     Local(RequestError),
 }
 
-impl Answer {
+impl Answer<'_> {
     /// The relay outcome of a `blade.execute`.
     pub(crate) fn relay(self) -> Result<RelayResult, RequestError> {
         match self {
@@ -461,7 +463,6 @@ impl Session {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
-                let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
                 self.complete(now, id, p.tag, Answer::Reply(payload));
                 self.pump_queue(now);
                 Ok(())
@@ -576,12 +577,13 @@ impl Session {
         now: Instant,
         id: RequestId,
         kind: PendingKind,
-        answer: Answer,
+        answer: Answer<'_>,
     ) {
         match kind {
             PendingKind::Lifecycle(request) => {
                 let reply = match answer {
-                    Answer::Reply(a) => Some(a),
+                    // Handshake answers are rare: read as trees.
+                    Answer::Reply(a) => Some(a.map(|raw| wire::rpc::raw_to_value(Some(raw)))),
                     Answer::Local(_) => None,
                 };
                 let (mut wire, lifecycle) = self.hub.wire();
