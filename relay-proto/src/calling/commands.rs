@@ -299,10 +299,10 @@ fn finish_pass(comp: &mut Component, outcome: Result<RelayResult, RequestError>)
     };
     let r = &mut comp.result;
     r.successful = error.is_none();
-    r.event = Some(ResultEvent {
-        name: "response".into(),
-        payload: json!({"code": code, "message": message}),
-    });
+    r.event = Some(ResultEvent::new(
+        "response",
+        &json!({"code": code, "message": message}),
+    ));
     r.code = code;
     r.message = message;
     r.error = error;

@@ -2,6 +2,7 @@
 //! (PROTOCOL.md §6.3, with the fixes of §13: `paused` is not terminal, partial collect results
 //! are progress, connect resolves on `disconnected`).
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::calling::component_params::DetectMode;
@@ -53,10 +54,7 @@ pub(crate) struct Component {
 }
 
 fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
-    Some(ResultEvent {
-        name: name.to_owned(),
-        payload: payload.to_value(),
-    })
+    Some(ResultEvent::from_raw(name.to_owned(), payload.to_raw()))
 }
 
 /// Where a component state is kept in its kind's outcome.
@@ -261,12 +259,10 @@ impl Component {
         let r = &mut self.result;
         let t = &p.result.result_type;
         let params = &p.result.params;
-        r.event = Some(ResultEvent {
-            name: t.as_str().to_owned(),
-            payload: serde_json::to_value(&p.result.params)
-                .map(|params| serde_json::json!({"type": t, "params": params}))
-                .unwrap_or(Value::Null),
-        });
+        r.event = Some(ResultEvent::new(
+            t.as_str(),
+            &serde_json::json!({"type": t, "params": params}),
+        ));
         let s = |k: &str| params.get(k).and_then(lenient::value_as_string);
         let input = match t {
             CollectResultType::Digit => Some(PromptInput::Digits {
@@ -376,10 +372,12 @@ impl Component {
             .or(o.pages.take());
         o.state = Some(p.fax.fax_type.clone());
         r.successful = truthy(fp.get("success"));
-        r.event = Some(ResultEvent {
-            name: p.fax.fax_type.as_str().to_owned(),
-            payload: Value::Object(fp.clone()),
-        });
+        let payload =
+            serde_json::value::to_raw_value(fp).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        r.event = Some(ResultEvent::from_raw(
+            p.fax.fax_type.as_str().to_owned(),
+            payload,
+        ));
         Step::Finish
     }
 }

@@ -501,8 +501,8 @@ pub(crate) trait EventParams {
         &self,
         event_type: &EventType,
     ) -> Result<T, PeerMisbehaved>;
-    /// The payload as a JSON tree (`null` if it is not JSON).
-    fn to_value(&self) -> Value;
+    /// The payload as JSON text.
+    fn to_raw(&self) -> Box<RawValue>;
 }
 
 fn malformed(event_type: &EventType, e: serde_json::Error) -> PeerMisbehaved {
@@ -516,8 +516,8 @@ impl EventParams for Value {
     ) -> Result<T, PeerMisbehaved> {
         T::deserialize(self).map_err(|e| malformed(event_type, e))
     }
-    fn to_value(&self) -> Value {
-        self.clone()
+    fn to_raw(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 }
 
@@ -528,8 +528,8 @@ impl EventParams for RawValue {
     ) -> Result<T, PeerMisbehaved> {
         serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
     }
-    fn to_value(&self) -> Value {
-        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+    fn to_raw(&self) -> Box<RawValue> {
+        self.to_owned()
     }
 }
 

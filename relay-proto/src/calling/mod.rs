@@ -535,10 +535,10 @@ impl Calling {
                 node_id: None,
                 end_reason,
                 error: None,
-                event: Some(ResultEvent {
-                    name: CallState::Ended.as_str().to_owned(),
-                    payload: raw.to_value(),
-                }),
+                event: Some(ResultEvent::from_raw(
+                    CallState::Ended.as_str().to_owned(),
+                    raw.to_raw(),
+                )),
             },
         );
     }
@@ -558,10 +558,7 @@ impl Calling {
         };
         for (cid, mut c) in call.components {
             c.terminate(
-                Some(ResultEvent {
-                    name: why.to_owned(),
-                    payload: raw.to_value(),
-                }),
+                Some(ResultEvent::from_raw(why.to_owned(), raw.to_raw())),
                 None,
             );
             emit_finished(out, id, cid, c);
@@ -887,10 +884,7 @@ fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, 
 
 /// A dial's deciding event (Node's `DialResult.event`): named by its `dial_state`.
 fn dial_event(state: &DialState, raw: &(impl EventParams + ?Sized)) -> ResultEvent {
-    ResultEvent {
-        name: state.as_str().to_owned(),
-        payload: raw.to_value(),
-    }
+    ResultEvent::from_raw(state.as_str().to_owned(), raw.to_raw())
 }
 
 fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialOutcome) {
