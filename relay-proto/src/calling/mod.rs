@@ -434,25 +434,33 @@ impl Calling {
             CallState::parse(&s.call_state).map_err(|_| PeerMisbehaved::UnknownCallState {
                 state: s.call_state.clone(),
             })?;
-        let id = s.call_id.clone();
-        if !self.calls.contains_key(&id) && !self.adopt_leg(&s)? {
+        if !self.calls.contains_key(&s.call_id) && !self.adopt_leg(&s)? {
             return Ok(());
         }
+        let StatePayload {
+            call_id: id,
+            node_id,
+            end_reason,
+            direction,
+            device,
+            peer,
+            ..
+        } = s;
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(());
         };
         let info = &mut call.info;
         if info.node_id.is_none() {
-            info.node_id = s.node_id.clone();
+            info.node_id = node_id;
         }
-        info.set_device(s.device.as_ref());
-        if s.direction.is_some() {
-            info.direction = s.direction.clone();
+        info.set_device(device.as_ref());
+        if direction.is_some() {
+            info.direction = direction;
         }
-        if s.peer.is_some() {
-            info.peer = s.peer.clone();
+        if peer.is_some() {
+            info.peer = peer;
         }
-        if let Some(r) = &s.end_reason {
+        if let Some(r) = &end_reason {
             info.end_reason = Some(EndReason::parse(r));
         }
         info.set_state(state);
@@ -462,13 +470,19 @@ impl Calling {
             info.tag.clone(),
             info.peer.clone(),
         );
+        // Kept past the removal of an ended call (a dial leg completes its dial).
+        let ended_tag = if state == CallState::Ended {
+            tag.clone()
+        } else {
+            None
+        };
         tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
         out.emit(CallEvent::StateChanged {
             call_id: id.clone(),
             state,
             prev_state: prev,
             end_reason: end_reason.clone(),
-            tag: tag.clone(),
+            tag,
             peer,
         });
         let ids: Vec<ControlId> = call.components.keys().cloned().collect();
@@ -485,7 +499,7 @@ impl Calling {
         }
         if state == CallState::Ended {
             self.remove_call(out, &id, "ended", raw);
-            if let Some(t) = tag {
+            if let Some(t) = ended_tag {
                 self.end_single_leg_dial(out, t, end_reason, raw);
             }
         }

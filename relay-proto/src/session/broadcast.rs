@@ -122,7 +122,12 @@ impl Session {
                 }
             }
             FastBody::Messaging(inner) => {
-                let m = message_event(&inner.event_type, inner.context, inner.params)?;
+                let MessagingInner {
+                    event_type,
+                    context,
+                    params,
+                } = *inner;
+                let m = message_event(&event_type, context, params)?;
                 self.hub.plumbing.emit(Event::Message(m));
                 Some(Ok(()))
             }
@@ -171,27 +176,47 @@ impl TaskEvent {
 const NULL: &RawValue = RawValue::NULL;
 
 /// The inner event of a calling broadcast (the fields of [`RelayEvent`](wire::RelayEvent),
-/// checked the same way), its `params` borrowed from the frame for a typed decode: no JSON tree.
+/// checked the same way but not kept), its `params` borrowed from the frame for a typed
+/// decode: no JSON tree, and a small value to move around.
 #[derive(serde::Deserialize)]
 pub(super) struct CallingEvent<'a> {
     pub(super) event_type: EventType,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    event_channel: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    context: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "wire::lenient::opt_f64")]
-    #[allow(dead_code)]
-    timestamp: Option<f64>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    project_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    space_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    event_channel: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    context: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    timestamp: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    project_id: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    space_id: Option<Text>,
     #[serde(default, borrow)]
     pub(super) params: Option<&'a RawValue>,
+}
+
+/// A member that must be a string (escaped or not), whose value is not kept.
+struct Text;
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// The inner object of a messaging broadcast, its message typed.

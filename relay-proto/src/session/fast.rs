@@ -33,7 +33,8 @@ pub(super) struct FastBroadcast<'a> {
 /// The inner event of a broadcast, by kind.
 pub(super) enum FastBody<'a> {
     Calling(CallingEvent<'a>),
-    Messaging(MessagingInner),
+    /// Boxed: a message is large, the other kinds small.
+    Messaging(Box<MessagingInner>),
     Tasks(TaskEvent),
 }
 
