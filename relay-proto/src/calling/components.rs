@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
-    truthy, CallState, CollectPayload, DetectPayload, EndReason, EventParams, FaxPayload, PeerInfo,
+    truthy, CallState, CollectPayload, DetectPayload, EndReason, EventText, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
 use crate::calling::kinds::ComponentKind;
@@ -53,7 +53,7 @@ pub(crate) struct Component {
     pub answered: bool,
 }
 
-fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
+fn ev(name: &str, payload: &(impl EventText + ?Sized)) -> Option<ResultEvent> {
     Some(ResultEvent::from_raw(name.to_owned(), payload.to_raw()))
 }
 
@@ -119,7 +119,7 @@ impl Component {
         &mut self,
         state: CallState,
         end_reason: Option<&EndReason>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -151,7 +151,7 @@ impl Component {
         &mut self,
         state: &ConnectState,
         peer: Option<&PeerInfo>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -180,7 +180,7 @@ impl Component {
         Step::Finish
     }
 
-    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &(impl EventParams + ?Sized)) -> Step {
+    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &(impl EventText + ?Sized)) -> Step {
         if let ComponentOutcome::Refer(o) = &mut self.result.outcome {
             o.refer_to = p.sip_refer_to.clone().or(o.refer_to.take());
             o.refer_response_code = p
@@ -200,7 +200,7 @@ impl Component {
     pub(crate) fn on_state<S: StoreState>(
         &mut self,
         state: &S,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         match state.outcome() {
@@ -218,7 +218,7 @@ impl Component {
     pub(crate) fn on_record(
         &mut self,
         p: &StateComponentPayload<RecordState>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         if let ComponentOutcome::Record(o) = &mut self.result.outcome {
             if p.url.is_some() {
@@ -238,7 +238,7 @@ impl Component {
     pub(crate) fn on_tap(
         &mut self,
         p: &StateComponentPayload<TapState>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         if let ComponentOutcome::Tap(o) = &mut self.result.outcome {
             if p.tap.is_some() {

@@ -501,6 +501,11 @@ pub(crate) trait EventParams {
         &self,
         event_type: &EventType,
     ) -> Result<T, PeerMisbehaved>;
+}
+
+/// Where a result event's payload text comes from: a tree, the params' own text, or the frame
+/// it can be read from again (only when a result keeps it).
+pub(crate) trait EventText {
     /// The payload as JSON text.
     fn to_raw(&self) -> Box<RawValue>;
 }
@@ -516,6 +521,9 @@ impl EventParams for Value {
     ) -> Result<T, PeerMisbehaved> {
         T::deserialize(self).map_err(|e| malformed(event_type, e))
     }
+}
+
+impl EventText for Value {
     fn to_raw(&self) -> Box<RawValue> {
         serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
@@ -528,6 +536,9 @@ impl EventParams for RawValue {
     ) -> Result<T, PeerMisbehaved> {
         serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
     }
+}
+
+impl EventText for RawValue {
     fn to_raw(&self) -> Box<RawValue> {
         self.to_owned()
     }
@@ -549,6 +560,35 @@ pub fn decode_payload_raw(
     params: &RawValue,
 ) -> Result<Option<CallingPayload>, PeerMisbehaved> {
     decode_params(event_type, params)
+}
+
+/// Reads the typed payload of a calling event in the pass that reads the frame: `None` for an
+/// event type this version does not know (its value is skipped).
+pub(crate) struct PayloadSeed<'a>(pub &'a EventType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = Option<CallingPayload>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        use EventType as T;
+        Ok(Some(match self.0 {
+            T::CallReceive => CallingPayload::Receive(Deserialize::deserialize(d)?),
+            T::CallState => CallingPayload::State(Deserialize::deserialize(d)?),
+            T::CallDial => CallingPayload::Dial(Deserialize::deserialize(d)?),
+            T::CallConnect => CallingPayload::Connect(Deserialize::deserialize(d)?),
+            T::CallPlay => CallingPayload::Play(Deserialize::deserialize(d)?),
+            T::CallCollect => CallingPayload::Collect(Deserialize::deserialize(d)?),
+            T::CallRecord => CallingPayload::Record(Deserialize::deserialize(d)?),
+            T::CallDetect => CallingPayload::Detect(Deserialize::deserialize(d)?),
+            T::CallFax => CallingPayload::Fax(Deserialize::deserialize(d)?),
+            T::CallTap => CallingPayload::Tap(Deserialize::deserialize(d)?),
+            T::CallSendDigits => CallingPayload::SendDigits(Deserialize::deserialize(d)?),
+            T::CallRefer => CallingPayload::Refer(Deserialize::deserialize(d)?),
+            _ => {
+                serde::de::IgnoredAny::deserialize(d)?;
+                return Ok(None);
+            }
+        }))
+    }
 }
 
 pub(crate) fn decode_params<P: EventParams + ?Sized>(

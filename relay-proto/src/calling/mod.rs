@@ -73,7 +73,7 @@ use crate::error::{Capacity, InputError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
-use events::EventParams;
+pub(crate) use events::{EventText, PayloadSeed};
 use serde_json::value::RawValue;
 
 pub use api::CallMut;
@@ -247,12 +247,14 @@ impl Calling {
         Ok(true)
     }
 
-    fn dispatch(
+    /// A calling event whose payload was decoded in the pass that read the frame; `p` gives
+    /// the params' text to a result that keeps it.
+    pub(crate) fn dispatch(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
         payload: CallingPayload,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         match payload {
             CallingPayload::Receive(r) => return self.on_receive(out, r),
@@ -277,7 +279,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<PlayState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::PlayUpdate {
             call_id: x.ids.call_id.clone(),
@@ -295,7 +297,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<RecordState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::RecordUpdate {
             call_id: x.ids.call_id.clone(),
@@ -316,7 +318,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<TapState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::TapUpdate {
             call_id: x.ids.call_id.clone(),
@@ -334,7 +336,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<SendDigitsState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::SendDigitsUpdate {
             call_id: x.ids.call_id.clone(),
@@ -428,7 +430,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         s: StatePayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         let state =
             CallState::parse(&s.call_state).map_err(|_| PeerMisbehaved::UnknownCallState {
@@ -533,7 +535,7 @@ impl Calling {
         out: &mut dyn Outbox,
         tag: DialTag,
         end_reason: Option<EndReason>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) {
         if !self.dials.get(&tag).is_some_and(|d| d.devices == 1) {
             return;
@@ -565,7 +567,7 @@ impl Calling {
         out: &mut dyn Outbox,
         id: &CallId,
         why: &str,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) {
         let Some(call) = self.calls.remove(id) else {
             return;
@@ -602,7 +604,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         d: DialPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
@@ -683,7 +685,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         c: ConnectPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
@@ -758,7 +760,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         r: ReferPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
@@ -897,7 +899,7 @@ fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, 
 }
 
 /// A dial's deciding event (Node's `DialResult.event`): named by its `dial_state`.
-fn dial_event(state: &DialState, raw: &(impl EventParams + ?Sized)) -> ResultEvent {
+fn dial_event(state: &DialState, raw: &(impl EventText + ?Sized)) -> ResultEvent {
     ResultEvent::from_raw(state.as_str().to_owned(), raw.to_raw())
 }
 

@@ -11,7 +11,7 @@ use crate::error::{InputError, PeerMisbehaved};
 use crate::messaging::message_event;
 use crate::wire::{self, BroadcastKind, EventType};
 
-use super::fast::{self, FastBody, FastBroadcast};
+use super::fast::{self, FastBody, FastBroadcast, Reread};
 use super::{Event, Session};
 
 impl Session {
@@ -33,7 +33,7 @@ impl Session {
         }
         let params = params.ok_or(PeerMisbehaved::BroadcastWithoutParams)?;
         if let Some(b) = fast::read_broadcast(params.get()) {
-            if let Some(result) = self.apply_broadcast(now, b) {
+            if let Some(result) = self.apply_broadcast(now, b, Reread::Broadcast(params.get())) {
                 return result;
             }
         }
@@ -101,25 +101,16 @@ impl Session {
         &mut self,
         now: Instant,
         b: FastBroadcast<'_>,
+        text: Reread<'_>,
     ) -> Option<Result<(), InputError>> {
         if !for_us(b.protocol, self.hub.lifecycle.link().protocol()) {
             return None;
         }
         match b.body {
             FastBody::Calling(ev) => {
-                if !ev.event_type.is_calling() {
-                    return None;
-                }
-                let p = ev.params.unwrap_or(NULL);
-                // An unknown calling type: the general path reports it with the whole event.
-                match self
-                    .calling
-                    .handle_event(&mut self.hub, now, &ev.event_type, p)
-                {
-                    Ok(false) => None,
-                    Ok(true) => Some(Ok(())),
-                    Err(e) => Some(Err(e)),
-                }
+                // Not a calling type this version knows: the general path reports it.
+                let payload = ev.payload.filter(|_| ev.event_type.is_calling())?;
+                Some(self.calling.dispatch(&mut self.hub, now, payload, &text))
             }
             FastBody::Messaging(inner) => {
                 let MessagingInner {
@@ -201,7 +192,7 @@ pub(super) struct CallingEvent<'a> {
 }
 
 /// A member that must be a string (escaped or not), whose value is not kept.
-struct Text;
+pub(super) struct Text;
 
 impl<'de> serde::Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

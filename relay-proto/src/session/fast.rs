@@ -14,7 +14,10 @@ use serde_json::value::RawValue;
 use crate::wire::rpc::Members;
 use crate::wire::{method, BroadcastKind};
 
-use super::broadcast::{CallingEvent, MessagingInner, TaskEvent};
+use super::broadcast::{MessagingInner, TaskEvent, Text};
+use crate::calling::EventText;
+use crate::calling::{CallingPayload, PayloadSeed};
+use crate::wire::EventType;
 
 /// A frame read in one pass.
 pub(super) enum FastFrame<'a> {
@@ -27,12 +30,12 @@ pub(super) enum FastFrame<'a> {
 /// A broadcast's protocol and its typed inner event.
 pub(super) struct FastBroadcast<'a> {
     pub protocol: Option<&'a str>,
-    pub body: FastBody<'a>,
+    pub body: FastBody,
 }
 
 /// The inner event of a broadcast, by kind.
-pub(super) enum FastBody<'a> {
-    Calling(CallingEvent<'a>),
+pub(super) enum FastBody {
+    Calling(FastCalling),
     /// Boxed: a message is large, the other kinds small.
     Messaging(Box<MessagingInner>),
     Tasks(TaskEvent),
@@ -73,6 +76,12 @@ enum Key {
     Error,
     Protocol,
     Event,
+    EventType,
+    EventChannel,
+    Context,
+    Timestamp,
+    ProjectId,
+    SpaceId,
     Other,
 }
 
@@ -93,6 +102,12 @@ impl<'de> Deserialize<'de> for Key {
                     "error" => Key::Error,
                     "protocol" => Key::Protocol,
                     "event" => Key::Event,
+                    "event_type" => Key::EventType,
+                    "event_channel" => Key::EventChannel,
+                    "context" => Key::Context,
+                    "timestamp" => Key::Timestamp,
+                    "project_id" => Key::ProjectId,
+                    "space_id" => Key::SpaceId,
                     _ => Key::Other,
                 })
             }
@@ -184,7 +199,9 @@ impl<'de> Visitor<'de> for BroadcastSeed {
                 }
                 Key::Params => {
                     let b = match kind.ok_or_else(bail)? {
-                        BroadcastKind::Calling => FastBody::Calling(map.next_value()?),
+                        BroadcastKind::Calling => {
+                            FastBody::Calling(map.next_value_seed(CallingSeed)?)
+                        }
                         BroadcastKind::Messaging => FastBody::Messaging(map.next_value()?),
                         BroadcastKind::Tasks => FastBody::Tasks(map.next_value()?),
                     };
@@ -199,5 +216,111 @@ impl<'de> Visitor<'de> for BroadcastSeed {
             protocol: protocol.flatten(),
             body: body.ok_or_else(bail)?,
         })
+    }
+}
+
+/// The inner event of a calling broadcast, its payload typed in the same pass (`event_type`
+/// comes before `params`, as servers write them).
+pub(super) struct FastCalling {
+    pub event_type: EventType,
+    /// `None`: not a calling type this version knows.
+    pub payload: Option<CallingPayload>,
+}
+
+/// Reads a calling event: the members [`RelayEvent`](crate::wire::RelayEvent) has are checked
+/// as the general path checks them, not kept.
+struct CallingSeed;
+
+impl<'de> DeserializeSeed<'de> for CallingSeed {
+    type Value = FastCalling;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CallingSeed {
+    type Value = FastCalling;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a calling event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut event_type: Option<EventType> = None;
+        let mut payload = None;
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<Key>()? {
+            let checked = match key {
+                Key::EventType => {
+                    once(&mut event_type, map.next_value()?)?;
+                    continue;
+                }
+                Key::Params => {
+                    let t = event_type.as_ref().ok_or_else(bail)?;
+                    let p = map.next_value_seed(PayloadSeed(t))?;
+                    once(&mut payload, p)?;
+                    continue;
+                }
+                Key::EventChannel => 0,
+                Key::Context => 1,
+                Key::Timestamp => 2,
+                Key::ProjectId => 3,
+                Key::SpaceId => 4,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if std::mem::replace(&mut seen[checked], true) {
+                return Err(bail());
+            }
+            if checked == 2 {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value::<Option<Text>>()?;
+            }
+        }
+        Ok(FastCalling {
+            event_type: event_type.ok_or_else(bail)?,
+            payload: payload.ok_or_else(bail)?,
+        })
+    }
+}
+
+/// The text a fast-read calling event came from, read again for its `params` only when a
+/// result keeps them (a finished component's event).
+#[derive(Clone, Copy)]
+pub(super) enum Reread<'a> {
+    /// A whole frame.
+    Frame(&'a str),
+    /// A broadcast's `params` object.
+    Broadcast(&'a str),
+}
+
+impl EventText for Reread<'_> {
+    fn to_raw(&self) -> Box<RawValue> {
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(default, borrow)]
+            params: Option<&'a RawValue>,
+        }
+        #[derive(Deserialize)]
+        struct Broadcast<'a> {
+            #[serde(borrow)]
+            params: Event<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Frame<'a> {
+            #[serde(borrow)]
+            params: Broadcast<'a>,
+        }
+        let params = match *self {
+            Reread::Frame(t) => serde_json::from_str::<Frame<'_>>(t).map(|f| f.params.params),
+            Reread::Broadcast(t) => serde_json::from_str::<Broadcast<'_>>(t).map(|b| b.params),
+        };
+        match params.map(|e| e.params) {
+            Ok(Some(p)) => p.to_owned(),
+            _ => RawValue::NULL.to_owned(),
+        }
     }
 }

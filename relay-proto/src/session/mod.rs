@@ -27,7 +27,7 @@ use crate::rpc::Pending;
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
-use self::fast::FastFrame;
+use self::fast::{FastFrame, Reread};
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
 use self::plumbing::{Hub, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
@@ -442,10 +442,12 @@ impl Session {
             return Err(UnexpectedInput::NoTransport.into());
         }
         let incoming = match fast::read(text) {
-            Some(FastFrame::Broadcast(b)) => match self.apply_broadcast(now, b) {
-                Some(done) => return done,
-                None => wire::rpc::decode_ref(text)?,
-            },
+            Some(FastFrame::Broadcast(b)) => {
+                match self.apply_broadcast(now, b, Reread::Frame(text)) {
+                    Some(done) => return done,
+                    None => wire::rpc::decode_ref(text)?,
+                }
+            }
             Some(FastFrame::Other(members)) => wire::rpc::from_members(members)?,
             None => wire::rpc::decode_ref(text)?,
         };
