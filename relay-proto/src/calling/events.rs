@@ -562,15 +562,15 @@ pub fn decode_payload_raw(
     decode_params(event_type, params)
 }
 
-/// Reads the typed payload of a calling event in the pass that reads the frame: `None` for an
-/// event type this version does not know (its value is skipped).
-pub(crate) struct PayloadSeed<'a>(pub &'a EventType);
+/// Reads the typed payload of a calling event into its slot, in the pass that reads the frame:
+/// `false` for an event type this version does not know (its value is skipped).
+pub(crate) struct PayloadSeed<'a>(pub &'a EventType, pub &'a mut Option<CallingPayload>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
-    type Value = Option<CallingPayload>;
+    type Value = bool;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         use EventType as T;
-        Ok(Some(match self.0 {
+        *self.1 = Some(match self.0 {
             T::CallReceive => CallingPayload::Receive(Deserialize::deserialize(d)?),
             T::CallState => CallingPayload::State(Deserialize::deserialize(d)?),
             T::CallDial => CallingPayload::Dial(Deserialize::deserialize(d)?),
@@ -585,9 +585,10 @@ impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
             T::CallRefer => CallingPayload::Refer(Deserialize::deserialize(d)?),
             _ => {
                 serde::de::IgnoredAny::deserialize(d)?;
-                return Ok(None);
+                return Ok(false);
             }
-        }))
+        });
+        Ok(true)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::calling::CallingPayload;
 use crate::error::{InputError, PeerMisbehaved};
 use crate::messaging::message_event;
 use crate::wire::{self, BroadcastKind, EventType};
@@ -32,8 +33,10 @@ impl Session {
             params: Option<&'a RawValue>,
         }
         let params = params.ok_or(PeerMisbehaved::BroadcastWithoutParams)?;
-        if let Some(b) = fast::read_broadcast(params.get()) {
-            if let Some(result) = self.apply_broadcast(now, b, Reread::Broadcast(params.get())) {
+        let mut slot = None;
+        if let Some(b) = fast::read_broadcast(params.get(), &mut slot) {
+            let text = Reread::Broadcast(params.get());
+            if let Some(result) = self.apply_broadcast(now, b, &mut slot, text) {
                 return result;
             }
         }
@@ -101,6 +104,7 @@ impl Session {
         &mut self,
         now: Instant,
         b: FastBroadcast<'_>,
+        slot: &mut Option<CallingPayload>,
         text: Reread<'_>,
     ) -> Option<Result<(), InputError>> {
         if !for_us(b.protocol, self.hub.lifecycle.link().protocol()) {
@@ -109,7 +113,10 @@ impl Session {
         match b.body {
             FastBody::Calling(ev) => {
                 // Not a calling type this version knows: the general path reports it.
-                let payload = ev.payload.filter(|_| ev.event_type.is_calling())?;
+                if !ev.known || !ev.event_type.is_calling() {
+                    return None;
+                }
+                let payload = slot.take()?;
                 Some(self.calling.dispatch(&mut self.hub, now, payload, &text))
             }
             FastBody::Messaging(inner) => {

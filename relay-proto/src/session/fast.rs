@@ -42,17 +42,23 @@ pub(super) enum FastBody {
 }
 
 /// Reads `text` in one pass; `None`: take the general path.
-pub(super) fn read(text: &str) -> Option<FastFrame<'_>> {
+///
+/// A calling event's payload is written to `slot` (large: moving it up through each layer's
+/// result would cost more than reading it).
+pub(super) fn read<'a>(text: &'a str, slot: &mut Option<CallingPayload>) -> Option<FastFrame<'a>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let frame = de::Deserializer::deserialize_map(&mut de, FrameVisitor).ok()?;
+    let frame = de::Deserializer::deserialize_map(&mut de, FrameVisitor(slot)).ok()?;
     de.end().ok()?;
     Some(frame)
 }
 
 /// Reads a broadcast's `params` object (the general path's first try).
-pub(super) fn read_broadcast(text: &str) -> Option<FastBroadcast<'_>> {
+pub(super) fn read_broadcast<'a>(
+    text: &'a str,
+    slot: &mut Option<CallingPayload>,
+) -> Option<FastBroadcast<'a>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let b = BroadcastSeed.deserialize(&mut de).ok()?;
+    let b = BroadcastSeed(slot).deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(b)
 }
@@ -125,9 +131,9 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, v: T) -> Result<(), E> {
     Ok(())
 }
 
-struct FrameVisitor;
+struct FrameVisitor<'s>(&'s mut Option<CallingPayload>);
 
-impl<'de> Visitor<'de> for FrameVisitor {
+impl<'de> Visitor<'de> for FrameVisitor<'_> {
     type Value = FastFrame<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,7 +153,7 @@ impl<'de> Visitor<'de> for FrameVisitor {
                     }
                     let is_broadcast = parts.method.and_then(plain_str) == Some(method::BROADCAST);
                     if is_broadcast {
-                        broadcast = Some(map.next_value_seed(BroadcastSeed)?);
+                        broadcast = Some(map.next_value_seed(BroadcastSeed(&mut *self.0))?);
                     } else {
                         parts.params = Some(map.next_value()?);
                     }
@@ -169,16 +175,16 @@ impl<'de> Visitor<'de> for FrameVisitor {
 
 /// A broadcast's `params`: `event` must come before `params`, so the inner event is read
 /// typed for its kind in the same pass.
-struct BroadcastSeed;
+struct BroadcastSeed<'s>(&'s mut Option<CallingPayload>);
 
-impl<'de> DeserializeSeed<'de> for BroadcastSeed {
+impl<'de> DeserializeSeed<'de> for BroadcastSeed<'_> {
     type Value = FastBroadcast<'de>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for BroadcastSeed {
+impl<'de> Visitor<'de> for BroadcastSeed<'_> {
     type Value = FastBroadcast<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,7 +206,7 @@ impl<'de> Visitor<'de> for BroadcastSeed {
                 Key::Params => {
                     let b = match kind.ok_or_else(bail)? {
                         BroadcastKind::Calling => {
-                            FastBody::Calling(map.next_value_seed(CallingSeed)?)
+                            FastBody::Calling(map.next_value_seed(CallingSeed(&mut *self.0))?)
                         }
                         BroadcastKind::Messaging => FastBody::Messaging(map.next_value()?),
                         BroadcastKind::Tasks => FastBody::Tasks(map.next_value()?),
@@ -223,22 +229,22 @@ impl<'de> Visitor<'de> for BroadcastSeed {
 /// comes before `params`, as servers write them).
 pub(super) struct FastCalling {
     pub event_type: EventType,
-    /// `None`: not a calling type this version knows.
-    pub payload: Option<CallingPayload>,
+    /// The payload was read into the slot (`false`: not a calling type this version knows).
+    pub known: bool,
 }
 
 /// Reads a calling event: the members [`RelayEvent`](crate::wire::RelayEvent) has are checked
 /// as the general path checks them, not kept.
-struct CallingSeed;
+struct CallingSeed<'s>(&'s mut Option<CallingPayload>);
 
-impl<'de> DeserializeSeed<'de> for CallingSeed {
+impl<'de> DeserializeSeed<'de> for CallingSeed<'_> {
     type Value = FastCalling;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for CallingSeed {
+impl<'de> Visitor<'de> for CallingSeed<'_> {
     type Value = FastCalling;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,7 +253,7 @@ impl<'de> Visitor<'de> for CallingSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut event_type: Option<EventType> = None;
-        let mut payload = None;
+        let mut payload: Option<bool> = None;
         let mut seen = [false; 5];
         while let Some(key) = map.next_key::<Key>()? {
             let checked = match key {
@@ -257,8 +263,11 @@ impl<'de> Visitor<'de> for CallingSeed {
                 }
                 Key::Params => {
                     let t = event_type.as_ref().ok_or_else(bail)?;
-                    let p = map.next_value_seed(PayloadSeed(t))?;
-                    once(&mut payload, p)?;
+                    if payload.is_some() {
+                        return Err(bail());
+                    }
+                    let known = map.next_value_seed(PayloadSeed(t, &mut *self.0))?;
+                    payload = Some(known);
                     continue;
                 }
                 Key::EventChannel => 0,
@@ -282,7 +291,7 @@ impl<'de> Visitor<'de> for CallingSeed {
         }
         Ok(FastCalling {
             event_type: event_type.ok_or_else(bail)?,
-            payload: payload.ok_or_else(bail)?,
+            known: payload.ok_or_else(bail)?,
         })
     }
 }

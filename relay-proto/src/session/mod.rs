@@ -441,9 +441,10 @@ impl Session {
         if !self.hub.lifecycle.accepts_frames() {
             return Err(UnexpectedInput::NoTransport.into());
         }
-        let incoming = match fast::read(text) {
+        let mut slot = None;
+        let incoming = match fast::read(text, &mut slot) {
             Some(FastFrame::Broadcast(b)) => {
-                match self.apply_broadcast(now, b, Reread::Frame(text)) {
+                match self.apply_broadcast(now, b, &mut slot, Reread::Frame(text)) {
                     Some(done) => return done,
                     None => wire::rpc::decode_ref(text)?,
                 }
