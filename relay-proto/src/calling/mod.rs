@@ -262,10 +262,10 @@ impl Calling {
             CallingPayload::Dial(d) => return self.on_dial(out, d, p),
             CallingPayload::Connect(c) => return self.on_connect(out, c, p),
             CallingPayload::Refer(r) => return self.on_refer(out, r, p),
-            CallingPayload::Play(x) => self.on_play_event(out, now, &x, p),
+            CallingPayload::Play(x) => self.on_play_event(out, now, x, p),
             CallingPayload::Record(x) => self.on_record_event(out, now, &x, p),
             CallingPayload::Tap(x) => self.on_tap_event(out, now, &x, p),
-            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, &x, p),
+            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, x, p),
             CallingPayload::Collect(x) => self.on_collect_event(out, now, &x),
             CallingPayload::Detect(x) => self.on_detect_event(out, now, &x),
             CallingPayload::Fax(x) => self.on_fax_event(out, now, &x),
@@ -278,15 +278,15 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        x: &StateComponentPayload<PlayState>,
+        x: StateComponentPayload<PlayState>,
         p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::PlayUpdate {
-            call_id: x.ids.call_id.clone(),
-            control_id: x.ids.control_id.clone(),
+            call_id: x.ids.call_id,
+            control_id: x.ids.control_id,
             state: x.state.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
+        self.on_component(out, now, ComponentKind::Play, up, |c| {
             c.on_state(&x.state, p)
         });
     }
@@ -307,9 +307,7 @@ impl Calling {
             duration: x.duration,
             size: x.size,
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
-            c.on_record(x, p)
-        });
+        self.on_component(out, now, ComponentKind::Record, up, |c| c.on_record(x, p));
     }
 
     /// A `Tap` component event: its update for the application, then the component's progress.
@@ -327,7 +325,7 @@ impl Calling {
             tap: x.tap.clone(),
             device: x.device.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| c.on_tap(x, p));
+        self.on_component(out, now, ComponentKind::Tap, up, |c| c.on_tap(x, p));
     }
 
     /// A `SendDigits` component event: its update for the application, then the component's progress.
@@ -335,15 +333,15 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        x: &StateComponentPayload<SendDigitsState>,
+        x: StateComponentPayload<SendDigitsState>,
         p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::SendDigitsUpdate {
-            call_id: x.ids.call_id.clone(),
-            control_id: x.ids.control_id.clone(),
+            call_id: x.ids.call_id,
+            control_id: x.ids.control_id,
             state: x.state.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+        self.on_component(out, now, ComponentKind::SendDigits, up, |c| {
             c.on_state(&x.state, p)
         });
     }
@@ -355,9 +353,7 @@ impl Calling {
             control_id: x.ids.control_id.clone(),
             progress: collect_progress(x),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
-            c.on_collect(x)
-        });
+        self.on_component(out, now, ComponentKind::Prompt, up, |c| c.on_collect(x));
     }
 
     /// A `Detect` component event: its update for the application, then the component's progress.
@@ -368,9 +364,7 @@ impl Calling {
             detect_type: x.detect.detect_type.clone(),
             event: x.detect.params.event.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
-            c.on_detect(x)
-        });
+        self.on_component(out, now, ComponentKind::Detect, up, |c| c.on_detect(x));
     }
 
     /// A `Fax` component event: its update for the application, then the component's progress.
@@ -397,7 +391,7 @@ impl Calling {
             .map(|c| c.kind)
             .filter(|k| *k == ComponentKind::ReceiveFax)
             .unwrap_or(ComponentKind::SendFax);
-        self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(x));
+        self.on_component(out, now, kind, up, |c| c.on_fax(x));
     }
 
     fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), InputError> {
@@ -809,53 +803,83 @@ impl Calling {
         }
     }
 
-    /// A component event: report the update, then step the component it names.
+    /// A component event: report the update, then step the component it names (the update's
+    /// `call_id`/`control_id`; they are copied only when the component finishes).
     fn on_component(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        ids: &ComponentIds,
         kind: ComponentKind,
         update: CallEvent,
         step: impl FnOnce(&mut Component) -> Step,
     ) {
-        let Some(call) = self.calls.get_mut(&ids.call_id) else {
-            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "component event for an unknown call; ignored");
+        use CallEvent as E;
+        let (call_id, control_id) = match &update {
+            E::PlayUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::RecordUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::TapUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::SendDigitsUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::CollectUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::DetectUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::FaxUpdate {
+                call_id,
+                control_id,
+                ..
+            } => (call_id, control_id),
+            _ => return out.emit(update),
+        };
+        let Some(call) = self.calls.get_mut(call_id) else {
+            tracing::trace!(call_id = %call_id, control_id = %control_id, "component event for an unknown call; ignored");
             return;
+        };
+        let finished = match call.components.get_mut(control_id) {
+            None => {
+                tracing::trace!(call_id = %call_id, control_id = %control_id, "event for no running component");
+                None
+            }
+            Some(comp) if comp.kind != kind => {
+                tracing::debug!(call_id = %call_id, control_id = %control_id, "event of another component kind; ignored");
+                None
+            }
+            // Stepped before the update is reported: a step only changes the component.
+            Some(comp) => match step(comp) {
+                Step::Finish => call.components.remove(control_id).map(|c| {
+                    let ids = (call_id.clone(), control_id.clone());
+                    (ids, c, call.info.node_id.clone())
+                }),
+                Step::Continue => None,
+            },
         };
         out.emit(update);
-        let Some(comp) = call.components.get_mut(&ids.control_id) else {
-            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "event for no running component");
-            return;
-        };
-        if comp.kind != kind {
-            tracing::debug!(call_id = %ids.call_id, control_id = %ids.control_id, "event of another component kind; ignored");
-            return;
-        }
-        if step(comp) == Step::Finish {
-            if let Some(c) = call.components.remove(&ids.control_id) {
-                let stop = c.stop_detector;
-                let node_id = call.info.node_id.clone();
-                emit_finished(out, &ids.call_id, ids.control_id.clone(), c);
-                if stop {
-                    let mut params = Map::new();
-                    if let Some(n) = node_id {
-                        params.insert("node_id".into(), json!(n));
-                    }
-                    params.insert("call_id".into(), json!(ids.call_id));
-                    params.insert("control_id".into(), json!(ids.control_id));
-                    let req = CallingRequest::Control {
-                        call_id: ids.call_id.clone(),
-                        control_id: ids.control_id.clone(),
-                        action: ControlAction::Stop,
-                        internal: true,
-                    };
-                    if let Err(e) =
-                        out.execute(now, Method::CallingDetectStop, &Value::Object(params), req)
-                    {
-                        tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
-                    }
-                }
+        if let Some(((call_id, control_id), c, node_id)) = finished {
+            let stop = c.stop_detector;
+            emit_finished(out, &call_id, control_id.clone(), c);
+            if stop {
+                stop_detector(out, now, call_id, control_id, node_id);
             }
         }
     }
@@ -886,6 +910,33 @@ impl Calling {
             );
         }
         self.lost = deadlines::LostWaits::default();
+    }
+}
+
+/// A blocking detect decided early: the server's detector still runs, so it is stopped
+/// (bug 21); the answer is not reported.
+fn stop_detector(
+    out: &mut dyn Outbox,
+    now: Instant,
+    call_id: CallId,
+    control_id: ControlId,
+    node_id: Option<crate::ids::NodeId>,
+) {
+    let mut params = Map::new();
+    if let Some(n) = node_id {
+        params.insert("node_id".into(), json!(n));
+    }
+    params.insert("call_id".into(), json!(call_id));
+    params.insert("control_id".into(), json!(control_id));
+    let (log_call, log_control) = (call_id.clone(), control_id.clone());
+    let req = CallingRequest::Control {
+        call_id,
+        control_id,
+        action: ControlAction::Stop,
+        internal: true,
+    };
+    if let Err(e) = out.execute(now, Method::CallingDetectStop, &Value::Object(params), req) {
+        tracing::warn!(call_id = %log_call, control_id = %log_control, error = %e, "could not stop the detector");
     }
 }
 
