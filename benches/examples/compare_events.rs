@@ -7,6 +7,7 @@
 //! so the calling events that follow refer to a known call.
 //!
 //! Usage: `cargo run --release -p relay-benches --example compare_events -- FRAMES_FILE ITERATIONS`
+//! (with `COMPARE_CORE_ONLY=1` in the environment only the session side runs, for a profiler).
 #![allow(clippy::print_stdout, clippy::disallowed_methods)]
 
 use std::time::Instant;
@@ -56,6 +57,12 @@ fn main() {
         }
         keys
     };
+    if std::env::var_os("COMPARE_CORE_ONLY").is_some() {
+        // For a profiler: the session side alone.
+        let delivered = run(iterations, 0);
+        println!("{{\"delivered\":{delivered}}}");
+        return;
+    }
     run(iterations.min(20_000), 0);
     parse(iterations.min(20_000), 0);
     // Both sides alternate in chunks, so a busy machine slows both alike and the ratio holds.

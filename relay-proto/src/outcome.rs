@@ -2,7 +2,7 @@
 //! that imports only the wire types, so calling and messaging can name it without knowing the
 //! session.
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::wire::{RelayResult, RpcError};
 
@@ -47,11 +47,13 @@ pub enum RequestError {
 }
 
 /// Turns a `blade.execute` answer into a relay outcome: success only on code `"200"` (or none).
-pub(crate) fn relay_outcome(payload: Result<Value, RpcError>) -> Result<RelayResult, RequestError> {
+pub(crate) fn relay_outcome(
+    payload: Result<&RawValue, RpcError>,
+) -> Result<RelayResult, RequestError> {
     match payload {
         Err(e) => Err(RequestError::Rpc(e)),
         Ok(v) => {
-            let r = RelayResult::from_blade_result(&v);
+            let r = RelayResult::from_blade_result_raw(v);
             if r.is_success() {
                 Ok(r)
             } else {

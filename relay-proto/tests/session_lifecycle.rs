@@ -201,7 +201,11 @@ fn bug7_numeric_200_succeeds_and_nested_result_is_data() {
     match &h.take_events()[..] {
         [Event::Response { outcome: Ok(r), .. }] => {
             assert!(r.is_success());
-            assert_eq!(r.raw["result"]["code"], "500", "nested result kept as data");
+            assert_eq!(
+                r.raw()["result"]["code"],
+                "500",
+                "nested result kept as data"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -46,9 +46,9 @@ async fn new_call_answered_state_outlives_registry<R: Runtime + Clone, C: Connec
     // Node's `event`: the dial event that decided it, with its params.
     let event = dialed.event.as_ref().expect("the deciding event");
     assert_eq!(event.name, "answered");
-    assert_eq!(event.payload["dial_state"], "answered");
+    assert_eq!(event.payload()["dial_state"], "answered");
     assert_eq!(
-        event.payload["call"]["call_id"].as_str(),
+        event.payload()["call"]["call_id"].as_str(),
         call.id().map(|id| id.as_str())
     );
     assert!(call.id().is_some());

@@ -171,7 +171,7 @@ async fn dials_that_fail<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
         assert_eq!(dial.call.end_reason(), Some(reason.clone()), "{outcome}");
         let event = dial.event.as_ref().expect("a deciding event");
         assert_eq!(event.name, "ended", "{outcome}");
-        assert_eq!(event.payload["end_reason"], reason.as_str(), "{outcome}");
+        assert_eq!(event.payload()["end_reason"], reason.as_str(), "{outcome}");
     }
     // The convenience form reports the same as an error, and the next dial works again.
     mock.control(|c| async move {

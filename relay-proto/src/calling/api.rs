@@ -31,7 +31,7 @@ impl Calling {
         out.execute(
             now,
             Method::CallingDial,
-            wire,
+            &wire,
             CallingRequest::Dial { tag: tag.clone() },
         )?;
         self.register_dial(tag.clone(), params.device_count());

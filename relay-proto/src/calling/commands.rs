@@ -73,22 +73,19 @@ impl Calling {
         if kind.has_control_id() {
             params.insert("control_id".into(), json!(control_id));
         }
-        let params = Value::Object(params);
-        comp.payload = Some(params.clone());
-        // Added before sending, so events racing the response are applied (§6.5).
-        call.components.insert(control_id.clone(), comp);
         let req = CallingRequest::Command {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
             kind,
         };
-        match out.execute(now, method, params, req) {
-            Ok(_) => Ok(control_id),
-            Err(e) => {
-                call.components.remove(&control_id);
-                Err(e)
-            }
-        }
+        // Serialized into the frame from the params the component keeps (Node's
+        // `action.payload`): no copy. Nothing can answer before this returns (sans-IO), so
+        // adding the component after the send still applies events racing the response (§6.5).
+        let params = Value::Object(params);
+        out.execute(now, method, &params, req)?;
+        comp.payload = Some(params);
+        call.components.insert(control_id.clone(), comp);
+        Ok(control_id)
     }
 
     /// Reports a command outcome that needs no request (answer on an answered call, wait_for
@@ -159,7 +156,7 @@ impl Calling {
             action,
             internal: false,
         };
-        out.execute(now, method, Value::Object(params), req)
+        out.execute(now, method, &Value::Object(params), req)
     }
 
     pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
@@ -302,10 +299,10 @@ fn finish_pass(comp: &mut Component, outcome: Result<RelayResult, RequestError>)
     };
     let r = &mut comp.result;
     r.successful = error.is_none();
-    r.event = Some(ResultEvent {
-        name: "response".into(),
-        payload: json!({"code": code, "message": message}),
-    });
+    r.event = Some(ResultEvent::new(
+        "response",
+        &json!({"code": code, "message": message}),
+    ));
     r.code = code;
     r.message = message;
     r.error = error;
@@ -316,14 +313,11 @@ fn absorb_execute_result(comp: &mut Component, r: &RelayResult) {
     match &mut comp.result.outcome {
         ComponentOutcome::Record(o) => {
             if let Some(u) = r.str_field("url") {
-                o.url = Some(u.to_owned());
+                o.url = Some(u);
             }
         }
         ComponentOutcome::Tap(o) => {
-            o.source_device = r
-                .raw
-                .get("source_device")
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            o.source_device = r.field("source_device");
         }
         _ => {}
     }

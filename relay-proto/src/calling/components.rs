@@ -2,11 +2,12 @@
 //! (PROTOCOL.md §6.3, with the fixes of §13: `paused` is not terminal, partial collect results
 //! are progress, connect resolves on `disconnected`).
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
-    truthy, CallState, CollectPayload, DetectPayload, EndReason, EventParams, FaxPayload, PeerInfo,
+    truthy, CallState, CollectPayload, DetectPayload, EndReason, EventText, FaxPayload, PeerInfo,
     ReferPayload, StateComponentPayload,
 };
 use crate::calling::kinds::ComponentKind;
@@ -52,11 +53,8 @@ pub(crate) struct Component {
     pub answered: bool,
 }
 
-fn ev(name: &str, payload: &(impl EventParams + ?Sized)) -> Option<ResultEvent> {
-    Some(ResultEvent {
-        name: name.to_owned(),
-        payload: payload.to_value(),
-    })
+fn ev(name: &str, payload: &(impl EventText + ?Sized)) -> Option<ResultEvent> {
+    Some(ResultEvent::from_raw(name.to_owned(), payload.to_raw()))
 }
 
 /// Where a component state is kept in its kind's outcome.
@@ -121,7 +119,7 @@ impl Component {
         &mut self,
         state: CallState,
         end_reason: Option<&EndReason>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -153,7 +151,7 @@ impl Component {
         &mut self,
         state: &ConnectState,
         peer: Option<&PeerInfo>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         let successful = match (&mut r.outcome, state) {
@@ -182,7 +180,7 @@ impl Component {
         Step::Finish
     }
 
-    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &(impl EventParams + ?Sized)) -> Step {
+    pub(crate) fn on_refer(&mut self, p: &ReferPayload, raw: &(impl EventText + ?Sized)) -> Step {
         if let ComponentOutcome::Refer(o) = &mut self.result.outcome {
             o.refer_to = p.sip_refer_to.clone().or(o.refer_to.take());
             o.refer_response_code = p
@@ -202,7 +200,7 @@ impl Component {
     pub(crate) fn on_state<S: StoreState>(
         &mut self,
         state: &S,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         let r = &mut self.result;
         match state.outcome() {
@@ -220,7 +218,7 @@ impl Component {
     pub(crate) fn on_record(
         &mut self,
         p: &StateComponentPayload<RecordState>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         if let ComponentOutcome::Record(o) = &mut self.result.outcome {
             if p.url.is_some() {
@@ -240,7 +238,7 @@ impl Component {
     pub(crate) fn on_tap(
         &mut self,
         p: &StateComponentPayload<TapState>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Step {
         if let ComponentOutcome::Tap(o) = &mut self.result.outcome {
             if p.tap.is_some() {
@@ -261,12 +259,10 @@ impl Component {
         let r = &mut self.result;
         let t = &p.result.result_type;
         let params = &p.result.params;
-        r.event = Some(ResultEvent {
-            name: t.as_str().to_owned(),
-            payload: serde_json::to_value(&p.result.params)
-                .map(|params| serde_json::json!({"type": t, "params": params}))
-                .unwrap_or(Value::Null),
-        });
+        r.event = Some(ResultEvent::new(
+            t.as_str(),
+            &serde_json::json!({"type": t, "params": params}),
+        ));
         let s = |k: &str| params.get(k).and_then(lenient::value_as_string);
         let input = match t {
             CollectResultType::Digit => Some(PromptInput::Digits {
@@ -376,10 +372,12 @@ impl Component {
             .or(o.pages.take());
         o.state = Some(p.fax.fax_type.clone());
         r.successful = truthy(fp.get("success"));
-        r.event = Some(ResultEvent {
-            name: p.fax.fax_type.as_str().to_owned(),
-            payload: Value::Object(fp.clone()),
-        });
+        let payload =
+            serde_json::value::to_raw_value(fp).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        r.event = Some(ResultEvent::from_raw(
+            p.fax.fax_type.as_str().to_owned(),
+            payload,
+        ));
         Step::Finish
     }
 }

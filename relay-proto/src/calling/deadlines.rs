@@ -174,10 +174,7 @@ impl Calling {
         };
         for (cid, mut c) in call.components {
             c.terminate(
-                Some(ResultEvent {
-                    name: "lost".into(),
-                    payload: json!({"call_id": id}),
-                }),
+                Some(ResultEvent::new("lost", &json!({"call_id": id}))),
                 Some(RequestError::Lost),
             );
             emit_finished(out, id, cid, c);

@@ -473,8 +473,13 @@ pub(crate) trait EventParams {
         &self,
         event_type: &EventType,
     ) -> Result<T, PeerMisbehaved>;
-    /// The payload as a JSON tree (`null` if it is not JSON).
-    fn to_value(&self) -> Value;
+}
+
+/// Where a result event's payload text comes from: a tree, the params' own text, or the frame
+/// it can be read from again (only when a result keeps it).
+pub(crate) trait EventText {
+    /// The payload as JSON text.
+    fn to_raw(&self) -> Box<RawValue>;
 }
 
 fn malformed(event_type: &EventType, e: serde_json::Error) -> PeerMisbehaved {
@@ -488,8 +493,11 @@ impl EventParams for Value {
     ) -> Result<T, PeerMisbehaved> {
         T::deserialize(self).map_err(|e| malformed(event_type, e))
     }
-    fn to_value(&self) -> Value {
-        self.clone()
+}
+
+impl EventText for Value {
+    fn to_raw(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 }
 
@@ -500,8 +508,11 @@ impl EventParams for RawValue {
     ) -> Result<T, PeerMisbehaved> {
         serde_json::from_str(self.get()).map_err(|e| malformed(event_type, e))
     }
-    fn to_value(&self) -> Value {
-        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+}
+
+impl EventText for RawValue {
+    fn to_raw(&self) -> Box<RawValue> {
+        self.to_owned()
     }
 }
 
@@ -521,6 +532,36 @@ pub fn decode_payload_raw(
     params: &RawValue,
 ) -> Result<Option<CallingPayload>, PeerMisbehaved> {
     decode_params(event_type, params)
+}
+
+/// Reads the typed payload of a calling event into its slot, in the pass that reads the frame:
+/// `false` for an event type this version does not know (its value is skipped).
+pub(crate) struct PayloadSeed<'a>(pub &'a EventType, pub &'a mut Option<CallingPayload>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        use EventType as T;
+        *self.1 = Some(match self.0 {
+            T::CallReceive => CallingPayload::Receive(Deserialize::deserialize(d)?),
+            T::CallState => CallingPayload::State(Deserialize::deserialize(d)?),
+            T::CallDial => CallingPayload::Dial(Deserialize::deserialize(d)?),
+            T::CallConnect => CallingPayload::Connect(Deserialize::deserialize(d)?),
+            T::CallPlay => CallingPayload::Play(Deserialize::deserialize(d)?),
+            T::CallCollect => CallingPayload::Collect(Deserialize::deserialize(d)?),
+            T::CallRecord => CallingPayload::Record(Deserialize::deserialize(d)?),
+            T::CallDetect => CallingPayload::Detect(Deserialize::deserialize(d)?),
+            T::CallFax => CallingPayload::Fax(Deserialize::deserialize(d)?),
+            T::CallTap => CallingPayload::Tap(Deserialize::deserialize(d)?),
+            T::CallSendDigits => CallingPayload::SendDigits(Deserialize::deserialize(d)?),
+            T::CallRefer => CallingPayload::Refer(Deserialize::deserialize(d)?),
+            _ => {
+                serde::de::IgnoredAny::deserialize(d)?;
+                return Ok(false);
+            }
+        });
+        Ok(true)
+    }
 }
 
 pub(crate) fn decode_params<P: EventParams + ?Sized>(

@@ -75,7 +75,7 @@ use crate::error::{Capacity, InputError, PeerMisbehaved};
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
-use events::EventParams;
+pub(crate) use events::{EventText, PayloadSeed};
 use serde_json::value::RawValue;
 
 pub use api::CallMut;
@@ -257,12 +257,14 @@ impl Calling {
         Ok(true)
     }
 
-    fn dispatch(
+    /// A calling event whose payload was decoded in the pass that read the frame; `p` gives
+    /// the params' text to a result that keeps it.
+    pub(crate) fn dispatch(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
         payload: CallingPayload,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         match payload {
             CallingPayload::Receive(r) => return self.on_receive(out, r),
@@ -270,10 +272,10 @@ impl Calling {
             CallingPayload::Dial(d) => return self.on_dial(out, d, p),
             CallingPayload::Connect(c) => return self.on_connect(out, c, p),
             CallingPayload::Refer(r) => return self.on_refer(out, r, p),
-            CallingPayload::Play(x) => self.on_play_event(out, now, &x, p),
+            CallingPayload::Play(x) => self.on_play_event(out, now, x, p),
             CallingPayload::Record(x) => self.on_record_event(out, now, &x, p),
             CallingPayload::Tap(x) => self.on_tap_event(out, now, &x, p),
-            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, &x, p),
+            CallingPayload::SendDigits(x) => self.on_send_digits_event(out, now, x, p),
             CallingPayload::Collect(x) => self.on_collect_event(out, now, &x),
             CallingPayload::Detect(x) => self.on_detect_event(out, now, &x),
             CallingPayload::Fax(x) => self.on_fax_event(out, now, &x),
@@ -286,15 +288,15 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        x: &StateComponentPayload<PlayState>,
-        p: &RawValue,
+        x: StateComponentPayload<PlayState>,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::PlayUpdate {
-            call_id: x.ids.call_id.clone(),
-            control_id: x.ids.control_id.clone(),
+            call_id: x.ids.call_id,
+            control_id: x.ids.control_id,
             state: x.state.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Play, up, |c| {
+        self.on_component(out, now, ComponentKind::Play, up, |c| {
             c.on_state(&x.state, p)
         });
     }
@@ -305,7 +307,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<RecordState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::RecordUpdate {
             call_id: x.ids.call_id.clone(),
@@ -315,9 +317,7 @@ impl Calling {
             duration: x.duration,
             size: x.size,
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Record, up, |c| {
-            c.on_record(x, p)
-        });
+        self.on_component(out, now, ComponentKind::Record, up, |c| c.on_record(x, p));
     }
 
     /// A `Tap` component event: its update for the application, then the component's progress.
@@ -326,7 +326,7 @@ impl Calling {
         out: &mut dyn Outbox,
         now: Instant,
         x: &StateComponentPayload<TapState>,
-        p: &RawValue,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::TapUpdate {
             call_id: x.ids.call_id.clone(),
@@ -335,7 +335,7 @@ impl Calling {
             tap: x.tap.clone(),
             device: x.device.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Tap, up, |c| c.on_tap(x, p));
+        self.on_component(out, now, ComponentKind::Tap, up, |c| c.on_tap(x, p));
     }
 
     /// A `SendDigits` component event: its update for the application, then the component's progress.
@@ -343,15 +343,15 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        x: &StateComponentPayload<SendDigitsState>,
-        p: &RawValue,
+        x: StateComponentPayload<SendDigitsState>,
+        p: &(impl EventText + ?Sized),
     ) {
         let up = CallEvent::SendDigitsUpdate {
-            call_id: x.ids.call_id.clone(),
-            control_id: x.ids.control_id.clone(),
+            call_id: x.ids.call_id,
+            control_id: x.ids.control_id,
             state: x.state.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::SendDigits, up, |c| {
+        self.on_component(out, now, ComponentKind::SendDigits, up, |c| {
             c.on_state(&x.state, p)
         });
     }
@@ -363,9 +363,7 @@ impl Calling {
             control_id: x.ids.control_id.clone(),
             progress: collect_progress(x),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Prompt, up, |c| {
-            c.on_collect(x)
-        });
+        self.on_component(out, now, ComponentKind::Prompt, up, |c| c.on_collect(x));
     }
 
     /// A `Detect` component event: its update for the application, then the component's progress.
@@ -376,9 +374,7 @@ impl Calling {
             detect_type: x.detect.detect_type.clone(),
             event: x.detect.params.event.clone(),
         };
-        self.on_component(out, now, &x.ids, ComponentKind::Detect, up, |c| {
-            c.on_detect(x)
-        });
+        self.on_component(out, now, ComponentKind::Detect, up, |c| c.on_detect(x));
     }
 
     /// A `Fax` component event: its update for the application, then the component's progress.
@@ -405,7 +401,7 @@ impl Calling {
             .map(|c| c.kind)
             .filter(|k| *k == ComponentKind::ReceiveFax)
             .unwrap_or(ComponentKind::SendFax);
-        self.on_component(out, now, &x.ids, kind, up, |c| c.on_fax(x));
+        self.on_component(out, now, kind, up, |c| c.on_fax(x));
     }
 
     fn on_receive(&mut self, out: &mut dyn Outbox, r: ReceivePayload) -> Result<(), InputError> {
@@ -438,31 +434,39 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         s: StatePayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         let state =
             CallState::parse(&s.call_state).map_err(|_| PeerMisbehaved::UnknownCallState {
                 state: s.call_state.clone(),
             })?;
-        let id = s.call_id.clone();
-        if !self.calls.contains_key(&id) && !self.adopt_leg(&s)? {
+        if !self.calls.contains_key(&s.call_id) && !self.adopt_leg(&s)? {
             return Ok(());
         }
+        let StatePayload {
+            call_id: id,
+            node_id,
+            end_reason,
+            direction,
+            device,
+            peer,
+            ..
+        } = s;
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(());
         };
         let info = &mut call.info;
-        if info.node_id.is_none() && s.node_id.is_some() {
-            info.node_id = self.names.node_id(s.node_id.clone());
+        if info.node_id.is_none() && node_id.is_some() {
+            info.node_id = self.names.node_id(node_id);
         }
-        info.set_device(s.device.as_ref());
-        if s.direction.is_some() {
-            info.direction = s.direction.clone();
+        info.set_device(device.as_ref());
+        if direction.is_some() {
+            info.direction = direction;
         }
-        if s.peer.is_some() {
-            info.peer = s.peer.clone().map(Box::new);
+        if peer.is_some() {
+            info.peer = peer.map(Box::new);
         }
-        if let Some(r) = &s.end_reason {
+        if let Some(r) = &end_reason {
             info.end_reason = Some(EndReason::parse(r));
         }
         info.set_state(state);
@@ -472,13 +476,19 @@ impl Calling {
             info.tag.clone(),
             info.peer.as_deref().cloned(),
         );
+        // Kept past the removal of an ended call (a dial leg completes its dial).
+        let ended_tag = if state == CallState::Ended {
+            tag.clone()
+        } else {
+            None
+        };
         tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
         out.emit(CallEvent::StateChanged {
             call_id: id.clone(),
             state,
             prev_state: prev,
             end_reason: end_reason.clone(),
-            tag: tag.clone(),
+            tag,
             peer,
         });
         let ids: Vec<ControlId> = call.components.keys().cloned().collect();
@@ -495,7 +505,7 @@ impl Calling {
         }
         if state == CallState::Ended {
             self.remove_call(out, &id, "ended", raw);
-            if let Some(t) = tag {
+            if let Some(t) = ended_tag {
                 self.end_single_leg_dial(out, t, end_reason, raw);
             }
         }
@@ -529,7 +539,7 @@ impl Calling {
         out: &mut dyn Outbox,
         tag: DialTag,
         end_reason: Option<EndReason>,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) {
         if !self.dials.get(&tag).is_some_and(|d| d.devices == 1) {
             return;
@@ -545,10 +555,10 @@ impl Calling {
                 node_id: None,
                 end_reason,
                 error: None,
-                event: Some(ResultEvent {
-                    name: CallState::Ended.as_str().to_owned(),
-                    payload: raw.to_value(),
-                }),
+                event: Some(ResultEvent::from_raw(
+                    CallState::Ended.as_str().to_owned(),
+                    raw.to_raw(),
+                )),
             },
         );
     }
@@ -561,17 +571,14 @@ impl Calling {
         out: &mut dyn Outbox,
         id: &CallId,
         why: &str,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) {
         let Some(call) = self.calls.remove(id) else {
             return;
         };
         for (cid, mut c) in call.components {
             c.terminate(
-                Some(ResultEvent {
-                    name: why.to_owned(),
-                    payload: raw.to_value(),
-                }),
+                Some(ResultEvent::from_raw(why.to_owned(), raw.to_raw())),
                 None,
             );
             emit_finished(out, id, cid, c);
@@ -601,7 +608,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         d: DialPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         if !self.dials.contains_key(&d.tag) {
             tracing::trace!(tag = %d.tag, state = %d.dial_state, "dial event for no pending dial; ignored");
@@ -682,7 +689,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         c: ConnectPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         let id = c.call_id.clone();
         let Some(call) = self.calls.get(&id) else {
@@ -757,7 +764,7 @@ impl Calling {
         &mut self,
         out: &mut dyn Outbox,
         r: ReferPayload,
-        raw: &(impl EventParams + ?Sized),
+        raw: &(impl EventText + ?Sized),
     ) -> Result<(), InputError> {
         if !self.calls.contains_key(&r.call_id) {
             tracing::trace!(call_id = %r.call_id, "refer event for an unknown call; ignored");
@@ -806,53 +813,83 @@ impl Calling {
         }
     }
 
-    /// A component event: report the update, then step the component it names.
+    /// A component event: report the update, then step the component it names (the update's
+    /// `call_id`/`control_id`; they are copied only when the component finishes).
     fn on_component(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
-        ids: &ComponentIds,
         kind: ComponentKind,
         update: CallEvent,
         step: impl FnOnce(&mut Component) -> Step,
     ) {
-        let Some(call) = self.calls.get_mut(&ids.call_id) else {
-            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "component event for an unknown call; ignored");
+        use CallEvent as E;
+        let (call_id, control_id) = match &update {
+            E::PlayUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::RecordUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::TapUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::SendDigitsUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::CollectUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::DetectUpdate {
+                call_id,
+                control_id,
+                ..
+            }
+            | E::FaxUpdate {
+                call_id,
+                control_id,
+                ..
+            } => (call_id, control_id),
+            _ => return out.emit(update),
+        };
+        let Some(call) = self.calls.get_mut(call_id) else {
+            tracing::trace!(call_id = %call_id, control_id = %control_id, "component event for an unknown call; ignored");
             return;
+        };
+        let finished = match call.components.get_mut(control_id) {
+            None => {
+                tracing::trace!(call_id = %call_id, control_id = %control_id, "event for no running component");
+                None
+            }
+            Some(comp) if comp.kind != kind => {
+                tracing::debug!(call_id = %call_id, control_id = %control_id, "event of another component kind; ignored");
+                None
+            }
+            // Stepped before the update is reported: a step only changes the component.
+            Some(comp) => match step(comp) {
+                Step::Finish => call.components.remove(control_id).map(|c| {
+                    let ids = (call_id.clone(), control_id.clone());
+                    (ids, c, call.info.node_id.clone())
+                }),
+                Step::Continue => None,
+            },
         };
         out.emit(update);
-        let Some(comp) = call.components.get_mut(&ids.control_id) else {
-            tracing::trace!(call_id = %ids.call_id, control_id = %ids.control_id, "event for no running component");
-            return;
-        };
-        if comp.kind != kind {
-            tracing::debug!(call_id = %ids.call_id, control_id = %ids.control_id, "event of another component kind; ignored");
-            return;
-        }
-        if step(comp) == Step::Finish {
-            if let Some(c) = call.components.remove(&ids.control_id) {
-                let stop = c.stop_detector;
-                let node_id = call.info.node_id.clone();
-                emit_finished(out, &ids.call_id, ids.control_id.clone(), c);
-                if stop {
-                    let mut params = Map::new();
-                    if let Some(n) = node_id {
-                        params.insert("node_id".into(), json!(n));
-                    }
-                    params.insert("call_id".into(), json!(ids.call_id));
-                    params.insert("control_id".into(), json!(ids.control_id));
-                    let req = CallingRequest::Control {
-                        call_id: ids.call_id.clone(),
-                        control_id: ids.control_id.clone(),
-                        action: ControlAction::Stop,
-                        internal: true,
-                    };
-                    if let Err(e) =
-                        out.execute(now, Method::CallingDetectStop, Value::Object(params), req)
-                    {
-                        tracing::warn!(call_id = %ids.call_id, control_id = %ids.control_id, error = %e, "could not stop the detector");
-                    }
-                }
+        if let Some(((call_id, control_id), c, node_id)) = finished {
+            let stop = c.stop_detector;
+            emit_finished(out, &call_id, control_id.clone(), c);
+            if stop {
+                stop_detector(out, now, call_id, control_id, node_id);
             }
         }
     }
@@ -886,6 +923,33 @@ impl Calling {
     }
 }
 
+/// A blocking detect decided early: the server's detector still runs, so it is stopped
+/// (bug 21); the answer is not reported.
+fn stop_detector(
+    out: &mut dyn Outbox,
+    now: Instant,
+    call_id: CallId,
+    control_id: ControlId,
+    node_id: Option<crate::ids::NodeId>,
+) {
+    let mut params = Map::new();
+    if let Some(n) = node_id {
+        params.insert("node_id".into(), json!(n));
+    }
+    params.insert("call_id".into(), json!(call_id));
+    params.insert("control_id".into(), json!(control_id));
+    let (log_call, log_control) = (call_id.clone(), control_id.clone());
+    let req = CallingRequest::Control {
+        call_id,
+        control_id,
+        action: ControlAction::Stop,
+        internal: true,
+    };
+    if let Err(e) = out.execute(now, Method::CallingDetectStop, &Value::Object(params), req) {
+        tracing::warn!(call_id = %log_call, control_id = %log_control, error = %e, "could not stop the detector");
+    }
+}
+
 fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, c: Component) {
     tracing::debug!(call_id = %call_id, control_id = %control_id, kind = ?c.kind, ok = c.result.successful, "component finished");
     out.emit(CallEvent::ComponentFinished {
@@ -896,11 +960,8 @@ fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, 
 }
 
 /// A dial's deciding event (Node's `DialResult.event`): named by its `dial_state`.
-fn dial_event(state: &DialState, raw: &(impl EventParams + ?Sized)) -> ResultEvent {
-    ResultEvent {
-        name: state.as_str().to_owned(),
-        payload: raw.to_value(),
-    }
+fn dial_event(state: &DialState, raw: &(impl EventText + ?Sized)) -> ResultEvent {
+    ResultEvent::from_raw(state.as_str().to_owned(), raw.to_raw())
 }
 
 fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialOutcome) {

@@ -14,13 +14,13 @@ use crate::wire::Method;
 pub(crate) trait Outbox {
     /// Reports a calling event to the application.
     fn emit(&mut self, event: CallEvent);
-    /// Issues a relay command tagged with what it was for; its answer comes back through
+    /// Issues a relay command (its params serialized straight into the frame) tagged with what it was for; its answer comes back through
     /// [`Calling::handle_response`](crate::calling::Calling::handle_response).
     fn execute(
         &mut self,
         now: Instant,
         method: Method,
-        params: Value,
+        params: &Value,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError>;
     /// Clamps `now` to the latest instant the owner has seen (time never goes backwards).

@@ -1,5 +1,6 @@
 //! What the calling machine reports: [`CallEvent`] and the typed results it carries.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
@@ -12,13 +13,56 @@ use crate::calling::states::{
 use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
 use crate::outcome::RequestError;
 
-/// The `event` of a result: its name (usually the final state) and payload.
-#[derive(Debug, Clone, PartialEq)]
+/// The `event` of a result: its name (usually the final state) and payload. The payload is
+/// kept as the JSON text the server sent (no tree is built for a result nobody reads);
+/// [`payload`](Self::payload) parses it.
+#[derive(Clone)]
 pub struct ResultEvent {
     /// e.g. `finished`, `digit`, `ended`, `response`.
     pub name: String,
-    /// The event params (prompt: the `result`; fax: `fax.params`; detect: the `detect` object).
-    pub payload: Value,
+    /// The event params as JSON text (prompt: the `result`; fax: `fax.params`; detect: the
+    /// `detect` object).
+    payload: Box<RawValue>,
+}
+
+impl ResultEvent {
+    /// An event named `name` with this payload.
+    pub fn new(name: impl Into<String>, payload: &Value) -> Self {
+        let payload =
+            serde_json::value::to_raw_value(payload).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        ResultEvent::from_raw(name.into(), payload)
+    }
+
+    /// An event whose payload is already JSON text.
+    pub(crate) fn from_raw(name: String, payload: Box<RawValue>) -> Self {
+        ResultEvent { name, payload }
+    }
+
+    /// The event params, parsed from the kept text on each call.
+    pub fn payload(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
+    }
+
+    /// The event params as JSON text.
+    pub fn payload_text(&self) -> &str {
+        self.payload.get()
+    }
+}
+
+impl std::fmt::Debug for ResultEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultEvent")
+            .field("name", &self.name)
+            .field("payload", &self.payload())
+            .finish()
+    }
+}
+
+impl PartialEq for ResultEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && (self.payload.get() == other.payload.get() || self.payload() == other.payload())
+    }
 }
 
 /// The final outcome of a component or call command. Every result keeps what the official

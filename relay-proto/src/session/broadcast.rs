@@ -7,10 +7,12 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::calling::CallingPayload;
 use crate::error::{InputError, PeerMisbehaved};
 use crate::messaging::message_event;
 use crate::wire::{self, BroadcastKind, EventType};
 
+use super::fast::{self, FastBody, FastBroadcast, Reread};
 use super::{Event, Session};
 
 impl Session {
@@ -31,8 +33,12 @@ impl Session {
             params: Option<&'a RawValue>,
         }
         let params = params.ok_or(PeerMisbehaved::BroadcastWithoutParams)?;
-        if let Some(result) = self.fast_broadcast(now, params) {
-            return result;
+        let mut slot = None;
+        if let Some(b) = fast::read_broadcast(params.get(), &mut slot) {
+            let text = Reread::Broadcast(params.get());
+            if let Some(result) = self.apply_broadcast(now, b, &mut slot, text) {
+                return result;
+            }
         }
         let b: Broadcast<'_> =
             serde_json::from_str(params.get()).map_err(|e| PeerMisbehaved::MalformedBroadcast {
@@ -91,81 +97,45 @@ impl Session {
         }
     }
 
-    /// One typed pass for the frequent, well-formed calling, messaging and task broadcasts (the general
-    /// path below re-reads the event at each layer). `None` means "not handled here": anything
-    /// unusual (another event kind, a field of an unexpected type, a missing message) takes the
-    /// general path, which owns every rule and error.
-    fn fast_broadcast(
+    /// The one-pass read of a broadcast ([`fast`](super::fast)) applied. `None` means "not
+    /// handled here": anything unusual (another protocol, an unknown calling type, a missing
+    /// context) takes the general path, which owns every rule and error.
+    pub(super) fn apply_broadcast(
         &mut self,
         now: Instant,
-        params: &RawValue,
+        b: FastBroadcast<'_>,
+        slot: &mut Option<CallingPayload>,
+        text: Reread<'_>,
     ) -> Option<Result<(), InputError>> {
-        #[derive(serde::Deserialize)]
-        struct Fast<'a, T> {
-            #[serde(default, borrow)]
-            protocol: Option<Cow<'a, str>>,
-            #[serde(borrow)]
-            event: Cow<'a, str>,
-            params: T,
+        if !for_us(b.protocol, self.hub.lifecycle.link().protocol()) {
+            return None;
         }
-        #[derive(serde::Deserialize)]
-        struct MessagingInner {
-            event_type: EventType,
-            #[serde(default)]
-            context: Option<String>,
-            params: crate::messaging::Message,
-        }
-        let text = params.get();
-        let ours = self.hub.lifecycle.link().protocol();
-        let protocol_ok = |p: &Option<Cow<'_, str>>| for_us(p.as_deref(), ours);
-        if text.contains(BroadcastKind::Calling.as_str()) {
-            // The broadcast and its inner event in one pass; the payload is decoded from the
-            // inner `params` text by the calling sub-machine.
-            let f: Fast<'_, CallingEvent<'_>> = serde_json::from_str(text).ok()?;
-            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Calling)
-                || !protocol_ok(&f.protocol)
-                || !f.params.event_type.is_calling()
-            {
-                return None;
+        match b.body {
+            FastBody::Calling(ev) => {
+                // Not a calling type this version knows: the general path reports it.
+                if !ev.known || !ev.event_type.is_calling() {
+                    return None;
+                }
+                let payload = slot.take()?;
+                Some(self.calling.dispatch(&mut self.hub, now, payload, &text))
             }
-            let ev = f.params;
-            let p = ev.params.unwrap_or(NULL);
-            // An unknown calling type: the general path reports it with the whole inner event.
-            return match self
-                .calling
-                .handle_event(&mut self.hub, now, &ev.event_type, p)
-            {
-                Ok(false) => None,
-                Ok(true) => Some(Ok(())),
-                Err(e) => Some(Err(e)),
-            };
-        }
-        if text.contains(BroadcastKind::Messaging.as_str()) {
-            let f: Fast<'_, MessagingInner> = serde_json::from_str(text).ok()?;
-            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Messaging) {
-                return None;
+            FastBody::Messaging(inner) => {
+                let MessagingInner {
+                    event_type,
+                    context,
+                    params,
+                } = *inner;
+                let m = message_event(&event_type, context, params)?;
+                self.hub.plumbing.emit(Event::Message(m));
+                Some(Ok(()))
             }
-            if !protocol_ok(&f.protocol) {
-                return None;
+            FastBody::Tasks(t) => {
+                // Anything unusual (no context) takes the general path, which reports it.
+                let event = t.into_event().ok()?;
+                self.hub.plumbing.emit(event);
+                Some(Ok(()))
             }
-            let inner = f.params;
-            let m = message_event(&inner.event_type, inner.context, inner.params)?;
-            self.hub.plumbing.emit(Event::Message(m));
-            return Some(Ok(()));
         }
-        if text.contains(BroadcastKind::Tasks.as_str()) {
-            let f: Fast<'_, TaskEvent> = serde_json::from_str(text).ok()?;
-            if BroadcastKind::from_event(&f.event) != Some(BroadcastKind::Tasks)
-                || !protocol_ok(&f.protocol)
-            {
-                return None;
-            }
-            // Anything unusual (no context) takes the general path, which reports it.
-            let event = f.params.into_event().ok()?;
-            self.hub.plumbing.emit(event);
-            return Some(Ok(()));
-        }
-        None
     }
 }
 
@@ -180,7 +150,7 @@ fn for_us(theirs: Option<&str>, ours: Option<&str>) -> bool {
 
 /// The inner object of a `queuing.relay.tasks` broadcast (PROTOCOL.md §5.16).
 #[derive(serde::Deserialize)]
-struct TaskEvent {
+pub(super) struct TaskEvent {
     #[serde(default)]
     context: Option<String>,
     #[serde(default)]
@@ -204,25 +174,54 @@ impl TaskEvent {
 const NULL: &RawValue = RawValue::NULL;
 
 /// The inner event of a calling broadcast (the fields of [`RelayEvent`](wire::RelayEvent),
-/// checked the same way), its `params` borrowed from the frame for a typed decode: no JSON tree.
+/// checked the same way but not kept), its `params` borrowed from the frame for a typed
+/// decode: no JSON tree, and a small value to move around.
 #[derive(serde::Deserialize)]
-struct CallingEvent<'a> {
-    event_type: EventType,
+pub(super) struct CallingEvent<'a> {
+    pub(super) event_type: EventType,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    event_channel: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    context: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    timestamp: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    project_id: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // checked, not kept
+    space_id: Option<Text>,
     #[serde(default, borrow)]
-    #[allow(dead_code)]
-    event_channel: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    context: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "wire::lenient::opt_f64")]
-    #[allow(dead_code)]
-    timestamp: Option<f64>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    project_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    space_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    params: Option<&'a RawValue>,
+    pub(super) params: Option<&'a RawValue>,
+}
+
+/// A member that must be a string (escaped or not), whose value is not kept.
+pub(super) struct Text;
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The inner object of a messaging broadcast, its message typed.
+#[derive(serde::Deserialize)]
+pub(super) struct MessagingInner {
+    pub(super) event_type: EventType,
+    #[serde(default)]
+    pub(super) context: Option<String>,
+    pub(super) params: crate::messaging::Message,
 }

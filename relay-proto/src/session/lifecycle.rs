@@ -390,7 +390,7 @@ impl Lifecycle {
             .ok()
             .map(|v| RelayResult::from_blade_result(&v))
             .filter(RelayResult::is_success)
-            .and_then(|r| r.str_field("protocol").map(str::to_owned))
+            .and_then(|r| r.str_field("protocol"))
             .filter(|p| !p.is_empty());
         let Some(p) = protocol else {
             self.close_transport(sink, 4002, "signalwire.setup gave no protocol");

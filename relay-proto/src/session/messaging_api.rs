@@ -22,7 +22,7 @@ impl Session {
         self.send_execute(
             now,
             Method::MessagingSend.as_str(),
-            wire,
+            &wire,
             PendingKind::MessagingSend,
         )
     }

@@ -3,6 +3,7 @@
 
 mod broadcast;
 mod calling_api;
+mod fast;
 pub(crate) mod lifecycle;
 mod messaging_api;
 pub(crate) mod plumbing;
@@ -13,6 +14,7 @@ pub use crate::timer::Timer;
 
 use std::time::Instant;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::calling::{CallEvent, Calling};
@@ -25,6 +27,7 @@ use crate::rpc::Pending;
 use crate::wire::rpc::IncomingRef;
 use crate::wire::{self, RelayResult, RpcError};
 
+use self::fast::{FastFrame, Reread};
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
 use self::plumbing::{Hub, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
@@ -32,12 +35,13 @@ use crate::outcome::relay_outcome;
 /// How a request ended: the server answered (possibly with an error object), or no answer
 /// will come.
 #[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    Reply(Result<Value, RpcError>),
+pub(crate) enum Answer<'a> {
+    /// The answer's `result` text (borrowed from the frame) or its error object.
+    Reply(Result<&'a RawValue, RpcError>),
     Local(RequestError),
 }
 
-impl Answer {
+impl Answer<'_> {
     /// The relay outcome of a `blade.execute`.
     pub(crate) fn relay(self) -> Result<RelayResult, RequestError> {
         match self {
@@ -386,7 +390,7 @@ impl Session {
         if method.trim().is_empty() {
             return Err(CommandError::invalid("method", "must not be empty"));
         }
-        self.send_execute(now, method, params, PendingKind::Execute)
+        self.send_execute(now, method, &params, PendingKind::Execute)
     }
 
     /// Issues a relay command through the wire with the lifecycle's link.
@@ -394,7 +398,7 @@ impl Session {
         &mut self,
         now: Instant,
         method: &str,
-        params: Value,
+        params: &Value,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.hub.wire();
@@ -437,13 +441,31 @@ impl Session {
         if !self.hub.lifecycle.accepts_frames() {
             return Err(UnexpectedInput::NoTransport.into());
         }
-        match wire::rpc::decode_ref(text)? {
+        let mut slot = None;
+        let incoming = match fast::read(text, &mut slot) {
+            Some(FastFrame::Broadcast(b)) => {
+                match self.apply_broadcast(now, b, &mut slot, Reread::Frame(text)) {
+                    Some(done) => return done,
+                    None => wire::rpc::decode_ref(text)?,
+                }
+            }
+            Some(FastFrame::Other(members)) => wire::rpc::from_members(members)?,
+            None => wire::rpc::decode_ref(text)?,
+        };
+        self.handle_incoming(now, incoming)
+    }
+
+    fn handle_incoming(
+        &mut self,
+        now: Instant,
+        incoming: IncomingRef<'_>,
+    ) -> Result<(), InputError> {
+        match incoming {
             IncomingRef::Response { id, payload } => {
                 let Some(p) = self.hub.requests.answered(&id) else {
                     tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
                     return Ok(());
                 };
-                let payload = payload.map(|raw| wire::rpc::raw_to_value(Some(raw)));
                 self.complete(now, id, p.tag, Answer::Reply(payload));
                 self.pump_queue(now);
                 Ok(())
@@ -558,12 +580,13 @@ impl Session {
         now: Instant,
         id: RequestId,
         kind: PendingKind,
-        answer: Answer,
+        answer: Answer<'_>,
     ) {
         match kind {
             PendingKind::Lifecycle(request) => {
                 let reply = match answer {
-                    Answer::Reply(a) => Some(a),
+                    // Handshake answers are rare: read as trees.
+                    Answer::Reply(a) => Some(a.map(|raw| wire::rpc::raw_to_value(Some(raw)))),
                     Answer::Local(_) => None,
                 };
                 let (mut wire, lifecycle) = self.hub.wire();

@@ -128,7 +128,7 @@ impl Wire<'_> {
         now: Instant,
         link: &Link,
         method: &str,
-        params: Value,
+        params: &Value,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
         if link.is_stopped() {
@@ -140,7 +140,7 @@ impl Wire<'_> {
             self.send_execute(now, link, id.clone(), method, params, kind);
         } else {
             self.requests
-                .enqueue(now, id.clone(), method, params, kind)?;
+                .enqueue(now, id.clone(), method, params.clone(), kind)?;
             tracing::debug!(request = %id, method, "queued until the session is ready");
         }
         Ok(id)
@@ -152,16 +152,12 @@ impl Wire<'_> {
         link: &Link,
         id: RequestId,
         method: &str,
-        params: Value,
+        params: &Value,
         kind: PendingKind,
     ) {
         let protocol = link.protocol().unwrap_or_default();
-        let envelope = json!({"protocol": protocol, "method": method, "params": params});
-        self.plumbing.transmit(wire::rpc::encode_request(
-            &id,
-            wire::method::EXECUTE,
-            &envelope,
-        ));
+        self.plumbing
+            .transmit(wire::rpc::encode_execute(&id, protocol, method, params));
         self.requests.sent(now, id, kind, link.conn());
     }
 
@@ -172,7 +168,7 @@ impl Wire<'_> {
             let Some(q) = self.requests.pop_sendable() else {
                 break;
             };
-            self.send_execute(now, link, q.id, &q.method, q.params, q.tag);
+            self.send_execute(now, link, q.id, &q.method, &q.params, q.tag);
         }
     }
 }
@@ -219,7 +215,7 @@ impl LifecycleSink for Wire<'_> {
             now,
             link,
             Method::Receive.as_str(),
-            params,
+            &params,
             PendingKind::Receive { contexts },
         )
     }
@@ -253,7 +249,7 @@ impl Outbox for Hub {
         &mut self,
         now: Instant,
         method: Method,
-        params: Value,
+        params: &Value,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.wire();

@@ -1,16 +1,41 @@
 //! The relay result inside a `blade.execute` response, and the success rule.
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// A relay result (`result.result` of a `blade.execute` response).
-#[derive(Debug, Clone, PartialEq)]
+/// A relay result (`result.result` of a `blade.execute` response): its code and message read,
+/// the rest kept as the server's JSON text and parsed only when a field is asked for.
+#[derive(Clone)]
 pub struct RelayResult {
     /// `code` as a string (`"200"`, `"404"`); a numeric code is rendered as a string.
     pub code: Option<String>,
     /// `message`, if any.
     pub message: Option<String>,
-    /// The whole object, for method-specific fields (`url`, `source_device`, `message_id`, ...).
-    pub raw: Map<String, Value>,
+    /// The whole object's text (`{}` when the server sent no object).
+    raw: Box<RawValue>,
+}
+
+impl std::fmt::Debug for RelayResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayResult")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("raw", &self.raw())
+            .finish()
+    }
+}
+
+impl PartialEq for RelayResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message && self.raw() == other.raw()
+    }
+}
+
+/// `{}`: the relay result of a Blade result that carries none.
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 impl RelayResult {
@@ -23,22 +48,76 @@ impl RelayResult {
     pub fn from_blade_result(blade_result: &Value) -> RelayResult {
         let inner = blade_result.get("result").filter(|v| v.is_object());
         let obj = match inner.or(Some(blade_result)) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
-        };
-        let code = obj.get("code").and_then(|c| match c {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
+            Some(v @ Value::Object(_)) => serde_json::value::to_raw_value(v).ok(),
             _ => None,
-        });
-        let message = obj
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        };
+        Self::from_object_text(obj.as_deref())
+    }
+
+    /// [`from_blade_result`](Self::from_blade_result) straight from the response's JSON text:
+    /// only `code` and `message` are read; the relay result is kept as text.
+    pub fn from_blade_result_raw(blade_result: &RawValue) -> RelayResult {
+        #[derive(Deserialize)]
+        struct Outer<'a> {
+            #[serde(default, borrow)]
+            result: Option<&'a RawValue>,
+        }
+        let is_object = |r: &RawValue| r.get().starts_with('{');
+        let text = blade_result.get();
+        let obj = if is_object(blade_result) {
+            match serde_json::from_str::<Outer<'_>>(text) {
+                Ok(Outer {
+                    result: Some(inner),
+                }) if is_object(inner) => Some(inner),
+                Ok(_) => Some(blade_result),
+                // Not the expected shape (a duplicate key, ...): the tree reading decides.
+                Err(_) => {
+                    return Self::from_blade_result(&super::rpc::raw_to_value(Some(blade_result)))
+                }
+            }
+        } else {
+            None
+        };
+        Self::from_object_text(obj)
+    }
+
+    /// The relay result of one JSON object's text (`None`: an empty one).
+    fn from_object_text(obj: Option<&RawValue>) -> RelayResult {
+        #[derive(Deserialize)]
+        struct Fields<'a> {
+            #[serde(default, borrow)]
+            code: Option<&'a RawValue>,
+            #[serde(default, borrow)]
+            message: Option<&'a RawValue>,
+        }
+        let Some(obj) = obj else {
+            return RelayResult {
+                code: None,
+                message: None,
+                raw: empty_object(),
+            };
+        };
+        let (code, message) = match serde_json::from_str::<Fields<'_>>(obj.get()) {
+            Ok(f) => (
+                f.code.and_then(|c| scalar_text(c, true)),
+                f.message.and_then(|m| scalar_text(m, false)),
+            ),
+            // A duplicate key: the tree reading keeps the last one.
+            Err(_) => {
+                let v = super::rpc::raw_to_value(Some(obj));
+                let code = v.get("code").and_then(|c| match c {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+                let message = v.get("message").and_then(Value::as_str).map(str::to_owned);
+                (code, message)
+            }
+        };
         RelayResult {
             code,
             message,
-            raw: obj,
+            raw: obj.to_owned(),
         }
     }
 
@@ -51,9 +130,42 @@ impl RelayResult {
         }
     }
 
+    /// The whole object, for method-specific fields (`url`, `source_device`, `message_id`,
+    /// ...), parsed from the kept text on each call.
+    pub fn raw(&self) -> Map<String, Value> {
+        serde_json::from_str(self.raw.get()).unwrap_or_default()
+    }
+
+    /// The whole object's JSON text, as the server sent it.
+    pub fn raw_text(&self) -> &str {
+        self.raw.get()
+    }
+
+    /// A field of the result decoded as `T` (`None` when absent or of another shape).
+    pub fn field<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        match serde_json::from_str::<std::collections::BTreeMap<&str, &RawValue>>(self.raw.get()) {
+            Ok(fields) => serde_json::from_str(fields.get(key)?.get()).ok(),
+            // Escaped keys: the tree reading.
+            Err(_) => serde_json::from_value(self.raw().remove(key)?).ok(),
+        }
+    }
+
     /// A string field of the result.
-    pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.raw.get(key).and_then(Value::as_str)
+    pub fn str_field(&self, key: &str) -> Option<String> {
+        self.field::<Value>(key)
+            .and_then(|v| v.as_str().map(str::to_owned))
+    }
+}
+
+/// A JSON string's value, or (when `numbers` is set) a number's text; anything else is `None`.
+fn scalar_text(raw: &RawValue, numbers: bool) -> Option<String> {
+    let text = raw.get();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str(text).ok(),
+        b'-' | b'0'..=b'9' if numbers => serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(|n| n.to_string()),
+        _ => None,
     }
 }
 
@@ -75,6 +187,33 @@ mod tests {
         assert_eq!(bad.message.as_deref(), Some("x"));
     }
 
+    /// The text reading and the tree reading agree, lenient code and odd shapes included.
+    #[test]
+    fn text_and_tree_readings_agree() {
+        for v in [
+            json!({"result":{"code":"200","message":"m","url":"u"}}),
+            json!({"result":{"code":200}}),
+            json!({"result":{"code":-1.5,"message":7}}),
+            json!({"result":{"code":null,"message":"x"}}),
+            json!({"result":"not an object","code":"404"}),
+            json!({"protocol":"p"}),
+            json!({"result":[1]}),
+            json!(null),
+            json!("text"),
+        ] {
+            let raw = serde_json::value::to_raw_value(&v).unwrap();
+            let a = RelayResult::from_blade_result(&v);
+            let b = RelayResult::from_blade_result_raw(&raw);
+            assert_eq!(a, b, "{v}");
+        }
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"result":{"code":"200","code":"500","url":"u"}}"#).unwrap();
+        let r = RelayResult::from_blade_result_raw(&raw);
+        assert_eq!(r.code.as_deref(), Some("500"));
+        assert_eq!(r.str_field("url").as_deref(), Some("u"));
+        assert_eq!(r.field::<u64>("url"), None);
+    }
+
     #[test]
     fn nested_result_is_not_unwrapped() {
         // Node bug 7: a `result` member inside the relay result must stay data.
@@ -82,6 +221,6 @@ mod tests {
             &json!({"result":{"code":"200","result":{"code":"500"}}}),
         );
         assert!(r.is_success());
-        assert_eq!(r.raw["result"]["code"], "500");
+        assert_eq!(r.raw()["result"]["code"], "500");
     }
 }

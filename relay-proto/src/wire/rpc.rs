@@ -76,31 +76,53 @@ pub enum IncomingRef<'a> {
     },
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(default)]
-    id: Option<Value>,
+/// The members of a JSON-RPC envelope, each unparsed (unknown members skipped).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Members<'a> {
     #[serde(default, borrow)]
-    method: Option<&'a RawValue>,
+    pub id: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    params: Option<&'a RawValue>,
+    pub method: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    result: Option<&'a RawValue>,
+    pub params: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    error: Option<&'a RawValue>,
+    pub result: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub error: Option<&'a RawValue>,
 }
 
 /// Decodes one text frame, borrowing from it. Never panics; the rules are those of [`decode`].
 pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
-    let env = envelope(text)?;
-    let id = env.id.and_then(|v| match v {
-        Value::String(s) => Some(RequestId::new(s)),
-        Value::Number(n) => Some(RequestId::new(n.to_string())),
+    from_members(envelope(text)?)
+}
+
+/// A request id: a string, or a number rendered as one; anything else (`null`, objects) is
+/// no id.
+fn request_id(raw: &RawValue) -> Option<RequestId> {
+    let text = raw.get();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(text)
+            .ok()
+            .map(RequestId::new),
+        b'-' | b'0'..=b'9' => serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(|n| RequestId::new(n.to_string())),
         _ => None,
-    });
+    }
+}
+
+/// What an envelope's members make: a request (it has a `method`) or a response.
+pub(crate) fn from_members(env: Members<'_>) -> Result<IncomingRef<'_>, InputError> {
+    let id = env.id.and_then(request_id);
     if let Some(method) = env.method {
-        let method: Cow<'_, str> =
-            serde_json::from_str(method.get()).map_err(|_| PeerMisbehaved::MethodNotString)?;
+        let method: Cow<'_, str> = match method
+            .get()
+            .strip_prefix('"')
+            .and_then(|m| m.strip_suffix('"'))
+        {
+            Some(plain) if !plain.contains(['\\', '"']) => Cow::Borrowed(plain),
+            _ => serde_json::from_str(method.get()).map_err(|_| PeerMisbehaved::MethodNotString)?,
+        };
         return Ok(IncomingRef::Request {
             id,
             method,
@@ -114,7 +136,7 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
 }
 
 /// The envelope of a frame that is a JSON object; what it is otherwise.
-fn envelope(text: &str) -> Result<Envelope<'_>, DecodeError> {
+fn envelope(text: &str) -> Result<Members<'_>, DecodeError> {
     if !text.trim_start().starts_with('{') {
         // Not an object: let the tree parser say precisely what it is.
         let value: Value = serde_json::from_str(text).map_err(|e| DecodeError::NotJson {
@@ -192,13 +214,44 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// Encodes a request frame. Infallible: a `Value` always serializes (nothing is defaulted).
 pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> String {
-    // `Display` of a JSON value writes its JSON text (strings quoted and escaped).
-    format!(
-        r#"{{"jsonrpc":"2.0","id":{},"method":{},"params":{}}}"#,
-        Value::from(id.as_str()),
-        Value::from(method),
-        params
-    )
+    to_text_infallible(&RequestOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method,
+        params,
+    })
+}
+
+/// The params of a `blade.execute`, in the order a JSON object with sorted keys writes them
+/// (the bytes are those of `{"method", "params", "protocol"}` as a `serde_json::Map`).
+#[derive(Serialize)]
+struct ExecuteOut<'a, P: ?Sized> {
+    method: &'a str,
+    params: &'a P,
+    protocol: &'a str,
+}
+
+/// Encodes a `blade.execute` request frame for a relay method, its params written straight
+/// into the frame text (no JSON tree is built).
+pub fn encode_execute(id: &RequestId, protocol: &str, method: &str, params: &Value) -> String {
+    to_text_infallible(&RequestOut {
+        jsonrpc: "2.0",
+        id: id.as_str(),
+        method: crate::wire::method::EXECUTE,
+        params: &ExecuteOut {
+            method,
+            params,
+            protocol,
+        },
+    })
+}
+
+/// [`to_text`] of a value whose serialization cannot fail (strings and JSON trees only).
+fn to_text_infallible<T: Serialize>(value: &T) -> String {
+    to_text(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a JSON tree failed to serialize");
+        String::new()
+    })
 }
 
 /// Encodes a success response frame.

@@ -1,0 +1,412 @@
+//! The one-pass read of a frame: the JSON-RPC envelope and, when the frame is a
+//! `blade.broadcast` whose `method` comes before its `params` (servers write keys in that
+//! order), the broadcast and its inner event typed in the same pass. Nothing here decides what
+//! a frame means: anything unusual (duplicate keys, escaped names, an unknown broadcast, a
+//! field of an unexpected type) fails the pass, and the caller takes the general path, which
+//! owns every rule and error.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::wire::rpc::Members;
+use crate::wire::{method, BroadcastKind};
+
+use super::broadcast::{MessagingInner, TaskEvent, Text};
+use crate::calling::EventText;
+use crate::calling::{CallingPayload, PayloadSeed};
+use crate::wire::EventType;
+
+/// A frame read in one pass.
+pub(super) enum FastFrame<'a> {
+    /// A `blade.broadcast` read with its inner event.
+    Broadcast(FastBroadcast<'a>),
+    /// Anything else: the envelope's members, unparsed.
+    Other(Members<'a>),
+}
+
+/// A broadcast's protocol and its typed inner event.
+pub(super) struct FastBroadcast<'a> {
+    pub protocol: Option<&'a str>,
+    pub body: FastBody,
+}
+
+/// The inner event of a broadcast, by kind.
+pub(super) enum FastBody {
+    Calling(FastCalling),
+    /// Boxed: a message is large, the other kinds small.
+    Messaging(Box<MessagingInner>),
+    Tasks(TaskEvent),
+}
+
+/// Reads `text` in one pass; `None`: take the general path.
+///
+/// A calling event's payload is written to `slot` (large: moving it up through each layer's
+/// result would cost more than reading it).
+pub(super) fn read<'a>(text: &'a str, slot: &mut Option<CallingPayload>) -> Option<FastFrame<'a>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let frame = de::Deserializer::deserialize_map(&mut de, FrameVisitor(slot)).ok()?;
+    de.end().ok()?;
+    Some(frame)
+}
+
+/// Reads a broadcast's `params` object (the general path's first try).
+pub(super) fn read_broadcast<'a>(
+    text: &'a str,
+    slot: &mut Option<CallingPayload>,
+) -> Option<FastBroadcast<'a>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let b = BroadcastSeed(slot).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(b)
+}
+
+fn bail<E: de::Error>() -> E {
+    E::custom("not a plain frame")
+}
+
+/// The method text when it is a plain (unescaped) JSON string.
+fn plain_str(raw: &RawValue) -> Option<&str> {
+    let s = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+    (!s.contains(['\\', '"'])).then_some(s)
+}
+
+/// A key, borrowed: one of the few names a visitor cares about, or anything else.
+enum Key {
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    Protocol,
+    Event,
+    EventType,
+    EventChannel,
+    Context,
+    Timestamp,
+    ProjectId,
+    SpaceId,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "id" => Key::Id,
+                    "method" => Key::Method,
+                    "params" => Key::Params,
+                    "result" => Key::Result,
+                    "error" => Key::Error,
+                    "protocol" => Key::Protocol,
+                    "event" => Key::Event,
+                    "event_type" => Key::EventType,
+                    "event_channel" => Key::EventChannel,
+                    "context" => Key::Context,
+                    "timestamp" => Key::Timestamp,
+                    "project_id" => Key::ProjectId,
+                    "space_id" => Key::SpaceId,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Stores a member once (a duplicate fails the pass, as the general path rejects it).
+fn once<T, E: de::Error>(slot: &mut Option<T>, v: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(bail());
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+struct FrameVisitor<'s>(&'s mut Option<CallingPayload>);
+
+impl<'de> Visitor<'de> for FrameVisitor<'_> {
+    type Value = FastFrame<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON-RPC object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut parts = Members::default();
+        let mut broadcast = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Id => once(&mut parts.id, map.next_value()?)?,
+                Key::Method => once(&mut parts.method, map.next_value()?)?,
+                Key::Params => {
+                    if parts.params.is_some() || broadcast.is_some() {
+                        return Err(bail());
+                    }
+                    let is_broadcast = parts.method.and_then(plain_str) == Some(method::BROADCAST);
+                    if is_broadcast {
+                        broadcast = Some(map.next_value_seed(BroadcastSeed(&mut *self.0))?);
+                    } else {
+                        parts.params = Some(map.next_value()?);
+                    }
+                }
+                Key::Result => once(&mut parts.result, map.next_value()?)?,
+                Key::Error => once(&mut parts.error, map.next_value()?)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        match broadcast {
+            // A broadcast's id and any result/error member are not used (a request).
+            Some(b) => Ok(FastFrame::Broadcast(b)),
+            None => Ok(FastFrame::Other(parts)),
+        }
+    }
+}
+
+/// A broadcast's `params`: `event` must come before `params`, so the inner event is read
+/// typed for its kind in the same pass.
+struct BroadcastSeed<'s>(&'s mut Option<CallingPayload>);
+
+impl<'de> DeserializeSeed<'de> for BroadcastSeed<'_> {
+    type Value = FastBroadcast<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BroadcastSeed<'_> {
+    type Value = FastBroadcast<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a broadcast object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut protocol: Option<Option<&'de str>> = None;
+        let mut kind: Option<BroadcastKind> = None;
+        let mut body = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Protocol => once(&mut protocol, map.next_value()?)?,
+                Key::Event => {
+                    let event: &'de str = map.next_value()?;
+                    let k = BroadcastKind::from_event(event).ok_or_else(bail)?;
+                    once(&mut kind, k)?;
+                }
+                Key::Params => {
+                    let b = match kind.ok_or_else(bail)? {
+                        BroadcastKind::Calling => {
+                            FastBody::Calling(map.next_value_seed(CallingSeed(&mut *self.0))?)
+                        }
+                        BroadcastKind::Messaging => FastBody::Messaging(map.next_value()?),
+                        BroadcastKind::Tasks => FastBody::Tasks(map.next_value()?),
+                    };
+                    once(&mut body, b)?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(FastBroadcast {
+            protocol: protocol.flatten(),
+            body: body.ok_or_else(bail)?,
+        })
+    }
+}
+
+/// The inner event of a calling broadcast, its payload typed in the same pass (`event_type`
+/// comes before `params`, as servers write them).
+pub(super) struct FastCalling {
+    pub event_type: EventType,
+    /// The payload was read into the slot (`false`: not a calling type this version knows).
+    pub known: bool,
+}
+
+/// Reads a calling event: the members [`RelayEvent`](crate::wire::RelayEvent) has are checked
+/// as the general path checks them, not kept.
+struct CallingSeed<'s>(&'s mut Option<CallingPayload>);
+
+impl<'de> DeserializeSeed<'de> for CallingSeed<'_> {
+    type Value = FastCalling;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CallingSeed<'_> {
+    type Value = FastCalling;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a calling event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut event_type: Option<EventType> = None;
+        let mut payload: Option<bool> = None;
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<Key>()? {
+            let checked = match key {
+                Key::EventType => {
+                    once(&mut event_type, map.next_value()?)?;
+                    continue;
+                }
+                Key::Params => {
+                    let t = event_type.as_ref().ok_or_else(bail)?;
+                    if payload.is_some() {
+                        return Err(bail());
+                    }
+                    let known = map.next_value_seed(PayloadSeed(t, &mut *self.0))?;
+                    payload = Some(known);
+                    continue;
+                }
+                Key::EventChannel => 0,
+                Key::Context => 1,
+                Key::Timestamp => 2,
+                Key::ProjectId => 3,
+                Key::SpaceId => 4,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if std::mem::replace(&mut seen[checked], true) {
+                return Err(bail());
+            }
+            if checked == 2 {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value::<Option<Text>>()?;
+            }
+        }
+        Ok(FastCalling {
+            event_type: event_type.ok_or_else(bail)?,
+            known: payload.ok_or_else(bail)?,
+        })
+    }
+}
+
+/// The text a fast-read calling event came from, read again for its `params` only when a
+/// result keeps them (a finished component's event).
+#[derive(Clone, Copy)]
+pub(super) enum Reread<'a> {
+    /// A whole frame.
+    Frame(&'a str),
+    /// A broadcast's `params` object.
+    Broadcast(&'a str),
+}
+
+impl EventText for Reread<'_> {
+    fn to_raw(&self) -> Box<RawValue> {
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(default, borrow)]
+            params: Option<&'a RawValue>,
+        }
+        #[derive(Deserialize)]
+        struct Broadcast<'a> {
+            #[serde(borrow)]
+            params: Event<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Frame<'a> {
+            #[serde(borrow)]
+            params: Broadcast<'a>,
+        }
+        let params = match *self {
+            Reread::Frame(t) => serde_json::from_str::<Frame<'_>>(t).map(|f| f.params.params),
+            Reread::Broadcast(t) => serde_json::from_str::<Broadcast<'_>>(t).map(|b| b.params),
+        };
+        match params.map(|e| e.params) {
+            Ok(Some(p)) => p.to_owned(),
+            _ => RawValue::NULL.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use crate::fuzzing::ready_session;
+    use crate::{Input, Output};
+
+    /// Every output of a session fed `frames` (a ready session; the first frames announce
+    /// the call).
+    fn outputs(frames: &[String]) -> Vec<String> {
+        #[allow(clippy::disallowed_methods)] // the test is the driver, not the core
+        let now = Instant::now();
+        let (mut s, _) = ready_session(now);
+        let mut out = Vec::new();
+        for f in frames {
+            // An error's position in the text differs between the orders; its kind must not.
+            let r = format!("{:?}", s.handle_input(now, Input::Frame(f)));
+            out.push(r.split(" at line ").next().unwrap_or_default().to_owned());
+            loop {
+                match s.poll_output() {
+                    Output::Timeout(_) => break,
+                    o => out.push(format!("{o:?}")),
+                }
+            }
+        }
+        out
+    }
+
+    /// A calling event in the order servers write (one pass) and in orders the one pass
+    /// leaves to the general path (params before method, event or event_type) give the same
+    /// outputs; so does an unknown calling type and a malformed payload.
+    #[test]
+    fn one_pass_and_general_path_agree() {
+        let receive = r#"{"event_type":"calling.call.receive","params":{"call_id":"c1","node_id":"n1","context":"office","call_state":"created","device":{"type":"phone","params":{"from_number":"+1","to_number":"+2"}}}}"#;
+        let events = [
+            r#"{"event_type":"calling.call.play","params":{"call_id":"c1","node_id":"n1","control_id":"k1","state":"playing"}}"#,
+            r#"{"event_type":"calling.call.state","timestamp":"x","params":{"call_id":"c1","call_state":"ended","end_reason":"hangup"}}"#,
+            r#"{"event_type":"calling.call.nope","params":{"call_id":"c1"}}"#,
+            r#"{"event_type":"calling.call.play","params":{"call_id":"c1"}}"#,
+            r#"{"event_type":"calling.call.play","event_channel":5,"params":{"call_id":"c1","control_id":"k","state":"playing"}}"#,
+        ];
+        let sorted = |inner: &str| {
+            format!(
+                r#"{{"id":"b","jsonrpc":"2.0","method":"blade.broadcast","params":{{"event":"queuing.relay.events","params":{inner},"protocol":"signalwire_SIG_x"}}}}"#
+            )
+        };
+        let params_first = |inner: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","params":{{"params":{inner},"event":"queuing.relay.events"}},"method":"blade.broadcast","id":"b"}}"#
+            )
+        };
+        let event_type_last = |inner: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(inner).unwrap();
+            let params = v["params"].take();
+            let rest = v.as_object_mut().map(|o| {
+                o.remove("params");
+                serde_json::Value::Object(o.clone()).to_string()
+            });
+            let rest = rest.unwrap_or_default();
+            sorted(&format!(r#"{{"params":{params},{}"#, &rest[1..]))
+        };
+        for ev in events {
+            let one_pass = outputs(&[sorted(receive), sorted(ev)]);
+            assert_eq!(
+                one_pass,
+                outputs(&[sorted(receive), params_first(ev)]),
+                "{ev}"
+            );
+            assert_eq!(
+                one_pass,
+                outputs(&[sorted(receive), event_type_last(ev)]),
+                "{ev}"
+            );
+        }
+    }
+}
