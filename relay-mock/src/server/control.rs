@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use relay_proto::calling::CallState;
 use relay_proto::wire::{EventType, Method};
 use serde_json::{json, Value};
 
@@ -63,12 +64,7 @@ impl MockServer {
             return Err(ControlError::bad("body must be a JSON object"));
         }
         match name {
-            "health" => Ok(json!({
-                "ok": true,
-                "sessions": self.sessions.len(),
-                "live_sessions": self.sessions.values().filter(|s| s.conn.is_some()).count(),
-                "calls": self.calls.len(),
-            })),
+            "health" => Ok(self.ctl_health()),
             "reset" => Ok(self.ctl_reset()),
             "sessions" => Ok(self.ctl_sessions()),
             "frames" => self.ctl_frames(body),
@@ -112,6 +108,31 @@ impl MockServer {
                 "unknown control endpoint `{name}`"
             ))),
         }
+    }
+
+    /// `calls` counts every call the server remembers (ended ones included);
+    /// `active_calls` those not ended, `unanswered_calls` those neither answered nor ending:
+    /// the window a load generator paces batch injection with.
+    fn ctl_health(&self) -> Value {
+        let (mut active, mut unanswered) = (0usize, 0usize);
+        for call in self.calls.values() {
+            match call.state {
+                CallState::Ended => {}
+                CallState::Created | CallState::Ringing => {
+                    active += 1;
+                    unanswered += 1;
+                }
+                _ => active += 1,
+            }
+        }
+        json!({
+            "ok": true,
+            "sessions": self.sessions.len(),
+            "live_sessions": self.sessions.values().filter(|s| s.conn.is_some()).count(),
+            "calls": self.calls.len(),
+            "active_calls": active,
+            "unanswered_calls": unanswered,
+        })
     }
 
     fn ctl_reset(&mut self) -> Value {
