@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use relay_proto::calling::{CallState, ConnectState, DialState, Direction};
 use relay_proto::wire::{EventType, Method};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
 use super::output::merge;
 use super::script::Named;
-use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
+use super::{Action, Effect, MockServer, Outcome, Params, Pending, SessKey};
 
 /// How many ended calls the server remembers (see `forget_ended`).
 pub(crate) const ENDED_KEPT: usize = 10_000;
@@ -48,36 +49,37 @@ pub(crate) struct Call {
 
 impl Call {
     /// `calling.call.state` params.
-    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Value {
-        let mut p =
-            json!({"call_state": state, "direction": self.direction, "device": self.device});
-        if let Some(ctx) = &self.context {
-            p["context"] = json!(ctx);
-        }
-        if let Some(tag) = &self.tag {
-            p["tag"] = json!(tag);
-            p["created_by"] = json!("dial");
-        }
-        if let Some((cid, nid)) = &self.peer_of {
-            p["peer"] = json!({"call_id": cid, "node_id": nid});
-        }
-        p["call_id"] = json!(self.call_id);
-        p["node_id"] = json!(self.node_id);
-        if let Some(r) = end_reason {
-            p["end_reason"] = json!(r);
-        }
-        p
+    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Params {
+        Params::text(&StateParams {
+            call_id: &self.call_id,
+            call_state: state,
+            context: self.context.as_deref(),
+            created_by: self.tag.as_ref().map(|_| "dial"),
+            device: &self.device,
+            direction: &self.direction,
+            end_reason,
+            node_id: &self.node_id,
+            peer: self
+                .peer_of
+                .as_ref()
+                .map(|(call_id, node_id)| PeerIds { call_id, node_id }),
+            tag: self.tag.as_deref(),
+        })
     }
 
     /// `calling.call.receive` params.
-    pub fn receive_params(&self) -> Value {
-        json!({
-            "call_state": CallState::Created,
-            "context": self.context.clone().unwrap_or_default(),
-            "device": self.device,
-            "direction": Direction::Inbound,
-            "call_id": self.call_id,
-            "node_id": self.node_id,
+    pub fn receive_params(&self) -> Params {
+        Params::text(&StateParams {
+            call_id: &self.call_id,
+            call_state: CallState::Created,
+            context: Some(self.context.as_deref().unwrap_or_default()),
+            created_by: None,
+            device: &self.device,
+            direction: &Direction::Inbound,
+            end_reason: None,
+            node_id: &self.node_id,
+            peer: None,
+            tag: None,
         })
     }
 
@@ -90,6 +92,34 @@ impl Call {
     pub fn is_over(&self) -> bool {
         self.state.is_ended()
     }
+}
+
+/// The params of `calling.call.state` and `calling.call.receive`, serialized from borrowed
+/// parts. Members in the order a `serde_json::Value` object writes them (sorted), absent ones
+/// left out, as the server always wrote them.
+#[derive(Serialize)]
+struct StateParams<'a> {
+    call_id: &'a str,
+    call_state: CallState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_by: Option<&'static str>,
+    device: &'a Value,
+    direction: &'a Direction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_reason: Option<&'a str>,
+    node_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<PeerIds<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PeerIds<'a> {
+    call_id: &'a str,
+    node_id: &'a str,
 }
 
 /// Removes `null` members everywhere (the server never sends JSON null in echoed data).
@@ -144,9 +174,10 @@ impl MockServer {
         offset: Duration,
         call_id: &str,
         event_type: EventType,
-        params: Value,
+        params: impl Into<Params>,
         effect: Effect,
     ) {
+        let params = params.into();
         self.schedule_in(
             offset,
             Action::CallEvent {
@@ -188,7 +219,7 @@ impl MockServer {
         call_id: &str,
         control_id: Option<&str>,
         event_type: EventType,
-        params: Value,
+        params: Params,
         effect: Effect,
     ) {
         let Some(call) = self.calls.get_mut(call_id) else {

@@ -261,6 +261,7 @@ impl Component {
 
 impl MockServer {
     fn comp_event(&mut self, offset: Duration, at: &Started<'_>, params: Value, effect: Effect) {
+        let params = params.into();
         let offset = self.media_time(offset);
         self.schedule_in(
             offset,
@@ -568,7 +569,7 @@ impl MockServer {
             call_id,
             Some(control_id),
             event_type(comp.kind),
-            p,
+            p.into(),
             Effect::Complete(control_id.to_owned()),
         );
     }
@@ -591,7 +592,7 @@ impl MockServer {
                 call_id,
                 Some(&c.control_id),
                 event_type(c.kind),
-                p,
+                p.into(),
                 Effect::Complete(c.control_id.clone()),
             );
         }
