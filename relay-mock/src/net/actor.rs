@@ -234,22 +234,30 @@ pub(crate) async fn run(
 ) {
     let mut core = MockServer::new(config);
     let mut conns: BTreeMap<ConnId, Link> = BTreeMap::new();
+    // One timer, moved only when the core's next deadline changes (not one per event).
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
-        let event = match core.poll_timeout() {
-            Some(deadline) => {
-                tokio::select! {
-                    ev = events.recv() => ev,
-                    _ = tokio::time::sleep_until(deadline.into()) => {
-                        core.handle_timeout(Instant::now());
-                        drain(&mut core, &mut conns, max_queued_bytes);
-                        if let Some(t) = transcript.as_mut() {
-                            t.append(&mut core);
-                        }
-                        continue;
-                    }
-                }
+        let deadline = core.poll_timeout();
+        if deadline != armed {
+            if let Some(at) = deadline {
+                timer.as_mut().reset(at.into());
             }
-            None => events.recv().await,
+            armed = deadline;
+        }
+        let event = tokio::select! {
+            ev = events.recv() => ev,
+            () = &mut timer, if armed.is_some() => {
+                // Fired: re-armed on the next turn even if the deadline stays the same.
+                armed = None;
+                core.handle_timeout(Instant::now());
+                drain(&mut core, &mut conns, max_queued_bytes);
+                if let Some(t) = transcript.as_mut() {
+                    t.append(&mut core);
+                }
+                continue;
+            }
         };
         let Some(event) = event else { break };
         handle(&mut core, &mut conns, event);

@@ -51,6 +51,39 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The body of `inbound_call`, checked once for every call of a batch.
+struct InboundCall<'a> {
+    context: &'a str,
+    project: Option<&'a str>,
+    device: Value,
+}
+
+impl<'a> InboundCall<'a> {
+    fn parse(body: &'a Value) -> Result<Self, ControlError> {
+        let context = req_str(body, "context")?;
+        let project = opt_str(body, "project")?;
+        let from = opt_str(body, "from")?.unwrap_or("+15550000001");
+        let to = opt_str(body, "to")?.unwrap_or("+15550000002");
+        let device = match opt_str(body, "type")?.unwrap_or("phone") {
+            "phone" => json!({"type": "phone", "params": {"from_number": from, "to_number": to}}),
+            "sip" => {
+                let headers = match body.get("headers") {
+                    None | Some(Value::Null) => json!([]),
+                    Some(Value::Array(a)) => strip_nulls(&Value::Array(a.clone())),
+                    Some(_) => return Err(ControlError::bad("`headers` must be an array")),
+                };
+                json!({"type": "sip", "params": {"from": from, "to": to, "headers": headers}})
+            }
+            other => return Err(ControlError::bad(format!("unknown call type `{other}`"))),
+        };
+        Ok(Self {
+            context,
+            project,
+            device,
+        })
+    }
+}
+
 /// Most calls one `inbound_call` request may create (`count`).
 pub(crate) const MAX_BATCH: u64 = 10_000;
 
@@ -268,40 +301,32 @@ impl MockServer {
             .ok_or_else(|| {
                 ControlError::bad(format!("`count` must be an integer from 1 to {MAX_BATCH}"))
             })?;
+        let request = InboundCall::parse(body)?;
         let mut calls = Vec::new();
         for _ in 0..n {
-            calls.push(self.ctl_inbound_call(body)?);
+            calls.push(self.inbound_call(&request)?);
         }
         Ok(json!({ "calls": calls }))
     }
 
     fn ctl_inbound_call(&mut self, body: &Value) -> Result<Value, ControlError> {
-        let context = req_str(body, "context")?.to_owned();
-        let project = opt_str(body, "project")?.map(str::to_owned);
-        let from = opt_str(body, "from")?.unwrap_or("+15550000001").to_owned();
-        let to = opt_str(body, "to")?.unwrap_or("+15550000002").to_owned();
-        let device = match opt_str(body, "type")?.unwrap_or("phone") {
-            "phone" => json!({"type": "phone", "params": {"from_number": from, "to_number": to}}),
-            "sip" => {
-                let headers = match body.get("headers") {
-                    None | Some(Value::Null) => json!([]),
-                    Some(Value::Array(a)) => strip_nulls(&Value::Array(a.clone())),
-                    Some(_) => return Err(ControlError::bad("`headers` must be an array")),
-                };
-                json!({"type": "sip", "params": {"from": from, "to": to, "headers": headers}})
-            }
-            other => return Err(ControlError::bad(format!("unknown call type `{other}`"))),
-        };
+        let request = InboundCall::parse(body)?;
+        self.inbound_call(&request)
+    }
+
+    /// Creates, routes and announces one inbound call.
+    fn inbound_call(&mut self, request: &InboundCall<'_>) -> Result<Value, ControlError> {
+        let context = request.context;
         let session: SessKey = self
-            .route(&context, project.as_deref(), &BTreeSet::new())
+            .route(context, request.project, &BTreeSet::new())
             .ok_or_else(|| {
                 ControlError::not_found(format!("no live session receives context `{context}`"))
             })?;
         let call_id = self.new_call(
             session,
             relay_proto::calling::Direction::Inbound,
-            device,
-            Some(context),
+            request.device.clone(),
+            Some(context.to_owned()),
             None,
             None,
         );

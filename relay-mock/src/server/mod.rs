@@ -744,13 +744,18 @@ impl MockServer {
         if candidates.is_empty() {
             return None;
         }
-        let start = *self
-            .round_robin
-            .entry(context.to_owned())
-            .or_insert_with(|| self.rng.next_u64() % 1024);
-        let pick = candidates[(start % candidates.len() as u64) as usize];
-        self.round_robin.insert(context.to_owned(), start + 1);
-        Some(pick)
+        let start = match self.round_robin.get_mut(context) {
+            Some(next) => {
+                *next += 1;
+                *next - 1
+            }
+            None => {
+                let start = self.rng.next_u64() % 1024;
+                self.round_robin.insert(context.to_owned(), start + 1);
+                start
+            }
+        };
+        Some(candidates[(start % candidates.len() as u64) as usize])
     }
 
     pub(crate) fn session_by_id(&self, sessionid: &str) -> Option<SessKey> {
