@@ -16,13 +16,14 @@ Usage: python3 benches/compare/compare.py [--rounds R] [--flow 1000,10000] [--ho
        [--batch K] [--window W]
 
 Injection (same policy for every side, so both SDKs get the same offered load):
-  --batch K (default 100)  calls are created K at a time by one `inbound_call` request with
+  --batch K (default 50)   calls are created K at a time by one `inbound_call` request with
                            `"count": K`, paced by a window: a batch goes out only while the mock
                            has at most W - K calls not yet done (`active_calls` of
                            GET /__control/health in flow mode, `unanswered_calls` in hold mode),
                            so no SDK ever has more than W calls in progress and injecting costs
                            the mock one HTTP request per K calls
-  --window W (default 1000)
+  --window W (default 300) (the Rust consumer's CPU per call grows with the calls in progress:
+                           ~80 µs at a few hundred, ~135 µs at 1,000 on the 2-core VM)
   --batch 0                the old mode: one POST per call from 4 threads over keep-alive
                            connections, as fast as the mock answers them (no window)
 (`bash benches/compare/run.sh` builds everything first and runs this.)
@@ -209,7 +210,7 @@ def read_line(proc, prefix, timeout):
             return line[len(prefix):].strip()
 
 
-def run_one(side, mode, n, batch=0, window=1000):
+def run_one(side, mode, n, batch=0, window=300):
     port = free_port()
     mock = subprocess.Popen(mock_args(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     consumer = None
@@ -268,13 +269,18 @@ def main():
     ap.add_argument("--flow", default="1000,10000")
     ap.add_argument("--hold", default="10000")
     ap.add_argument("--baseline", help="consumer_load binary of an older commit (before/after)")
-    ap.add_argument("--batch", type=int, default=100,
+    ap.add_argument("--batch", type=int, default=50,
                     help="calls per inbound_call request (0: one request per call, 4 threads)")
-    ap.add_argument("--window", type=int, default=1000,
+    ap.add_argument("--window", type=int, default=300,
                     help="most calls in progress when batching")
     a = ap.parse_args()
     global BASELINE
     BASELINE = a.baseline
+    if a.batch > 0:
+        print(f"injection: {a.batch} calls per inbound_call request, at most {a.window} calls "
+              "in progress", flush=True)
+    else:
+        print("injection: one inbound_call request per call, 4 threads", flush=True)
     scenarios = [("flow", int(x)) for x in a.flow.split(",") if x] + \
                 [("hold", int(x)) for x in a.hold.split(",") if x]
     results = {}
