@@ -74,6 +74,10 @@ def mock_args(port):
     helptext = subprocess.run([MOCK, "--help"], capture_output=True, text=True).stdout
     if "--media-speed" in helptext:
         args += ["--media-speed", "0"]
+    # Nothing here reads GET /__control/frames: keep 1,000 frames in memory, not 100,000
+    # (copying and holding every frame is ~10% of the mock's CPU per call).
+    if "--record-limit" in helptext:
+        args += ["--record-limit", "1000"]
     return args
 
 
