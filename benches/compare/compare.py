@@ -178,7 +178,7 @@ def inject_batched(port, n, batch, window, mode):
                     raise RuntimeError(f"this relay-mock has no `{key}` in its health answer")
                 if h[key] + k <= max(window, k):
                     break
-                time.sleep(0.002)
+                time.sleep(0.005)
             post_batch(conn, k)
             sent += k
     finally:
