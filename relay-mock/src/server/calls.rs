@@ -45,6 +45,9 @@ pub(crate) struct Call {
     pub components: Vec<Component>,
     /// Sessions that already had (and passed) this inbound call.
     pub tried: BTreeSet<SessKey>,
+    /// Scheduled events and finishes of this call with a sequence number up to this one are
+    /// cancelled (they are skipped when due: no scan of every timer per hangup).
+    pub cancelled_through: u64,
 }
 
 impl Call {
@@ -304,6 +307,7 @@ impl MockServer {
             peer: None,
             components: Vec::new(),
             tried: BTreeSet::new(),
+            cancelled_through: 0,
         };
         self.calls.insert(call_id.clone(), call);
         call_id
@@ -487,11 +491,10 @@ impl MockServer {
             call.tag.is_some() && matches!(call.state, CallState::Created | CallState::Ringing);
         let tag = call.tag.clone();
         let peer = call.peer.clone();
-        let id = call_id.to_owned();
-        self.cancel_where(|a| match a {
-            Action::CallEvent { call_id, .. } | Action::Finish { call_id, .. } => *call_id == id,
-            _ => false,
-        });
+        let scheduled = self.timer_seq();
+        if let Some(c) = self.calls.get_mut(call_id) {
+            c.cancelled_through = scheduled;
+        }
         self.stop_all_components(call_id);
         if let Some(peer) = peer {
             let me = self.calls.get(call_id).map(|c| c.peer_info());

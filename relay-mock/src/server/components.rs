@@ -75,6 +75,8 @@ pub(crate) struct Component {
     pub spec: Value,
     /// A scripted named outcome.
     pub outcome: Option<Named>,
+    /// Its scheduled events and finish with a sequence number up to this one are cancelled.
+    pub cancelled_through: u64,
 }
 
 fn secs(v: Option<&Value>) -> Option<Duration> {
@@ -330,19 +332,12 @@ impl MockServer {
             .find(|c| c.control_id == control_id)
     }
 
+    /// Cancels what is scheduled for the component so far (skipped when due).
     fn cancel_component(&mut self, call_id: &str, control_id: &str) {
-        self.cancel_where(|a| match a {
-            Action::CallEvent {
-                call_id: c,
-                control_id: Some(k),
-                ..
-            } => c == call_id && k == control_id,
-            Action::Finish {
-                call_id: c,
-                control_id: k,
-            } => c == call_id && k == control_id,
-            _ => false,
-        });
+        let scheduled = self.timer_seq();
+        if let Some(c) = self.component_mut(call_id, control_id) {
+            c.cancelled_through = scheduled;
+        }
     }
 
     pub(crate) fn on_component(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
@@ -399,6 +394,7 @@ impl MockServer {
             paused: None,
             spec: ex.params.clone(),
             outcome: named,
+            cancelled_through: 0,
         };
         let extra = match kind {
             Kind::Record => json!({"url": comp.record_url()}),

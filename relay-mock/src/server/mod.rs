@@ -648,8 +648,42 @@ impl MockServer {
             let Some(action) = self.timers.remove(&key) else {
                 break;
             };
+            if self.cancelled(key.1, &action) {
+                continue;
+            }
             self.run_action(action);
         }
+    }
+
+    /// The sequence number of the last action scheduled.
+    pub(crate) fn timer_seq(&self) -> u64 {
+        self.timer_seq
+    }
+
+    /// Whether the call event or finish scheduled as number `seq` was cancelled since (its
+    /// call ended, or its component was stopped or paused).
+    fn cancelled(&self, seq: u64, action: &Action) -> bool {
+        let (call_id, control_id) = match action {
+            Action::CallEvent {
+                call_id,
+                control_id,
+                ..
+            } => (call_id, control_id.as_deref()),
+            Action::Finish {
+                call_id,
+                control_id,
+            } => (call_id, Some(control_id.as_str())),
+            _ => return false,
+        };
+        let Some(call) = self.calls.get(call_id) else {
+            return false;
+        };
+        if seq <= call.cancelled_through {
+            return true;
+        }
+        control_id
+            .and_then(|k| call.components.iter().find(|c| c.control_id == k))
+            .is_some_and(|c| seq <= c.cancelled_through)
     }
 
     fn run_action(&mut self, action: Action) {
