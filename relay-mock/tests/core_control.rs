@@ -553,4 +553,6 @@ fn health_counts_calls_in_progress_and_unanswered() {
     h.control("end_call", json!({"call_id": ids[1]})).unwrap();
     h.advance(Duration::from_secs(1));
     assert_eq!(health(&mut h), (json!(3), json!(2), json!(1)));
+    h.control("reset", json!({})).unwrap();
+    assert_eq!(health(&mut h), (json!(0), json!(0), json!(0)));
 }

@@ -125,6 +125,40 @@ struct PeerIds<'a> {
     node_id: &'a str,
 }
 
+/// How many remembered calls are in progress (not ended) and how many of those are not
+/// answered yet (created, ringing), kept up to date at every state change so that
+/// `GET /__control/health` answers without scanning every call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Census {
+    pub active: usize,
+    pub unanswered: usize,
+}
+
+impl Census {
+    fn class(state: CallState) -> (usize, usize) {
+        match state {
+            CallState::Ended => (0, 0),
+            CallState::Created | CallState::Ringing => (1, 1),
+            _ => (1, 0),
+        }
+    }
+
+    /// A call in `state` appeared.
+    pub fn added(&mut self, state: CallState) {
+        let (a, u) = Self::class(state);
+        self.active += a;
+        self.unanswered += u;
+    }
+
+    /// A call moved from `from` to `to` (`to` = `Ended` also for a call forgotten).
+    pub fn moved(&mut self, from: CallState, to: CallState) {
+        let (a, u) = Self::class(from);
+        self.active = self.active.saturating_sub(a);
+        self.unanswered = self.unanswered.saturating_sub(u);
+        self.added(to);
+    }
+}
+
 /// Removes `null` members everywhere (the server never sends JSON null in echoed data).
 pub(crate) fn strip_nulls(v: &Value) -> Value {
     match v {
@@ -232,6 +266,7 @@ impl MockServer {
         match effect {
             Effect::None => {}
             Effect::State(s) => {
+                self.census.moved(call.state, s);
                 call.state = s;
                 if s == CallState::Ended {
                     self.forget_ended(call_id);
@@ -278,7 +313,9 @@ impl MockServer {
                 .get(&old)
                 .is_some_and(|c| c.state == CallState::Ended)
             {
-                self.calls.remove(&old);
+                if let Some(gone) = self.calls.remove(&old) {
+                    self.census.moved(gone.state, CallState::Ended);
+                }
             }
         }
     }
@@ -309,7 +346,10 @@ impl MockServer {
             tried: BTreeSet::new(),
             cancelled_through: 0,
         };
-        self.calls.insert(call_id.clone(), call);
+        self.census.added(call.state);
+        if let Some(replaced) = self.calls.insert(call_id.clone(), call) {
+            self.census.moved(replaced.state, CallState::Ended);
+        }
         call_id
     }
 
@@ -549,6 +589,7 @@ impl MockServer {
         }
         // The state is "ending" from now on for new commands.
         if let Some(c) = self.calls.get_mut(call_id) {
+            self.census.moved(c.state, CallState::Ending);
             c.state = CallState::Ending;
         }
         true

@@ -320,6 +320,8 @@ pub struct MockServer {
     /// dozen string comparisons (nothing iterates it in an order that shows on the wire).
     /// SipHash with fixed keys: no OS randomness in the core.
     calls: HashMap<String, Call, BuildHasherDefault<DefaultHasher>>,
+    /// Calls in progress and unanswered among `calls`.
+    census: calls::Census,
     /// Ended calls, oldest first (the oldest are forgotten past `calls::ENDED_KEPT`).
     ended: VecDeque<String>,
     round_robin: BTreeMap<String, u64>,
@@ -363,6 +365,7 @@ impl MockServer {
             sessions: BTreeMap::new(),
             next_session: 0,
             calls: HashMap::default(),
+            census: calls::Census::default(),
             ended: VecDeque::new(),
             round_robin: BTreeMap::new(),
             timers: BTreeMap::new(),
