@@ -13,6 +13,19 @@ too, so a reader can see whether it was the bottleneck.
 
 Usage: python3 benches/compare/compare.py [--rounds R] [--flow 1000,10000] [--hold 10000]
        [--baseline PATH]   (a consumer_load binary of an older commit: a third side, "before")
+       [--batch K] [--window W]
+
+Injection (same policy for every side, so both SDKs get the same offered load):
+  --batch K (default 50)   calls are created K at a time by one `inbound_call` request with
+                           `"count": K`, paced by a window: a batch goes out only while the mock
+                           has at most W - K calls not yet done (`active_calls` of
+                           GET /__control/health in flow mode, `unanswered_calls` in hold mode),
+                           so no SDK ever has more than W calls in progress and injecting costs
+                           the mock one HTTP request per K calls
+  --window W (default 300) (the Rust consumer's CPU per call grows with the calls in progress:
+                           ~80 µs at a few hundred, ~135 µs at 1,000 on the 2-core VM)
+  --batch 0                the old mode: one POST per call from 4 threads over keep-alive
+                           connections, as fast as the mock answers them (no window)
 (`bash benches/compare/run.sh` builds everything first and runs this.)
 """
 import argparse
@@ -61,6 +74,10 @@ def mock_args(port):
     helptext = subprocess.run([MOCK, "--help"], capture_output=True, text=True).stdout
     if "--media-speed" in helptext:
         args += ["--media-speed", "0"]
+    # Nothing here reads GET /__control/frames: keep 1,000 frames in memory, not 100,000
+    # (copying and holding every frame is ~10% of the mock's CPU per call).
+    if "--record-limit" in helptext:
+        args += ["--record-limit", "1000"]
     return args
 
 
@@ -98,7 +115,8 @@ def inject(port, n, threads=4):
                     if conn is None:
                         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                     conn.request("POST", "/__control/inbound_call", body,
-                                 {"Content-Type": "application/json"})
+                                 {"Content-Type": "application/json",
+                                  "Connection": "keep-alive"})
                     resp = conn.getresponse()
                     resp.read()
                     if resp.getheader("Connection", "").lower() == "close":
@@ -121,6 +139,51 @@ def inject(port, n, threads=4):
         t.join()
     if errors:
         raise RuntimeError(f"{len(errors)} injections failed, first: {errors[0]}")
+
+
+def health(conn):
+    conn.request("GET", "/__control/health", headers={"Connection": "keep-alive"})
+    resp = conn.getresponse()
+    body = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"health: HTTP {resp.status}")
+    return json.loads(body)
+
+
+def post_batch(conn, k):
+    body = json.dumps({"context": "office", "from": "+15551230001", "to": "+15553210002",
+                       "count": k})
+    conn.request("POST", "/__control/inbound_call", body,
+                 {"Content-Type": "application/json", "Connection": "keep-alive"})
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"inbound_call count={k}: HTTP {resp.status}")
+
+
+def inject_batched(port, n, batch, window, mode):
+    """Creates n calls, `batch` per request, keeping at most `window` calls in progress: the
+    next batch waits until the mock reports at most window - batch active (flow) or unanswered
+    (hold) calls. Returns the number of health polls made."""
+    key = "unanswered_calls" if mode == "hold" else "active_calls"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    sent = polls = 0
+    try:
+        while sent < n:
+            k = min(batch, n - sent)
+            while True:
+                h = health(conn)
+                polls += 1
+                if key not in h:
+                    raise RuntimeError(f"this relay-mock has no `{key}` in its health answer")
+                if h[key] + k <= max(window, k):
+                    break
+                time.sleep(0.005)
+            post_batch(conn, k)
+            sent += k
+    finally:
+        conn.close()
+    return polls
 
 
 def read_line(proc, prefix, timeout):
@@ -151,7 +214,7 @@ def read_line(proc, prefix, timeout):
             return line[len(prefix):].strip()
 
 
-def run_one(side, mode, n):
+def run_one(side, mode, n, batch=0, window=300):
     port = free_port()
     mock = subprocess.Popen(mock_args(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     consumer = None
@@ -172,7 +235,10 @@ def run_one(side, mode, n):
         cpu0, mock_cpu0 = cpu_seconds(consumer.pid), cpu_seconds(mock.pid)
         rss0 = status_kb(consumer.pid, "VmRSS")
         t0 = time.time()
-        inject(port, n)
+        if batch > 0:
+            inject_batched(port, n, batch, window, mode)
+        else:
+            inject(port, n)
         tag = "held " if mode == "hold" else "done "
         figures = json.loads(read_line(consumer, tag, 60 + n / 20))
         wall = time.time() - t0
@@ -207,9 +273,18 @@ def main():
     ap.add_argument("--flow", default="1000,10000")
     ap.add_argument("--hold", default="10000")
     ap.add_argument("--baseline", help="consumer_load binary of an older commit (before/after)")
+    ap.add_argument("--batch", type=int, default=50,
+                    help="calls per inbound_call request (0: one request per call, 4 threads)")
+    ap.add_argument("--window", type=int, default=300,
+                    help="most calls in progress when batching")
     a = ap.parse_args()
     global BASELINE
     BASELINE = a.baseline
+    if a.batch > 0:
+        print(f"injection: {a.batch} calls per inbound_call request, at most {a.window} calls "
+              "in progress", flush=True)
+    else:
+        print("injection: one inbound_call request per call, 4 threads", flush=True)
     scenarios = [("flow", int(x)) for x in a.flow.split(",") if x] + \
                 [("hold", int(x)) for x in a.hold.split(",") if x]
     results = {}
@@ -219,7 +294,7 @@ def main():
             if r % 2:
                 sides.reverse()
             for side in sides:
-                res = run_one(side, mode, n)
+                res = run_one(side, mode, n, a.batch, a.window)
                 results.setdefault((mode, n, side), []).append(res)
                 print(f"round {r + 1} {mode} {n} {side}: "
                       + ", ".join(f"{k}={v:.2f}" for k, v in res.items()), flush=True)

@@ -5,13 +5,16 @@
 #  2. the consumers: the Node SDK and relay-tokio answering inbound calls from the same
 #     relay-mock, sides alternated (compare.py): calls/s, CPU per call, answer() p50/p99,
 #     RSS per held call, and their ratios.
-# Usage: bash benches/compare/run.sh [ROUNDS] [FLOW_SIZES] [HOLD_SIZES]
+# Usage: bash benches/compare/run.sh [ROUNDS] [FLOW_SIZES] [HOLD_SIZES] [BATCH]
 #   e.g. bash benches/compare/run.sh 3 1000,10000 10000
+#   BATCH (default 50): calls per inbound_call request, at most 300 calls in progress
+#   (compare.py --batch/--window); 0 = the old mode, one request per call from 4 threads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds="${1:-3}"
 flow="${2:-1000,10000}"
 hold="${3:-10000}"
+batch="${4:-50}"
 frames=benches/compare/frames.jsonl
 if [ ! -d relay-mock/interop/node_modules/@signalwire/node ]; then
     (cd relay-mock/interop && npm install --no-audit --no-fund >/dev/null)
@@ -24,4 +27,4 @@ node benches/compare/node_events.js "$frames" 200000
 target/release/examples/compare_events "$frames" 200000
 target/release/examples/compare_events benches/compare/calling_frames.jsonl 200000
 echo "== consumers on relay-mock"
-python3 benches/compare/compare.py --rounds "$rounds" --flow "$flow" --hold "$hold"
+python3 benches/compare/compare.py --rounds "$rounds" --flow "$flow" --hold "$hold" --batch "$batch"

@@ -8,7 +8,7 @@
 //! assert!(compare(&a, &b).is_ok());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Instant;
 
@@ -149,7 +149,8 @@ pub struct Recorder {
     lines: Vec<Line>,
     /// Lines recorded since, in order: the frame texts are parsed (and redacted) only when the
     /// transcript is read, so recording costs a copy of the text, not a JSON parse.
-    pending: Vec<Pending>,
+    /// A deque: trimming its front at the limit moves nothing.
+    pending: VecDeque<Pending>,
     limit: usize,
     dropped: u64,
 }
@@ -191,7 +192,7 @@ impl Recorder {
         Self {
             first: None,
             lines: Vec::new(),
-            pending: Vec::new(),
+            pending: VecDeque::new(),
             limit,
             dropped: 0,
         }
@@ -236,7 +237,7 @@ impl Recorder {
             }
             _ => 0,
         };
-        self.pending.push(Pending {
+        self.pending.push_back(Pending {
             line: Line {
                 dir,
                 frame,
@@ -272,7 +273,7 @@ impl Recorder {
         if self.next_seq() == before || self.limit == 0 {
             return;
         }
-        if let Some(last) = self.pending.last_mut() {
+        if let Some(last) = self.pending.back_mut() {
             last.line.transport = Some("http".to_owned());
         }
     }

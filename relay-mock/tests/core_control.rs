@@ -522,3 +522,37 @@ fn same_seed_same_frames() {
     assert_eq!(run(3), run(3));
     assert_ne!(run(3), run(4));
 }
+
+#[test]
+fn health_counts_calls_in_progress_and_unanswered() {
+    let mut h = Harness::new();
+    let c = h.open();
+    let (_, proto) = h.login(c, &["office"]);
+    let r = h
+        .control("inbound_call", json!({"context": "office", "count": 3}))
+        .unwrap();
+    let ids: Vec<String> = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call_id"].as_str().unwrap().to_owned())
+        .collect();
+    let health = |h: &mut Harness| {
+        let v = h.control("health", json!({})).unwrap();
+        (
+            v["calls"].clone(),
+            v["active_calls"].clone(),
+            v["unanswered_calls"].clone(),
+        )
+    };
+    assert_eq!(health(&mut h), (json!(3), json!(3), json!(3)));
+    // One answered, one hung up: 2 in progress, 1 unanswered, all 3 remembered.
+    let answer = json!({"call_id": ids[0], "node_id": r["calls"][0]["node_id"]});
+    let a = h.execute(c, &proto, "calling.answer", answer);
+    assert_eq!(a["code"], "200", "{a}");
+    h.control("end_call", json!({"call_id": ids[1]})).unwrap();
+    h.advance(Duration::from_secs(1));
+    assert_eq!(health(&mut h), (json!(3), json!(2), json!(1)));
+    h.control("reset", json!({})).unwrap();
+    assert_eq!(health(&mut h), (json!(0), json!(0), json!(0)));
+}

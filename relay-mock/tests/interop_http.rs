@@ -361,3 +361,44 @@ async fn oversized_bodies_get_413_after_the_upload() {
     assert_eq!((status, json_body(&body)), (200, json!({"reset": true})));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn keep_alive_requests_share_one_connection() {
+    let server = start(MockConfig::default()).await.unwrap();
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    let get = "GET /__control/health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+    for round in 0..2 {
+        s.write_all(get.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let head_and_body = loop {
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+                .await
+                .expect("answer in time")
+                .unwrap();
+            assert!(
+                n > 0,
+                "round {round}: the server closed a kept-alive connection"
+            );
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                if body.ends_with('}') {
+                    break (head.to_owned(), body.to_owned());
+                }
+            }
+        };
+        let (head, body) = head_and_body;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        assert_eq!(json_body(&body)["ok"], json!(true));
+    }
+    // Without keep-alive the answer still closes the connection.
+    let (status, head, _) = request(server.addr(), "GET", "/__control/health", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("Connection: close"), "{head}");
+    server.shutdown().await;
+}

@@ -36,6 +36,18 @@ OPTIONS:
     --max-websockets N
                       most WebSockets open at once; more upgrades get a 503 (default 8192).
                       The control API is served apart and stays reachable
+    --high-water BYTES
+                      backpressure threshold (default 1048576): a WebSocket with more
+                      unread frames than this stops reading its client's requests until
+                      its queue drains, and while all of them together hold more,
+                      injections (inbound_call, inbound_message, tasks) wait
+    --stall-timeout SECS
+                      drop a WebSocket whose client takes none of its queued frames for
+                      SECS seconds (default 30; fractions allowed); also the longest an
+                      injection waits for backpressure
+    --max-queued-bytes BYTES
+                      drop a WebSocket with more unread frames than this (last-resort
+                      bound, default 67108864)
     -h, --help        print this help
 
 The WebSocket (any path) and the HTTP control API (/__control/..., POST /api/relay/rest/tasks)
@@ -49,6 +61,9 @@ struct Args {
     record: Option<PathBuf>,
     auth_timeout: Duration,
     max_websockets: usize,
+    high_water: usize,
+    stall_timeout: Duration,
+    max_queued_bytes: usize,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -57,6 +72,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut record = None;
     let mut auth_timeout = relay_mock::net::DEFAULT_AUTH_TIMEOUT;
     let mut max_websockets = relay_mock::net::DEFAULT_MAX_WEBSOCKETS;
+    let mut high_water = relay_mock::net::DEFAULT_HIGH_WATER_BYTES;
+    let mut stall_timeout = relay_mock::net::DEFAULT_STALL_TIMEOUT;
+    let mut max_queued_bytes = relay_mock::net::DEFAULT_MAX_QUEUED_BYTES;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -99,6 +117,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 let v = value()?;
                 max_websockets = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
             }
+            "--high-water" => {
+                let v = value()?;
+                high_water = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+            }
+            "--stall-timeout" => stall_timeout = seconds(&flag, &value()?)?,
+            "--max-queued-bytes" => {
+                let v = value()?;
+                max_queued_bytes = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+            }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
@@ -111,6 +138,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         record,
         auth_timeout,
         max_websockets,
+        high_water,
+        stall_timeout,
+        max_queued_bytes,
     }))
 }
 
@@ -185,6 +215,9 @@ async fn main() -> ExitCode {
     let mut opts = ServeOptions::default()
         .auth_timeout(args.auth_timeout)
         .max_websockets(args.max_websockets)
+        .high_water_bytes(args.high_water)
+        .stall_timeout(args.stall_timeout)
+        .max_queued_bytes(args.max_queued_bytes)
         .shutdown_on(shutdown_signal());
     if let Some(dir) = args.record {
         opts = opts.record_dir(dir);
@@ -268,6 +301,30 @@ mod tests {
         assert!(parse(&["--auth-timeout", "-1"]).is_err());
         assert!(parse(&["--auth-timeout", "inf"]).is_err());
         assert!(parse(&["--max-websockets", "x"]).is_err());
+        let a = parse(&[
+            "--high-water",
+            "4096",
+            "--stall-timeout=2.5",
+            "--max-queued-bytes",
+            "65536",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (a.high_water, a.stall_timeout, a.max_queued_bytes),
+            (4096, Duration::from_millis(2500), 65536)
+        );
+        let d = parse(&[]).unwrap().unwrap();
+        assert_eq!(
+            (d.high_water, d.stall_timeout, d.max_queued_bytes),
+            (
+                relay_mock::net::DEFAULT_HIGH_WATER_BYTES,
+                relay_mock::net::DEFAULT_STALL_TIMEOUT,
+                relay_mock::net::DEFAULT_MAX_QUEUED_BYTES
+            )
+        );
+        assert!(parse(&["--high-water", "-1"]).is_err());
+        assert!(parse(&["--stall-timeout", "x"]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--seed", "x"]).is_err());
         assert!(parse(&["--listen"]).is_err());

@@ -5,10 +5,15 @@
 //! input drains [`MockServer::poll_output`], forwarding frames and closes to the per-connection
 //! writer queues. It never awaits a connection task, so a slow peer cannot stall the server.
 //!
-//! Backpressure: each connection's queue is unbounded in frames but bounded in bytes
-//! ([`ServeOptions::max_queued_bytes`](super::ServeOptions::max_queued_bytes)). A client that
-//! stops reading keeps every frame queued until that (large) bound is passed; only then is its
-//! socket dropped, with a warning in the log. A live client that reads never loses a frame.
+//! Backpressure (see [`Pressure`]): every frame queued for a connection is charged to that
+//! connection and to the server-wide total until its writer takes it. Past
+//! [`ServeOptions::high_water_bytes`](super::ServeOptions::high_water_bytes) the connection stops
+//! reading its client's requests, and injections (`inbound_call`, `inbound_message`, tasks)
+//! wait until the total drains, so a slow client slows the load down instead of losing its
+//! connection. Hard limits only against a client that stops reading: a send that makes no
+//! progress for [`ServeOptions::stall_timeout`](super::ServeOptions::stall_timeout), or a
+//! queue past [`ServeOptions::max_queued_bytes`](super::ServeOptions::max_queued_bytes), drops
+//! the connection (logged). A live client that reads never loses a frame.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 
 use super::record::TranscriptWriter;
 use crate::{ConnId, ControlError, HttpResponse, MockConfig, MockServer, ServerOutput};
@@ -32,6 +37,137 @@ pub(crate) struct Shared {
     pub auth_timeout: Duration,
     /// Turns `true` when the server stops.
     pub shutdown: watch::Receiver<bool>,
+    /// Bytes queued for clients, and the limits that apply to them.
+    pub pressure: Arc<Pressure>,
+}
+
+/// Bytes of frames queued for every connection and not yet taken by its writer.
+#[derive(Debug)]
+pub(crate) struct Pressure {
+    /// Sum over every connection.
+    total: AtomicUsize,
+    /// Told when `total` falls back to `high_water` or below.
+    drained: Notify,
+    /// Above this (per connection or in total) the server slows down.
+    pub high_water: usize,
+    /// How long a send may make no progress before the connection is dropped; also the
+    /// longest an injection waits for the queues to drain.
+    pub stall_timeout: Duration,
+}
+
+impl Pressure {
+    pub(crate) fn new(high_water: usize, stall_timeout: Duration) -> Self {
+        Self {
+            total: AtomicUsize::new(0),
+            drained: Notify::new(),
+            high_water,
+            stall_timeout,
+        }
+    }
+
+    /// Bytes queued for every connection.
+    pub(crate) fn total(&self) -> usize {
+        self.total.load(Ordering::Acquire)
+    }
+
+    fn add(&self, bytes: usize) {
+        self.total.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    fn release(&self, bytes: usize) {
+        let before = self.total.fetch_sub(bytes, Ordering::AcqRel);
+        if before > self.high_water && before - bytes <= self.high_water {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Waits until the total is at or below the high-water mark, at most
+    /// [`Pressure::stall_timeout`] (by then a client that does not read has been dropped; one
+    /// that reads slowly only slows the caller down). Returns whether it had to wait.
+    pub(crate) async fn wait_drained(&self) -> bool {
+        if self.total() <= self.high_water {
+            return false;
+        }
+        let wait = async {
+            loop {
+                let notified = self.drained.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.total() <= self.high_water {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(self.stall_timeout, wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                queued = self.total(),
+                "clients keep their frames unread; injecting anyway"
+            );
+        }
+        true
+    }
+}
+
+/// One connection's share of the [`Pressure`].
+#[derive(Debug)]
+pub(crate) struct Meter {
+    queued: AtomicUsize,
+    pressure: Arc<Pressure>,
+}
+
+impl Meter {
+    pub(crate) fn new(pressure: Arc<Pressure>) -> Self {
+        Self {
+            queued: AtomicUsize::new(0),
+            pressure,
+        }
+    }
+
+    /// Bytes queued for this connection.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Whether this connection has more queued than the high-water mark (it then stops
+    /// reading its client until its queue drains).
+    pub(crate) fn congested(&self) -> bool {
+        self.queued() > self.pressure.high_water
+    }
+
+    /// How long a send may make no progress.
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.pressure.stall_timeout
+    }
+}
+
+/// `bytes` charged to a connection while its frame waits in the queue; released on drop
+/// (when the writer takes the frame, or the queue is dropped with the connection).
+#[derive(Debug)]
+pub(crate) struct Charge {
+    bytes: usize,
+    meter: Arc<Meter>,
+}
+
+impl Charge {
+    fn new(meter: &Arc<Meter>, bytes: usize) -> Self {
+        meter.queued.fetch_add(bytes, Ordering::AcqRel);
+        meter.pressure.add(bytes);
+        Self {
+            bytes,
+            meter: meter.clone(),
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.meter.queued.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.meter.pressure.release(self.bytes);
+    }
 }
 
 /// Capacity of the actor's inbox.
@@ -40,8 +176,8 @@ pub(crate) const EVENT_QUEUE: usize = 1024;
 /// What a connection writer is asked to do.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
-    /// Send one text frame.
-    Text(String),
+    /// Send one text frame (charged to the connection until taken).
+    Text(String, Charge),
     /// Close: `Some(code)` with a close frame, `None` abruptly (drop the TCP stream).
     Close(Option<u16>),
 }
@@ -52,7 +188,7 @@ pub(crate) struct Link {
     /// The writer queue.
     pub out: mpsc::UnboundedSender<Outgoing>,
     /// Bytes of text frames queued in `out` and not yet taken by the writer.
-    pub queued: Arc<AtomicUsize>,
+    pub meter: Arc<Meter>,
     /// Told once the connection's `blade.connect` succeeded (ends its authentication deadline).
     pub authenticated: Option<oneshot::Sender<()>>,
     /// Told when the connection must be dropped at once, ahead of its queue.
@@ -98,22 +234,30 @@ pub(crate) async fn run(
 ) {
     let mut core = MockServer::new(config);
     let mut conns: BTreeMap<ConnId, Link> = BTreeMap::new();
+    // One timer, moved only when the core's next deadline changes (not one per event).
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
-        let event = match core.poll_timeout() {
-            Some(deadline) => {
-                tokio::select! {
-                    ev = events.recv() => ev,
-                    _ = tokio::time::sleep_until(deadline.into()) => {
-                        core.handle_timeout(Instant::now());
-                        drain(&mut core, &mut conns, max_queued_bytes);
-                        if let Some(t) = transcript.as_mut() {
-                            t.append(&mut core);
-                        }
-                        continue;
-                    }
-                }
+        let deadline = core.poll_timeout();
+        if deadline != armed {
+            if let Some(at) = deadline {
+                timer.as_mut().reset(at.into());
             }
-            None => events.recv().await,
+            armed = deadline;
+        }
+        let event = tokio::select! {
+            ev = events.recv() => ev,
+            () = &mut timer, if armed.is_some() => {
+                // Fired: re-armed on the next turn even if the deadline stays the same.
+                armed = None;
+                core.handle_timeout(Instant::now());
+                drain(&mut core, &mut conns, max_queued_bytes);
+                if let Some(t) = transcript.as_mut() {
+                    t.append(&mut core);
+                }
+                continue;
+            }
         };
         let Some(event) = event else { break };
         handle(&mut core, &mut conns, event);
@@ -182,17 +326,23 @@ fn handle(core: &mut MockServer, conns: &mut BTreeMap<ConnId, Link>, event: Even
 /// Forwards every pending output of the core to its connection.
 fn drain(core: &mut MockServer, conns: &mut BTreeMap<ConnId, Link>, max_queued_bytes: usize) {
     while let Some(output) = core.poll_output() {
-        let (conn, msg) = match output {
-            ServerOutput::Send { conn, text } => (conn, Outgoing::Text(text)),
-            ServerOutput::Close { conn, code } => (conn, Outgoing::Close(code)),
+        let conn = match &output {
+            ServerOutput::Send { conn, .. } | ServerOutput::Close { conn, .. } => *conn,
         };
         let Some(link) = conns.get_mut(&conn) else {
             tracing::debug!(conn = conn.0, "output for a connection that is gone");
             continue;
         };
+        let msg = match output {
+            ServerOutput::Send { text, .. } => {
+                let charge = Charge::new(&link.meter, text.len());
+                Outgoing::Text(text, charge)
+            }
+            ServerOutput::Close { code, .. } => Outgoing::Close(code),
+        };
         let closing = matches!(msg, Outgoing::Close(_));
-        if let Outgoing::Text(text) = &msg {
-            let queued = link.queued.fetch_add(text.len(), Ordering::AcqRel) + text.len();
+        if let Outgoing::Text(..) = &msg {
+            let queued = link.meter.queued();
             if queued > max_queued_bytes {
                 tracing::warn!(
                     conn = conn.0,

@@ -24,11 +24,22 @@
 //!   Credentials in recorded `blade.connect` frames read `"<redacted>"`.
 //! * **Media speed**: [`MockConfig::media_speed`](crate::MockConfig::media_speed)
 //!   (`--media-speed`) scales component timings; 0 completes components at once.
+//! * **Health**: `GET /__control/health` also answers `active_calls` (calls not ended) and
+//!   `unanswered_calls` (calls neither answered nor ended), so a load generator can pace
+//!   batches by a window of calls in progress (`benches/compare/compare.py --batch`).
+//! * **Keep-alive**: a request with `Connection: keep-alive` keeps its HTTP/1.1 connection
+//!   open for the next one (an idle one is closed after 10 s); without it every answer closes
+//!   its connection, as before.
+//! * **Backpressure**: a slow client is slowed down, not dropped: past
+//!   [`ServeOptions::high_water_bytes`] of unread frames its WebSocket stops reading its
+//!   requests, and injections (`inbound_call`, `inbound_message`, tasks) wait until the
+//!   queues drain (at most [`ServeOptions::stall_timeout`]).
 //! * **Limits**: a request body over 1 MiB is a 413 (sent after the upload is read, up to 16
 //!   MiB); a WebSocket without a successful `blade.connect` after
 //!   [`ServeOptions::auth_timeout`] is closed with 1008; past
 //!   [`ServeOptions::max_websockets`] upgrades get a 503 (the control API has its own pool);
-//!   a client that lets [`ServeOptions::max_queued_bytes`] of frames pile up is dropped.
+//!   a client whose socket takes nothing for [`ServeOptions::stall_timeout`] (default 30 s),
+//!   or that lets [`ServeOptions::max_queued_bytes`] of frames pile up, is dropped.
 //!
 //! Control errors keep their status with a `{"error": message}` body; a body that is not a JSON
 //! object is a 400; a body over 1 MiB is a 413; unknown paths are a JSON 404. One task (the actor) owns the core and is fed
@@ -73,6 +84,10 @@ pub const DEFAULT_MAX_WEBSOCKETS: usize = 8192;
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ServeOptions::max_queued_bytes`].
 pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+/// Default of [`ServeOptions::high_water_bytes`].
+pub const DEFAULT_HIGH_WATER_BYTES: usize = 1024 * 1024;
+/// Default of [`ServeOptions::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest request head (request line plus headers) read; more is a 431.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long a client may take to send a request head.
@@ -90,8 +105,22 @@ pub struct ServeOptions {
     /// Most WebSockets open at once; a further upgrade is answered with 503. The control API
     /// has its own pool, so it stays reachable. Default [`DEFAULT_MAX_WEBSOCKETS`].
     pub max_websockets: usize,
+    /// Backpressure threshold, in bytes of frames queued for clients and not yet written to
+    /// their sockets. A WebSocket with more than this queued stops reading its client's
+    /// requests until its queue drains; while all WebSockets together have more than this
+    /// queued, injections (`inbound_call`, `inbound_message`, `POST /api/relay/rest/tasks`)
+    /// wait (at most [`ServeOptions::stall_timeout`]) before they run. A client that reads
+    /// slowly thus slows the load down instead of losing its connection. Default
+    /// [`DEFAULT_HIGH_WATER_BYTES`].
+    pub high_water_bytes: usize,
+    /// How long writing to a client may make no progress (a burst of queued frames not
+    /// taken by its socket) before the connection is dropped (logged): the hard limit
+    /// against a client that stopped reading. Default [`DEFAULT_STALL_TIMEOUT`].
+    pub stall_timeout: Duration,
     /// Most bytes of frames queued for one WebSocket that its client has not read yet; past
-    /// that the connection is dropped (logged). Default [`DEFAULT_MAX_QUEUED_BYTES`].
+    /// that the connection is dropped (logged). With backpressure a queue rarely grows past
+    /// [`ServeOptions::high_water_bytes`] plus one injection's events; this is the last-resort
+    /// bound. Default [`DEFAULT_MAX_QUEUED_BYTES`].
     pub max_queued_bytes: usize,
     shutdown: Option<ShutdownFuture>,
 }
@@ -102,6 +131,8 @@ impl Default for ServeOptions {
             record_dir: None,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
+            high_water_bytes: DEFAULT_HIGH_WATER_BYTES,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             shutdown: None,
         }
@@ -127,6 +158,18 @@ impl ServeOptions {
         self
     }
 
+    /// Sets [`ServeOptions::high_water_bytes`].
+    pub fn high_water_bytes(mut self, bytes: usize) -> Self {
+        self.high_water_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ServeOptions::stall_timeout`].
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
     /// Sets [`ServeOptions::max_queued_bytes`].
     pub fn max_queued_bytes(mut self, max: usize) -> Self {
         self.max_queued_bytes = max;
@@ -146,6 +189,8 @@ impl fmt::Debug for ServeOptions {
             .field("record_dir", &self.record_dir)
             .field("auth_timeout", &self.auth_timeout)
             .field("max_websockets", &self.max_websockets)
+            .field("high_water_bytes", &self.high_water_bytes)
+            .field("stall_timeout", &self.stall_timeout)
             .field("max_queued_bytes", &self.max_queued_bytes)
             .field("shutdown", &self.shutdown.is_some())
             .finish()
@@ -171,7 +216,11 @@ pub async fn serve(
     opts: ServeOptions,
 ) -> std::io::Result<ServeSummary> {
     let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
-    serve_events(listener, config, opts, events_tx, events_rx).await
+    let pressure = Arc::new(actor::Pressure::new(
+        opts.high_water_bytes,
+        opts.stall_timeout,
+    ));
+    serve_events(listener, config, opts, events_tx, events_rx, pressure).await
 }
 
 async fn serve_events(
@@ -180,6 +229,7 @@ async fn serve_events(
     opts: ServeOptions,
     events_tx: mpsc::Sender<actor::Event>,
     events_rx: mpsc::Receiver<actor::Event>,
+    pressure: Arc<actor::Pressure>,
 ) -> std::io::Result<ServeSummary> {
     let transcript_file = match &opts.record_dir {
         Some(dir) => Some(record::TranscriptWriter::create(dir)?),
@@ -198,6 +248,7 @@ async fn serve_events(
         ws_permits: Arc::new(Semaphore::new(opts.max_websockets)),
         auth_timeout: opts.auth_timeout,
         shutdown: stop_rx,
+        pressure,
     });
     let shutdown = opts
         .shutdown
@@ -277,6 +328,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<ServeSummary>>,
     // Weak: the actor must still see its last sender go away at shutdown.
     events: mpsc::WeakSender<actor::Event>,
+    pressure: Arc<actor::Pressure>,
 }
 
 impl RunningServer {
@@ -296,13 +348,17 @@ impl RunningServer {
     }
 
     /// Runs control endpoint `endpoint` (`inbound_call`, `next`, `drop`, ... as in
-    /// CONTROL_API.md) in-process, without HTTP; same answers and errors as over HTTP. A
-    /// stopped server answers 503.
+    /// CONTROL_API.md) in-process, without HTTP; same answers and errors as over HTTP
+    /// (injections wait for backpressure the same way, see
+    /// [`ServeOptions::high_water_bytes`]). A stopped server answers 503.
     pub async fn control(
         &self,
         endpoint: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, crate::ControlError> {
+        if router::is_injection(endpoint) {
+            self.pressure.wait_drained().await;
+        }
         let (reply, rx) = oneshot::channel();
         let event = actor::Event::Control {
             endpoint: endpoint.to_owned(),
@@ -370,12 +426,24 @@ pub async fn start_with(config: MockConfig, opts: ServeOptions) -> std::io::Resu
     });
     let (events_tx, events_rx) = mpsc::channel(actor::EVENT_QUEUE);
     let events = events_tx.downgrade();
-    let task = tokio::spawn(serve_events(listener, config, opts, events_tx, events_rx));
+    let pressure = Arc::new(actor::Pressure::new(
+        opts.high_water_bytes,
+        opts.stall_timeout,
+    ));
+    let task = tokio::spawn(serve_events(
+        listener,
+        config,
+        opts,
+        events_tx,
+        events_rx,
+        pressure.clone(),
+    ));
     Ok(RunningServer {
         addr,
         stop: Some(stop),
         task,
         events,
+        pressure,
     })
 }
 

@@ -29,18 +29,43 @@ const MAX_WS_MESSAGE: usize = 4 * 1024 * 1024;
 pub(crate) fn app(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
         .fallback(handle)
-        .layer(axum::middleware::map_response(close_after))
+        .layer(axum::middleware::from_fn(close_unless_kept))
         .with_state(shared)
 }
 
-/// Every plain HTTP response closes its connection, as the mock always did.
-async fn close_after(mut response: Response) -> Response {
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+/// A plain HTTP response closes its connection, as the mock always did (clients read the
+/// answer to its end), unless the request asked for `Connection: keep-alive`: a load
+/// generator injecting calls one request at a time then costs the server no TCP connection
+/// per call.
+async fn close_unless_kept(request: Request, next: axum::middleware::Next) -> Response {
+    let keep = has_token(request.headers(), header::CONNECTION, "keep-alive");
+    let mut response = next.run(request).await;
+    if !keep && response.status() != StatusCode::SWITCHING_PROTOCOLS {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// Whether a comma-separated header `name` lists `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Whether control endpoint `endpoint` creates events for clients (and so waits for
+/// backpressure, see [`super::ServeOptions::high_water_bytes`]).
+pub(crate) fn is_injection(endpoint: &str) -> bool {
+    let name = endpoint
+        .trim_start_matches('/')
+        .trim_start_matches("__control/")
+        .trim_end_matches('/');
+    matches!(name, "inbound_call" | "inbound_message")
 }
 
 async fn handle(
@@ -62,12 +87,7 @@ async fn handle(
 
 /// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`).
 fn wants_websocket(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::UPGRADE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+    has_token(headers, header::UPGRADE, "websocket")
 }
 
 fn websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, path: &str) -> Response {
@@ -131,6 +151,7 @@ async fn route(
             body: body.to_vec(),
             reply,
         };
+        shared.pressure.wait_drained().await;
         return match ask(&shared.events, event, rx).await {
             Some(r) => (status(r.status), r.body),
             None => unavailable(),
@@ -176,6 +197,9 @@ async fn route(
 }
 
 async fn control(shared: &Shared, name: &str, body: Value) -> (StatusCode, String) {
+    if is_injection(name) {
+        shared.pressure.wait_drained().await;
+    }
     let (reply, rx) = oneshot::channel();
     let event = Event::Control {
         endpoint: name.to_owned(),
@@ -313,6 +337,15 @@ mod tests {
             parse_json_object(br#"{"a":1}"#),
             Ok(serde_json::json!({"a": 1}))
         );
+    }
+
+    #[test]
+    fn only_event_making_endpoints_wait_for_backpressure() {
+        assert!(is_injection("inbound_call"));
+        assert!(is_injection("/__control/inbound_message/"));
+        assert!(!is_injection("drop"));
+        assert!(!is_injection("health"));
+        assert!(!is_injection("reset"));
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! One WebSocket connection: frames both ways between the socket and the core actor.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +7,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::actor::{Event, Link, Outgoing, Shared};
+use super::actor::{Event, Link, Meter, Outgoing, Shared};
 use crate::ConnId;
 
 /// How long to wait for the peer's close frame after sending ours.
@@ -19,25 +18,25 @@ pub(crate) const AUTH_TIMEOUT_CLOSE: u16 = 1008;
 /// The connection task's ends of its [`Link`].
 struct Ends {
     out: mpsc::UnboundedReceiver<Outgoing>,
-    queued: Arc<AtomicUsize>,
+    meter: Arc<Meter>,
     authenticated: oneshot::Receiver<()>,
     kill: oneshot::Receiver<()>,
 }
 
-fn link() -> (Link, Ends) {
+fn link(shared: &Shared) -> (Link, Ends) {
     let (out_tx, out) = mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let meter = Arc::new(Meter::new(shared.pressure.clone()));
     let (auth_tx, authenticated) = oneshot::channel();
     let (kill_tx, kill) = oneshot::channel();
     let link = Link {
         out: out_tx,
-        queued: queued.clone(),
+        meter: meter.clone(),
         authenticated: Some(auth_tx),
         kill: Some(kill_tx),
     };
     let ends = Ends {
         out,
-        queued,
+        meter,
         authenticated,
         kill,
     };
@@ -46,7 +45,7 @@ fn link() -> (Link, Ends) {
 
 /// Registers the socket with the core and serves it until either side ends.
 pub(crate) async fn session(socket: WebSocket, shared: Arc<Shared>) {
-    let (link, ends) = link();
+    let (link, ends) = link(&shared);
     let (reply, rx) = oneshot::channel();
     if shared
         .events
@@ -80,7 +79,7 @@ async fn aborted(mut shutdown: watch::Receiver<bool>, kill: oneshot::Receiver<()
 async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u16 {
     let Ends {
         mut out,
-        queued,
+        meter,
         authenticated: mut auth_rx,
         kill,
     } = ends;
@@ -99,7 +98,9 @@ async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u
                 close(&mut ws, AUTH_TIMEOUT_CLOSE).await;
                 return AUTH_TIMEOUT_CLOSE;
             }
-            incoming = ws.next() => match incoming {
+            // Backpressure: while this client has more than the high-water mark unread, its
+            // requests (and the responses and events they cause) wait in the socket.
+            incoming = ws.next(), if !meter.congested() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     if shared.events.send(Event::Frame { conn, text }).await.is_err() {
                         return 1001;
@@ -122,9 +123,18 @@ async fn pump(mut ws: WebSocket, ends: Ends, shared: &Shared, conn: ConnId) -> u
             },
             outgoing = out.recv() => {
                 let burst = match outgoing {
-                    Some(Outgoing::Text(text)) => tokio::select! {
-                        burst = send_burst(&mut ws, text, &mut out, &queued) => burst,
+                    Some(Outgoing::Text(text, charge)) => tokio::select! {
+                        burst = send_burst(&mut ws, text, charge, &mut out) => burst,
                         () = &mut abort => return 1006,
+                        () = tokio::time::sleep(meter.stall_timeout()) => {
+                            tracing::warn!(
+                                conn = conn.0,
+                                queued = meter.queued(),
+                                stall = ?meter.stall_timeout(),
+                                "client did not read its frames in time; dropping the connection"
+                            );
+                            return 1006;
+                        }
                     },
                     Some(Outgoing::Close(code)) => Burst::Close(code),
                     None => Burst::Close(None),
@@ -159,25 +169,26 @@ enum Burst {
 }
 
 /// Writes `first` and the text frames already queued behind it (up to [`BURST`]), then flushes
-/// once: a burst of events costs one write to the socket instead of one per frame.
+/// once: a burst of events costs one write to the socket instead of one per frame. A frame's
+/// charge is released once it is handed to the socket.
 async fn send_burst(
     ws: &mut WebSocket,
     first: String,
+    charge: super::actor::Charge,
     out: &mut mpsc::UnboundedReceiver<Outgoing>,
-    queued: &AtomicUsize,
 ) -> Burst {
-    let mut next = Some(first);
+    let mut next = Some((first, charge));
     let mut ending = Burst::Sent;
     let mut written = 0;
-    while let Some(text) = next.take() {
-        queued.fetch_sub(text.len(), Ordering::AcqRel);
+    while let Some((text, charge)) = next.take() {
+        drop(charge);
         if ws.feed(Message::Text(text)).await.is_err() {
             return Burst::Failed;
         }
         written += 1;
         if written < BURST {
             match out.try_recv() {
-                Ok(Outgoing::Text(text)) => next = Some(text),
+                Ok(Outgoing::Text(text, charge)) => next = Some((text, charge)),
                 Ok(Outgoing::Close(code)) => ending = Burst::Close(code),
                 // Empty: flush now; closed: the next receive reports it.
                 Err(_) => {}

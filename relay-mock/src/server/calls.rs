@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use relay_proto::calling::{CallState, ConnectState, DialState, Direction};
 use relay_proto::wire::{EventType, Method};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
 use super::output::merge;
 use super::script::Named;
-use super::{Action, Effect, MockServer, Outcome, Pending, SessKey};
+use super::{Action, Effect, MockServer, Outcome, Params, Pending, SessKey};
 
 /// How many ended calls the server remembers (see `forget_ended`).
 pub(crate) const ENDED_KEPT: usize = 10_000;
@@ -44,40 +45,44 @@ pub(crate) struct Call {
     pub components: Vec<Component>,
     /// Sessions that already had (and passed) this inbound call.
     pub tried: BTreeSet<SessKey>,
+    /// Scheduled events and finishes of this call with a sequence number up to this one are
+    /// cancelled (they are skipped when due: no scan of every timer per hangup).
+    pub cancelled_through: u64,
 }
 
 impl Call {
     /// `calling.call.state` params.
-    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Value {
-        let mut p =
-            json!({"call_state": state, "direction": self.direction, "device": self.device});
-        if let Some(ctx) = &self.context {
-            p["context"] = json!(ctx);
-        }
-        if let Some(tag) = &self.tag {
-            p["tag"] = json!(tag);
-            p["created_by"] = json!("dial");
-        }
-        if let Some((cid, nid)) = &self.peer_of {
-            p["peer"] = json!({"call_id": cid, "node_id": nid});
-        }
-        p["call_id"] = json!(self.call_id);
-        p["node_id"] = json!(self.node_id);
-        if let Some(r) = end_reason {
-            p["end_reason"] = json!(r);
-        }
-        p
+    pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Params {
+        Params::text(&StateParams {
+            call_id: &self.call_id,
+            call_state: state,
+            context: self.context.as_deref(),
+            created_by: self.tag.as_ref().map(|_| "dial"),
+            device: &self.device,
+            direction: &self.direction,
+            end_reason,
+            node_id: &self.node_id,
+            peer: self
+                .peer_of
+                .as_ref()
+                .map(|(call_id, node_id)| PeerIds { call_id, node_id }),
+            tag: self.tag.as_deref(),
+        })
     }
 
     /// `calling.call.receive` params.
-    pub fn receive_params(&self) -> Value {
-        json!({
-            "call_state": CallState::Created,
-            "context": self.context.clone().unwrap_or_default(),
-            "device": self.device,
-            "direction": Direction::Inbound,
-            "call_id": self.call_id,
-            "node_id": self.node_id,
+    pub fn receive_params(&self) -> Params {
+        Params::text(&StateParams {
+            call_id: &self.call_id,
+            call_state: CallState::Created,
+            context: Some(self.context.as_deref().unwrap_or_default()),
+            created_by: None,
+            device: &self.device,
+            direction: &Direction::Inbound,
+            end_reason: None,
+            node_id: &self.node_id,
+            peer: None,
+            tag: None,
         })
     }
 
@@ -89,6 +94,68 @@ impl Call {
     /// Whether the call is `ending` or `ended`.
     pub fn is_over(&self) -> bool {
         self.state.is_ended()
+    }
+}
+
+/// The params of `calling.call.state` and `calling.call.receive`, serialized from borrowed
+/// parts. Members in the order a `serde_json::Value` object writes them (sorted), absent ones
+/// left out, as the server always wrote them.
+#[derive(Serialize)]
+struct StateParams<'a> {
+    call_id: &'a str,
+    call_state: CallState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_by: Option<&'static str>,
+    device: &'a Value,
+    direction: &'a Direction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_reason: Option<&'a str>,
+    node_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<PeerIds<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PeerIds<'a> {
+    call_id: &'a str,
+    node_id: &'a str,
+}
+
+/// How many remembered calls are in progress (not ended) and how many of those are not
+/// answered yet (created, ringing), kept up to date at every state change so that
+/// `GET /__control/health` answers without scanning every call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Census {
+    pub active: usize,
+    pub unanswered: usize,
+}
+
+impl Census {
+    fn class(state: CallState) -> (usize, usize) {
+        match state {
+            CallState::Ended => (0, 0),
+            CallState::Created | CallState::Ringing => (1, 1),
+            _ => (1, 0),
+        }
+    }
+
+    /// A call in `state` appeared.
+    pub fn added(&mut self, state: CallState) {
+        let (a, u) = Self::class(state);
+        self.active += a;
+        self.unanswered += u;
+    }
+
+    /// A call moved from `from` to `to` (`to` = `Ended` also for a call forgotten).
+    pub fn moved(&mut self, from: CallState, to: CallState) {
+        let (a, u) = Self::class(from);
+        self.active = self.active.saturating_sub(a);
+        self.unanswered = self.unanswered.saturating_sub(u);
+        self.added(to);
     }
 }
 
@@ -144,9 +211,10 @@ impl MockServer {
         offset: Duration,
         call_id: &str,
         event_type: EventType,
-        params: Value,
+        params: impl Into<Params>,
         effect: Effect,
     ) {
+        let params = params.into();
         self.schedule_in(
             offset,
             Action::CallEvent {
@@ -188,7 +256,7 @@ impl MockServer {
         call_id: &str,
         control_id: Option<&str>,
         event_type: EventType,
-        params: Value,
+        params: Params,
         effect: Effect,
     ) {
         let Some(call) = self.calls.get_mut(call_id) else {
@@ -198,6 +266,7 @@ impl MockServer {
         match effect {
             Effect::None => {}
             Effect::State(s) => {
+                self.census.moved(call.state, s);
                 call.state = s;
                 if s == CallState::Ended {
                     self.forget_ended(call_id);
@@ -244,7 +313,9 @@ impl MockServer {
                 .get(&old)
                 .is_some_and(|c| c.state == CallState::Ended)
             {
-                self.calls.remove(&old);
+                if let Some(gone) = self.calls.remove(&old) {
+                    self.census.moved(gone.state, CallState::Ended);
+                }
             }
         }
     }
@@ -273,8 +344,12 @@ impl MockServer {
             peer: None,
             components: Vec::new(),
             tried: BTreeSet::new(),
+            cancelled_through: 0,
         };
-        self.calls.insert(call_id.clone(), call);
+        self.census.added(call.state);
+        if let Some(replaced) = self.calls.insert(call_id.clone(), call) {
+            self.census.moved(replaced.state, CallState::Ended);
+        }
         call_id
     }
 
@@ -456,11 +531,10 @@ impl MockServer {
             call.tag.is_some() && matches!(call.state, CallState::Created | CallState::Ringing);
         let tag = call.tag.clone();
         let peer = call.peer.clone();
-        let id = call_id.to_owned();
-        self.cancel_where(|a| match a {
-            Action::CallEvent { call_id, .. } | Action::Finish { call_id, .. } => *call_id == id,
-            _ => false,
-        });
+        let scheduled = self.timer_seq();
+        if let Some(c) = self.calls.get_mut(call_id) {
+            c.cancelled_through = scheduled;
+        }
         self.stop_all_components(call_id);
         if let Some(peer) = peer {
             let me = self.calls.get(call_id).map(|c| c.peer_info());
@@ -515,6 +589,7 @@ impl MockServer {
         }
         // The state is "ending" from now on for new commands.
         if let Some(c) = self.calls.get_mut(call_id) {
+            self.census.moved(c.state, CallState::Ending);
             c.state = CallState::Ending;
         }
         true

@@ -11,7 +11,7 @@ use relay_proto::wire::{EventType, Method};
 use super::blade::{code, Exec};
 use super::output::merge;
 use super::script::Named;
-use super::{Action, Effect, MockServer, Outcome};
+use super::{Action, Effect, MockServer, Outcome, Params};
 
 /// The protocol's event type for a component kind (from relay-proto's kind table).
 fn event_type(kind: Kind) -> EventType {
@@ -75,6 +75,8 @@ pub(crate) struct Component {
     pub spec: Value,
     /// A scripted named outcome.
     pub outcome: Option<Named>,
+    /// Its scheduled events and finish with a sequence number up to this one are cancelled.
+    pub cancelled_through: u64,
 }
 
 fn secs(v: Option<&Value>) -> Option<Duration> {
@@ -204,10 +206,22 @@ impl Component {
         }
     }
 
+    /// `{call_id, control_id, node_id, state}` (play and send_digits events) as text, the
+    /// members in the order a `Value` object writes them.
+    fn state_event(&self, ids: &Value, state: &str) -> Params {
+        let id = |key: &str| ids.get(key).and_then(Value::as_str).unwrap_or_default();
+        Params::text(&ComponentState {
+            call_id: id("call_id"),
+            control_id: &self.control_id,
+            node_id: id("node_id"),
+            state,
+        })
+    }
+
     /// The event sent when the component ends by itself.
-    fn natural_end(&self, ids: &Value) -> Value {
-        match self.kind {
-            Kind::Play => merge(json!({"state": "finished"}), Some(self.base(ids))),
+    fn natural_end(&self, ids: &Value) -> Params {
+        Params::from(match self.kind {
+            Kind::Play => return self.state_event(ids, "finished"),
             Kind::Prompt => merge(
                 json!({"result": self.collect_result()}),
                 Some(self.base(ids)),
@@ -226,16 +240,14 @@ impl Component {
                 Some(self.base(ids)),
             ),
             // Tap, send_digits (and no other kind: only control-id kinds become components).
-            _ => self.stop_event(ids),
-        }
+            _ => return self.stop_event(ids),
+        })
     }
 
     /// The event sent when the component is stopped (or its call ends).
-    fn stop_event(&self, ids: &Value) -> Value {
-        match self.kind {
-            Kind::Play | Kind::SendDigits => {
-                merge(json!({"state": "finished"}), Some(self.base(ids)))
-            }
+    fn stop_event(&self, ids: &Value) -> Params {
+        Params::from(match self.kind {
+            Kind::Play | Kind::SendDigits => return self.state_event(ids, "finished"),
             Kind::Prompt => merge(json!({"result": {"type": "error"}}), Some(self.base(ids))),
             Kind::Record => self.record_finished(ids, "finished"),
             Kind::Detect => self.detect_event(ids, "finished"),
@@ -255,12 +267,28 @@ impl Component {
             }
             // Only control-id kinds become components; nothing to send for any other.
             _ => Value::Null,
-        }
+        })
     }
 }
 
+/// The params of a play or send_digits event (see [`Component::state_event`]).
+#[derive(serde::Serialize)]
+struct ComponentState<'a> {
+    call_id: &'a str,
+    control_id: &'a str,
+    node_id: &'a str,
+    state: &'a str,
+}
+
 impl MockServer {
-    fn comp_event(&mut self, offset: Duration, at: &Started<'_>, params: Value, effect: Effect) {
+    fn comp_event(
+        &mut self,
+        offset: Duration,
+        at: &Started<'_>,
+        params: impl Into<Params>,
+        effect: Effect,
+    ) {
+        let params = params.into();
         let offset = self.media_time(offset);
         self.schedule_in(
             offset,
@@ -304,19 +332,12 @@ impl MockServer {
             .find(|c| c.control_id == control_id)
     }
 
+    /// Cancels what is scheduled for the component so far (skipped when due).
     fn cancel_component(&mut self, call_id: &str, control_id: &str) {
-        self.cancel_where(|a| match a {
-            Action::CallEvent {
-                call_id: c,
-                control_id: Some(k),
-                ..
-            } => c == call_id && k == control_id,
-            Action::Finish {
-                call_id: c,
-                control_id: k,
-            } => c == call_id && k == control_id,
-            _ => false,
-        });
+        let scheduled = self.timer_seq();
+        if let Some(c) = self.component_mut(call_id, control_id) {
+            c.cancelled_through = scheduled;
+        }
     }
 
     pub(crate) fn on_component(&mut self, ex: &Exec, call_id: &str, outcome: Option<Outcome>) {
@@ -373,6 +394,7 @@ impl MockServer {
             paused: None,
             spec: ex.params.clone(),
             outcome: named,
+            cancelled_through: 0,
         };
         let extra = match kind {
             Kind::Record => json!({"url": comp.record_url()}),
@@ -380,10 +402,31 @@ impl MockServer {
                 "params": {"addr": "10.10.10.10", "port": 3000, "codec": "PCMU", "rate": 8000}}}),
             _ => json!({"call_id": call_id}),
         };
-        let base = comp.base(&ids);
+        // Play events are written from the ids directly (see `Component::state_event`).
+        let base = if kind == Kind::Play {
+            Value::Null
+        } else {
+            comp.base(&ids)
+        };
+        let play_state = |state: &str| {
+            Params::text(&ComponentState {
+                call_id,
+                control_id,
+                node_id: ids
+                    .get("node_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                state,
+            })
+        };
+        // What the start needs of the component; it moves into the call (a detector needs
+        // it whole, the only copy).
+        let record_url = (kind == Kind::Record).then(|| comp.record_url());
+        let play_error = comp.outcome == Some(Named::Error);
+        let detector = (kind == Kind::Detect).then(|| comp.clone());
         if let Some(call) = self.calls.get_mut(call_id) {
             call.components.retain(|c| c.control_id != control_id);
-            call.components.push(comp.clone());
+            call.components.push(comp);
         }
         self.reply_ok(ex, start_message(kind), extra);
         let at = Started {
@@ -392,13 +435,16 @@ impl MockServer {
             kind,
         };
         match kind {
-            Kind::Play => self.start_play(ex, &at, &comp, base),
+            Kind::Play => {
+                let first = play_state(if play_error { "error" } else { "playing" });
+                self.start_play(ex, &at, play_error, first);
+            }
             Kind::Prompt => {
                 self.schedule_finish(call_id, control_id, media_length(ex.params.get("play")))
             }
             Kind::Record => {
                 let p = merge(
-                    json!({"state": "recording", "url": comp.record_url()}),
+                    json!({"state": "recording", "url": record_url.unwrap_or_default()}),
                     Some(base),
                 );
                 self.comp_event(Duration::ZERO, &at, p, Effect::None);
@@ -406,7 +452,11 @@ impl MockServer {
                     .unwrap_or(Duration::from_secs(1));
                 self.schedule_finish(call_id, control_id, d);
             }
-            Kind::Detect => self.start_detect(ex, &at, &comp, &ids),
+            Kind::Detect => {
+                if let Some(comp) = detector {
+                    self.start_detect(ex, &at, &comp, &ids);
+                }
+            }
             Kind::SendFax | Kind::ReceiveFax => {
                 let direction = if kind == Kind::SendFax {
                     "send"
@@ -439,14 +489,13 @@ impl MockServer {
         }
     }
 
-    fn start_play(&mut self, ex: &Exec, at: &Started<'_>, comp: &Component, base: Value) {
-        if comp.outcome == Some(Named::Error) {
-            let p = merge(json!({"state": "error"}), Some(base));
+    /// Sends `first` (`playing`, or `error` when so scripted) and schedules the natural end.
+    fn start_play(&mut self, ex: &Exec, at: &Started<'_>, error: bool, first: Params) {
+        if error {
             let done = Effect::Complete(at.control_id.to_owned());
-            self.comp_event(Duration::ZERO, at, p, done);
+            self.comp_event(Duration::ZERO, at, first, done);
         } else {
-            let p = merge(json!({"state": "playing"}), Some(base));
-            self.comp_event(Duration::ZERO, at, p, Effect::None);
+            self.comp_event(Duration::ZERO, at, first, Effect::None);
             let length = media_length(ex.params.get("play"));
             self.schedule_finish(at.call_id, at.control_id, length);
         }

@@ -50,6 +50,39 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The body of `inbound_call`, checked once for every call of a batch.
+struct InboundCall<'a> {
+    context: &'a str,
+    project: Option<&'a str>,
+    device: Value,
+}
+
+impl<'a> InboundCall<'a> {
+    fn parse(body: &'a Value) -> Result<Self, ControlError> {
+        let context = req_str(body, "context")?;
+        let project = opt_str(body, "project")?;
+        let from = opt_str(body, "from")?.unwrap_or("+15550000001");
+        let to = opt_str(body, "to")?.unwrap_or("+15550000002");
+        let device = match opt_str(body, "type")?.unwrap_or("phone") {
+            "phone" => json!({"type": "phone", "params": {"from_number": from, "to_number": to}}),
+            "sip" => {
+                let headers = match body.get("headers") {
+                    None | Some(Value::Null) => json!([]),
+                    Some(Value::Array(a)) => strip_nulls(&Value::Array(a.clone())),
+                    Some(_) => return Err(ControlError::bad("`headers` must be an array")),
+                };
+                json!({"type": "sip", "params": {"from": from, "to": to, "headers": headers}})
+            }
+            other => return Err(ControlError::bad(format!("unknown call type `{other}`"))),
+        };
+        Ok(Self {
+            context,
+            project,
+            device,
+        })
+    }
+}
+
 /// Most calls one `inbound_call` request may create (`count`).
 pub(crate) const MAX_BATCH: u64 = 10_000;
 
@@ -63,12 +96,7 @@ impl MockServer {
             return Err(ControlError::bad("body must be a JSON object"));
         }
         match name {
-            "health" => Ok(json!({
-                "ok": true,
-                "sessions": self.sessions.len(),
-                "live_sessions": self.sessions.values().filter(|s| s.conn.is_some()).count(),
-                "calls": self.calls.len(),
-            })),
+            "health" => Ok(self.ctl_health()),
             "reset" => Ok(self.ctl_reset()),
             "sessions" => Ok(self.ctl_sessions()),
             "frames" => self.ctl_frames(body),
@@ -114,12 +142,28 @@ impl MockServer {
         }
     }
 
+    /// `calls` counts every call the server remembers (ended ones included);
+    /// `active_calls` those not ended, `unanswered_calls` those neither answered nor ending:
+    /// the window a load generator paces batch injection with (counted as states change, so
+    /// a poll costs no scan).
+    fn ctl_health(&self) -> Value {
+        json!({
+            "ok": true,
+            "sessions": self.sessions.len(),
+            "live_sessions": self.sessions.values().filter(|s| s.conn.is_some()).count(),
+            "calls": self.calls.len(),
+            "active_calls": self.census.active,
+            "unanswered_calls": self.census.unanswered,
+        })
+    }
+
     fn ctl_reset(&mut self) -> Value {
         self.script.clear();
         self.faults.clear();
         self.held = None;
         self.refuse_until = None;
         self.calls.clear();
+        self.census = Default::default();
         self.ended.clear();
         self.cancel_where(|a| {
             matches!(
@@ -247,40 +291,32 @@ impl MockServer {
             .ok_or_else(|| {
                 ControlError::bad(format!("`count` must be an integer from 1 to {MAX_BATCH}"))
             })?;
+        let request = InboundCall::parse(body)?;
         let mut calls = Vec::new();
         for _ in 0..n {
-            calls.push(self.ctl_inbound_call(body)?);
+            calls.push(self.inbound_call(&request)?);
         }
         Ok(json!({ "calls": calls }))
     }
 
     fn ctl_inbound_call(&mut self, body: &Value) -> Result<Value, ControlError> {
-        let context = req_str(body, "context")?.to_owned();
-        let project = opt_str(body, "project")?.map(str::to_owned);
-        let from = opt_str(body, "from")?.unwrap_or("+15550000001").to_owned();
-        let to = opt_str(body, "to")?.unwrap_or("+15550000002").to_owned();
-        let device = match opt_str(body, "type")?.unwrap_or("phone") {
-            "phone" => json!({"type": "phone", "params": {"from_number": from, "to_number": to}}),
-            "sip" => {
-                let headers = match body.get("headers") {
-                    None | Some(Value::Null) => json!([]),
-                    Some(Value::Array(a)) => strip_nulls(&Value::Array(a.clone())),
-                    Some(_) => return Err(ControlError::bad("`headers` must be an array")),
-                };
-                json!({"type": "sip", "params": {"from": from, "to": to, "headers": headers}})
-            }
-            other => return Err(ControlError::bad(format!("unknown call type `{other}`"))),
-        };
+        let request = InboundCall::parse(body)?;
+        self.inbound_call(&request)
+    }
+
+    /// Creates, routes and announces one inbound call.
+    fn inbound_call(&mut self, request: &InboundCall<'_>) -> Result<Value, ControlError> {
+        let context = request.context;
         let session: SessKey = self
-            .route(&context, project.as_deref(), &BTreeSet::new())
+            .route(context, request.project, &BTreeSet::new())
             .ok_or_else(|| {
                 ControlError::not_found(format!("no live session receives context `{context}`"))
             })?;
         let call_id = self.new_call(
             session,
             relay_proto::calling::Direction::Inbound,
-            device,
-            Some(context),
+            request.device.clone(),
+            Some(context.to_owned()),
             None,
             None,
         );

@@ -31,7 +31,9 @@ mod messaging;
 mod output;
 pub mod script;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::time::{Duration, Instant};
 
 use relay_proto::rng::SplitMix64;
@@ -189,13 +191,64 @@ pub(crate) struct Conn {
     pub open: bool,
 }
 
+/// The params of a calling event: a JSON tree, or JSON text serialized once, straight from
+/// borrowed parts (the frequent state and receive events: no tree built, copied and dropped).
+#[derive(Debug, Clone)]
+pub(crate) enum Params {
+    Tree(Value),
+    Text(Box<serde_json::value::RawValue>),
+}
+
+impl Params {
+    /// Serializes `value` to JSON text (a tree when that fails, which plain structs never do).
+    pub(crate) fn text(value: &impl serde::Serialize) -> Self {
+        match serde_json::value::to_raw_value(value) {
+            Ok(raw) => Params::Text(raw),
+            Err(e) => {
+                tracing::error!(%e, "event params not serializable");
+                Params::Tree(Value::Null)
+            }
+        }
+    }
+
+    /// Whether there is nothing to send (an effect-only event).
+    pub(crate) fn is_null(&self) -> bool {
+        matches!(self, Params::Tree(Value::Null))
+    }
+}
+
+impl From<Value> for Params {
+    fn from(v: Value) -> Self {
+        Params::Tree(v)
+    }
+}
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Params::Tree(a), Params::Tree(b)) => a == b,
+            (Params::Text(a), Params::Text(b)) => a.get() == b.get(),
+            _ => false,
+        }
+    }
+}
+
+impl serde::Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Params::Tree(v) => v.serialize(s),
+            Params::Text(raw) => raw.serialize(s),
+        }
+    }
+}
+
 /// A broadcast not yet rendered (the envelope is built when it is sent, with the protocol the
 /// session has at that moment).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pending {
     Calling {
         event_type: EventType,
-        params: Value,
+        params: Params,
     },
     Messaging {
         event_type: EventType,
@@ -228,7 +281,7 @@ pub(crate) enum Action {
         call_id: String,
         control_id: Option<String>,
         event_type: EventType,
-        params: Value,
+        params: Params,
         effect: Effect,
     },
     /// A non-call event to a given session.
@@ -263,7 +316,12 @@ pub struct MockServer {
     conns: BTreeMap<ConnId, Conn>,
     sessions: BTreeMap<SessKey, Session>,
     next_session: SessKey,
-    calls: BTreeMap<String, Call>,
+    /// Hashed, not ordered: a lookup by a 36-character id costs one hash instead of a
+    /// dozen string comparisons (nothing iterates it in an order that shows on the wire).
+    /// SipHash with fixed keys: no OS randomness in the core.
+    calls: HashMap<String, Call, BuildHasherDefault<DefaultHasher>>,
+    /// Calls in progress and unanswered among `calls`.
+    census: calls::Census,
     /// Ended calls, oldest first (the oldest are forgotten past `calls::ENDED_KEPT`).
     ended: VecDeque<String>,
     round_robin: BTreeMap<String, u64>,
@@ -306,7 +364,8 @@ impl MockServer {
             conns: BTreeMap::new(),
             sessions: BTreeMap::new(),
             next_session: 0,
-            calls: BTreeMap::new(),
+            calls: HashMap::default(),
+            census: calls::Census::default(),
             ended: VecDeque::new(),
             round_robin: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -592,8 +651,42 @@ impl MockServer {
             let Some(action) = self.timers.remove(&key) else {
                 break;
             };
+            if self.cancelled(key.1, &action) {
+                continue;
+            }
             self.run_action(action);
         }
+    }
+
+    /// The sequence number of the last action scheduled.
+    pub(crate) fn timer_seq(&self) -> u64 {
+        self.timer_seq
+    }
+
+    /// Whether the call event or finish scheduled as number `seq` was cancelled since (its
+    /// call ended, or its component was stopped or paused).
+    fn cancelled(&self, seq: u64, action: &Action) -> bool {
+        let (call_id, control_id) = match action {
+            Action::CallEvent {
+                call_id,
+                control_id,
+                ..
+            } => (call_id, control_id.as_deref()),
+            Action::Finish {
+                call_id,
+                control_id,
+            } => (call_id, Some(control_id.as_str())),
+            _ => return false,
+        };
+        let Some(call) = self.calls.get(call_id) else {
+            return false;
+        };
+        if seq <= call.cancelled_through {
+            return true;
+        }
+        control_id
+            .and_then(|k| call.components.iter().find(|c| c.control_id == k))
+            .is_some_and(|c| seq <= c.cancelled_through)
     }
 
     fn run_action(&mut self, action: Action) {
@@ -688,13 +781,18 @@ impl MockServer {
         if candidates.is_empty() {
             return None;
         }
-        let start = *self
-            .round_robin
-            .entry(context.to_owned())
-            .or_insert_with(|| self.rng.next_u64() % 1024);
-        let pick = candidates[(start % candidates.len() as u64) as usize];
-        self.round_robin.insert(context.to_owned(), start + 1);
-        Some(pick)
+        let start = match self.round_robin.get_mut(context) {
+            Some(next) => {
+                *next += 1;
+                *next - 1
+            }
+            None => {
+                let start = self.rng.next_u64() % 1024;
+                self.round_robin.insert(context.to_owned(), start + 1);
+                start
+            }
+        };
+        Some(candidates[(start % candidates.len() as u64) as usize])
     }
 
     pub(crate) fn session_by_id(&self, sessionid: &str) -> Option<SessKey> {

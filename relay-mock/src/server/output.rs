@@ -5,7 +5,9 @@ use relay_proto::RequestId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{Action, ConnId, Fault, MockServer, Pending, ServerOutput, SessKey, BACKLOG_LIMIT};
+use super::{
+    Action, ConnId, Fault, MockServer, Params, Pending, ServerOutput, SessKey, BACKLOG_LIMIT,
+};
 
 /// What kind of frame is going out (faults treat events differently).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,7 +268,7 @@ enum EventOut<'a> {
     Calling {
         event_channel: &'a str,
         event_type: &'a EventType,
-        params: &'a Value,
+        params: &'a Params,
         project_id: &'a str,
         space_id: &'a str,
         timestamp: f64,
