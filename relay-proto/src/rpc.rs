@@ -5,7 +5,7 @@
 //! It owns that state and nothing else: it never sends, never emits. Its owner transmits,
 //! routes answers by the tag `K` each request carries, and fails what it hands back.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -44,6 +44,11 @@ pub(crate) struct Queued<K> {
 #[derive(Debug)]
 pub(crate) struct Pending<K> {
     in_flight: BTreeMap<RequestId, InFlight<K>>,
+    /// The same requests ordered by deadline, so the next deadline and the expired requests
+    /// are found without scanning every request in flight.
+    by_deadline: BTreeSet<(Instant, RequestId)>,
+    /// Requests in flight that are not lifecycle requests (relay slots in use).
+    relay_in_flight: usize,
     queue: VecDeque<Queued<K>>,
     request_timeout: Duration,
     offline_timeout: Duration,
@@ -60,6 +65,8 @@ impl<K: RequestTag> Pending<K> {
     ) -> Self {
         Pending {
             in_flight: BTreeMap::new(),
+            by_deadline: BTreeSet::new(),
+            relay_in_flight: 0,
             queue: VecDeque::new(),
             request_timeout,
             offline_timeout,
@@ -71,7 +78,11 @@ impl<K: RequestTag> Pending<K> {
     /// Records a request just sent on connection `conn`.
     pub(crate) fn sent(&mut self, now: Instant, id: RequestId, tag: K, conn: u64) {
         let deadline = now + self.request_timeout;
-        self.in_flight.insert(
+        if !tag.is_lifecycle() {
+            self.relay_in_flight += 1;
+        }
+        self.by_deadline.insert((deadline, id.clone()));
+        let previous = self.in_flight.insert(
             id,
             InFlight {
                 tag,
@@ -79,6 +90,24 @@ impl<K: RequestTag> Pending<K> {
                 conn,
             },
         );
+        if let Some(p) = previous {
+            self.forget(&p);
+        }
+    }
+
+    /// Drops the bookkeeping of a request taken out of `in_flight` (its entry in the deadline
+    /// index is removed by the caller, who knows its id).
+    fn forget(&mut self, p: &InFlight<K>) {
+        if !p.tag.is_lifecycle() {
+            self.relay_in_flight = self.relay_in_flight.saturating_sub(1);
+        }
+    }
+
+    fn remove(&mut self, id: &RequestId) -> Option<InFlight<K>> {
+        let p = self.in_flight.remove(id)?;
+        self.by_deadline.remove(&(p.deadline, id.clone()));
+        self.forget(&p);
+        Some(p)
     }
 
     /// Whether a relay command issued now may go out at once (nothing queued ahead of it,
@@ -115,12 +144,7 @@ impl<K: RequestTag> Pending<K> {
     /// for the keepalive ping (lifecycle requests only exist while nothing else is in flight),
     /// so the total never exceeds the bound; the bound is treated as at least 2.
     pub(crate) fn pop_sendable(&mut self) -> Option<Queued<K>> {
-        let relay = self
-            .in_flight
-            .values()
-            .filter(|p| !p.tag.is_lifecycle())
-            .count();
-        if relay < self.max_in_flight.max(2) - 1 {
+        if self.relay_in_flight < self.max_in_flight.max(2) - 1 {
             self.queue.pop_front()
         } else {
             None
@@ -129,7 +153,7 @@ impl<K: RequestTag> Pending<K> {
 
     /// Takes the request an answer is for.
     pub(crate) fn answered(&mut self, id: &RequestId) -> Option<InFlight<K>> {
-        self.in_flight.remove(id)
+        self.remove(id)
     }
 
     /// Requests awaiting an answer.
@@ -157,11 +181,8 @@ impl<K: RequestTag> Pending<K> {
     /// earliest.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let queued = self.queue.front().map(|q| q.deadline);
-        self.in_flight
-            .values()
-            .map(|p| p.deadline)
-            .chain(queued)
-            .min()
+        let first = self.by_deadline.first().map(|(at, _)| *at);
+        first.into_iter().chain(queued).min()
     }
 
     /// Removes every queued command whose offline deadline has passed.
@@ -175,20 +196,30 @@ impl<K: RequestTag> Pending<K> {
 
     /// Removes and returns every request whose deadline has passed, in id order.
     pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<(RequestId, InFlight<K>)> {
-        let expired: Vec<RequestId> = self
-            .in_flight
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut expired: Vec<RequestId> = Vec::new();
+        while let Some((at, _)) = self.by_deadline.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, id)) = self.by_deadline.pop_first() {
+                expired.push(id);
+            }
+        }
+        expired.sort_unstable();
         expired
             .into_iter()
-            .filter_map(|id| self.in_flight.remove(&id).map(|p| (id, p)))
+            .filter_map(|id| {
+                let p = self.in_flight.remove(&id)?;
+                self.forget(&p);
+                Some((id, p))
+            })
             .collect()
     }
 
     /// Removes every request in flight (the connection is gone).
     pub(crate) fn take_all_in_flight(&mut self) -> Vec<(RequestId, InFlight<K>)> {
+        self.by_deadline.clear();
+        self.relay_in_flight = 0;
         std::mem::take(&mut self.in_flight).into_iter().collect()
     }
 
