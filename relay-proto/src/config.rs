@@ -55,7 +55,10 @@ pub struct Bounds {
     /// is kept for the ping, so relay commands get `max_in_flight - 1`; values below 2 act
     /// as 2). Commands beyond it wait in the offline queue.
     pub max_in_flight: usize,
-    /// Commands waiting for the next handshake.
+    /// Commands waiting for the next handshake. While the connection is up, commands held
+    /// back only by `max_in_flight` (a burst of answers to a burst of inbound calls) may wait
+    /// up to `max(max_offline_queue, max_calls)`, so a burst the registry accepted is not
+    /// refused for want of a slot; both are refused with `Capacity::OfflineQueue`.
     pub max_offline_queue: usize,
     /// Largest accepted incoming text frame, in bytes.
     pub max_frame_size: usize,

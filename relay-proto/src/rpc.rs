@@ -54,6 +54,9 @@ pub(crate) struct Pending<K> {
     offline_timeout: Duration,
     max_in_flight: usize,
     max_queue: usize,
+    /// Bound of the queue while the connection is up and only the in-flight bound holds
+    /// commands back (a burst of answers to a burst of inbound calls): at least `max_queue`.
+    max_waiting: usize,
 }
 
 impl<K: RequestTag> Pending<K> {
@@ -62,6 +65,7 @@ impl<K: RequestTag> Pending<K> {
         offline_timeout: Duration,
         max_in_flight: usize,
         max_queue: usize,
+        max_waiting: usize,
     ) -> Self {
         Pending {
             in_flight: BTreeMap::new(),
@@ -72,6 +76,7 @@ impl<K: RequestTag> Pending<K> {
             offline_timeout,
             max_in_flight,
             max_queue,
+            max_waiting: max_waiting.max(max_queue),
         }
     }
 
@@ -116,19 +121,24 @@ impl<K: RequestTag> Pending<K> {
         self.queue.is_empty() && self.in_flight.len() < self.max_in_flight
     }
 
-    /// Queues a command for the next handshake; refused at the offline-queue bound.
+    /// Queues a command for the next handshake, or (`live`) for a free relay slot on the open
+    /// connection; refused at the offline-queue bound, or at the larger waiting bound when live.
     pub(crate) fn enqueue(
         &mut self,
+        live: bool,
         now: Instant,
         id: RequestId,
         method: &str,
         params: Value,
         tag: K,
     ) -> Result<(), Capacity> {
-        if self.queue.len() >= self.max_queue {
-            return Err(Capacity::OfflineQueue {
-                limit: self.max_queue,
-            });
+        let limit = if live {
+            self.max_waiting
+        } else {
+            self.max_queue
+        };
+        if self.queue.len() >= limit {
+            return Err(Capacity::OfflineQueue { limit });
         }
         self.queue.push_back(Queued {
             id,
@@ -226,5 +236,70 @@ impl<K: RequestTag> Pending<K> {
     /// Removes every queued command (the session stopped).
     pub(crate) fn take_queue(&mut self) -> Vec<Queued<K>> {
         self.queue.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    struct Relay;
+    impl RequestTag for Relay {
+        fn is_lifecycle(&self) -> bool {
+            false
+        }
+    }
+
+    fn table() -> Pending<Relay> {
+        Pending::new(Duration::from_secs(5), Duration::from_secs(5), 3, 2, 6)
+    }
+
+    #[test]
+    fn a_live_burst_waits_beyond_the_offline_bound() {
+        let now = Instant::now();
+        let mut p = table();
+        for i in 0..6 {
+            let id = RequestId::new(format!("r{i}"));
+            assert!(
+                p.enqueue(true, now, id, "m", Value::Null, Relay).is_ok(),
+                "{i}"
+            );
+        }
+        let refused = p.enqueue(true, now, RequestId::new("r6"), "m", Value::Null, Relay);
+        assert!(matches!(refused, Err(Capacity::OfflineQueue { limit: 6 })));
+    }
+
+    #[test]
+    fn offline_commands_keep_the_offline_bound() {
+        let now = Instant::now();
+        let mut p = table();
+        for i in 0..2 {
+            let id = RequestId::new(format!("r{i}"));
+            assert!(p.enqueue(false, now, id, "m", Value::Null, Relay).is_ok());
+        }
+        let refused = p.enqueue(false, now, RequestId::new("r2"), "m", Value::Null, Relay);
+        assert!(matches!(refused, Err(Capacity::OfflineQueue { limit: 2 })));
+    }
+
+    #[test]
+    fn deadlines_come_from_the_index_and_expire_in_id_order() {
+        let t0 = Instant::now();
+        let mut p = table();
+        p.sent(t0 + Duration::from_secs(1), RequestId::new("b"), Relay, 1);
+        p.sent(t0, RequestId::new("c"), Relay, 1);
+        p.sent(t0, RequestId::new("a"), Relay, 1);
+        assert_eq!(p.next_deadline(), Some(t0 + Duration::from_secs(5)));
+        assert!(p.answered(&RequestId::new("c")).is_some());
+        assert!(p.pop_sendable().is_none(), "queue empty");
+        let expired = p.take_expired(t0 + Duration::from_secs(5));
+        let ids: Vec<_> = expired
+            .iter()
+            .map(|(id, _)| id.as_str().to_owned())
+            .collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(p.next_deadline(), Some(t0 + Duration::from_secs(6)));
+        assert_eq!(p.take_all_in_flight().len(), 1);
+        assert_eq!(p.next_deadline(), None);
     }
 }

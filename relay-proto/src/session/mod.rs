@@ -248,6 +248,7 @@ impl Session {
             config.offline_timeout,
             config.bounds.max_in_flight,
             config.bounds.max_offline_queue,
+            config.bounds.max_calls,
         );
         let lifecycle = Lifecycle::new(&config);
         let calling = Calling::new(&config.bounds, config.lost_event_timeout);

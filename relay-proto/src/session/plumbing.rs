@@ -139,8 +139,14 @@ impl Wire<'_> {
         if link.can_send() && self.requests.may_send_now() {
             self.send_execute(now, link, id.clone(), method, params, kind);
         } else {
-            self.requests
-                .enqueue(now, id.clone(), method, params.clone(), kind)?;
+            self.requests.enqueue(
+                link.can_send(),
+                now,
+                id.clone(),
+                method,
+                params.clone(),
+                kind,
+            )?;
             tracing::debug!(request = %id, method, "queued until the session is ready");
         }
         Ok(id)
