@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use crate::wire::rpc::Members;
 use crate::wire::{method, BroadcastKind};
 
-use super::broadcast::{MessagingInner, TaskEvent, Text};
+use super::inner::{MessagingInner, TaskEvent, Text};
 use crate::calling::EventText;
 use crate::calling::{CallingPayload, PayloadSeed};
 use crate::wire::EventType;

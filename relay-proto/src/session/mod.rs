@@ -4,6 +4,7 @@
 mod broadcast;
 mod calling_api;
 mod fast;
+mod inner;
 pub(crate) mod lifecycle;
 mod messaging_api;
 pub(crate) mod plumbing;
