@@ -2,7 +2,6 @@
 //! rustls (`ring` provider, Mozilla root store, certificates verified) with the default `tls`
 //! feature.
 
-use async_tungstenite::tungstenite::client::IntoClientRequest;
 use relay_client::{websocket_config, TransportError, TungsteniteTransport, WsLimits, WsTransport};
 
 /// Bytes one socket read may take: every frame the server has sent so far in one `recv`,
@@ -18,24 +17,14 @@ pub(crate) async fn open(
     url: &str,
     limits: WsLimits,
 ) -> Result<Box<dyn WsTransport>, TransportError> {
-    let request = url.into_client_request().map_err(TransportError::new)?;
-    let uri = request.uri();
-    let secure = match uri.scheme_str() {
-        Some("ws") => false,
-        Some("wss") => true,
-        _ => {
-            return Err(TransportError::new(format!(
-                "{url:?}: the URL must start with ws:// or wss://"
-            )))
-        }
-    };
-    let host = uri
-        .host()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
+    let relay_client::WsTarget {
+        request,
+        secure,
+        host,
+        port,
+        ..
+    } = relay_client::ws_target(url)?;
     let config = websocket_config(limits);
-    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let tcp = async_std::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(TransportError::new)?;

@@ -97,4 +97,4 @@ pub use runtime::{
 };
 pub use task::{DeliverError, Task, DEFAULT_TASK_HOST, DEFAULT_TASK_TIMEOUT};
 #[cfg(feature = "tungstenite")]
-pub use tungstenite::{websocket_config, TungsteniteTransport};
+pub use tungstenite::{websocket_config, ws_target, TungsteniteTransport, WsTarget};

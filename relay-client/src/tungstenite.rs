@@ -15,6 +15,50 @@ use crate::runtime::{TransportError, WsLimits, WsRecv, WsTransport};
 #[derive(Debug)]
 pub struct TungsteniteTransport<S>(pub S);
 
+/// Where a `ws://`/`wss://` URL points: the handshake request and the TCP endpoint to open
+/// (the adapters open the socket themselves, to read it through a large buffer).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct WsTarget {
+    /// The WebSocket handshake request.
+    pub request: tungstenite::handshake::client::Request,
+    /// `wss://`.
+    pub secure: bool,
+    /// The host to connect to (IPv6 without brackets).
+    pub host: String,
+    /// The port (the URL's, else 443 for `wss://` and 80 for `ws://`).
+    pub port: u16,
+}
+
+/// Parses `url` into a [`WsTarget`]; a URL that is not `ws://`/`wss://` or has no host is a
+/// typed error that names it.
+pub fn ws_target(url: &str) -> Result<WsTarget, TransportError> {
+    use tungstenite::client::IntoClientRequest;
+    let request = url.into_client_request().map_err(TransportError::new)?;
+    let uri = request.uri();
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => {
+            return Err(TransportError::new(format!(
+                "{url:?}: the URL must start with ws:// or wss://"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    Ok(WsTarget {
+        request,
+        secure,
+        host,
+        port,
+    })
+}
+
 /// The tungstenite configuration that enforces `limits`: no message and no frame larger than
 /// `limits.max_message_size` is buffered (a larger one fails the connection).
 pub fn websocket_config(limits: WsLimits) -> WebSocketConfig {

@@ -111,29 +111,18 @@ impl Connector for TokioConnector {
 /// Opens `url` over a buffered TCP stream (Nagle off, like `connect_async` with
 /// `disable_nagle`).
 async fn open(url: &str, limits: WsLimits) -> Result<Box<dyn WsTransport>, TransportError> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let request = url.into_client_request().map_err(TransportError::new)?;
-    let uri = request.uri();
-    let secure = match uri.scheme_str() {
-        Some("ws") => false,
-        Some("wss") => true,
-        _ => {
-            return Err(TransportError::new(format!(
-                "{url:?}: the URL must start with ws:// or wss://"
-            )))
-        }
-    };
+    let relay_client::WsTarget {
+        request,
+        secure,
+        host,
+        port,
+        ..
+    } = relay_client::ws_target(url)?;
     if secure && !cfg!(feature = "tls") {
         return Err(TransportError::new(format!(
             "{url:?}: wss:// needs relay-tokio's `tls` feature"
         )));
     }
-    let host = uri
-        .host()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| TransportError::new(format!("{url:?} has no host")))?;
-    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(TransportError::new)?;
