@@ -2,7 +2,7 @@
 //! [`CallCell`] per call (shared by every [`Call`](crate::Call) handle of it, outliving the
 //! registry entry) and one [`ActionCell`] per running component.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use relay_proto::calling::{
@@ -252,8 +252,8 @@ impl CallCell {
 /// the cells live as long as the handles do.
 #[derive(Debug, Default)]
 pub(crate) struct CallCells {
-    by_id: Mutex<BTreeMap<CallId, Weak<CallCell>>>,
-    by_tag: Mutex<BTreeMap<DialTag, Weak<CallCell>>>,
+    by_id: Mutex<HashMap<CallId, Weak<CallCell>>>,
+    by_tag: Mutex<HashMap<DialTag, Weak<CallCell>>>,
 }
 
 impl CallCells {

@@ -128,12 +128,12 @@ impl serde::de::Visitor<'_> for SharedStrVisitor {
     }
 }
 
-id_type!(
+shared_id_type!(
     /// A JSON-RPC request id (client-made for our requests, server-made for its own).
     RequestId,
     "req"
 );
-id_type!(
+shared_id_type!(
     /// A component's `control_id`, made by the client when it starts the component.
     ControlId,
     "ctl"

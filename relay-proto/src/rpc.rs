@@ -5,10 +5,10 @@
 //! It owns that state and nothing else: it never sends, never emits. Its owner transmits,
 //! routes answers by the tag `K` each request carries, and fails what it hands back.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::Capacity;
 use crate::ids::RequestId;
@@ -27,6 +27,8 @@ pub(crate) struct InFlight<K> {
     /// The connection it was sent on. Everything pending is failed when that connection ends,
     /// so a stale request can never time out on (and close) a newer connection.
     pub conn: u64,
+    /// Its key in the deadline index (the table's send counter when it was sent).
+    seq: u64,
 }
 
 /// A relay command waiting for the next successful handshake.
@@ -34,7 +36,8 @@ pub(crate) struct InFlight<K> {
 pub(crate) struct Queued<K> {
     pub id: RequestId,
     pub method: String,
-    pub params: Value,
+    /// The params as JSON text.
+    pub params: Box<RawValue>,
     pub tag: K,
     /// `offline_timeout` after it was issued: still queued then, it fails, never sent.
     pub deadline: Instant,
@@ -43,10 +46,15 @@ pub(crate) struct Queued<K> {
 /// The table.
 #[derive(Debug)]
 pub(crate) struct Pending<K> {
-    in_flight: BTreeMap<RequestId, InFlight<K>>,
+    /// Looked up by the id of every answer: hashed, not ordered (string comparisons of
+    /// random ids down a tree were a visible share of a busy consumer's CPU).
+    in_flight: HashMap<RequestId, InFlight<K>>,
     /// The same requests ordered by deadline, so the next deadline and the expired requests
-    /// are found without scanning every request in flight.
-    by_deadline: BTreeSet<(Instant, RequestId)>,
+    /// are found without scanning every request in flight. Keyed by (deadline, send counter):
+    /// integers to compare, and the id shared, not copied.
+    by_deadline: BTreeMap<(Instant, u64), RequestId>,
+    /// Requests sent so far (the deadline index's tie-breaker).
+    sent: u64,
     /// Requests in flight that are not lifecycle requests (relay slots in use).
     relay_in_flight: usize,
     queue: VecDeque<Queued<K>>,
@@ -68,8 +76,9 @@ impl<K: RequestTag> Pending<K> {
         max_waiting: usize,
     ) -> Self {
         Pending {
-            in_flight: BTreeMap::new(),
-            by_deadline: BTreeSet::new(),
+            in_flight: HashMap::new(),
+            by_deadline: BTreeMap::new(),
+            sent: 0,
             relay_in_flight: 0,
             queue: VecDeque::new(),
             request_timeout,
@@ -86,16 +95,20 @@ impl<K: RequestTag> Pending<K> {
         if !tag.is_lifecycle() {
             self.relay_in_flight += 1;
         }
-        self.by_deadline.insert((deadline, id.clone()));
+        let seq = self.sent;
+        self.sent += 1;
+        self.by_deadline.insert((deadline, seq), id.clone());
         let previous = self.in_flight.insert(
             id,
             InFlight {
                 tag,
                 deadline,
                 conn,
+                seq,
             },
         );
         if let Some(p) = previous {
+            self.by_deadline.remove(&(p.deadline, p.seq));
             self.forget(&p);
         }
     }
@@ -110,7 +123,7 @@ impl<K: RequestTag> Pending<K> {
 
     fn remove(&mut self, id: &RequestId) -> Option<InFlight<K>> {
         let p = self.in_flight.remove(id)?;
-        self.by_deadline.remove(&(p.deadline, id.clone()));
+        self.by_deadline.remove(&(p.deadline, p.seq));
         self.forget(&p);
         Some(p)
     }
@@ -129,7 +142,7 @@ impl<K: RequestTag> Pending<K> {
         now: Instant,
         id: RequestId,
         method: &str,
-        params: Value,
+        params: Box<RawValue>,
         tag: K,
     ) -> Result<(), Capacity> {
         let limit = if live {
@@ -176,8 +189,9 @@ impl<K: RequestTag> Pending<K> {
         self.queue.len()
     }
 
-    /// The requests in flight, in id order.
+    /// The requests in flight, in no particular order (the one caller sorts them).
     pub(crate) fn in_flight_iter(&self) -> impl Iterator<Item = (&RequestId, &InFlight<K>)> {
+        #[allow(clippy::disallowed_methods)] // sorted by `Session::timers`
         self.in_flight.iter()
     }
 
@@ -191,7 +205,7 @@ impl<K: RequestTag> Pending<K> {
     /// earliest.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let queued = self.queue.front().map(|q| q.deadline);
-        let first = self.by_deadline.first().map(|(at, _)| *at);
+        let first = self.by_deadline.first_key_value().map(|((at, _), _)| *at);
         first.into_iter().chain(queued).min()
     }
 
@@ -207,7 +221,7 @@ impl<K: RequestTag> Pending<K> {
     /// Removes and returns every request whose deadline has passed, in id order.
     pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<(RequestId, InFlight<K>)> {
         let mut expired: Vec<RequestId> = Vec::new();
-        while let Some((at, _)) = self.by_deadline.first() {
+        while let Some(((at, _), _)) = self.by_deadline.first_key_value() {
             if *at > now {
                 break;
             }
@@ -226,11 +240,13 @@ impl<K: RequestTag> Pending<K> {
             .collect()
     }
 
-    /// Removes every request in flight (the connection is gone).
+    /// Removes every request in flight (the connection is gone), in id order.
     pub(crate) fn take_all_in_flight(&mut self) -> Vec<(RequestId, InFlight<K>)> {
         self.by_deadline.clear();
         self.relay_in_flight = 0;
-        std::mem::take(&mut self.in_flight).into_iter().collect()
+        let mut all: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Removes every queued command (the session stopped).
@@ -264,11 +280,19 @@ mod tests {
         for i in 0..6 {
             let id = RequestId::new(format!("r{i}"));
             assert!(
-                p.enqueue(true, now, id, "m", Value::Null, Relay).is_ok(),
+                p.enqueue(true, now, id, "m", RawValue::NULL.to_owned(), Relay)
+                    .is_ok(),
                 "{i}"
             );
         }
-        let refused = p.enqueue(true, now, RequestId::new("r6"), "m", Value::Null, Relay);
+        let refused = p.enqueue(
+            true,
+            now,
+            RequestId::new("r6"),
+            "m",
+            RawValue::NULL.to_owned(),
+            Relay,
+        );
         assert!(matches!(refused, Err(Capacity::OfflineQueue { limit: 6 })));
     }
 
@@ -278,9 +302,18 @@ mod tests {
         let mut p = table();
         for i in 0..2 {
             let id = RequestId::new(format!("r{i}"));
-            assert!(p.enqueue(false, now, id, "m", Value::Null, Relay).is_ok());
+            assert!(p
+                .enqueue(false, now, id, "m", RawValue::NULL.to_owned(), Relay)
+                .is_ok());
         }
-        let refused = p.enqueue(false, now, RequestId::new("r2"), "m", Value::Null, Relay);
+        let refused = p.enqueue(
+            false,
+            now,
+            RequestId::new("r2"),
+            "m",
+            RawValue::NULL.to_owned(),
+            Relay,
+        );
         assert!(matches!(refused, Err(Capacity::OfflineQueue { limit: 2 })));
     }
 

@@ -1,7 +1,7 @@
 //! What handles ask of the driver ([`Command`]), and the router that completes whoever waits
 //! for the session's outcomes and hands events to observers.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::oneshot;
@@ -148,18 +148,18 @@ enum Pending {
 /// when their outcome arrives; the core guarantees exactly one outcome per id.
 #[derive(Default)]
 pub(super) struct Router {
-    requests: BTreeMap<RequestId, Pending>,
-    components: BTreeMap<ControlId, Waiter>,
+    requests: HashMap<RequestId, Pending>,
+    components: HashMap<ControlId, Waiter>,
     /// Records and taps whose execute response (url, source device) is still to come, with
     /// the reply that hands the action out: like Node's `recordAsync()`/`tapAsync()`, the
     /// async forms resolve once the server answered (or the component finished).
     awaiting_response: Vec<AwaitingResponse>,
-    dials: BTreeMap<DialTag, Reply<DialOutcome>>,
+    dials: HashMap<DialTag, Reply<DialOutcome>>,
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     subscribers: Vec<Subscriber<Event>>,
     client_subscribers: Vec<Subscriber<ClientEvent>>,
-    call_subscribers: BTreeMap<CallId, Vec<Subscriber<CallEvent>>>,
+    call_subscribers: HashMap<CallId, Vec<Subscriber<CallEvent>>>,
     /// Subscribers of calls from `new_call` that have no id yet, matched by dial tag.
     dial_subscribers: Vec<(Arc<CallCell>, Subscriber<CallEvent>)>,
     inbox: Option<Inbox>,
@@ -320,7 +320,7 @@ impl Driver {
             } => (started, done, cell),
         };
         if let Some(p) = self.session.component_payload(call_id, &control_id) {
-            cell.set_payload(p.clone());
+            cell.set_payload(serde_json::from_str(p.get()).unwrap_or_default());
         }
         self.router
             .components

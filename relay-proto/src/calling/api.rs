@@ -31,7 +31,9 @@ impl Calling {
         out.execute(
             now,
             Method::CallingDial,
-            &wire,
+            &serde_json::value::to_raw_value(&wire).map_err(|e| {
+                CommandError::invalid("dial params", format!("not serializable: {e}"))
+            })?,
             CallingRequest::Dial { tag: tag.clone() },
         )?;
         self.register_dial(tag.clone(), params.device_count());

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::calling::components::Component;
@@ -13,9 +15,68 @@ use crate::calling::{
     ResultEvent,
 };
 use crate::error::{ApiMisuse, Capacity, CommandError};
-use crate::ids::{CallId, ControlId, DialTag, RequestId};
+use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
 use crate::outcome::RequestError;
 use crate::wire::RelayResult;
+
+/// The ids every call command carries (`node_id` when known, `call_id`, and `control_id` for
+/// a component), written into its params without building a JSON tree.
+pub(crate) struct CallIds<'a> {
+    pub node_id: Option<&'a NodeId>,
+    pub call_id: &'a CallId,
+    pub control_id: Option<&'a ControlId>,
+}
+
+impl CallIds<'_> {
+    /// `rest` with these ids, as JSON text. The keys come out in the order a `Map` keeps them
+    /// (sorted, unless serde_json's `preserve_order` is on, when the ids come last); an id
+    /// replaces a key of `rest` with its name.
+    pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&WithIds { ids: self, rest })
+            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+    }
+
+    fn entries(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("call_id", Some(self.call_id.as_str())),
+            ("control_id", self.control_id.map(ControlId::as_str)),
+            ("node_id", self.node_id.map(NodeId::as_str)),
+        ]
+    }
+}
+
+struct WithIds<'a> {
+    ids: &'a CallIds<'a>,
+    rest: &'a Map<String, Value>,
+}
+
+impl Serialize for WithIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let ids = self.ids.entries();
+        let is_id = |k: &str| ids.iter().any(|(name, v)| v.is_some() && *name == k);
+        let mut m = s.serialize_map(None)?;
+        let mut next = 0;
+        for (k, v) in self.rest {
+            if is_id(k) {
+                continue;
+            }
+            while next < ids.len() && ids[next].0 < k.as_str() {
+                if let (name, Some(id)) = ids[next] {
+                    m.serialize_entry(name, id)?;
+                }
+                next += 1;
+            }
+            m.serialize_entry(k, v)?;
+        }
+        for (name, id) in &ids[next..] {
+            if let Some(id) = id {
+                m.serialize_entry(name, id)?;
+            }
+        }
+        m.end()
+    }
+}
 
 impl Calling {
     /// Starts a component or call command (see [`CallMut`]).
@@ -25,7 +86,7 @@ impl Calling {
         now: Instant,
         call_id: &CallId,
         kind: ComponentKind,
-        mut params: Map<String, Value>,
+        params: Map<String, Value>,
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, CommandError> {
         let now = out.observe(now);
@@ -66,22 +127,20 @@ impl Calling {
             }
             return Ok(control_id);
         };
-        if let Some(n) = &call.info.node_id {
-            params.insert("node_id".into(), json!(n));
-        }
-        params.insert("call_id".into(), json!(call_id));
-        if kind.has_control_id() {
-            params.insert("control_id".into(), json!(control_id));
-        }
+        let ids = CallIds {
+            node_id: call.info.node_id.as_ref(),
+            call_id,
+            control_id: kind.has_control_id().then_some(&control_id),
+        };
+        let params = ids.with(&params);
         let req = CallingRequest::Command {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
             kind,
         };
-        // Serialized into the frame from the params the component keeps (Node's
-        // `action.payload`): no copy. Nothing can answer before this returns (sans-IO), so
-        // adding the component after the send still applies events racing the response (§6.5).
-        let params = Value::Object(params);
+        // The params text goes into the frame and stays with the component (Node's
+        // `action.payload`). Nothing can answer before this returns (sans-IO), so adding the
+        // component after the send still applies events racing the response (§6.5).
         out.execute(now, method, &params, req)?;
         comp.payload = Some(params);
         call.components.insert(control_id.clone(), comp);
@@ -145,18 +204,19 @@ impl Calling {
             params::validate_volume(v)?;
             params.insert("volume".into(), params::num(v));
         }
-        if let Some(n) = &call.info.node_id {
-            params.insert("node_id".into(), json!(n));
+        let params = CallIds {
+            node_id: call.info.node_id.as_ref(),
+            call_id,
+            control_id: Some(control_id),
         }
-        params.insert("call_id".into(), json!(call_id));
-        params.insert("control_id".into(), json!(control_id));
+        .with(&params);
         let req = CallingRequest::Control {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
             action,
             internal: false,
         };
-        out.execute(now, method, &Value::Object(params), req)
+        out.execute(now, method, &params, req)
     }
 
     pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
@@ -343,6 +403,53 @@ fn control_result(outcome: Result<RelayResult, RequestError>) -> ControlResult {
                 code,
                 message,
                 error: Some(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ids written into the params come out exactly as inserting them into the map and
+    /// serializing it would (what the frames were before, and what the golden transcripts hold).
+    #[test]
+    fn ids_are_written_where_a_map_would_put_them() {
+        let node = NodeId::new("node-1");
+        let call = CallId::new("call-1");
+        let control = ControlId::new("ctl-1");
+        let rests = [
+            json!({}),
+            json!({"reason": "hangup"}),
+            json!({"media": [{"type": "tts", "params": {"text": "hi \"there\""}}], "volume": 2.5}),
+            json!({"a": 1, "call_id": "user's", "zz": null, "node_id": "theirs"}),
+        ];
+        for rest in rests {
+            let Value::Object(rest) = rest else {
+                unreachable!("objects above")
+            };
+            for (node_id, control_id) in [
+                (Some(&node), Some(&control)),
+                (None, Some(&control)),
+                (Some(&node), None),
+                (None, None),
+            ] {
+                let mut expected = rest.clone();
+                if let Some(n) = node_id {
+                    expected.insert("node_id".into(), json!(n.as_str()));
+                }
+                expected.insert("call_id".into(), json!(call.as_str()));
+                if let Some(c) = control_id {
+                    expected.insert("control_id".into(), json!(c.as_str()));
+                }
+                let got = CallIds {
+                    node_id,
+                    call_id: &call,
+                    control_id,
+                }
+                .with(&rest);
+                assert_eq!(got.get(), Value::Object(expected).to_string());
             }
         }
     }

@@ -3,7 +3,6 @@
 //! are progress, connect resolves on `disconnected`).
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::calling::component_params::DetectMode;
 use crate::calling::events::{
@@ -47,14 +46,15 @@ pub(crate) struct Component {
     pub wait_states: Vec<CallState>,
     /// Set when a blocking detect completed early: the caller must stop the detector.
     pub stop_detector: bool,
-    /// The execute params as sent (Node's `action.payload`); `None` when nothing was sent.
-    pub payload: Option<Value>,
+    /// The execute params as sent, as JSON text (Node's `action.payload`); `None` when
+    /// nothing was sent.
+    pub payload: Option<Box<RawValue>>,
     /// The server answered the execute request successfully (the component is running there).
     pub answered: bool,
 }
 
 fn ev(name: &str, payload: &(impl EventText + ?Sized)) -> Option<ResultEvent> {
-    Some(ResultEvent::from_raw(name.to_owned(), payload.to_raw()))
+    Some(ResultEvent::from_text(name.to_owned(), payload))
 }
 
 /// Where a component state is kept in its kind's outcome.
@@ -393,7 +393,7 @@ pub(crate) fn is_collect_progress(p: &CollectPayload) -> bool {
 mod tests {
     use super::*;
     use crate::calling::events::{decode_payload, CallingPayload};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn ids() -> Value {
         json!({"control_id":"c","call_id":"a","node_id":"n"})

@@ -480,6 +480,11 @@ pub(crate) trait EventParams {
 pub(crate) trait EventText {
     /// The payload as JSON text.
     fn to_raw(&self) -> Box<RawValue>;
+
+    /// The payload as a result keeps it (the text now, unless it is cheaper to find later).
+    fn to_payload(&self) -> crate::calling::types::Payload {
+        crate::calling::types::Payload::Text(self.to_raw())
+    }
 }
 
 fn malformed(event_type: &EventType, e: serde_json::Error) -> PeerMisbehaved {

@@ -64,11 +64,11 @@ mod params;
 mod states;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::config::Bounds;
 use crate::error::{Capacity, InputError, PeerMisbehaved};
@@ -77,6 +77,7 @@ use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
 pub(crate) use events::{EventText, PayloadSeed};
 use serde_json::value::RawValue;
+pub(crate) use types::Payload;
 
 pub use api::CallMut;
 pub use component_params::{
@@ -150,7 +151,7 @@ pub(crate) struct Calling {
     /// Recently removed calls (bounded), so a command on a call that just ended gets a typed
     /// refusal rather than "unknown call".
     gone: VecDeque<CallId>,
-    gone_set: BTreeSet<CallId>,
+    gone_set: HashSet<CallId>,
     max_calls: usize,
     max_components: usize,
     /// See [`SessionConfig::lost_event_timeout`](crate::SessionConfig::lost_event_timeout).
@@ -169,7 +170,7 @@ impl Calling {
             names: Names::default(),
             dials: BTreeMap::new(),
             gone: VecDeque::new(),
-            gone_set: BTreeSet::new(),
+            gone_set: HashSet::new(),
             max_calls: bounds.max_calls,
             max_components: bounds.max_components_per_call,
             lost_event_timeout,
@@ -214,13 +215,13 @@ impl Calling {
         &self,
         call_id: &CallId,
         control_id: &ControlId,
-    ) -> Option<&Value> {
+    ) -> Option<&RawValue> {
         self.calls
             .get(call_id)?
             .components
             .get(control_id)?
             .payload
-            .as_ref()
+            .as_deref()
     }
 
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {
@@ -555,9 +556,9 @@ impl Calling {
                 node_id: None,
                 end_reason,
                 error: None,
-                event: Some(ResultEvent::from_raw(
+                event: Some(ResultEvent::from_text(
                     CallState::Ended.as_str().to_owned(),
-                    raw.to_raw(),
+                    raw,
                 )),
             },
         );
@@ -577,10 +578,7 @@ impl Calling {
             return;
         };
         for (cid, mut c) in call.components {
-            c.terminate(
-                Some(ResultEvent::from_raw(why.to_owned(), raw.to_raw())),
-                None,
-            );
+            c.terminate(Some(ResultEvent::from_text(why.to_owned(), raw)), None);
             emit_finished(out, id, cid, c);
         }
         self.remember_gone(id);
@@ -932,12 +930,12 @@ fn stop_detector(
     control_id: ControlId,
     node_id: Option<crate::ids::NodeId>,
 ) {
-    let mut params = Map::new();
-    if let Some(n) = node_id {
-        params.insert("node_id".into(), json!(n));
+    let params = commands::CallIds {
+        node_id: node_id.as_ref(),
+        call_id: &call_id,
+        control_id: Some(&control_id),
     }
-    params.insert("call_id".into(), json!(call_id));
-    params.insert("control_id".into(), json!(control_id));
+    .with(&Map::new());
     let (log_call, log_control) = (call_id.clone(), control_id.clone());
     let req = CallingRequest::Control {
         call_id,
@@ -945,7 +943,7 @@ fn stop_detector(
         action: ControlAction::Stop,
         internal: true,
     };
-    if let Err(e) = out.execute(now, Method::CallingDetectStop, &Value::Object(params), req) {
+    if let Err(e) = out.execute(now, Method::CallingDetectStop, &params, req) {
         tracing::warn!(call_id = %log_call, control_id = %log_control, error = %e, "could not stop the detector");
     }
 }
@@ -961,7 +959,7 @@ fn emit_finished(out: &mut dyn Outbox, call_id: &CallId, control_id: ControlId, 
 
 /// A dial's deciding event (Node's `DialResult.event`): named by its `dial_state`.
 fn dial_event(state: &DialState, raw: &(impl EventText + ?Sized)) -> ResultEvent {
-    ResultEvent::from_raw(state.as_str().to_owned(), raw.to_raw())
+    ResultEvent::from_text(state.as_str().to_owned(), raw)
 }
 
 fn complete_dial(out: &mut dyn Outbox, tag: DialTag, result: DialOutcome) {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::calling::{CallEvent, CallingRequest};
 use crate::error::CommandError;
@@ -14,13 +14,14 @@ use crate::wire::Method;
 pub(crate) trait Outbox {
     /// Reports a calling event to the application.
     fn emit(&mut self, event: CallEvent);
-    /// Issues a relay command (its params serialized straight into the frame) tagged with what it was for; its answer comes back through
+    /// Issues a relay command (its params, as JSON text, copied into the frame) tagged with
+    /// what it was for; its answer comes back through
     /// [`Calling::handle_response`](crate::calling::Calling::handle_response).
     fn execute(
         &mut self,
         now: Instant,
         method: Method,
-        params: &Value,
+        params: &RawValue,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError>;
     /// Clamps `now` to the latest instant the owner has seen (time never goes backwards).

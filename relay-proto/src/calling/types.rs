@@ -1,8 +1,11 @@
 //! What the calling machine reports: [`CallEvent`] and the typed results it carries.
 
+use std::sync::{Arc, OnceLock};
+
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::calling::events::EventText;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
 use crate::calling::info::CallInfo;
 use crate::calling::kinds::{ComponentKind, ControlAction};
@@ -22,7 +25,41 @@ pub struct ResultEvent {
     pub name: String,
     /// The event params as JSON text (prompt: the `result`; fax: `fax.params`; detect: the
     /// `detect` object).
-    payload: Box<RawValue>,
+    payload: Payload,
+}
+
+/// A result event's payload text: kept as is, or found in the frame it came in on when
+/// first asked for (most results are never asked: reading every finishing frame a second
+/// time for it was ~5% of a busy consumer's CPU).
+#[derive(Clone)]
+pub(crate) enum Payload {
+    Text(Box<RawValue>),
+    Later(Arc<LaterPayload>),
+}
+
+/// A frame's text and how to find the payload in it.
+pub(crate) struct LaterPayload {
+    source: Box<str>,
+    find: fn(&str) -> Box<RawValue>,
+    found: OnceLock<Box<RawValue>>,
+}
+
+impl Payload {
+    /// The payload of `source`, found by `find` on first use.
+    pub(crate) fn later(source: &str, find: fn(&str) -> Box<RawValue>) -> Self {
+        Payload::Later(Arc::new(LaterPayload {
+            source: source.into(),
+            find,
+            found: OnceLock::new(),
+        }))
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Payload::Text(t) => t.get(),
+            Payload::Later(l) => l.found.get_or_init(|| (l.find)(&l.source)).get(),
+        }
+    }
 }
 
 impl ResultEvent {
@@ -35,17 +72,28 @@ impl ResultEvent {
 
     /// An event whose payload is already JSON text.
     pub(crate) fn from_raw(name: String, payload: Box<RawValue>) -> Self {
-        ResultEvent { name, payload }
+        ResultEvent {
+            name,
+            payload: Payload::Text(payload),
+        }
+    }
+
+    /// An event whose payload is `text`'s (read now, or later from its frame).
+    pub(crate) fn from_text(name: String, text: &(impl EventText + ?Sized)) -> Self {
+        ResultEvent {
+            name,
+            payload: text.to_payload(),
+        }
     }
 
     /// The event params, parsed from the kept text on each call.
     pub fn payload(&self) -> Value {
-        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
+        serde_json::from_str(self.payload_text()).unwrap_or(Value::Null)
     }
 
     /// The event params as JSON text.
     pub fn payload_text(&self) -> &str {
-        self.payload.get()
+        self.payload.text()
     }
 }
 
@@ -61,7 +109,7 @@ impl std::fmt::Debug for ResultEvent {
 impl PartialEq for ResultEvent {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
-            && (self.payload.get() == other.payload.get() || self.payload() == other.payload())
+            && (self.payload_text() == other.payload_text() || self.payload() == other.payload())
     }
 }
 

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use crate::calling::{CallInfo, CallMut, DialParams};
 use crate::error::CommandError;
-use serde_json::Value;
 
 use crate::ids::{CallId, ControlId, DialTag};
 use crate::session::Session;
@@ -59,7 +58,12 @@ impl Session {
     /// The params a running component was started with, as sent (Node's `action.payload`:
     /// `node_id`, `call_id`, `control_id` and the command's own params); `None` once it
     /// finished, or when nothing was sent (a command refused locally or answered at once).
-    pub fn component_payload(&self, call_id: &CallId, control_id: &ControlId) -> Option<&Value> {
+    /// The JSON text as it went into the frame; `serde_json::from_str` gives a tree.
+    pub fn component_payload(
+        &self,
+        call_id: &CallId,
+        control_id: &ControlId,
+    ) -> Option<&serde_json::value::RawValue> {
         self.calling.component_payload(call_id, control_id)
     }
 

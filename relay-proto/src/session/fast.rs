@@ -16,6 +16,7 @@ use crate::wire::{method, BroadcastKind};
 
 use super::inner::{MessagingInner, TaskEvent, Text};
 use crate::calling::EventText;
+use crate::calling::Payload;
 use crate::calling::{CallingPayload, PayloadSeed};
 use crate::wire::EventType;
 
@@ -308,29 +309,54 @@ pub(super) enum Reread<'a> {
 
 impl EventText for Reread<'_> {
     fn to_raw(&self) -> Box<RawValue> {
-        #[derive(Deserialize)]
-        struct Event<'a> {
-            #[serde(default, borrow)]
-            params: Option<&'a RawValue>,
+        match *self {
+            Reread::Frame(t) => frame_params(t),
+            Reread::Broadcast(t) => broadcast_params(t),
         }
-        #[derive(Deserialize)]
-        struct Broadcast<'a> {
-            #[serde(borrow)]
-            params: Event<'a>,
+    }
+
+    /// A copy of the text, read for the params only if someone asks.
+    fn to_payload(&self) -> Payload {
+        match *self {
+            Reread::Frame(t) => Payload::later(t, frame_params),
+            Reread::Broadcast(t) => Payload::later(t, broadcast_params),
         }
-        #[derive(Deserialize)]
-        struct Frame<'a> {
-            #[serde(borrow)]
-            params: Broadcast<'a>,
-        }
-        let params = match *self {
-            Reread::Frame(t) => serde_json::from_str::<Frame<'_>>(t).map(|f| f.params.params),
-            Reread::Broadcast(t) => serde_json::from_str::<Broadcast<'_>>(t).map(|b| b.params),
-        };
-        match params.map(|e| e.params) {
-            Ok(Some(p)) => p.to_owned(),
-            _ => RawValue::NULL.to_owned(),
-        }
+    }
+}
+
+/// The event params of a whole broadcast frame.
+fn frame_params(t: &str) -> Box<RawValue> {
+    read_params(Reread::Frame(t))
+}
+
+/// The event params of a broadcast's `params` object.
+fn broadcast_params(t: &str) -> Box<RawValue> {
+    read_params(Reread::Broadcast(t))
+}
+
+fn read_params(text: Reread<'_>) -> Box<RawValue> {
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(default, borrow)]
+        params: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Broadcast<'a> {
+        #[serde(borrow)]
+        params: Event<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Frame<'a> {
+        #[serde(borrow)]
+        params: Broadcast<'a>,
+    }
+    let params = match text {
+        Reread::Frame(t) => serde_json::from_str::<Frame<'_>>(t).map(|f| f.params.params),
+        Reread::Broadcast(t) => serde_json::from_str::<Broadcast<'_>>(t).map(|b| b.params),
+    };
+    match params.map(|e| e.params) {
+        Ok(Some(p)) => p.to_owned(),
+        _ => RawValue::NULL.to_owned(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::error::CommandError;
 use crate::ids::RequestId;
 use crate::messaging::MessageParams;
-use crate::session::plumbing::PendingKind;
+use crate::session::plumbing::{Params, PendingKind};
 use crate::session::Session;
 use crate::wire::Method;
 
@@ -22,7 +22,7 @@ impl Session {
         self.send_execute(
             now,
             Method::MessagingSend.as_str(),
-            &wire,
+            Params::Tree(&wire),
             PendingKind::MessagingSend,
         )
     }

@@ -30,7 +30,7 @@ use crate::wire::{self, RelayResult, RpcError};
 
 use self::fast::{FastFrame, Reread};
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
-use self::plumbing::{Hub, PendingKind, Plumbing};
+use self::plumbing::{Hub, Params, PendingKind, Plumbing};
 use crate::outcome::relay_outcome;
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
@@ -392,7 +392,7 @@ impl Session {
         if method.trim().is_empty() {
             return Err(CommandError::invalid("method", "must not be empty"));
         }
-        self.send_execute(now, method, &params, PendingKind::Execute)
+        self.send_execute(now, method, Params::Tree(&params), PendingKind::Execute)
     }
 
     /// Issues a relay command through the wire with the lifecycle's link.
@@ -400,7 +400,7 @@ impl Session {
         &mut self,
         now: Instant,
         method: &str,
-        params: &Value,
+        params: Params<'_>,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.hub.wire();

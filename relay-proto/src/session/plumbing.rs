@@ -9,6 +9,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::calling::{CallEvent, CallingRequest, Outbox};
@@ -18,6 +20,35 @@ use crate::rpc::{Pending, RequestTag};
 use crate::session::lifecycle::{Lifecycle, LifecycleRequest, LifecycleSink, Link};
 use crate::session::{Event, Output, TransportAction};
 use crate::wire::{self, Method};
+
+/// A command's params: a JSON tree, or text already written (the calling commands write
+/// their ids and params without building a tree).
+#[derive(Clone, Copy)]
+pub(crate) enum Params<'a> {
+    Tree(&'a Value),
+    Text(&'a RawValue),
+}
+
+impl Params<'_> {
+    /// The params as owned text (a command queued for later).
+    fn to_text(self) -> Box<RawValue> {
+        match self {
+            Params::Text(t) => t.to_owned(),
+            Params::Tree(v) => {
+                serde_json::value::to_raw_value(v).unwrap_or_else(|_| RawValue::NULL.to_owned())
+            }
+        }
+    }
+}
+
+impl Serialize for Params<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Params::Tree(v) => v.serialize(s),
+            Params::Text(t) => t.serialize(s),
+        }
+    }
+}
 
 /// What a pending request was for, so its answer can be routed to the sub-machine that sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +159,7 @@ impl Wire<'_> {
         now: Instant,
         link: &Link,
         method: &str,
-        params: &Value,
+        params: Params<'_>,
         kind: PendingKind,
     ) -> Result<RequestId, CommandError> {
         if link.is_stopped() {
@@ -144,7 +175,7 @@ impl Wire<'_> {
                 now,
                 id.clone(),
                 method,
-                params.clone(),
+                params.to_text(),
                 kind,
             )?;
             tracing::debug!(request = %id, method, "queued until the session is ready");
@@ -158,12 +189,12 @@ impl Wire<'_> {
         link: &Link,
         id: RequestId,
         method: &str,
-        params: &Value,
+        params: Params<'_>,
         kind: PendingKind,
     ) {
         let protocol = link.protocol().unwrap_or_default();
         self.plumbing
-            .transmit(wire::rpc::encode_execute(&id, protocol, method, params));
+            .transmit(wire::rpc::encode_execute(&id, protocol, method, &params));
         self.requests.sent(now, id, kind, link.conn());
     }
 
@@ -174,7 +205,7 @@ impl Wire<'_> {
             let Some(q) = self.requests.pop_sendable() else {
                 break;
             };
-            self.send_execute(now, link, q.id, &q.method, &q.params, q.tag);
+            self.send_execute(now, link, q.id, &q.method, Params::Text(&q.params), q.tag);
         }
     }
 }
@@ -221,7 +252,7 @@ impl LifecycleSink for Wire<'_> {
             now,
             link,
             Method::Receive.as_str(),
-            &params,
+            Params::Tree(&params),
             PendingKind::Receive { contexts },
         )
     }
@@ -255,7 +286,7 @@ impl Outbox for Hub {
         &mut self,
         now: Instant,
         method: Method,
-        params: &Value,
+        params: &RawValue,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.wire();
@@ -263,7 +294,7 @@ impl Outbox for Hub {
             now,
             lifecycle.link(),
             method.as_str(),
-            params,
+            Params::Text(params),
             PendingKind::Calling(request),
         )
     }

@@ -233,7 +233,12 @@ struct ExecuteOut<'a, P: ?Sized> {
 
 /// Encodes a `blade.execute` request frame for a relay method, its params written straight
 /// into the frame text (no JSON tree is built).
-pub fn encode_execute(id: &RequestId, protocol: &str, method: &str, params: &Value) -> String {
+pub fn encode_execute<P: Serialize + ?Sized>(
+    id: &RequestId,
+    protocol: &str,
+    method: &str,
+    params: &P,
+) -> String {
     to_text_infallible(&RequestOut {
         jsonrpc: "2.0",
         id: id.as_str(),
