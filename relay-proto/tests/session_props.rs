@@ -116,8 +116,15 @@ proptest! {
                 Op::Advance(ms) => { h.now += Duration::from_millis(ms); let _ = h.input(Input::Timeout); }
                 Op::Close => { if h.open || matches!(h.transport.last(), Some(relay_proto::TransportAction::Close { .. })) { h.closed(); } }
                 Op::Reconnect => {
-                    if let Some(t) = h.next_timeout { if t > h.now { h.now = t; } let _ = h.input(Input::Timeout); }
-                    if matches!(h.transport.last(), Some(relay_proto::TransportAction::Connect)) && !h.open { h.handshake(true); }
+                    // Opens the connection the session asked for, firing the next timer first
+                    // (the reconnect back-off) when there is none. Whether a connect is asked
+                    // for is `connect_pending`, not the last transport action: that stays
+                    // `Connect` after the connection it opened has closed (the old check then
+                    // fed `Opened` to a session waiting for its reconnect timer).
+                    if !h.connect_pending {
+                        if let Some(t) = h.next_timeout { if t > h.now { h.now = t; } let _ = h.input(Input::Timeout); }
+                    }
+                    if h.connect_pending && !h.open { h.handshake(true); }
                 }
             }
             prop_assert!(h.s.in_flight() <= bound, "in flight {} > {}", h.s.in_flight(), bound);

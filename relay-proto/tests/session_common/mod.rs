@@ -23,6 +23,9 @@ pub struct Harness {
     pub transport: Vec<TransportAction>,
     pub next_timeout: Option<Instant>,
     pub open: bool,
+    /// The session asked to connect and the harness has not opened that connection yet
+    /// (`transport.last()` stays `Connect` after that connection closed: it is no request).
+    pub connect_pending: bool,
 }
 
 pub fn config() -> SessionConfig {
@@ -44,6 +47,7 @@ impl Harness {
             transport: vec![],
             next_timeout: None,
             open: false,
+            connect_pending: false,
         };
         h.drain();
         h
@@ -59,8 +63,13 @@ impl Harness {
                     self.sent.push(v);
                 }
                 Output::Transport(t) => {
-                    if matches!(t, TransportAction::Close { .. }) {
-                        self.open = false;
+                    match t {
+                        TransportAction::Close { .. } => {
+                            self.open = false;
+                            self.connect_pending = false;
+                        }
+                        TransportAction::Connect => self.connect_pending = true,
+                        _ => {}
                     }
                     self.transport.push(t);
                 }
@@ -87,6 +96,7 @@ impl Harness {
             "session asked to connect"
         );
         self.open = true;
+        self.connect_pending = false;
         self.input(Input::Opened).expect("opened");
     }
 
