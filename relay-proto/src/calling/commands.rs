@@ -28,9 +28,10 @@ pub(crate) struct CallIds<'a> {
 }
 
 impl CallIds<'_> {
-    /// `rest` with these ids, as JSON text. The keys come out in the order a `Map` keeps them
-    /// (sorted, unless serde_json's `preserve_order` is on, when the ids come last); an id
-    /// replaces a key of `rest` with its name.
+    /// `rest` with these ids, as JSON text: the same bytes as inserting the ids into the map
+    /// and serializing it (keys sorted; with serde_json's `preserve_order` feature on, the ids
+    /// are merged into `rest`'s insertion order instead). An id replaces a key of `rest` with
+    /// its name.
     pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<RawValue> {
         serde_json::value::to_raw_value(&WithIds { ids: self, rest })
             .unwrap_or_else(|_| RawValue::NULL.to_owned())
