@@ -151,24 +151,31 @@ pub struct Recorder {
     /// transcript is read, so recording costs a copy of the text, not a JSON parse.
     /// A deque: trimming its front at the limit moves nothing.
     pending: VecDeque<Pending>,
+    /// Text buffers of dropped lines, reused for new ones: a line recorded at the limit costs
+    /// a copy of its text, not an allocation and a free.
+    spare: Vec<String>,
     limit: usize,
     dropped: u64,
 }
+
+/// Most spare text buffers kept (a quarter of the limit is dropped at once).
+const SPARE_MAX: usize = 4096;
+/// A buffer larger than this is freed rather than kept for reuse.
+const SPARE_BYTES: usize = 16 * 1024;
 
 /// A recorded line whose frame is still text.
 #[derive(Debug, Clone)]
 struct Pending {
     line: Line,
     /// The frame text (`line.frame` is `Null` until parsed); `None` for markers.
-    text: Option<Box<str>>,
+    text: Option<String>,
 }
 
 impl Pending {
     fn into_line(self) -> Line {
         let mut line = self.line;
         if let Some(text) = self.text {
-            line.frame = serde_json::from_str::<Value>(&text)
-                .unwrap_or_else(|_| Value::String(text.into_string()));
+            line.frame = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
             if line.dir == Dir::C2s {
                 redact_credentials(&mut line.frame);
             }
@@ -193,6 +200,7 @@ impl Recorder {
             first: None,
             lines: Vec::new(),
             pending: VecDeque::new(),
+            spare: Vec::new(),
             limit,
             dropped: 0,
         }
@@ -226,7 +234,15 @@ impl Recorder {
             let n = (self.limit / 4).clamp(1, kept);
             let from_lines = n.min(self.lines.len());
             self.lines.drain(..from_lines);
-            self.pending.drain(..n - from_lines);
+            let spare_max = (self.limit / 4 + 1).min(SPARE_MAX);
+            for p in self.pending.drain(..n - from_lines) {
+                match p.text {
+                    Some(t) if t.capacity() <= SPARE_BYTES && self.spare.len() < spare_max => {
+                        self.spare.push(t)
+                    }
+                    _ => {}
+                }
+            }
             self.dropped += n as u64;
         }
         let t = match (now, self.first) {
@@ -245,7 +261,14 @@ impl Recorder {
                 t,
                 transport: None,
             },
-            text: text.map(Box::from),
+            text: text.map(|t| match self.spare.pop() {
+                Some(mut buf) => {
+                    buf.clear();
+                    buf.push_str(t);
+                    buf
+                }
+                None => t.to_owned(),
+            }),
         });
     }
 

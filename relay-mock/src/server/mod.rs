@@ -27,6 +27,7 @@ mod blade;
 mod calls;
 mod components;
 mod control;
+mod json;
 mod messaging;
 mod output;
 pub mod script;

@@ -5,6 +5,7 @@ use relay_proto::RequestId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::json::JsonText;
 use super::{
     Action, ConnId, Fault, MockServer, Params, Pending, ServerOutput, SessKey, BACKLOG_LIMIT,
 };
@@ -199,17 +200,21 @@ impl MockServer {
             .unwrap_or_default();
         let space_id = self.space_id.as_str();
         let (event, params) = match pending {
-            Pending::Calling { event_type, params } => (
-                BroadcastKind::Calling,
-                EventOut::Calling {
-                    event_channel: protocol,
+            // The frequent one, written piece by piece (the same bytes as the serde path).
+            Pending::Calling { event_type, params } => {
+                return calling_broadcast(&CallingBroadcast {
+                    id: id.as_str(),
+                    broadcaster_nodeid: &self.server_node,
+                    protocol,
                     event_type,
                     params,
                     project_id,
                     space_id,
                     timestamp,
-                },
-            ),
+                })
+                .map_err(|e| tracing::error!(%e, "broadcast not serializable"))
+                .ok();
+            }
             Pending::Messaging {
                 event_type,
                 context,
@@ -250,6 +255,60 @@ impl MockServer {
     }
 }
 
+/// The parts of a calling `blade.broadcast`.
+pub(crate) struct CallingBroadcast<'a> {
+    pub id: &'a str,
+    pub broadcaster_nodeid: &'a str,
+    pub protocol: &'a str,
+    pub event_type: &'a EventType,
+    pub params: &'a Params,
+    pub project_id: &'a str,
+    pub space_id: &'a str,
+    pub timestamp: f64,
+}
+
+/// A calling `blade.broadcast` frame, byte for byte what serde_json writes for
+/// `RequestOut { params: BroadcastOut { params: EventOut::Calling } }` (members in the same
+/// order), in one buffer sized for it.
+pub(crate) fn calling_broadcast(b: &CallingBroadcast<'_>) -> Result<String, serde_json::Error> {
+    let raw = match b.params {
+        Params::Text(raw) => Some(raw.get()),
+        Params::Tree(_) => None,
+    };
+    let mut out = JsonText::with_capacity(
+        raw.map_or(512, str::len) + 2 * b.protocol.len() + b.project_id.len() + 320,
+    );
+    out.raw("{\"jsonrpc\":\"2.0\",\"id\":")
+        .str(b.id)
+        .raw(",\"method\":\"blade.broadcast\",\"params\":{\"broadcaster_nodeid\":")
+        .str(b.broadcaster_nodeid)
+        .raw(",\"channel\":\"notifications\",\"event\":")
+        .str(BroadcastKind::Calling.as_str())
+        .raw(",\"params\":{\"event_channel\":")
+        .str(b.protocol)
+        .raw(",\"event_type\":")
+        .str(b.event_type.as_str())
+        .raw(",\"params\":");
+    match (raw, b.params) {
+        (Some(raw), _) => {
+            out.raw(raw);
+        }
+        (None, params) => {
+            out.value(params)?;
+        }
+    }
+    out.raw(",\"project_id\":")
+        .str(b.project_id)
+        .raw(",\"space_id\":")
+        .str(b.space_id)
+        .raw(",\"timestamp\":")
+        .value(&b.timestamp)?
+        .raw("},\"protocol\":")
+        .str(b.protocol)
+        .raw("}}");
+    Ok(out.finish())
+}
+
 /// The `params` of a `blade.broadcast`, serialized straight from borrowed parts (keys in the
 /// order the server has always written them).
 #[derive(Serialize)]
@@ -265,6 +324,8 @@ struct BroadcastOut<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum EventOut<'a> {
+    /// Only in the test that holds [`calling_broadcast`] to the serde path.
+    #[cfg(test)]
     Calling {
         event_channel: &'a str,
         event_type: &'a EventType,
@@ -299,4 +360,66 @@ pub(crate) fn merge(mut base: Value, extra: Option<Value>) -> Value {
         }
     }
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frame as the derived structs write it (how every broadcast was written before).
+    fn serde_frame(b: &CallingBroadcast<'_>) -> String {
+        let params = BroadcastOut {
+            broadcaster_nodeid: b.broadcaster_nodeid,
+            channel: "notifications",
+            event: BroadcastKind::Calling.as_str(),
+            params: EventOut::Calling {
+                event_channel: b.protocol,
+                event_type: b.event_type,
+                params: b.params,
+                project_id: b.project_id,
+                space_id: b.space_id,
+                timestamp: b.timestamp,
+            },
+            protocol: b.protocol,
+        };
+        let id = RequestId::new(b.id.to_owned());
+        rpc::encode_request_with(&id, Method::Broadcast.as_str(), &params).unwrap()
+    }
+
+    #[test]
+    fn calling_broadcasts_are_the_bytes_serde_writes() {
+        let tree = json!({"call_id": "c\"1", "device": {"type": "phone", "params": {"from_number": "+1\n"}}, "n": 1.5});
+        let params = [
+            Params::text(&tree),
+            Params::Tree(tree.clone()),
+            Params::Tree(json!({})),
+        ];
+        let types = [
+            EventType::CallState,
+            EventType::CallReceive,
+            EventType::CallPlay,
+            EventType::Unrecognized("calling.call.\"odd\"".into()),
+        ];
+        for params in &params {
+            for event_type in &types {
+                for (protocol, timestamp) in [
+                    ("signalwire_0123abcd_5f6e-77_test-project", 1_700_000_000.0),
+                    ("", 1_700_000_000.123),
+                    ("p\\r\u{1}\u{e9}", 1_700_012_345.678),
+                ] {
+                    let b = CallingBroadcast {
+                        id: "9b2c1e36-5d2c-4a4e-9d55-0d7a7d0f4c11",
+                        broadcaster_nodeid: "node-\"x\"",
+                        protocol,
+                        event_type,
+                        params,
+                        project_id: "test-project",
+                        space_id: "space",
+                        timestamp,
+                    };
+                    assert_eq!(calling_broadcast(&b).unwrap(), serde_frame(&b));
+                }
+            }
+        }
+    }
 }
