@@ -364,10 +364,13 @@ impl MockServer {
             self.reply_fail(ex, "404", "Call not found");
             return;
         };
-        let control = method
-            .and_then(component_method)
-            .is_some_and(|(_, action)| action.is_some());
-        if call.state == CallState::Ended && !control {
+        // (The kind table is scanned only for an ended call.)
+        let control = || {
+            method
+                .and_then(component_method)
+                .is_some_and(|(_, action)| action.is_some())
+        };
+        if call.state == CallState::Ended && !control() {
             self.reply_fail(ex, "404", "Call has ended");
             return;
         }

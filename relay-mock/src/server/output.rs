@@ -272,11 +272,19 @@ pub(crate) struct CallingBroadcast<'a> {
 /// order), in one buffer sized for it.
 pub(crate) fn calling_broadcast(b: &CallingBroadcast<'_>) -> Result<String, serde_json::Error> {
     let raw = match b.params {
-        Params::Text(raw) => Some(raw.get()),
+        Params::Text(raw) => Some(raw.as_str()),
         Params::Tree(_) => None,
     };
+    // The members' lengths plus the literal pieces, the quotes and a timestamp (< 300).
     let mut out = JsonText::with_capacity(
-        raw.map_or(512, str::len) + 2 * b.protocol.len() + b.project_id.len() + 320,
+        raw.map_or(512, str::len)
+            + 2 * b.protocol.len()
+            + b.id.len()
+            + b.broadcaster_nodeid.len()
+            + b.event_type.as_str().len()
+            + b.project_id.len()
+            + b.space_id.len()
+            + 300,
     );
     out.raw("{\"jsonrpc\":\"2.0\",\"id\":")
         .str(b.id)
