@@ -9,10 +9,28 @@ use serde::Serialize;
 pub(crate) struct JsonText(Vec<u8>);
 
 /// Whether serde_json writes `s` as is between quotes (no control character, quote or
-/// backslash: the only bytes it escapes). Checked without early exit, so it vectorises.
+/// backslash: the only bytes it escapes). Eight bytes at a time: the classic "has a byte less
+/// than n" and "has a zero byte" word tests (exact as yes/no answers).
 fn needs_no_escape(s: &str) -> bool {
-    s.bytes()
-        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    let mut found = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        found |= control
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')));
+    }
+    found == 0
+        && chunks
+            .remainder()
+            .iter()
+            .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 impl JsonText {
@@ -74,6 +92,29 @@ mod tests {
             t.str(s);
             assert_eq!(t.finish(), serde_json::to_string(s).unwrap(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn the_word_test_finds_every_escaped_byte_anywhere() {
+        let safe = |b: u8| b >= 0x20 && b != b'"' && b != b'\\';
+        for len in 0..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[pos] = b;
+                    // Non-ASCII bytes alone are not UTF-8: pair them as `é` does.
+                    let s = match std::str::from_utf8(&bytes) {
+                        Ok(s) => s.to_owned(),
+                        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+                    };
+                    let want = s.bytes().all(safe);
+                    assert_eq!(needs_no_escape(&s), want, "{s:?}");
+                }
+            }
+        }
+        assert!(needs_no_escape(
+            "ünïcödé ✓ \u{7f} signalwire_0123456789abcdef"
+        ));
     }
 
     #[test]
