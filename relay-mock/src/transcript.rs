@@ -151,29 +151,122 @@ pub struct Recorder {
     /// transcript is read, so recording costs a copy of the text, not a JSON parse.
     /// A deque: trimming its front at the limit moves nothing.
     pending: VecDeque<Pending>,
+    /// The frame texts of `pending`, one after the other.
+    texts: Texts,
     limit: usize,
     dropped: u64,
 }
 
-/// A recorded line whose frame is still text.
+/// A recorded line not turned into a [`Line`] yet.
 #[derive(Debug, Clone)]
-struct Pending {
-    line: Line,
-    /// The frame text (`line.frame` is `Null` until parsed); `None` for markers.
-    text: Option<Box<str>>,
+enum Pending {
+    /// A frame, still text (parsed when read).
+    Frame {
+        dir: Dir,
+        conn: u64,
+        t: u64,
+        text: TextRef,
+    },
+    /// A marker or a REST exchange, a JSON tree already.
+    Line(Box<Line>),
+}
+
+/// Where a frame's text is in [`Texts`].
+#[derive(Debug, Clone, Copy)]
+struct TextRef {
+    chunk: u64,
+    start: usize,
+    end: usize,
+}
+
+/// The frame texts of the pending lines, appended in recording order to large buffers
+/// (chunks): recording a frame is one copy to the end of the current chunk, with no
+/// allocation per line, and the oldest chunks are reused once no pending line points into
+/// them (lines are dropped oldest first). The writes stay sequential, which the cache
+/// prefetches; a buffer per line cost ~0.7 µs per frame in cache misses and malloc.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    /// Chunk number `first + i` at index `i`.
+    chunks: VecDeque<String>,
+    first: u64,
+    /// Emptied chunks kept for reuse.
+    spare: Vec<String>,
+}
+
+/// Size of a text chunk (a frame longer than this gets a chunk of its own).
+const CHUNK_BYTES: usize = 64 * 1024;
+/// Most emptied chunks kept for reuse.
+const SPARE_CHUNKS: usize = 4;
+
+impl Texts {
+    fn push(&mut self, text: &str) -> TextRef {
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.capacity() - c.len() >= text.len());
+        if !fits {
+            let chunk = match self.spare.pop() {
+                Some(c) if c.capacity() >= text.len() => c,
+                _ => String::with_capacity(CHUNK_BYTES.max(text.len())),
+            };
+            self.chunks.push_back(chunk);
+        }
+        let index = self.chunks.len() - 1;
+        let number = self.first + index as u64;
+        let chunk = &mut self.chunks[index];
+        let start = chunk.len();
+        chunk.push_str(text);
+        TextRef {
+            chunk: number,
+            start,
+            end: chunk.len(),
+        }
+    }
+
+    fn get(&self, at: TextRef) -> &str {
+        usize::try_from(at.chunk.wrapping_sub(self.first))
+            .ok()
+            .and_then(|i| self.chunks.get(i))
+            .and_then(|c| c.get(at.start..at.end))
+            .unwrap_or_default()
+    }
+
+    /// Empties (for reuse) every chunk numbered below `keep_from`, the chunk of the oldest
+    /// pending frame (`u64::MAX`: none is pending).
+    fn release_before(&mut self, keep_from: u64) {
+        while self.first < keep_from {
+            let Some(mut chunk) = self.chunks.pop_front() else {
+                break;
+            };
+            self.first += 1;
+            if self.spare.len() < SPARE_CHUNKS && chunk.capacity() <= CHUNK_BYTES {
+                chunk.clear();
+                self.spare.push(chunk);
+            }
+        }
+    }
 }
 
 impl Pending {
-    fn into_line(self) -> Line {
-        let mut line = self.line;
-        if let Some(text) = self.text {
-            line.frame = serde_json::from_str::<Value>(&text)
-                .unwrap_or_else(|_| Value::String(text.into_string()));
-            if line.dir == Dir::C2s {
-                redact_credentials(&mut line.frame);
+    fn into_line(self, texts: &Texts) -> Line {
+        match self {
+            Pending::Line(line) => *line,
+            Pending::Frame { dir, conn, t, text } => {
+                let text = texts.get(text);
+                let mut frame = serde_json::from_str::<Value>(text)
+                    .unwrap_or_else(|_| Value::String(text.to_owned()));
+                if dir == Dir::C2s {
+                    redact_credentials(&mut frame);
+                }
+                Line {
+                    dir,
+                    frame,
+                    conn: Some(conn),
+                    t,
+                    transport: None,
+                }
             }
         }
-        line
     }
 }
 
@@ -193,6 +286,7 @@ impl Recorder {
             first: None,
             lines: Vec::new(),
             pending: VecDeque::new(),
+            texts: Texts::default(),
             limit,
             dropped: 0,
         }
@@ -208,17 +302,12 @@ impl Recorder {
         self.dropped + (self.lines.len() + self.pending.len()) as u64
     }
 
-    fn push(
-        &mut self,
-        now: Option<Instant>,
-        dir: Dir,
-        conn: Option<ConnId>,
-        frame: Value,
-        text: Option<&str>,
-    ) {
+    /// Makes room for one more line (dropping the oldest quarter at the limit) and returns
+    /// its `t`; `None` when nothing is kept (limit 0: the line only counts as dropped).
+    fn make_room(&mut self, now: Option<Instant>) -> Option<u64> {
         if self.limit == 0 {
             self.dropped += 1;
-            return;
+            return None;
         }
         let kept = self.lines.len() + self.pending.len();
         if kept >= self.limit {
@@ -227,62 +316,90 @@ impl Recorder {
             let from_lines = n.min(self.lines.len());
             self.lines.drain(..from_lines);
             self.pending.drain(..n - from_lines);
+            self.release_texts();
             self.dropped += n as u64;
         }
-        let t = match (now, self.first) {
+        Some(match (now, self.first) {
             (Some(n), Some(f)) => n.saturating_duration_since(f).as_millis() as u64,
             (Some(n), None) => {
                 self.first = Some(n);
                 0
             }
             _ => 0,
-        };
-        self.pending.push_back(Pending {
-            line: Line {
-                dir,
-                frame,
-                conn: conn.map(|c| c.0),
-                t,
-                transport: None,
-            },
-            text: text.map(Box::from),
+        })
+    }
+
+    /// Lets go of the text chunks no pending line points into.
+    fn release_texts(&mut self) {
+        let oldest = self.pending.iter().find_map(|p| match p {
+            Pending::Frame { text, .. } => Some(text.chunk),
+            Pending::Line(_) => None,
         });
+        self.texts.release_before(oldest.unwrap_or(u64::MAX));
+    }
+
+    fn push_frame(&mut self, now: Option<Instant>, dir: Dir, conn: ConnId, text: &str) {
+        let Some(t) = self.make_room(now) else {
+            return;
+        };
+        let text = self.texts.push(text);
+        self.pending.push_back(Pending::Frame {
+            dir,
+            conn: conn.0,
+            t,
+            text,
+        });
+    }
+
+    fn push(&mut self, now: Option<Instant>, dir: Dir, conn: Option<ConnId>, frame: Value) {
+        let Some(t) = self.make_room(now) else {
+            return;
+        };
+        self.pending.push_back(Pending::Line(Box::new(Line {
+            dir,
+            frame,
+            conn: conn.map(|c| c.0),
+            t,
+            transport: None,
+        })));
     }
 
     /// Records a frame from the client; the credentials of a `blade.connect` are replaced by
     /// [`REDACTED`] (see [`redact_credentials`]).
     pub fn c2s(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        self.push(now, Dir::C2s, Some(conn), Value::Null, Some(text));
+        self.push_frame(now, Dir::C2s, conn, text);
     }
 
     /// Records a frame to the client.
     pub fn s2c(&mut self, now: Option<Instant>, conn: ConnId, text: &str) {
-        self.push(now, Dir::S2c, Some(conn), Value::Null, Some(text));
+        self.push_frame(now, Dir::S2c, conn, text);
     }
 
     /// Records a marker.
     pub fn ctl(&mut self, now: Option<Instant>, conn: Option<ConnId>, frame: Value) {
-        self.push(now, Dir::Ctl, conn, frame, None);
+        self.push(now, Dir::Ctl, conn, frame);
     }
 
     /// Records one half of a REST exchange (the task request `c2s`, its response `s2c`) as a
     /// line marked `"transport":"http"`.
     pub fn http(&mut self, now: Option<Instant>, dir: Dir, frame: Value) {
         let before = self.next_seq();
-        self.push(now, dir, None, frame, None);
+        self.push(now, dir, None, frame);
         if self.next_seq() == before || self.limit == 0 {
             return;
         }
-        if let Some(last) = self.pending.back_mut() {
-            last.line.transport = Some("http".to_owned());
+        if let Some(Pending::Line(last)) = self.pending.back_mut() {
+            last.transport = Some("http".to_owned());
         }
     }
 
     /// Parses the lines recorded since the last read.
     fn settle(&mut self) {
         if !self.pending.is_empty() {
+            let texts = &self.texts;
             self.lines
-                .extend(self.pending.drain(..).map(Pending::into_line));
+                .extend(self.pending.drain(..).map(|p| p.into_line(texts)));
+            self.texts.release_before(u64::MAX);
         }
     }
 
@@ -306,6 +423,7 @@ impl Recorder {
         self.dropped += (self.lines.len() + self.pending.len()) as u64;
         self.lines.clear();
         self.pending.clear();
+        self.texts.release_before(u64::MAX);
         self.first = None;
     }
 }
@@ -592,6 +710,53 @@ impl IdMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames kept across the drops at the limit, reads in between, and frames larger than a
+    /// text chunk: every kept line reads back as recorded, numbered from `dropped`.
+    #[test]
+    fn recorder_keeps_the_last_lines_through_drops_and_reads() {
+        let mut r = Recorder::with_limit(40);
+        let now = Instant::now();
+        let big = "x".repeat(CHUNK_BYTES + 10);
+        let frame = |i: usize| -> String {
+            match i % 7 {
+                3 => format!("{{\"id\":\"{i}\",\"big\":\"{big}\"}}"),
+                5 => format!("not json {i}"),
+                _ => format!(
+                    "{{\"id\":\"{i}\",\"pad\":\"{}\"}}",
+                    "p".repeat(i * 97 % 3000)
+                ),
+            }
+        };
+        for i in 0..500 {
+            if i % 11 == 0 {
+                r.ctl(Some(now), None, json!({"n": i}));
+            } else if i % 2 == 0 {
+                r.c2s(Some(now), ConnId(1), &frame(i));
+            } else {
+                r.s2c(Some(now), ConnId(2), &frame(i));
+            }
+            if i % 97 == 0 {
+                let _ = r.lines();
+            }
+            let kept = r.lines.len() + r.pending.len();
+            assert!(kept <= 40 && r.next_seq() == i as u64 + 1);
+        }
+        let dropped = r.dropped();
+        let lines = r.lines().to_vec();
+        assert_eq!(dropped + lines.len() as u64, 500);
+        for (line, i) in lines.iter().zip(dropped as usize..) {
+            if i % 11 == 0 {
+                assert_eq!(line.frame, json!({"n": i}));
+                continue;
+            }
+            let want = serde_json::from_str::<Value>(&frame(i))
+                .unwrap_or_else(|_| Value::String(frame(i)));
+            assert_eq!(line.frame, want, "line {i}");
+            assert_eq!(line.conn, Some(if i % 2 == 0 { 1 } else { 2 }));
+        }
+        assert!(r.texts.chunks.is_empty(), "every text was read");
+    }
 
     #[test]
     fn canonical_sorts_keys() {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
+use super::json::JsonText;
 use super::output::Kind;
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
 
@@ -49,7 +50,9 @@ impl Exec {
     }
 }
 
-/// The `result` of a `blade.execute` answer.
+/// The `result` of a `blade.execute` answer (written by [`relay_answer_frame`]; the derived
+/// form is what the tests hold it to).
+#[cfg(test)]
 #[derive(Serialize)]
 struct RelayOut<'a, R: ?Sized> {
     protocol: &'a str,
@@ -58,13 +61,64 @@ struct RelayOut<'a, R: ?Sized> {
     result: &'a R,
 }
 
-/// A relay result `{"code", "message", ...extra}`.
+/// A relay result `{"code", "message", ...extra}` (written by [`relay_code`]; the derived
+/// form is what the tests hold it to).
+#[cfg(test)]
 #[derive(Serialize)]
 struct RelayCode<'a> {
     code: &'a str,
     message: &'a str,
     #[serde(flatten)]
     extra: &'a Map<String, Value>,
+}
+
+/// The envelope of a relay answer.
+struct RelayAnswer<'a> {
+    id: &'a str,
+    protocol: &'a str,
+    requester_nodeid: &'a str,
+    responder_nodeid: &'a str,
+}
+
+/// `{"jsonrpc":"2.0","id":..,"result":{"protocol":..,"requester_nodeid":..,
+/// "responder_nodeid":..,"result":<write>}}`: the bytes serde_json writes for
+/// `ResultOut { result: RelayOut }`, in one buffer sized for a typical answer.
+fn relay_answer_frame(
+    a: &RelayAnswer<'_>,
+    write: impl FnOnce(&mut JsonText) -> Result<(), serde_json::Error>,
+) -> Result<String, serde_json::Error> {
+    let mut out = JsonText::with_capacity(a.protocol.len() + 384);
+    out.raw("{\"jsonrpc\":\"2.0\",\"id\":")
+        .str(a.id)
+        .raw(",\"result\":{\"protocol\":")
+        .str(a.protocol)
+        .raw(",\"requester_nodeid\":")
+        .str(a.requester_nodeid)
+        .raw(",\"responder_nodeid\":")
+        .str(a.responder_nodeid)
+        .raw(",\"result\":");
+    write(&mut out)?;
+    out.raw("}}");
+    Ok(out.finish())
+}
+
+/// A relay result `{"code":..,"message":..,<extra members>}`: the bytes serde_json writes for
+/// [`RelayCode`] (its flattened `extra` after `code` and `message`).
+fn relay_code(
+    out: &mut JsonText,
+    code: &str,
+    message: &str,
+    extra: &Map<String, Value>,
+) -> Result<(), serde_json::Error> {
+    out.raw("{\"code\":")
+        .str(code)
+        .raw(",\"message\":")
+        .str(message);
+    for (k, v) in extra {
+        out.raw(",").str(k).raw(":").value(v)?;
+    }
+    out.raw("}");
+    Ok(())
 }
 
 /// One request, decoded by relay-proto's codec.
@@ -439,18 +493,31 @@ impl MockServer {
 
     /// Answers a `blade.execute` with a relay result.
     pub(crate) fn reply_relay<R: Serialize + ?Sized>(&mut self, ex: &Exec, relay: &R) {
+        self.reply_relay_with(ex, |out| out.value(relay).map(drop));
+    }
+
+    /// Answers a `blade.execute` with the relay result `write` appends: byte for byte what
+    /// serde_json writes for `ResultOut { result: RelayOut }` (see `relay_answer_frame`).
+    fn reply_relay_with(
+        &mut self,
+        ex: &Exec,
+        write: impl FnOnce(&mut JsonText) -> Result<(), serde_json::Error>,
+    ) {
         let requester_nodeid = self
             .sessions
             .get(&ex.session)
             .map(|s| s.nodeid.as_str())
             .unwrap_or_default();
-        let result = RelayOut {
-            protocol: &ex.protocol,
-            requester_nodeid,
-            responder_nodeid: &self.server_node,
-            result: relay,
-        };
-        match rpc::encode_result_with(&ex.id, &result) {
+        let frame = relay_answer_frame(
+            &RelayAnswer {
+                id: ex.id.as_str(),
+                protocol: &ex.protocol,
+                requester_nodeid,
+                responder_nodeid: &self.server_node,
+            },
+            write,
+        );
+        match frame {
             Ok(text) => self.send(ex.conn, text, Kind::Response),
             Err(e) => tracing::error!(%e, "relay result not serializable"),
         }
@@ -462,27 +529,13 @@ impl MockServer {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        self.reply_relay(
-            ex,
-            &RelayCode {
-                code: "200",
-                message,
-                extra: &extra,
-            },
-        );
+        self.reply_relay_with(ex, |out| relay_code(out, "200", message, &extra));
     }
 
     /// A relay failure result.
     pub(crate) fn reply_fail(&mut self, ex: &Exec, code: &str, message: &str) {
         let extra = Map::new();
-        self.reply_relay(
-            ex,
-            &RelayCode {
-                code,
-                message,
-                extra: &extra,
-            },
-        );
+        self.reply_relay_with(ex, |out| relay_code(out, code, message, &extra));
     }
 
     fn on_setup(&mut self, ex: &Exec) {
@@ -534,5 +587,51 @@ impl MockServer {
             "Receiving all inbound related to the requested relay contexts and available scopes",
             json!({}),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_answers_are_the_bytes_serde_writes() {
+        let extras = [
+            Map::new(),
+            json!({"call_id": "c-1"}).as_object().cloned().unwrap(),
+            json!({"url": "u\"q", "source_device": {"type": "rtp", "params": {"port": 3000}}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        ];
+        for extra in &extras {
+            for (protocol, message) in [
+                ("signalwire_ab_cd_test-project", "Playing"),
+                ("p\\\n", "é \"x\""),
+            ] {
+                let a = RelayAnswer {
+                    id: "5f0c0d7e-1",
+                    protocol,
+                    requester_nodeid: "req-node",
+                    responder_nodeid: "resp\u{1}",
+                };
+                let ours = relay_answer_frame(&a, |out| relay_code(out, "200", message, extra));
+                let relay = RelayCode {
+                    code: "200",
+                    message,
+                    extra,
+                };
+                let theirs = rpc::encode_result_with(
+                    &RequestId::new(a.id.to_owned()),
+                    &RelayOut {
+                        protocol,
+                        requester_nodeid: a.requester_nodeid,
+                        responder_nodeid: a.responder_nodeid,
+                        result: &relay,
+                    },
+                );
+                assert_eq!(ours.unwrap(), theirs.unwrap());
+            }
+        }
     }
 }

@@ -4,15 +4,18 @@
 //! when it fires.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use relay_proto::calling::{CallState, ConnectState, DialState, Direction};
 use relay_proto::wire::{EventType, Method};
+#[cfg(test)]
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
+use super::json::JsonText;
 use super::output::merge;
 use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome, Params, Pending, SessKey};
@@ -33,7 +36,8 @@ pub(crate) struct Call {
     /// `created`, `ringing`, `answered`, `ending`, `ended`, as last sent.
     pub state: CallState,
     pub direction: Direction,
-    pub device: Value,
+    /// The device as JSON text (written once; every state event copies it).
+    pub device: Arc<str>,
     pub context: Option<String>,
     /// The dial tag, on legs made by `calling.dial`.
     pub tag: Option<String>,
@@ -53,12 +57,12 @@ pub(crate) struct Call {
 impl Call {
     /// `calling.call.state` params.
     pub fn state_params(&self, state: CallState, end_reason: Option<&str>) -> Params {
-        Params::text(&StateParams {
+        StateParams {
             call_id: &self.call_id,
             call_state: state,
             context: self.context.as_deref(),
             created_by: self.tag.as_ref().map(|_| "dial"),
-            device: &self.device,
+            device: Device(&self.device),
             direction: &self.direction,
             end_reason,
             node_id: &self.node_id,
@@ -67,23 +71,30 @@ impl Call {
                 .as_ref()
                 .map(|(call_id, node_id)| PeerIds { call_id, node_id }),
             tag: self.tag.as_deref(),
-        })
+        }
+        .text()
     }
 
     /// `calling.call.receive` params.
     pub fn receive_params(&self) -> Params {
-        Params::text(&StateParams {
+        StateParams {
             call_id: &self.call_id,
             call_state: CallState::Created,
             context: Some(self.context.as_deref().unwrap_or_default()),
             created_by: None,
-            device: &self.device,
+            device: Device(&self.device),
             direction: &Direction::Inbound,
             end_reason: None,
             node_id: &self.node_id,
             peer: None,
             tag: None,
-        })
+        }
+        .text()
+    }
+
+    /// The device as a JSON tree.
+    pub fn device_value(&self) -> Value {
+        serde_json::from_str(&self.device).unwrap_or(Value::Null)
     }
 
     /// `{call_id, node_id}` of this call.
@@ -97,32 +108,97 @@ impl Call {
     }
 }
 
-/// The params of `calling.call.state` and `calling.call.receive`, serialized from borrowed
+/// The JSON text of a device tree, as [`Call::device`] holds it.
+pub(crate) fn device_text(device: &Value) -> Arc<str> {
+    Arc::from(device.to_string())
+}
+
+/// A device already written as JSON text.
+struct Device<'a>(&'a str);
+
+#[cfg(test)]
+impl Serialize for Device<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::value::RawValue::from_string(self.0.to_owned())
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+/// The params of `calling.call.state` and `calling.call.receive`, written from borrowed
 /// parts. Members in the order a `serde_json::Value` object writes them (sorted), absent ones
-/// left out, as the server always wrote them.
-#[derive(Serialize)]
+/// left out, as the server always wrote them (the derived form is what the tests hold
+/// [`StateParams::text`] to).
+#[cfg_attr(test, derive(Serialize))]
 struct StateParams<'a> {
     call_id: &'a str,
     call_state: CallState,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     context: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     created_by: Option<&'static str>,
-    device: &'a Value,
+    device: Device<'a>,
     direction: &'a Direction,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     end_reason: Option<&'a str>,
     node_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     peer: Option<PeerIds<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     tag: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct PeerIds<'a> {
     call_id: &'a str,
     node_id: &'a str,
+}
+
+impl StateParams<'_> {
+    /// The params as JSON text, piece by piece (the device copied as written).
+    fn text(&self) -> Params {
+        let mut out = JsonText::with_capacity(self.device.0.len() + 320);
+        match self.write(&mut out) {
+            Ok(()) => Params::Text(out.finish()),
+            Err(e) => {
+                tracing::error!(%e, "state params not serializable");
+                Params::Tree(Value::Null)
+            }
+        }
+    }
+
+    fn write(&self, out: &mut JsonText) -> Result<(), serde_json::Error> {
+        out.raw("{\"call_id\":")
+            .str(self.call_id)
+            .raw(",\"call_state\":")
+            .value(&self.call_state)?;
+        if let Some(context) = self.context {
+            out.raw(",\"context\":").str(context);
+        }
+        if let Some(created_by) = self.created_by {
+            out.raw(",\"created_by\":").str(created_by);
+        }
+        out.raw(",\"device\":")
+            .raw(self.device.0)
+            .raw(",\"direction\":")
+            .value(self.direction)?;
+        if let Some(reason) = self.end_reason {
+            out.raw(",\"end_reason\":").str(reason);
+        }
+        out.raw(",\"node_id\":").str(self.node_id);
+        if let Some(peer) = &self.peer {
+            out.raw(",\"peer\":{\"call_id\":")
+                .str(peer.call_id)
+                .raw(",\"node_id\":")
+                .str(peer.node_id)
+                .raw("}");
+        }
+        if let Some(tag) = self.tag {
+            out.raw(",\"tag\":").str(tag);
+        }
+        out.raw("}");
+        Ok(())
+    }
 }
 
 /// How many remembered calls are in progress (not ended) and how many of those are not
@@ -325,7 +401,7 @@ impl MockServer {
         &mut self,
         owner: SessKey,
         direction: Direction,
-        device: Value,
+        device: Arc<str>,
         context: Option<String>,
         tag: Option<String>,
         peer_of: Option<(String, String)>,
@@ -364,10 +440,13 @@ impl MockServer {
             self.reply_fail(ex, "404", "Call not found");
             return;
         };
-        let control = method
-            .and_then(component_method)
-            .is_some_and(|(_, action)| action.is_some());
-        if call.state == CallState::Ended && !control {
+        // (The kind table is scanned only for an ended call.)
+        let control = || {
+            method
+                .and_then(component_method)
+                .is_some_and(|(_, action)| action.is_some())
+        };
+        if call.state == CallState::Ended && !control() {
             self.reply_fail(ex, "404", "Call has ended");
             return;
         }
@@ -436,7 +515,7 @@ impl MockServer {
                 let leg = self.new_call(
                     ex.session,
                     Direction::Outbound,
-                    device,
+                    device_text(&device),
                     None,
                     Some(tag.clone()),
                     None,
@@ -467,7 +546,7 @@ impl MockServer {
                 self.new_call(
                     ex.session,
                     Direction::Outbound,
-                    d,
+                    device_text(&d),
                     None,
                     Some(tag.clone()),
                     None,
@@ -494,7 +573,7 @@ impl MockServer {
             return;
         };
         let call = json!({"call_id": w.call_id, "node_id": w.node_id, "tag": tag,
-            "device": w.device, "dial_winner": true});
+            "device": w.device_value(), "dial_winner": true});
         let answered =
             json!({"dial_state": DialState::Answered, "tag": tag, "node_id": node, "call": call});
         self.call_event(
@@ -652,7 +731,7 @@ impl MockServer {
                 let leg = self.new_call(
                     session,
                     Direction::Outbound,
-                    d,
+                    device_text(&d),
                     None,
                     None,
                     Some(a_ref.clone()),
@@ -673,7 +752,7 @@ impl MockServer {
                 self.new_call(
                     session,
                     Direction::Outbound,
-                    d,
+                    device_text(&d),
                     None,
                     None,
                     Some(a_ref.clone()),
@@ -779,6 +858,50 @@ impl MockServer {
 impl Call {
     /// `{call_id, node_id, device}` as used in connect `peer` objects.
     pub fn peer_info(&self) -> Value {
-        json!({"call_id": self.call_id, "node_id": self.node_id, "device": self.device})
+        json!({"call_id": self.call_id, "node_id": self.node_id, "device": self.device_value()})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_params_are_the_bytes_serde_writes() {
+        let device = device_text(
+            &json!({"type": "sip", "params": {"from": "a\"b", "to": "é\n",
+            "headers": [{"name": "X", "value": "1"}]}}),
+        );
+        for call_state in [
+            CallState::Created,
+            CallState::Ringing,
+            CallState::Answered,
+            CallState::Ending,
+            CallState::Ended,
+        ] {
+            for direction in [Direction::Inbound, Direction::Outbound] {
+                for full in [false, true] {
+                    let p = StateParams {
+                        call_id: "c-\\1",
+                        call_state,
+                        context: full.then_some("office"),
+                        created_by: full.then_some("dial"),
+                        device: Device(&device),
+                        direction: &direction,
+                        end_reason: full.then_some("hangup"),
+                        node_id: "n-1",
+                        peer: full.then_some(PeerIds {
+                            call_id: "p\u{1}",
+                            node_id: "pn",
+                        }),
+                        tag: full.then_some("t\"ag"),
+                    };
+                    let Params::Text(ours) = p.text() else {
+                        panic!("not text")
+                    };
+                    assert_eq!(ours, serde_json::to_string(&p).unwrap());
+                }
+            }
+        }
     }
 }

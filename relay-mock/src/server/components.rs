@@ -210,10 +210,15 @@ impl Component {
     /// members in the order a `Value` object writes them.
     fn state_event(&self, ids: &Value, state: &str) -> Params {
         let id = |key: &str| ids.get(key).and_then(Value::as_str).unwrap_or_default();
+        self.play_state(id("call_id"), id("node_id"), state)
+    }
+
+    /// [`Component::state_event`] from the ids themselves.
+    fn play_state(&self, call_id: &str, node_id: &str, state: &str) -> Params {
         Params::text(&ComponentState {
-            call_id: id("call_id"),
+            call_id,
             control_id: &self.control_id,
-            node_id: id("node_id"),
+            node_id,
             state,
         })
     }
@@ -381,10 +386,22 @@ impl MockServer {
             self.reply_fail(ex, "404", "Call is ending");
             return;
         }
-        let ids = call.ids();
+        // Play events are written from the ids directly (see `Component::play_state`).
+        let node_id = call.node_id.clone();
+        let ids = if kind == Kind::Play {
+            Value::Null
+        } else {
+            call.ids()
+        };
         let named = match outcome {
             Some(Outcome::Named(n)) => Some(n),
             _ => None,
+        };
+        // Play and send_digits never read their request again (their events carry ids and
+        // a state only): no copy of the request tree for them.
+        let spec = match kind {
+            Kind::Play | Kind::SendDigits => Value::Null,
+            _ => ex.params.clone(),
         };
         let comp = Component {
             control_id: control_id.to_owned(),
@@ -392,7 +409,7 @@ impl MockServer {
             done: false,
             finish_at: None,
             paused: None,
-            spec: ex.params.clone(),
+            spec,
             outcome: named,
             cancelled_through: 0,
         };
@@ -402,7 +419,6 @@ impl MockServer {
                 "params": {"addr": "10.10.10.10", "port": 3000, "codec": "PCMU", "rate": 8000}}}),
             _ => json!({"call_id": call_id}),
         };
-        // Play events are written from the ids directly (see `Component::state_event`).
         let base = if kind == Kind::Play {
             Value::Null
         } else {
@@ -412,10 +428,7 @@ impl MockServer {
             Params::text(&ComponentState {
                 call_id,
                 control_id,
-                node_id: ids
-                    .get("node_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
+                node_id: &node_id,
                 state,
             })
         };
@@ -599,24 +612,27 @@ impl MockServer {
 
     /// A component's natural end (its [`Action::Finish`] fired).
     pub(crate) fn finish_component(&mut self, call_id: &str, control_id: &str) {
-        let Some(ids) = self.calls.get(call_id).map(|c| c.ids()) else {
+        let Some(call) = self.calls.get(call_id) else {
             return;
         };
-        let Some(comp) = self
-            .component_mut(call_id, control_id)
-            .filter(|c| !c.done)
-            .cloned()
+        let Some(comp) = call
+            .components
+            .iter()
+            .find(|c| c.control_id == control_id)
+            .filter(|c| !c.done && c.paused.is_none())
         else {
             return;
         };
-        if comp.paused.is_some() {
-            return;
-        }
-        let p = comp.natural_end(&ids);
+        let p = match comp.kind {
+            // The frequent one: written from the ids, no `{call_id, node_id}` tree.
+            Kind::Play => comp.play_state(&call.call_id, &call.node_id, "finished"),
+            _ => comp.natural_end(&call.ids()),
+        };
+        let kind = comp.kind;
         self.fire_call_event(
             call_id,
             Some(control_id),
-            event_type(comp.kind),
+            event_type(kind),
             p,
             Effect::Complete(control_id.to_owned()),
         );
@@ -627,21 +643,29 @@ impl MockServer {
         let Some(call) = self.calls.get(call_id) else {
             return;
         };
-        let ids = call.ids();
-        let running: Vec<_> = call
+        let mut ids = None;
+        // Each event depends on its component alone: written first, then sent in order.
+        let stops: Vec<_> = call
             .components
             .iter()
             .filter(|c| !c.done)
-            .cloned()
+            .map(|c| {
+                let p = match c.kind {
+                    Kind::Play | Kind::SendDigits => {
+                        c.play_state(&call.call_id, &call.node_id, "finished")
+                    }
+                    _ => c.stop_event(ids.get_or_insert_with(|| call.ids())),
+                };
+                (c.control_id.clone(), c.kind, p)
+            })
             .collect();
-        for c in running {
-            let p = c.stop_event(&ids);
+        for (control_id, kind, p) in stops {
             self.fire_call_event(
                 call_id,
-                Some(&c.control_id),
-                event_type(c.kind),
+                Some(&control_id),
+                event_type(kind),
                 p,
-                Effect::Complete(c.control_id.clone()),
+                Effect::Complete(control_id.clone()),
             );
         }
     }

@@ -27,13 +27,13 @@ mod blade;
 mod calls;
 mod components;
 mod control;
+mod json;
 mod messaging;
 mod output;
 pub mod script;
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use relay_proto::rng::SplitMix64;
@@ -193,17 +193,23 @@ pub(crate) struct Conn {
 
 /// The params of a calling event: a JSON tree, or JSON text serialized once, straight from
 /// borrowed parts (the frequent state and receive events: no tree built, copied and dropped).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Params {
     Tree(Value),
-    Text(Box<serde_json::value::RawValue>),
+    /// JSON text written by serde_json (so valid JSON), copied into the frame as is.
+    Text(String),
 }
+
+/// Room for the text of typical event params (state params with a phone device are ~400
+/// bytes), so that writing them does not grow the buffer.
+const PARAMS_TEXT_CAPACITY: usize = 512;
 
 impl Params {
     /// Serializes `value` to JSON text (a tree when that fails, which plain structs never do).
     pub(crate) fn text(value: &impl serde::Serialize) -> Self {
-        match serde_json::value::to_raw_value(value) {
-            Ok(raw) => Params::Text(raw),
+        let mut out = json::JsonText::with_capacity(PARAMS_TEXT_CAPACITY);
+        match out.value(value) {
+            Ok(_) => Params::Text(out.finish()),
             Err(e) => {
                 tracing::error!(%e, "event params not serializable");
                 Params::Tree(Value::Null)
@@ -223,21 +229,14 @@ impl From<Value> for Params {
     }
 }
 
-impl PartialEq for Params {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Params::Tree(a), Params::Tree(b)) => a == b,
-            (Params::Text(a), Params::Text(b)) => a.get() == b.get(),
-            _ => false,
-        }
-    }
-}
-
 impl serde::Serialize for Params {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Params::Tree(v) => v.serialize(s),
-            Params::Text(raw) => raw.serialize(s),
+            // Not on the hot path (calling broadcasts copy the text themselves).
+            Params::Text(text) => serde_json::value::RawValue::from_string(text.clone())
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s),
         }
     }
 }
@@ -318,8 +317,8 @@ pub struct MockServer {
     next_session: SessKey,
     /// Hashed, not ordered: a lookup by a 36-character id costs one hash instead of a
     /// dozen string comparisons (nothing iterates it in an order that shows on the wire).
-    /// SipHash with fixed keys: no OS randomness in the core.
-    calls: HashMap<String, Call, BuildHasherDefault<DefaultHasher>>,
+    /// [`IdHasher`]: deterministic, no OS randomness in the core.
+    calls: HashMap<String, Call, BuildHasherDefault<IdHasher>>,
     /// Calls in progress and unanswered among `calls`.
     census: calls::Census,
     /// Ended calls, oldest first (the oldest are forgotten past `calls::ENDED_KEPT`).
@@ -333,6 +332,34 @@ pub struct MockServer {
     held: Option<(ConnId, String)>,
     refuse_until: Option<Instant>,
     recorder: Recorder,
+}
+
+/// The hasher of the calls table: 8 bytes per multiply, then a SplitMix64 finish (all bits
+/// mixed, as the table's bucket and tag bits need). Keys are ids the server made itself, so
+/// SipHash's resistance to chosen keys buys nothing here; it cost ~3% of the mock's CPU.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 /// Every session's pending backlog is bounded; older events are dropped beyond this.
