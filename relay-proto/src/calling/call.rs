@@ -179,19 +179,36 @@ impl Names {
 
 /// A call's unfinished components, ordered by control id (as a `BTreeMap` would be).
 ///
-/// A call runs few components at once (usually none or one), so a sorted `Vec` that starts at
-/// capacity one, exists only while a component runs and gives its memory back once empty
-/// costs a held call 8 bytes, where a `BTreeMap` kept an empty 11-slot leaf (~4.7 KB) for the
-/// rest of the call's life.
-// Boxed on purpose: 8 bytes in every registry entry instead of a `Vec`'s 24, for a list
-// that exists only while a component runs.
-#[allow(clippy::box_collection)]
+/// A call runs few components at once (usually none or one), so a sorted list that exists
+/// only while a component runs and gives its memory back once empty costs a held call 8
+/// bytes, where a `BTreeMap` kept an empty 11-slot leaf (~4.7 KB) for the rest of the call's
+/// life. One component (the common case) is one allocation; more make a `Vec`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Components(Option<Box<Vec<(ControlId, Component)>>>);
+pub(crate) struct Components(Option<Box<List>>);
+
+// Always behind the box above: its size is that one allocation, sized for the common case.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum List {
+    One((ControlId, Component)),
+    Many(Vec<(ControlId, Component)>),
+}
 
 impl Components {
     fn list(&self) -> &[(ControlId, Component)] {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
+        match self.0.as_deref() {
+            None => &[],
+            Some(List::One(entry)) => std::slice::from_ref(entry),
+            Some(List::Many(v)) => v.as_slice(),
+        }
+    }
+
+    fn list_mut(&mut self) -> &mut [(ControlId, Component)] {
+        match self.0.as_deref_mut() {
+            None => &mut [],
+            Some(List::One(entry)) => std::slice::from_mut(entry),
+            Some(List::Many(v)) => v.as_mut_slice(),
+        }
     }
 
     fn find(&self, id: &ControlId) -> Result<usize, usize> {
@@ -204,30 +221,41 @@ impl Components {
 
     /// Inserts (or replaces, returning the old one) the component of `id`.
     pub(crate) fn insert(&mut self, id: ControlId, comp: Component) -> Option<Component> {
-        let at = self.find(&id);
-        let list = self
-            .0
-            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
-        match at {
-            Ok(i) => list
-                .get_mut(i)
-                .map(|slot| std::mem::replace(&mut slot.1, comp)),
-            Err(i) => {
-                list.insert(i, (id, comp));
-                None
+        let at = match self.find(&id) {
+            Ok(i) => {
+                return self
+                    .list_mut()
+                    .get_mut(i)
+                    .map(|slot| std::mem::replace(&mut slot.1, comp))
             }
-        }
+            Err(i) => i,
+        };
+        self.0 = Some(Box::new(match self.0.take().map(|b| *b) {
+            None => List::One((id, comp)),
+            Some(List::One(first)) => {
+                let mut v = Vec::with_capacity(2);
+                v.push(first);
+                v.insert(at, (id, comp));
+                List::Many(v)
+            }
+            Some(List::Many(mut v)) => {
+                v.insert(at, (id, comp));
+                List::Many(v)
+            }
+        }));
+        None
     }
 
     /// Removes the component of `id`; the storage goes once the last one has.
     pub(crate) fn remove(&mut self, id: &ControlId) -> Option<Component> {
         let i = self.find(id).ok()?;
-        let list = self.0.as_deref_mut()?;
-        let (_, comp) = list.remove(i);
-        if list.is_empty() {
-            self.0 = None;
+        match self.0.as_deref_mut()? {
+            List::Many(v) if v.len() > 1 => Some(v.remove(i).1),
+            _ => self.0.take().and_then(|b| match *b {
+                List::One((_, comp)) => Some(comp),
+                List::Many(mut v) => v.pop().map(|(_, comp)| comp),
+            }),
         }
-        Some(comp)
     }
 
     pub(crate) fn contains_key(&self, id: &ControlId) -> bool {
@@ -241,7 +269,7 @@ impl Components {
 
     pub(crate) fn get_mut(&mut self, id: &ControlId) -> Option<&mut Component> {
         let i = self.find(id).ok()?;
-        self.0.as_deref_mut()?.get_mut(i).map(|(_, c)| c)
+        self.list_mut().get_mut(i).map(|(_, c)| c)
     }
 
     /// The control ids, in order.
@@ -255,13 +283,65 @@ impl IntoIterator for Components {
     type IntoIter = std::vec::IntoIter<(ControlId, Component)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.map(|list| *list).unwrap_or_default().into_iter()
+        match self.0.map(|list| *list) {
+            None => Vec::new().into_iter(),
+            Some(List::One(entry)) => vec![entry].into_iter(),
+            Some(List::Many(v)) => v.into_iter(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calling::ComponentKind;
+
+    /// Kept in control-id order whatever the insertion order; removal from one, two or
+    /// three; replacing returns the old one; the storage goes with the last.
+    #[test]
+    fn components_stay_ordered_and_go_with_the_last() {
+        let kinds = [
+            ComponentKind::Play,
+            ComponentKind::Record,
+            ComponentKind::Tap,
+        ];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]] {
+            for gone_first in 0..3 {
+                let mut c = Components::default();
+                for &i in &order {
+                    let id = ControlId::new(format!("c{i}"));
+                    assert!(c.insert(id, Component::new(kinds[i])).is_none());
+                }
+                let keys: Vec<_> = c.keys().map(|k| k.as_str().to_owned()).collect();
+                assert_eq!(keys, ["c0", "c1", "c2"]);
+                let old = c.insert(ControlId::new("c1"), Component::new(ComponentKind::Play));
+                assert_eq!(old.map(|o| o.kind), Some(ComponentKind::Record));
+                let first = ControlId::new(format!("c{gone_first}"));
+                assert!(c.remove(&first).is_some());
+                assert!(c.remove(&first).is_none());
+                assert_eq!(c.len(), 2);
+                for id in ["c0", "c1", "c2"] {
+                    let id = ControlId::new(id);
+                    assert_eq!(c.contains_key(&id), id != first);
+                    if id != first {
+                        assert!(c.get_mut(&id).is_some());
+                        assert!(c.remove(&id).is_some());
+                    }
+                }
+                assert_eq!(c.len(), 0);
+                assert!(c.0.is_none(), "no storage once empty");
+                assert_eq!(c.into_iter().count(), 0);
+            }
+        }
+        let mut one = Components::default();
+        one.insert(ControlId::new("x"), Component::new(ComponentKind::Play));
+        assert_eq!(one.clone().into_iter().count(), 1);
+        assert_eq!(
+            one.remove(&ControlId::new("x")).map(|c| c.kind),
+            Some(ComponentKind::Play)
+        );
+        assert!(one.0.is_none());
+    }
 
     #[test]
     fn names_are_shared_and_bounded() {

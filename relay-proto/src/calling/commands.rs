@@ -33,6 +33,8 @@ impl CallIds<'_> {
     /// are merged into `rest`'s insertion order instead). An id replaces a key of `rest` with
     /// its name.
     pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<RawValue> {
+        // `to_raw_value` takes the text as written (`RawValue::from_string` would parse it
+        // again to check it).
         serde_json::value::to_raw_value(&WithIds { ids: self, rest })
             .unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
