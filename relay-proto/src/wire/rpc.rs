@@ -101,9 +101,15 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
 fn request_id(raw: &RawValue) -> Option<RequestId> {
     let text = raw.get();
     match text.as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(text)
-            .ok()
-            .map(RequestId::new),
+        // The usual id (no escapes) goes straight into the id's one allocation.
+        b'"' => match text.get(1..text.len() - 1) {
+            Some(plain) if text.len() >= 2 && !plain.contains(['\\', '"']) => {
+                Some(RequestId::from(plain))
+            }
+            _ => serde_json::from_str::<String>(text)
+                .ok()
+                .map(RequestId::new),
+        },
         b'-' | b'0'..=b'9' => serde_json::from_str::<serde_json::Number>(text)
             .ok()
             .map(|n| RequestId::new(n.to_string())),
@@ -329,6 +335,21 @@ pub fn encode_result_with<R: Serialize + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids as the server may write them: plain, escaped, numeric, or no id at all.
+    #[test]
+    fn request_ids_in_every_spelling() {
+        let id = |t: &str| request_id(&RawValue::from_string(t.to_owned()).expect("JSON"));
+        let s = |t: &str| id(t).map(|i| i.as_str().to_owned());
+        assert_eq!(s(r#""abc-1""#).as_deref(), Some("abc-1"));
+        assert_eq!(s(r#""""#).as_deref(), Some(""));
+        assert_eq!(s(r#""a\"b""#).as_deref(), Some("a\"b"));
+        assert_eq!(s(r#""\u0041\n""#).as_deref(), Some("A\n"));
+        assert_eq!(s("42").as_deref(), Some("42"));
+        assert_eq!(s("-1.5").as_deref(), Some("-1.5"));
+        assert_eq!(s("null"), None);
+        assert_eq!(s("{}"), None);
+    }
 
     #[test]
     fn decodes_each_shape() {
