@@ -482,8 +482,8 @@ pub(crate) trait EventText {
     fn to_raw(&self) -> Box<RawValue>;
 
     /// The payload as a result keeps it (the text now, unless it is cheaper to find later).
-    fn to_payload(&self) -> crate::calling::types::Payload {
-        crate::calling::types::Payload::Text(self.to_raw())
+    fn to_payload(&self) -> crate::calling::payload::Payload {
+        crate::calling::payload::Payload::Text(self.to_raw())
     }
 }
 

@@ -61,6 +61,7 @@ mod info;
 pub(crate) mod kinds;
 mod outbox;
 mod params;
+mod payload;
 mod states;
 mod types;
 
@@ -76,8 +77,8 @@ use crate::ids::{CallId, ControlId, DialTag};
 use crate::outcome::RequestError;
 use crate::wire::{EventType, Method};
 pub(crate) use events::{EventText, PayloadSeed};
+pub(crate) use payload::Payload;
 use serde_json::value::RawValue;
-pub(crate) use types::Payload;
 
 pub use api::CallMut;
 pub use component_params::{

@@ -1,7 +1,5 @@
 //! What the calling machine reports: [`CallEvent`] and the typed results it carries.
 
-use std::sync::{Arc, OnceLock};
-
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -9,6 +7,7 @@ use crate::calling::events::EventText;
 use crate::calling::events::{CallState, DeviceInfo, EndReason, PeerInfo};
 use crate::calling::info::CallInfo;
 use crate::calling::kinds::{ComponentKind, ControlAction};
+use crate::calling::payload::Payload;
 use crate::calling::states::{
     CollectResultType, ConnectState, DetectEvent, DetectType, DialState, FaxDirection,
     FaxEventType, PlayState, RecordState, ReferState, SendDigitsState, TapState,
@@ -26,40 +25,6 @@ pub struct ResultEvent {
     /// The event params as JSON text (prompt: the `result`; fax: `fax.params`; detect: the
     /// `detect` object).
     payload: Payload,
-}
-
-/// A result event's payload text: kept as is, or found in the frame it came in on when
-/// first asked for (most results are never asked: reading every finishing frame a second
-/// time for it was ~5% of a busy consumer's CPU).
-#[derive(Clone)]
-pub(crate) enum Payload {
-    Text(Box<RawValue>),
-    Later(Arc<LaterPayload>),
-}
-
-/// A frame's text and how to find the payload in it.
-pub(crate) struct LaterPayload {
-    source: Box<str>,
-    find: fn(&str) -> Box<RawValue>,
-    found: OnceLock<Box<RawValue>>,
-}
-
-impl Payload {
-    /// The payload of `source`, found by `find` on first use.
-    pub(crate) fn later(source: &str, find: fn(&str) -> Box<RawValue>) -> Self {
-        Payload::Later(Arc::new(LaterPayload {
-            source: source.into(),
-            find,
-            found: OnceLock::new(),
-        }))
-    }
-
-    fn text(&self) -> &str {
-        match self {
-            Payload::Text(t) => t.get(),
-            Payload::Later(l) => l.found.get_or_init(|| (l.find)(&l.source)).get(),
-        }
-    }
 }
 
 impl ResultEvent {
