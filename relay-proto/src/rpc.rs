@@ -128,10 +128,18 @@ impl<K: RequestTag> Pending<K> {
         Some(p)
     }
 
-    /// Whether a relay command issued now may go out at once (nothing queued ahead of it,
-    /// under the in-flight bound).
+    /// Whether a relay command issued now may go out at once (nothing queued ahead of it, a
+    /// relay slot free). The same test as [`pop_sendable`](Self::pop_sendable): counting
+    /// every request in flight here let a command take the slot kept for the keepalive
+    /// while a lifecycle request was out, and the next ping then passed the bound.
     pub(crate) fn may_send_now(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.len() < self.max_in_flight
+        self.queue.is_empty() && self.relay_slot_free()
+    }
+
+    /// Whether a relay command may go out: one slot of `max_in_flight` (at least 2) is kept
+    /// for the keepalive ping.
+    fn relay_slot_free(&self) -> bool {
+        self.relay_in_flight < self.max_in_flight.max(2) - 1
     }
 
     /// Queues a command for the next handshake, or (`live`) for a free relay slot on the open
@@ -167,7 +175,7 @@ impl<K: RequestTag> Pending<K> {
     /// for the keepalive ping (lifecycle requests only exist while nothing else is in flight),
     /// so the total never exceeds the bound; the bound is treated as at least 2.
     pub(crate) fn pop_sendable(&mut self) -> Option<Queued<K>> {
-        if self.relay_in_flight < self.max_in_flight.max(2) - 1 {
+        if self.relay_slot_free() {
             self.queue.pop_front()
         } else {
             None
@@ -271,6 +279,38 @@ mod tests {
 
     fn table() -> Pending<Relay> {
         Pending::new(Duration::from_secs(5), Duration::from_secs(5), 3, 2, 6)
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Tag {
+        Relay,
+        Ping,
+    }
+    impl RequestTag for Tag {
+        fn is_lifecycle(&self) -> bool {
+            matches!(self, Tag::Ping)
+        }
+    }
+
+    #[test]
+    fn a_relay_command_never_takes_the_keepalive_slot() {
+        // max_in_flight 3: two relay slots and one kept for the ping.
+        let now = Instant::now();
+        let mut p: Pending<Tag> =
+            Pending::new(Duration::from_secs(5), Duration::from_secs(5), 3, 2, 6);
+        p.sent(now, RequestId::new("a"), Tag::Relay, 1);
+        assert!(p.may_send_now());
+        p.sent(now, RequestId::new("b"), Tag::Relay, 1);
+        assert!(!p.may_send_now(), "the third slot is the keepalive's");
+        assert!(p.answered(&RequestId::new("a")).is_some());
+        // A ping out takes no relay slot: a command may still go, and the total then
+        // reaches the bound, never passes it.
+        p.sent(now, RequestId::new("ping"), Tag::Ping, 1);
+        assert!(p.may_send_now());
+        p.sent(now, RequestId::new("c"), Tag::Relay, 1);
+        assert!(!p.may_send_now());
+        assert!(p.pop_sendable().is_none());
+        assert_eq!(p.in_flight(), 3);
     }
 
     #[test]
