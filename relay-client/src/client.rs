@@ -30,7 +30,9 @@ pub struct RelayClient {
 
 /// What every clone of a [`RelayClient`] shares.
 struct ClientInner {
-    tx: mpsc::Sender<Command>,
+    /// Shared by every handle: a command goes through it without a clone of the sender
+    /// (a bounded sender's clone is an allocation) whenever the channel takes it at once.
+    tx: std::sync::Mutex<mpsc::Sender<Command>>,
     runtime: Arc<dyn Runtime>,
     event_capacity: usize,
     state: Arc<SharedState>,
@@ -154,7 +156,7 @@ impl<R: Runtime, C: Connector> ClientBuilder<R, C> {
 impl std::fmt::Debug for RelayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelayClient")
-            .field("closed", &self.inner.tx.is_closed())
+            .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -258,7 +260,7 @@ impl RelayClient {
         runtime.spawn(Box::pin(driver.run()));
         RelayClient {
             inner: Arc::new(ClientInner {
-                tx,
+                tx: std::sync::Mutex::new(tx),
                 runtime,
                 event_capacity,
                 state,
@@ -318,12 +320,17 @@ impl RelayClient {
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> Result<(), ClientError> {
-        self.inner
-            .tx
-            .clone()
-            .send(cmd)
-            .await
-            .map_err(|_| ClientError::Closed)
+        // The shared sender when the channel takes the command at once; else a clone of it
+        // waits for room (the lock is never held across the wait).
+        let (mut tx, cmd) = {
+            let mut shared = self.sender();
+            match shared.try_send(cmd) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_disconnected() => return Err(ClientError::Closed),
+                Err(e) => (shared.clone(), e.into_inner()),
+            }
+        };
+        tx.send(cmd).await.map_err(|_| ClientError::Closed)
     }
 
     pub(crate) async fn ask<T>(
@@ -399,7 +406,11 @@ impl RelayClient {
 
     /// Whether the driver has finished.
     pub fn is_closed(&self) -> bool {
-        self.inner.tx.is_closed()
+        self.sender().is_closed()
+    }
+
+    fn sender(&self) -> std::sync::MutexGuard<'_, mpsc::Sender<Command>> {
+        self.inner.tx.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

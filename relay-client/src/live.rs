@@ -252,8 +252,8 @@ impl CallCell {
 /// the cells live as long as the handles do.
 #[derive(Debug, Default)]
 pub(crate) struct CallCells {
-    by_id: Mutex<HashMap<CallId, Weak<CallCell>>>,
-    by_tag: Mutex<HashMap<DialTag, Weak<CallCell>>>,
+    by_id: Mutex<HashMap<CallId, Weak<CallCell>, rustc_hash::FxBuildHasher>>,
+    by_tag: Mutex<HashMap<DialTag, Weak<CallCell>, rustc_hash::FxBuildHasher>>,
 }
 
 impl CallCells {

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::rng::SplitMix64;
 
+/// The hasher of the core's id-keyed maps (calls, requests in flight, ended calls):
+/// deterministic, as the core uses no randomness, and every such map is bounded by the
+/// session's configuration. FxHash rather than SipHash: an id is hashed on every event and
+/// command, and SipHash over a 36-byte id was a visible share of a busy consumer's CPU.
+pub(crate) type IdHasher = rustc_hash::FxBuildHasher;
+
 macro_rules! id_common {
     ($name:ident, $prefix:literal) => {
         impl $name {

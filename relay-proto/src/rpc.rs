@@ -48,7 +48,7 @@ pub(crate) struct Queued<K> {
 pub(crate) struct Pending<K> {
     /// Looked up by the id of every answer: hashed, not ordered (string comparisons of
     /// random ids down a tree were a visible share of a busy consumer's CPU).
-    in_flight: HashMap<RequestId, InFlight<K>>,
+    in_flight: HashMap<RequestId, InFlight<K>, crate::ids::IdHasher>,
     /// The same requests ordered by deadline, so the next deadline and the expired requests
     /// are found without scanning every request in flight. Keyed by (deadline, send counter):
     /// integers to compare, and the id shared, not copied.
@@ -76,7 +76,7 @@ impl<K: RequestTag> Pending<K> {
         max_waiting: usize,
     ) -> Self {
         Pending {
-            in_flight: HashMap::new(),
+            in_flight: HashMap::default(),
             by_deadline: BTreeMap::new(),
             sent: 0,
             relay_in_flight: 0,

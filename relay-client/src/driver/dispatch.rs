@@ -2,6 +2,7 @@
 //! for the session's outcomes and hands events to observers.
 
 use std::collections::HashMap;
+
 use std::time::Instant;
 
 use futures_channel::oneshot;
@@ -22,6 +23,11 @@ use crate::error::ClientError;
 use crate::live::{ActionCell, CallCell};
 
 use super::Driver;
+
+/// FxHash for the id-keyed maps: ids are hashed for every event and command routed, where
+/// SipHash over a 36-byte id was a visible share of a busy consumer's CPU. The keys are ids
+/// the server gives or the core makes, in maps bounded by the calls and commands in progress.
+type Ids<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -148,18 +154,18 @@ enum Pending {
 /// when their outcome arrives; the core guarantees exactly one outcome per id.
 #[derive(Default)]
 pub(super) struct Router {
-    requests: HashMap<RequestId, Pending>,
-    components: HashMap<ControlId, Waiter>,
+    requests: Ids<RequestId, Pending>,
+    components: Ids<ControlId, Waiter>,
     /// Records and taps whose execute response (url, source device) is still to come, with
     /// the reply that hands the action out: like Node's `recordAsync()`/`tapAsync()`, the
     /// async forms resolve once the server answered (or the component finished).
     awaiting_response: Vec<AwaitingResponse>,
-    dials: HashMap<DialTag, Reply<DialOutcome>>,
+    dials: Ids<DialTag, Reply<DialOutcome>>,
     ready_waiters: Vec<Reply<()>>,
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     subscribers: Vec<Subscriber<Event>>,
     client_subscribers: Vec<Subscriber<ClientEvent>>,
-    call_subscribers: HashMap<CallId, Vec<Subscriber<CallEvent>>>,
+    call_subscribers: Ids<CallId, Vec<Subscriber<CallEvent>>>,
     /// Subscribers of calls from `new_call` that have no id yet, matched by dial tag.
     dial_subscribers: Vec<(Arc<CallCell>, Subscriber<CallEvent>)>,
     inbox: Option<Inbox>,

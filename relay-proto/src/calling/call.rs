@@ -1,8 +1,7 @@
 //! A call in the registry: its info and its live components, and the registry itself.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -58,9 +57,7 @@ impl DerefMut for SharedInfo {
     }
 }
 
-/// A deterministic hasher: the core uses no randomness, and the registry is bounded
-/// (`max_calls`), so no map grows past what the configuration allows.
-type Hasher = BuildHasherDefault<DefaultHasher>;
+use crate::ids::IdHasher as Hasher;
 
 /// The call registry by call id: a hash map (lookups on every event and command hash the id
 /// once instead of comparing it with ~log2(n) others), iterated in call id order where order

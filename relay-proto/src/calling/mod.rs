@@ -152,7 +152,7 @@ pub(crate) struct Calling {
     /// Recently removed calls (bounded), so a command on a call that just ended gets a typed
     /// refusal rather than "unknown call".
     gone: VecDeque<CallId>,
-    gone_set: HashSet<CallId>,
+    gone_set: HashSet<CallId, crate::ids::IdHasher>,
     max_calls: usize,
     max_components: usize,
     /// See [`SessionConfig::lost_event_timeout`](crate::SessionConfig::lost_event_timeout).
@@ -171,7 +171,7 @@ impl Calling {
             names: Names::default(),
             dials: BTreeMap::new(),
             gone: VecDeque::new(),
-            gone_set: HashSet::new(),
+            gone_set: HashSet::default(),
             max_calls: bounds.max_calls,
             max_components: bounds.max_components_per_call,
             lost_event_timeout,
