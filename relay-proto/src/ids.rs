@@ -189,6 +189,14 @@ pub enum IdKind {
 pub trait IdGenerator: Send + 'static {
     /// The next id of the given kind.
     fn next_id(&mut self, kind: IdKind) -> String;
+
+    /// Puts the next id of the given kind in `buf`, replacing what it held: the same id
+    /// [`next_id`](Self::next_id) would give. The core makes its ids this way, into one
+    /// reused buffer; the default takes `next_id`'s string, and a generator may override it
+    /// to write the id without allocating.
+    fn write_next_id(&mut self, kind: IdKind, buf: &mut String) {
+        *buf = self.next_id(kind);
+    }
 }
 
 /// UUID-v4-shaped ids from a seeded [`SplitMix64`]. Adapters seed it from the OS; tests pass a
@@ -208,16 +216,26 @@ impl SeededIds {
 }
 
 impl IdGenerator for SeededIds {
-    fn next_id(&mut self, _kind: IdKind) -> String {
+    fn next_id(&mut self, kind: IdKind) -> String {
+        let mut id = String::with_capacity(uuid::fmt::Hyphenated::LENGTH);
+        self.write_next_id(kind, &mut id);
+        id
+    }
+
+    fn write_next_id(&mut self, _kind: IdKind, buf: &mut String) {
         let hi = self.rng.next_u64().to_be_bytes();
         let lo = self.rng.next_u64().to_be_bytes();
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&hi);
         bytes[8..].copy_from_slice(&lo);
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .hyphenated()
-            .to_string()
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        buf.clear();
+        buf.push_str(
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .hyphenated()
+                .encode_lower(&mut text),
+        );
     }
 }
 
@@ -236,9 +254,17 @@ impl SequentialIds {
 }
 
 impl IdGenerator for SequentialIds {
-    fn next_id(&mut self, _kind: IdKind) -> String {
+    fn next_id(&mut self, kind: IdKind) -> String {
+        let mut id = String::with_capacity(uuid::fmt::Hyphenated::LENGTH);
+        self.write_next_id(kind, &mut id);
+        id
+    }
+
+    fn write_next_id(&mut self, _kind: IdKind, buf: &mut String) {
+        use std::fmt::Write as _;
         self.next += 1;
-        format!("00000000-0000-4000-8000-{:012x}", self.next)
+        buf.clear();
+        let _ = write!(buf, "00000000-0000-4000-8000-{:012x}", self.next);
     }
 }
 
@@ -252,6 +278,14 @@ mod tests {
         let mut b = SeededIds::new(42);
         let x = a.next_id(IdKind::Request);
         assert_eq!(x, b.next_id(IdKind::Request));
+        // Written into a buffer: the same sequence.
+        let mut buf = String::from("left over");
+        let mut c = SeededIds::new(42);
+        c.write_next_id(IdKind::Request, &mut buf);
+        assert_eq!(buf, x);
+        let y = a.next_id(IdKind::Control);
+        c.write_next_id(IdKind::Control, &mut buf);
+        assert_eq!(buf, y);
         let parsed = uuid::Uuid::parse_str(&x).expect("valid uuid");
         assert_eq!(parsed.get_version_num(), 4);
         assert_ne!(x, a.next_id(IdKind::Request));

@@ -7,6 +7,7 @@
 //! sub-machine's [`Outbox`]. The sub-machines see only those narrow traits.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -74,6 +75,8 @@ impl RequestTag for PendingKind {
 /// The output queue, the id generator and the clock clamp.
 pub(crate) struct Plumbing {
     ids: Box<dyn IdGenerator>,
+    /// Where the generator writes each id before it goes into its one shared allocation.
+    id_text: String,
     out: VecDeque<Output>,
     /// The latest `now` seen (time is clamped so it never goes backwards).
     latest: Option<Instant>,
@@ -83,6 +86,7 @@ impl Plumbing {
     pub(crate) fn new(ids: Box<dyn IdGenerator>) -> Self {
         Plumbing {
             ids,
+            id_text: String::new(),
             out: VecDeque::new(),
             latest: None,
         }
@@ -106,8 +110,9 @@ impl Plumbing {
     }
 
     /// A fresh client-made id.
-    pub(crate) fn next_id(&mut self, kind: IdKind) -> String {
-        self.ids.next_id(kind)
+    pub(crate) fn next_id(&mut self, kind: IdKind) -> Arc<str> {
+        self.ids.write_next_id(kind, &mut self.id_text);
+        Arc::from(self.id_text.as_str())
     }
 
     pub(crate) fn emit(&mut self, event: Event) {
@@ -144,7 +149,7 @@ impl Wire<'_> {
         params: Value,
         kind: PendingKind,
     ) -> RequestId {
-        let id = RequestId::new(self.plumbing.next_id(IdKind::Request));
+        let id = RequestId::from(self.plumbing.next_id(IdKind::Request));
         self.plumbing
             .transmit(wire::rpc::encode_request(&id, method, &params));
         self.requests.sent(now, id.clone(), kind, link.conn());
@@ -166,7 +171,7 @@ impl Wire<'_> {
             return Err(ApiMisuse::SessionStopped.into());
         }
         let now = self.plumbing.observe(now);
-        let id = RequestId::new(self.plumbing.next_id(IdKind::Request));
+        let id = RequestId::from(self.plumbing.next_id(IdKind::Request));
         if link.can_send() && self.requests.may_send_now() {
             self.send_execute(now, link, id.clone(), method, params, kind);
         } else {
@@ -304,11 +309,11 @@ impl Outbox for Hub {
     }
 
     fn next_control_id(&mut self) -> ControlId {
-        ControlId::new(self.plumbing.next_id(IdKind::Control))
+        ControlId::from(self.plumbing.next_id(IdKind::Control))
     }
 
     fn next_dial_tag(&mut self) -> DialTag {
-        DialTag::new(self.plumbing.next_id(IdKind::Tag))
+        DialTag::from(self.plumbing.next_id(IdKind::Tag))
     }
 
     fn can_send(&self) -> bool {
