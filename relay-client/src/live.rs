@@ -126,8 +126,12 @@ impl CallLive {
         self.info.as_mut().map(Arc::make_mut)
     }
 
-    /// Takes the registry's info (the registry's `Arc`: nothing is copied).
+    /// Takes the registry's info (the registry's `Arc`: nothing is copied). Most events find
+    /// the cell holding that very `Arc` already: then nothing changes.
     fn take_info(&mut self, info: &Arc<CallInfo>) {
+        if self.info.as_ref().is_some_and(|own| Arc::ptr_eq(own, info)) {
+            return;
+        }
         self.visited = self.visited();
         self.info = Some(info.clone());
     }
