@@ -104,7 +104,9 @@ async fn main() {
         core(n);
         return;
     }
-    let profiler = Arc::new(Mutex::new(Some(dhat::Profiler::builder().trim_backtraces(Some(80)).build())));
+    let profiler = Arc::new(Mutex::new(Some(
+        dhat::Profiler::builder().trim_backtraces(Some(80)).build(),
+    )));
     let held = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let baseline = Arc::new(Mutex::new(None));
     let b0 = baseline.clone();

@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::json::JsonText;
 use super::output::Kind;
 use super::{Action, ConnId, Fault, MockServer, Outcome, SessKey, Session};
+use relay_proto::wire::JsonText;
 
 /// JSON-RPC error codes the server uses.
 pub(crate) mod code {

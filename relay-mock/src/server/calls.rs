@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 
 use super::blade::{code, Exec};
 use super::components::{component_method, Component};
-use super::json::JsonText;
 use super::output::merge;
 use super::script::Named;
 use super::{Action, Effect, MockServer, Outcome, Params, Pending, SessKey};
+use relay_proto::wire::JsonText;
 
 /// How many ended calls the server remembers (see `forget_ended`).
 pub(crate) const ENDED_KEPT: usize = 10_000;

@@ -27,7 +27,6 @@ mod blade;
 mod calls;
 mod components;
 mod control;
-mod json;
 mod messaging;
 mod output;
 pub mod script;
@@ -207,7 +206,7 @@ const PARAMS_TEXT_CAPACITY: usize = 512;
 impl Params {
     /// Serializes `value` to JSON text (a tree when that fails, which plain structs never do).
     pub(crate) fn text(value: &impl serde::Serialize) -> Self {
-        let mut out = json::JsonText::with_capacity(PARAMS_TEXT_CAPACITY);
+        let mut out = relay_proto::wire::JsonText::with_capacity(PARAMS_TEXT_CAPACITY);
         match out.value(value) {
             Ok(_) => Params::Text(out.finish()),
             Err(e) => {

@@ -5,10 +5,10 @@ use relay_proto::RequestId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::json::JsonText;
 use super::{
     Action, ConnId, Fault, MockServer, Params, Pending, ServerOutput, SessKey, BACKLOG_LIMIT,
 };
+use relay_proto::wire::JsonText;
 
 /// What kind of frame is going out (faults treat events differently).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,12 +4,14 @@
 //! missing, unknown fields are ignored. Decoding never panics.
 
 pub mod blade;
+pub mod json_text;
 pub mod lenient;
 pub mod names;
 pub mod relay;
 pub mod rpc;
 
 pub use blade::*;
+pub use json_text::JsonText;
 pub use names::{EventType, Method, UnknownName};
 pub use relay::RelayResult;
 pub use rpc::{decode, Incoming, RpcError};

@@ -228,34 +228,38 @@ pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> String {
     })
 }
 
-/// The params of a `blade.execute`, in the order a JSON object with sorted keys writes them
-/// (the bytes are those of `{"method", "params", "protocol"}` as a `serde_json::Map`).
-#[derive(Serialize)]
-struct ExecuteOut<'a, P: ?Sized> {
-    method: &'a str,
-    params: &'a P,
-    protocol: &'a str,
-}
-
 /// Encodes a `blade.execute` request frame for a relay method, its params written straight
 /// into the frame text (no JSON tree is built).
+///
+/// The envelope is written piece by piece ([`JsonText`](crate::wire::JsonText)): the same bytes
+/// as serializing it, without serde_json's escape scan of the long protocol string and the ids
+/// when they need no escaping (every frame a consumer sends is one of these).
 pub fn encode_execute<P: Serialize + ?Sized>(
     id: &RequestId,
     protocol: &str,
     method: &str,
     params: &P,
 ) -> String {
-    to_text_infallible(&RequestOut {
-        jsonrpc: "2.0",
-        id: id.as_str(),
-        method: crate::wire::method::EXECUTE,
-        params: &ExecuteOut {
-            method,
-            params,
-            protocol,
-        },
-    })
+    let mut out = crate::wire::JsonText::with_capacity(
+        EXECUTE_FRAME_ROOM + id.as_str().len() + protocol.len() + method.len(),
+    );
+    out.raw(r#"{"jsonrpc":"2.0","id":"#)
+        .str(id.as_str())
+        .raw(r#","method":"#)
+        .str(crate::wire::method::EXECUTE)
+        .raw(r#","params":{"method":"#)
+        .str(method)
+        .raw(r#","params":"#);
+    if let Err(e) = out.value(params) {
+        tracing::error!(error = %e, "command params failed to serialize");
+        return String::new();
+    }
+    out.raw(r#","protocol":"#).str(protocol).raw("}}");
+    out.finish()
 }
+
+/// Room for a `blade.execute` frame's fixed pieces and typical params, beyond its strings.
+const EXECUTE_FRAME_ROOM: usize = 320;
 
 /// [`to_text`] of a value whose serialization cannot fail (strings and JSON trees only).
 fn to_text_infallible<T: Serialize>(value: &T) -> String {
@@ -335,6 +339,61 @@ pub fn encode_result_with<R: Serialize + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frame [`encode_execute`] writes, as serde writes it from structs.
+    fn execute_as_serde<P: Serialize + ?Sized>(
+        id: &str,
+        protocol: &str,
+        method: &str,
+        params: &P,
+    ) -> String {
+        #[derive(Serialize)]
+        struct ExecuteOut<'a, P: ?Sized> {
+            method: &'a str,
+            params: &'a P,
+            protocol: &'a str,
+        }
+        serde_json::to_string(&RequestOut {
+            jsonrpc: "2.0",
+            id,
+            method: crate::wire::method::EXECUTE,
+            params: &ExecuteOut {
+                method,
+                params,
+                protocol,
+            },
+        })
+        .expect("serializes")
+    }
+
+    #[test]
+    fn execute_frames_are_the_bytes_serde_writes() {
+        let tree = serde_json::json!({"call_id": "c\"1", "play": [{"type": "tts"}], "volume": 2.5});
+        let raw = RawValue::from_string(r#"{"b":[1,2],"a":"x"}"#.to_owned()).expect("JSON");
+        for (id, protocol, method) in [
+            (
+                "00000000-0000-4000-8000-000000000001",
+                "signalwire_abc_def_test-project",
+                "calling.play",
+            ),
+            ("", "", ""),
+            ("id \"quoted\" \\ tab\t", "proto\n\u{1}", "m\u{7f}ünï"),
+        ] {
+            let rid = RequestId::new(id);
+            assert_eq!(
+                encode_execute(&rid, protocol, method, &tree),
+                execute_as_serde(id, protocol, method, &tree),
+                "{id:?} {protocol:?} {method:?}"
+            );
+            assert_eq!(
+                encode_execute(&rid, protocol, method, &*raw),
+                execute_as_serde(id, protocol, method, &*raw)
+            );
+        }
+        let frame = encode_execute(&RequestId::new("r"), "p", "calling.answer", &*raw);
+        let v: Value = serde_json::from_str(&frame).expect("valid JSON");
+        assert_eq!(v["params"]["params"]["b"][1], 2);
+    }
 
     /// Ids as the server may write them: plain, escaped, numeric, or no id at all.
     #[test]

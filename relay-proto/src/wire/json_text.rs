@@ -1,12 +1,15 @@
-//! The hot frames (calling broadcasts, relay answers) written piece by piece into one buffer
-//! sized up front: the same bytes serde_json writes for the derived structs of `output.rs` and
-//! `blade.rs` (the tests hold them side by side), without a serializer call per member, without
-//! the escape scan of long strings that need no escaping, and without growing the buffer.
+//! [`JsonText`]: JSON written piece by piece into one buffer sized up front, the same bytes
+//! serde_json writes, without a serializer call per member, without serde_json's byte-by-byte
+//! escape scan of strings that need no escaping, and without growing the buffer. The core
+//! writes its `blade.execute` frames with it; relay-mock its hot frames (calling broadcasts,
+//! relay answers).
 
 use serde::Serialize;
 
-/// A JSON text under construction.
-pub(crate) struct JsonText(Vec<u8>);
+/// A JSON text under construction: literal pieces, strings and serializable values appended
+/// as serde_json writes them.
+#[derive(Debug, Clone, Default)]
+pub struct JsonText(Vec<u8>);
 
 /// Whether serde_json writes `s` as is between quotes (no control character, quote or
 /// backslash: the only bytes it escapes). Eight bytes at a time: the classic "has a byte less
@@ -35,18 +38,18 @@ fn needs_no_escape(s: &str) -> bool {
 
 impl JsonText {
     /// An empty text with room for `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    pub fn with_capacity(capacity: usize) -> Self {
         Self(Vec::with_capacity(capacity))
     }
 
     /// Appends JSON text as is (a literal piece of the frame, or text that is JSON already).
-    pub(crate) fn raw(&mut self, json: &str) -> &mut Self {
+    pub fn raw(&mut self, json: &str) -> &mut Self {
         self.0.extend_from_slice(json.as_bytes());
         self
     }
 
     /// Appends `s` as a JSON string, escaped as serde_json escapes it.
-    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
+    pub fn str(&mut self, s: &str) -> &mut Self {
         if needs_no_escape(s) {
             self.0.reserve(s.len() + 2);
             self.0.push(b'"');
@@ -60,7 +63,7 @@ impl JsonText {
     }
 
     /// Appends any serializable value as serde_json writes it.
-    pub(crate) fn value<T: Serialize + ?Sized>(
+    pub fn value<T: Serialize + ?Sized>(
         &mut self,
         value: &T,
     ) -> Result<&mut Self, serde_json::Error> {
@@ -69,7 +72,7 @@ impl JsonText {
     }
 
     /// The text (every piece appended is UTF-8; the fallback never runs).
-    pub(crate) fn finish(self) -> String {
+    pub fn finish(self) -> String {
         String::from_utf8(self.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
