@@ -58,7 +58,8 @@ pub struct Bounds {
     /// Commands waiting for the next handshake. While the connection is up, commands held
     /// back only by `max_in_flight` (a burst of answers to a burst of inbound calls) may wait
     /// up to `max(max_offline_queue, max_calls)`, so a burst the registry accepted is not
-    /// refused for want of a slot; both are refused with `Capacity::OfflineQueue`.
+    /// refused for want of a slot. Past the bound a command is refused with
+    /// `Capacity::OfflineQueue` while offline, `Capacity::WaitingForSlot` while connected.
     pub max_offline_queue: usize,
     /// Largest accepted incoming text frame, in bytes.
     pub max_frame_size: usize,

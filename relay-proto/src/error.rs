@@ -236,6 +236,15 @@ pub enum Capacity {
         /// The bound.
         limit: usize,
     },
+    /// Commands waiting on an open connection for a free in-flight slot
+    /// ([`Bounds::max_in_flight`](crate::Bounds::max_in_flight) was reached): at most
+    /// `max(max_offline_queue, max_calls)` of them (see
+    /// [`Bounds::max_offline_queue`](crate::Bounds::max_offline_queue)).
+    #[error("commands waiting for an in-flight slot (limit {limit})")]
+    WaitingForSlot {
+        /// The bound.
+        limit: usize,
+    },
 }
 
 impl Capacity {
@@ -244,7 +253,8 @@ impl Capacity {
         match *self {
             Capacity::Calls { limit }
             | Capacity::ComponentsPerCall { limit }
-            | Capacity::OfflineQueue { limit } => limit,
+            | Capacity::OfflineQueue { limit }
+            | Capacity::WaitingForSlot { limit } => limit,
         }
     }
 }

@@ -153,13 +153,15 @@ impl<K: RequestTag> Pending<K> {
         params: Box<RawValue>,
         tag: K,
     ) -> Result<(), Capacity> {
-        let limit = if live {
-            self.max_waiting
-        } else {
-            self.max_queue
-        };
-        if self.queue.len() >= limit {
-            return Err(Capacity::OfflineQueue { limit });
+        if live && self.queue.len() >= self.max_waiting {
+            return Err(Capacity::WaitingForSlot {
+                limit: self.max_waiting,
+            });
+        }
+        if !live && self.queue.len() >= self.max_queue {
+            return Err(Capacity::OfflineQueue {
+                limit: self.max_queue,
+            });
         }
         self.queue.push_back(Queued {
             id,
@@ -333,7 +335,10 @@ mod tests {
             RawValue::NULL.to_owned(),
             Relay,
         );
-        assert!(matches!(refused, Err(Capacity::OfflineQueue { limit: 6 })));
+        assert!(matches!(
+            refused,
+            Err(Capacity::WaitingForSlot { limit: 6 })
+        ));
     }
 
     #[test]

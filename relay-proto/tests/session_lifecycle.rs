@@ -597,7 +597,7 @@ fn in_flight_bound_holds_and_overflow_waits_in_the_queue() {
     assert!(matches!(
         h.s.execute(h.now, "x.y", json!({})),
         Err(CommandError::Capacity(
-            relay_proto::error::Capacity::OfflineQueue { limit: 3 }
+            relay_proto::error::Capacity::WaitingForSlot { limit: 3 }
         ))
     ));
     let first = h.sent_method("x.y")[0].clone();
