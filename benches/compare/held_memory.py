@@ -3,6 +3,8 @@
 under dhat's counting allocator) against a fresh relay-mock, holds N answered calls, and folds
 the blocks still allocated at that point (dhat's end-of-run blocks) by the code that made them.
 
+With `flow` it also folds every allocation the run made (dhat's totals), per call.
+
 Usage: python3 benches/compare/held_memory.py [N] [flow]   (after
 `cargo build --release -p relay-mock --bin relay-mock -p relay-benches --example held_memory`)
 """
@@ -47,33 +49,39 @@ def layer_of(frames):
     return "other", frames[0] if frames else "?"
 
 
-def fold(path, n):
+def fold(path, n, made=False):
+    """Folds the blocks still allocated at the end (`made`: every allocation made in the run
+    instead, dhat's totals) by layer and by site (function and file:line)."""
     with open(path) as f:
         d = json.load(f)
     ftbl = d["ftbl"]
+    nbytes, nblocks = ("tb", "tbk") if made else ("eb", "ebk")
     by_layer = collections.defaultdict(lambda: [0, 0])
     by_site = collections.defaultdict(lambda: [0, 0])
     for pp in d["pps"]:
-        if not pp.get("eb"):
+        if not pp.get(nblocks):
             continue
         frames = [ftbl[i] for i in pp["fs"]]
         layer, site = layer_of(frames)
-        by_layer[layer][0] += pp["eb"]
-        by_layer[layer][1] += pp["ebk"]
-        short = site.split(": ", 1)[-1].split(" (")[0]
-        by_site[(layer, short)][0] += pp["eb"]
-        by_site[(layer, short)][1] += pp["ebk"]
-    total = sum(v[0] for v in by_layer.values())
-    print(f"| layer | bytes per held call | allocations per held call |")
+        by_layer[layer][0] += pp[nbytes]
+        by_layer[layer][1] += pp[nblocks]
+        short = site.split(": ", 1)[-1]
+        by_site[(layer, short)][0] += pp[nbytes]
+        by_site[(layer, short)][1] += pp[nblocks]
+    what = "made" if made else "still allocated"
+    per = "call" if made else "held call"
+    print(f"| layer | bytes per {per} | allocations per {per} |")
     print(f"|---|---:|---:|")
-    for layer, (b, k) in sorted(by_layer.items(), key=lambda kv: -kv[1][0]):
+    for layer, (b, k) in sorted(by_layer.items(), key=lambda kv: -kv[1][1 if made else 0]):
         print(f"| {layer} | {b / n:.0f} | {k / n:.2f} |")
-    print(f"| **total still allocated** | **{total / n:.0f}** | |")
+    total_b = sum(v[0] for v in by_layer.values())
+    total_k = sum(v[1] for v in by_layer.values())
+    print(f"| **total {what}** | **{total_b / n:.0f}** | **{total_k / n:.2f}** |")
     print()
-    print("Largest allocation sites (bytes per held call >= 8):")
-    for (layer, site), (b, k) in sorted(by_site.items(), key=lambda kv: -kv[1][0]):
-        if b / n >= 8:
-            print(f"  {b / n:7.0f} B {k / n:5.2f} allocs  {layer}: {site}")
+    print(f"Largest allocation sites (by {'count' if made else 'bytes'}):")
+    ranked = sorted(by_site.items(), key=lambda kv: -kv[1][1 if made else 0])
+    for (layer, site), (b, k) in ranked[:30]:
+        print(f"  {b / n:7.0f} B {k / n:5.2f} allocs  {layer}: {site}")
 
 
 def main():
@@ -99,6 +107,10 @@ def main():
         print(f"held {n} calls: {figures}; failed {failures}")
         print(f"RSS per held call (dhat's own bookkeeping included): {(rss1 - rss0) / n:.2f} KB")
         fold(os.path.join(tmp, "dhat-heap.json"), n)
+        if extra:
+            # A flow run: what every call allocated on its way (the per-call churn).
+            print()
+            fold(os.path.join(tmp, "dhat-heap.json"), n, made=True)
     finally:
         for p in (consumer, mock):
             if p is not None:

@@ -6,9 +6,8 @@
 //! - `held_memory WS_URL N`: a relay-tokio `RelayConsumer` that answers N inbound calls from
 //!   relay-mock and keeps every `Call` handle (as `consumer_load hold` does); once all are
 //!   held it prints what stays allocated per held call, then writes `dhat-heap.json`, whose
-//!   end-of-run blocks are the held calls' allocations by call stack (fold them by layer with
-//!   `python3 benches/compare/dhat_sites.py dhat-heap.json N --live`; without `--live`, every
-//!   allocation made, by site).
+//!   end-of-run blocks are the held calls' allocations by call stack
+//!   (`python3 benches/compare/held_memory.py N` runs this and folds them by layer and site).
 //!
 //! - `held_memory WS_URL N flow`: answer -> TTS -> hangup for N calls instead; what stays
 //!   allocated per call after they all ended should be nothing (flat memory).
