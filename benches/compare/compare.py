@@ -26,6 +26,10 @@ Injection (same policy for every side, so both SDKs get the same offered load):
                            ~80 µs at a few hundred, ~135 µs at 1,000 on the 2-core VM)
   --batch 0                the old mode: one POST per call from 4 threads over keep-alive
                            connections, as fast as the mock answers them (no window)
+--instructions             the Rust consumers (and the baseline) run under valgrind's cachegrind
+                           and the figure is instructions per call (start-up included): one the
+                           machine's speed does not move, for before/after comparisons on a
+                           noisy machine (flow scenarios only; no Node side)
 (`bash benches/compare/run.sh` builds everything first and runs this.)
 """
 import argparse
@@ -33,10 +37,13 @@ import http.client
 import json
 import os
 import queue
+import re
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -47,6 +54,9 @@ NODE_CONSUMER = os.path.join(ROOT, "benches", "compare", "node_consumer.js")
 TICK = os.sysconf("SC_CLK_TCK")
 # `--baseline PATH`: a consumer_load built from an older commit, run as a third side ("before").
 BASELINE = None
+# `--instructions`: the Rust sides run under valgrind's cachegrind, which counts the
+# instructions they execute: a figure the machine's speed does not move.
+INSTRUCTIONS = False
 
 
 def free_port():
@@ -241,6 +251,14 @@ def run_one(side, mode, n, batch=0, window=300):
             cmd = [BASELINE, url, mode, str(n)]
         else:
             cmd = [RUST_CONSUMER, url, mode, str(n)]
+        counted = INSTRUCTIONS and side != "node"
+        log = None
+        if counted:
+            # Counts the instructions the consumer executes, start-up and shutdown included
+            # (a few percent of a 1,000-call run); its CPU figures mean nothing then.
+            log = tempfile.NamedTemporaryFile(prefix="cachegrind", suffix=".log", delete=False)
+            cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                   "--cachegrind-out-file=/dev/null", f"--log-file={log.name}"] + cmd
         t_start = time.time()
         consumer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     text=True, env=dict(os.environ, RUST_LOG="off", DEBUG=""))
@@ -259,7 +277,17 @@ def run_one(side, mode, n, batch=0, window=300):
         cpu1, mock_cpu1 = cpu_seconds(consumer.pid), cpu_seconds(mock.pid)
         rss1 = status_kb(consumer.pid, "VmRSS")
         peak = status_kb(consumer.pid, "VmHWM")
+        instructions = 0.0
+        if counted:
+            # A clean exit (the consumer stops on SIGINT) makes valgrind write its summary.
+            consumer.send_signal(signal.SIGINT)
+            consumer.wait(120)
+            with open(log.name) as f:
+                m = re.search(r"I\s+refs:\s+([\d,]+)", f.read())
+            os.unlink(log.name)
+            instructions = int(m.group(1).replace(",", "")) / n if m else 0.0
         return {
+            "instructions_per_call": instructions,
             "calls_per_s": n / wall,
             "cpu_us_per_call": (cpu1 - cpu0) / n * 1e6,
             "mock_cpu_us_per_call": (mock_cpu1 - mock_cpu0) / n * 1e6,
@@ -291,9 +319,15 @@ def main():
                     help="calls per inbound_call request (0: one request per call, 4 threads)")
     ap.add_argument("--window", type=int, default=300,
                     help="most calls in progress when batching")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count the Rust consumers' instructions per call under valgrind "
+                         "(flow scenarios only, no Node side)")
     a = ap.parse_args()
-    global BASELINE
+    global BASELINE, INSTRUCTIONS
     BASELINE = a.baseline
+    INSTRUCTIONS = a.instructions
+    if INSTRUCTIONS:
+        return instructions_table(a)
     if a.batch > 0:
         print(f"injection: {a.batch} calls per inbound_call request, at most {a.window} calls "
               "in progress", flush=True)
@@ -334,6 +368,33 @@ def main():
                 before = median(results[(mode, n, "before")], k)
                 row += f" {before:.2f} | {rust / before:.3f} |" if before else f" {before:.2f} | - |"
             print(row)
+    return 0
+
+
+def instructions_table(a):
+    """`--instructions`: the Rust consumer (and the baseline) alternated, flow scenarios only;
+    instructions per call, start-up included, medians."""
+    sizes = [int(x) for x in a.flow.split(",") if x]
+    sides = ["rust"] + (["before"] if BASELINE else [])
+    results = {}
+    for r in range(a.rounds):
+        for n in sizes:
+            for side in (sides if r % 2 == 0 else sides[::-1]):
+                res = run_one(side, "flow", n, a.batch, a.window)
+                results.setdefault((n, side), []).append(res)
+                print(f"round {r + 1} flow {n} {side}: instructions per call "
+                      f"{res['instructions_per_call']:.0f}", flush=True)
+    print()
+    print(f"| scenario | instructions per call (median of {a.rounds}) | Rust |"
+          + (" Rust before | after/before |" if BASELINE else ""))
+    print("|---|---|---:|" + ("---:|---:|" if BASELINE else ""))
+    for n in sizes:
+        rust = median(results[(n, "rust")], "instructions_per_call")
+        row = f"| flow {n} | answer -> TTS -> hangup | {rust:.0f} |"
+        if BASELINE:
+            before = median(results[(n, "before")], "instructions_per_call")
+            row += f" {before:.0f} | {rust / before:.3f} |" if before else f" {before:.0f} | - |"
+        print(row)
     return 0
 
 
