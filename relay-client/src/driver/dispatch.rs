@@ -2,7 +2,6 @@
 //! for the session's outcomes and hands events to observers.
 
 use std::collections::HashMap;
-
 use std::time::Instant;
 
 use futures_channel::oneshot;
