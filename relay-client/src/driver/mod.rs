@@ -34,7 +34,11 @@ const BUDGET: usize = 64;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
-    /// Capacity of the command channel from handles to the driver.
+    /// Commands the channel from handles to the driver buffers before a sender takes a slot
+    /// of its own (a bounded futures channel gives each waiting sender one). It never makes a
+    /// command wait for long: every handle's command waits for its own answer before the
+    /// next, so what the channel holds is bounded by the commands in progress, and the
+    /// session's own bounds (`Bounds`) refuse what is beyond them.
     pub command_capacity: usize,
     /// Capacity of each [`events`](crate::RelayClient::events) and
     /// [`Call::events`](crate::Call::events) subscription; a subscriber that falls this far
