@@ -177,14 +177,17 @@ enum Text {
 }
 
 impl Text {
-    fn new(s: &str) -> Text {
-        match u8::try_from(s.len()) {
-            Ok(len) if s.len() <= INLINE => {
+    /// `a` followed by `b`, written straight into the device when short (no allocation).
+    fn pair(a: &str, b: &str) -> Text {
+        let total = a.len() + b.len();
+        match u8::try_from(total) {
+            Ok(len) if total <= INLINE => {
                 let mut bytes = [0; INLINE];
-                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                bytes[..a.len()].copy_from_slice(a.as_bytes());
+                bytes[a.len()..total].copy_from_slice(b.as_bytes());
                 Text::Inline { len, bytes }
             }
-            _ => Text::Heap(s.into()),
+            _ => Text::Heap([a, b].concat().into()),
         }
     }
 
@@ -346,22 +349,22 @@ impl<'de> Builder<'de> {
             }
         }
         let from_len = self.from.as_ref().map_or(0, |(f, _)| f.len());
-        let to_len = self.to.as_ref().map_or(0, |(t, _)| t.len());
-        let mut text = String::with_capacity(from_len + to_len); // dropped: `Text` copies it
-        if let Some((f, number)) = &self.from {
-            text.push_str(f);
+        if let Some((_, number)) = &self.from {
             flags |= FROM | if *number { FROM_NUMBER } else { 0 };
         }
-        if let Some((t, number)) = &self.to {
-            text.push_str(t);
+        if let Some((_, number)) = &self.to {
             flags |= TO | if *number { TO_NUMBER } else { 0 };
         }
+        let text = Text::pair(
+            self.from.as_ref().map_or("", |(f, _)| f),
+            self.to.as_ref().map_or("", |(t, _)| t),
+        );
         if self.timeout.is_some() {
             flags |= TIMEOUT;
         }
         DeviceInfo {
             device_type,
-            text: Text::new(&text),
+            text,
             extra: (!self.extra.is_empty()).then(|| Box::new(self.extra)),
             timeout: self.timeout.unwrap_or(0),
             from_len: u16::try_from(from_len).unwrap_or(0),
