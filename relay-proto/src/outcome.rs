@@ -47,6 +47,16 @@ pub enum RequestError {
 }
 
 /// Turns a `blade.execute` answer into a relay outcome: success only on code `"200"` (or none).
+/// The outcome of a relay result object's text (`result.result` of an answer).
+pub(crate) fn relay_object_outcome(inner: &RawValue) -> Result<RelayResult, RequestError> {
+    let r = RelayResult::from_relay_object(inner);
+    if r.is_success() {
+        Ok(r)
+    } else {
+        Err(RequestError::Relay(r))
+    }
+}
+
 pub(crate) fn relay_outcome(
     payload: Result<&RawValue, RpcError>,
 ) -> Result<RelayResult, RequestError> {

@@ -24,6 +24,16 @@ use crate::wire::EventType;
 pub(super) enum FastFrame<'a> {
     /// A `blade.broadcast` read with its inner event.
     Broadcast(FastBroadcast<'a>),
+    /// A response whose `result` is a Blade result object with an object `result` member
+    /// (how servers answer a `blade.execute`): that relay result's text, found in the same
+    /// pass. A lifecycle request's answer needs the whole Blade result: its reader reads
+    /// `text` again ([`Answer::Relay`](super::Answer::Relay)).
+    Relay {
+        /// The response's `id`, unparsed.
+        id: Option<&'a RawValue>,
+        /// `result.result`, unparsed (a JSON object).
+        inner: &'a RawValue,
+    },
     /// Anything else: the envelope's members, unparsed.
     Other(Members<'a>),
 }
@@ -144,6 +154,8 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut parts = Members::default();
         let mut broadcast = None;
+        // A `result` read for its relay result (its own text is not kept).
+        let mut relay = None;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Id => once(&mut parts.id, map.next_value()?)?,
@@ -159,18 +171,60 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
                         parts.params = Some(map.next_value()?);
                     }
                 }
-                Key::Result => once(&mut parts.result, map.next_value()?)?,
+                Key::Result => once(&mut relay, map.next_value_seed(BladeResultSeed)?)?,
                 Key::Error => once(&mut parts.error, map.next_value()?)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        match broadcast {
+        match (broadcast, relay) {
             // A broadcast's id and any result/error member are not used (a request).
-            Some(b) => Ok(FastFrame::Broadcast(b)),
-            None => Ok(FastFrame::Other(parts)),
+            (Some(b), _) => Ok(FastFrame::Broadcast(b)),
+            (None, None) => Ok(FastFrame::Other(parts)),
+            // A plain answer: no method (a request), no error (it wins over a result).
+            (None, Some(inner)) if parts.method.is_none() && parts.error.is_none() => {
+                Ok(FastFrame::Relay {
+                    id: parts.id,
+                    inner,
+                })
+            }
+            // The result's text was not kept: the general path reads the frame.
+            (None, Some(_)) => Err(bail()),
         }
+    }
+}
+
+/// A response's `result` read for the relay result inside it: a JSON object whose one
+/// `result` member is an object. Any other shape (a lifecycle answer, a duplicate, `null`)
+/// fails the pass.
+struct BladeResultSeed;
+
+impl<'de> DeserializeSeed<'de> for BladeResultSeed {
+    type Value = &'de RawValue;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BladeResultSeed {
+    type Value = &'de RawValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Blade result object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut inner: Option<&'de RawValue> = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Result => once(&mut inner, map.next_value()?)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        inner.filter(|r| r.get().starts_with('{')).ok_or_else(bail)
     }
 }
 
@@ -386,6 +440,111 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Answers to a `blade.execute` and to a call command, of every shape, read in one pass
+    /// and by the general path: the same outputs (outcome, relay result text, errors).
+    #[test]
+    fn answers_read_in_one_pass_agree_with_the_general_path() {
+        use serde_json::json;
+        let results = [
+            r#"{"protocol":"p","requester_nodeid":"a","responder_nodeid":"b","result":{"code":"200","message":"Playing","call_id":"c1"}}"#,
+            r#"{"result":{"code":"404","message":"no such call"}}"#,
+            r#"{"result":{"code":200,"message":7}}"#,
+            r#"{"result":{"code":"200","code":"500"}}"#,
+            r#"{"result":{"code":"200"},"result":{"code":"500"}}"#,
+            r#"{"result":{}}"#,
+            r#"{"result":"text","code":"404"}"#,
+            r#"{"result":null}"#,
+            r#"{"protocol":"p"}"#,
+            r#"{}"#,
+            r#"[1]"#,
+            r#"null"#,
+            r#""s""#,
+            r#"{"result":{"code":"200","message":"esc"aped"}}"#,
+        ];
+        let frames = |id: &str, result: &str| {
+            [
+                format!(r#"{{"jsonrpc":"2.0","id":"{id}","result":{result}}}"#),
+                format!(r#"{{"result":{result},"jsonrpc":"2.0","id":"{id}"}}"#),
+                format!(
+                    r#"{{"id":"{id}","result":{result},"error":{{"code":-32000,"message":"m"}}}}"#
+                ),
+                format!(r#"{{"id":"{id}","method":"blade.ping","result":{result}}}"#),
+                format!(r#"{{"result":{result}}}"#),
+                format!(r#"{{"id":7,"result":{result}}}"#),
+                format!(r#"{{"id":"no-such-request","result":{result}}}"#),
+            ]
+        };
+        #[allow(clippy::disallowed_methods)] // the test is the driver, not the core
+        let now = Instant::now();
+        let run = |general: bool,
+                   command: &dyn Fn(&mut crate::Session) -> String,
+                   frame: &dyn Fn(&str) -> String| {
+            let (mut s, _) = ready_session(now);
+            let receive = r#"{"jsonrpc":"2.0","id":"b","method":"blade.broadcast","params":{"event":"queuing.relay.events","params":{"event_type":"calling.call.receive","params":{"call_id":"c1","node_id":"n1","context":"office","call_state":"created","device":{"type":"phone","params":{"from_number":"+1","to_number":"+2"}}}}}}"#;
+            let _ = s.handle_input(now, Input::Frame(receive));
+            while !matches!(s.poll_output(), Output::Timeout(_)) {}
+            let id = command(&mut s);
+            while !matches!(s.poll_output(), Output::Timeout(_)) {}
+            let text = frame(&id);
+            let r = if general {
+                s.handle_frame_general(now, &text)
+            } else {
+                s.handle_input(now, Input::Frame(&text))
+            };
+            let mut out = vec![format!("{r:?}")
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()];
+            loop {
+                match s.poll_output() {
+                    Output::Timeout(_) => break,
+                    o => out.push(format!("{o:?}")),
+                }
+            }
+            out.push(format!("in flight {}", s.in_flight()));
+            out
+        };
+        let execute = |s: &mut crate::Session| {
+            s.execute(now, "calling.play", json!({"x": 1}))
+                .unwrap()
+                .to_string()
+        };
+        // The call command's request id: the one the session just wrote.
+        let answer = |s: &mut crate::Session| {
+            let _ = s
+                .call_mut(&crate::CallId::from("c1"))
+                .unwrap()
+                .answer(now)
+                .unwrap();
+            let mut id = String::new();
+            loop {
+                match s.poll_output() {
+                    Output::Timeout(_) => break,
+                    Output::Transmit(f) => {
+                        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+                        id = v["id"].as_str().unwrap().to_owned();
+                    }
+                    _ => {}
+                }
+            }
+            id
+        };
+        for result in results {
+            for i in 0..frames("x", result).len() {
+                let frame = |id: &str| frames(id, result)[i].clone();
+                for command in [&execute as &dyn Fn(&mut crate::Session) -> String, &answer] {
+                    assert_eq!(
+                        run(false, command, &frame),
+                        run(true, command, &frame),
+                        "{}",
+                        frame("ID")
+                    );
+                }
+            }
+        }
     }
 
     /// A calling event in the order servers write (one pass) and in orders the one pass

@@ -25,13 +25,13 @@ use crate::ids::{RequestId, SessionId};
 use crate::messaging::{MessageEvent, SendResult};
 use crate::rpc::Pending;
 
-use crate::wire::rpc::IncomingRef;
+use crate::wire::rpc::{Incoming, IncomingRef};
 use crate::wire::{self, RelayResult, RpcError};
 
 use self::fast::{FastFrame, Reread};
 use self::lifecycle::{AnswerStep, Closed, Lifecycle};
 use self::plumbing::{Hub, Params, PendingKind, Plumbing};
-use crate::outcome::relay_outcome;
+use crate::outcome::{relay_object_outcome, relay_outcome};
 
 /// How a request ended: the server answered (possibly with an error object), or no answer
 /// will come.
@@ -39,6 +39,12 @@ use crate::outcome::relay_outcome;
 pub(crate) enum Answer<'a> {
     /// The answer's `result` text (borrowed from the frame) or its error object.
     Reply(Result<&'a RawValue, RpcError>),
+    /// A result answer read in one pass: its relay result's text (`result.result`, an
+    /// object), and the frame, for the rare reader that needs the whole Blade result.
+    Relay {
+        inner: &'a RawValue,
+        frame: &'a str,
+    },
     Local(RequestError),
 }
 
@@ -47,7 +53,21 @@ impl Answer<'_> {
     pub(crate) fn relay(self) -> Result<RelayResult, RequestError> {
         match self {
             Answer::Reply(a) => relay_outcome(a),
+            Answer::Relay { inner, .. } => relay_object_outcome(inner),
             Answer::Local(e) => Err(e),
+        }
+    }
+
+    /// The server's answer as a tree (`None`: no answer came).
+    fn tree(self) -> Option<Result<Value, RpcError>> {
+        match self {
+            Answer::Reply(a) => Some(a.map(|raw| wire::rpc::raw_to_value(Some(raw)))),
+            Answer::Relay { frame, .. } => match wire::rpc::decode(frame) {
+                Ok(Incoming::Response { payload, .. }) => Some(payload),
+                // The one pass read this frame as an answer; the general reading agrees.
+                _ => Some(Ok(Value::Null)),
+            },
+            Answer::Local(_) => None,
         }
     }
 }
@@ -451,10 +471,38 @@ impl Session {
                     None => wire::rpc::decode_ref(text)?,
                 }
             }
+            Some(FastFrame::Relay { id, inner }) => {
+                match id.and_then(wire::rpc::request_id) {
+                    Some(id) => return Ok(self.on_relay_answer(now, id, inner, text)),
+                    // No usable id: the general path says what is wrong.
+                    None => wire::rpc::decode_ref(text)?,
+                }
+            }
             Some(FastFrame::Other(members)) => wire::rpc::from_members(members)?,
             None => wire::rpc::decode_ref(text)?,
         };
         self.handle_incoming(now, incoming)
+    }
+
+    /// A frame read by the general path only (tests hold the one pass to it).
+    #[cfg(test)]
+    pub(crate) fn handle_frame_general(
+        &mut self,
+        now: Instant,
+        text: &str,
+    ) -> Result<(), InputError> {
+        let incoming = wire::rpc::decode_ref(text)?;
+        self.handle_incoming(now, incoming)
+    }
+
+    /// An answer read in one pass (see [`FastFrame::Relay`]).
+    fn on_relay_answer(&mut self, now: Instant, id: RequestId, inner: &RawValue, frame: &str) {
+        let Some(p) = self.hub.requests.answered(&id) else {
+            tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
+            return;
+        };
+        self.complete(now, id, p.tag, Answer::Relay { inner, frame });
+        self.pump_queue(now);
     }
 
     fn handle_incoming(
@@ -586,11 +634,8 @@ impl Session {
     ) {
         match kind {
             PendingKind::Lifecycle(request) => {
-                let reply = match answer {
-                    // Handshake answers are rare: read as trees.
-                    Answer::Reply(a) => Some(a.map(|raw| wire::rpc::raw_to_value(Some(raw)))),
-                    Answer::Local(_) => None,
-                };
+                // Handshake answers are rare: read as trees.
+                let reply = answer.tree();
                 let (mut wire, lifecycle) = self.hub.wire();
                 match lifecycle.on_answer(&mut wire, now, &id, request, reply) {
                     AnswerStep::Nothing => {}

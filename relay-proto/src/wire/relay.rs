@@ -81,6 +81,11 @@ impl RelayResult {
         Self::from_object_text(obj)
     }
 
+    /// The relay result of a relay result object's text (`result.result`).
+    pub(crate) fn from_relay_object(obj: &RawValue) -> RelayResult {
+        Self::from_object_text(Some(obj))
+    }
+
     /// The relay result of one JSON object's text (`None`: an empty one).
     fn from_object_text(obj: Option<&RawValue>) -> RelayResult {
         #[derive(Deserialize)]

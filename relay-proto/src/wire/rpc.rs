@@ -98,7 +98,7 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
 
 /// A request id: a string, or a number rendered as one; anything else (`null`, objects) is
 /// no id.
-fn request_id(raw: &RawValue) -> Option<RequestId> {
+pub(crate) fn request_id(raw: &RawValue) -> Option<RequestId> {
     let text = raw.get();
     match text.as_bytes().first()? {
         // The usual id (no escapes) goes straight into the id's one allocation.
