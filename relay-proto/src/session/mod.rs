@@ -473,7 +473,10 @@ impl Session {
             }
             Some(FastFrame::Relay { id, inner }) => {
                 match id.and_then(wire::rpc::request_id) {
-                    Some(id) => return Ok(self.on_relay_answer(now, id, inner, text)),
+                    Some(id) => {
+                        self.on_relay_answer(now, id, inner, text);
+                        return Ok(());
+                    }
                     // No usable id: the general path says what is wrong.
                     None => wire::rpc::decode_ref(text)?,
                 }
