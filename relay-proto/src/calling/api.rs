@@ -31,7 +31,7 @@ impl Calling {
         out.execute(
             now,
             Method::CallingDial,
-            &serde_json::value::to_raw_value(&wire).map_err(|e| {
+            &serde_json::to_string(&wire).map_err(|e| {
                 CommandError::invalid("dial params", format!("not serializable: {e}"))
             })?,
             CallingRequest::Dial { tag: tag.clone() },

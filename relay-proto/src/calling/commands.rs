@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::calling::components::Component;
@@ -17,7 +15,7 @@ use crate::calling::{
 use crate::error::{ApiMisuse, Capacity, CommandError};
 use crate::ids::{CallId, ControlId, DialTag, NodeId, RequestId};
 use crate::outcome::RequestError;
-use crate::wire::RelayResult;
+use crate::wire::{JsonText, RelayResult};
 
 /// The ids every call command carries (`node_id` when known, `call_id`, and `control_id` for
 /// a component), written into its params without building a JSON tree.
@@ -31,12 +29,52 @@ impl CallIds<'_> {
     /// `rest` with these ids, as JSON text: the same bytes as inserting the ids into the map
     /// and serializing it (keys sorted; with serde_json's `preserve_order` feature on, the ids
     /// are merged into `rest`'s insertion order instead). An id replaces a key of `rest` with
-    /// its name.
-    pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<RawValue> {
-        // `to_raw_value` takes the text as written (`RawValue::from_string` would parse it
-        // again to check it).
-        serde_json::value::to_raw_value(&WithIds { ids: self, rest })
-            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+    /// its name. Written piece by piece ([`JsonText`]); the text is the core's own, so it is
+    /// not parsed again to be checked.
+    pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<str> {
+        let ids = self.entries();
+        let is_id = |k: &str| ids.iter().any(|(name, v)| v.is_some() && *name == k);
+        let room = ids
+            .iter()
+            .map(|(_, v)| v.map_or(0, |v| v.len() + 16))
+            .sum::<usize>();
+        let mut t = JsonText::with_capacity(room + 2 + rest.len() * 48);
+        let mut sep = "{";
+        let mut member = |t: &mut JsonText, k: &str, v: &dyn Fn(&mut JsonText)| {
+            t.raw(sep).str(k).raw(":");
+            v(t);
+            sep = ",";
+        };
+        let mut next = 0;
+        for (k, v) in rest {
+            if is_id(k) {
+                continue;
+            }
+            while next < ids.len() && ids[next].0 < k.as_str() {
+                if let (name, Some(id)) = ids[next] {
+                    member(&mut t, name, &|t| {
+                        t.str(id);
+                    });
+                }
+                next += 1;
+            }
+            // A tree always serializes (string keys, finite numbers).
+            member(&mut t, k, &|t| {
+                let _ = t.value(v);
+            });
+        }
+        for (name, id) in &ids[next..] {
+            if let Some(id) = id {
+                member(&mut t, name, &|t| {
+                    t.str(id);
+                });
+            }
+        }
+        if sep == "{" {
+            t.raw("{");
+        }
+        t.raw("}");
+        t.finish().into_boxed_str()
     }
 
     fn entries(&self) -> [(&'static str, Option<&str>); 3] {
@@ -45,39 +83,6 @@ impl CallIds<'_> {
             ("control_id", self.control_id.map(ControlId::as_str)),
             ("node_id", self.node_id.map(NodeId::as_str)),
         ]
-    }
-}
-
-struct WithIds<'a> {
-    ids: &'a CallIds<'a>,
-    rest: &'a Map<String, Value>,
-}
-
-impl Serialize for WithIds<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let ids = self.ids.entries();
-        let is_id = |k: &str| ids.iter().any(|(name, v)| v.is_some() && *name == k);
-        let mut m = s.serialize_map(None)?;
-        let mut next = 0;
-        for (k, v) in self.rest {
-            if is_id(k) {
-                continue;
-            }
-            while next < ids.len() && ids[next].0 < k.as_str() {
-                if let (name, Some(id)) = ids[next] {
-                    m.serialize_entry(name, id)?;
-                }
-                next += 1;
-            }
-            m.serialize_entry(k, v)?;
-        }
-        for (name, id) in &ids[next..] {
-            if let Some(id) = id {
-                m.serialize_entry(name, id)?;
-            }
-        }
-        m.end()
     }
 }
 
@@ -452,7 +457,7 @@ mod tests {
                     control_id,
                 }
                 .with(&rest);
-                assert_eq!(got.get(), Value::Object(expected).to_string());
+                assert_eq!(&*got, Value::Object(expected).to_string());
             }
         }
     }

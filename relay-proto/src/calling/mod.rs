@@ -223,6 +223,8 @@ impl Calling {
             .get(control_id)?
             .payload
             .as_deref()
+            // The core wrote it; checked (and borrowed) only when someone asks.
+            .and_then(|text| serde_json::from_str::<&RawValue>(text).ok())
     }
 
     pub(crate) fn calls(&self) -> impl Iterator<Item = &CallInfo> {

@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use serde_json::value::RawValue;
-
 use crate::calling::{CallEvent, CallingRequest};
 use crate::error::CommandError;
 use crate::ids::{ControlId, DialTag, RequestId};
@@ -14,14 +12,15 @@ use crate::wire::Method;
 pub(crate) trait Outbox {
     /// Reports a calling event to the application.
     fn emit(&mut self, event: CallEvent);
-    /// Issues a relay command (its params, as JSON text, copied into the frame) tagged with
+    /// Issues a relay command (its params: JSON text the core wrote, copied into the frame
+    /// as is) tagged with
     /// what it was for; its answer comes back through
     /// [`Calling::handle_response`](crate::calling::Calling::handle_response).
     fn execute(
         &mut self,
         now: Instant,
         method: Method,
-        params: &RawValue,
+        params: &str,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError>;
     /// Clamps `now` to the latest instant the owner has seen (time never goes backwards).

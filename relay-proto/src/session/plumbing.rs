@@ -28,6 +28,8 @@ use crate::wire::{self, Method};
 pub(crate) enum Params<'a> {
     Tree(&'a Value),
     Text(&'a RawValue),
+    /// JSON text the core wrote itself (not parsed again to be checked).
+    Written(&'a str),
 }
 
 impl Params<'_> {
@@ -35,6 +37,10 @@ impl Params<'_> {
     fn to_text(self) -> Box<RawValue> {
         match self {
             Params::Text(t) => t.to_owned(),
+            // Queued commands only (offline): checked once, on the way into the queue.
+            Params::Written(t) => {
+                RawValue::from_string(t.to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+            }
             Params::Tree(v) => {
                 serde_json::value::to_raw_value(v).unwrap_or_else(|_| RawValue::NULL.to_owned())
             }
@@ -47,6 +53,12 @@ impl Serialize for Params<'_> {
         match self {
             Params::Tree(v) => v.serialize(s),
             Params::Text(t) => t.serialize(s),
+            Params::Written(t) => {
+                // Only through `to_text` (the frame writer copies written text as is).
+                RawValue::from_string((*t).to_owned())
+                    .map_err(serde::ser::Error::custom)?
+                    .serialize(s)
+            }
         }
     }
 }
@@ -198,8 +210,11 @@ impl Wire<'_> {
         kind: PendingKind,
     ) {
         let protocol = link.protocol().unwrap_or_default();
-        self.plumbing
-            .transmit(wire::rpc::encode_execute(&id, protocol, method, &params));
+        let frame = match params {
+            Params::Written(text) => wire::rpc::encode_execute_text(&id, protocol, method, text),
+            _ => wire::rpc::encode_execute(&id, protocol, method, &params),
+        };
+        self.plumbing.transmit(frame);
         self.requests.sent(now, id, kind, link.conn());
     }
 
@@ -291,7 +306,7 @@ impl Outbox for Hub {
         &mut self,
         now: Instant,
         method: Method,
-        params: &RawValue,
+        params: &str,
         request: CallingRequest,
     ) -> Result<RequestId, CommandError> {
         let (mut wire, lifecycle) = self.wire();
@@ -299,7 +314,7 @@ impl Outbox for Hub {
             now,
             lifecycle.link(),
             method.as_str(),
-            Params::Text(params),
+            Params::Written(params),
             PendingKind::Calling(request),
         )
     }

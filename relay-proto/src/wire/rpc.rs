@@ -240,8 +240,40 @@ pub fn encode_execute<P: Serialize + ?Sized>(
     method: &str,
     params: &P,
 ) -> String {
+    let mut out = execute_head(id, protocol, method, 0);
+    if let Err(e) = out.value(params) {
+        tracing::error!(error = %e, "command params failed to serialize");
+        return String::new();
+    }
+    out.raw(r#","protocol":"#).str(protocol).raw("}}");
+    out.finish()
+}
+
+/// [`encode_execute`] with params that are JSON text already (the core's own, written with
+/// [`JsonText`](crate::wire::JsonText)), copied in as is.
+pub(crate) fn encode_execute_text(
+    id: &RequestId,
+    protocol: &str,
+    method: &str,
+    params: &str,
+) -> String {
+    let mut out = execute_head(id, protocol, method, params.len());
+    out.raw(params)
+        .raw(r#","protocol":"#)
+        .str(protocol)
+        .raw("}}");
+    out.finish()
+}
+
+/// A `blade.execute` frame up to its params.
+fn execute_head(
+    id: &RequestId,
+    protocol: &str,
+    method: &str,
+    room: usize,
+) -> crate::wire::JsonText {
     let mut out = crate::wire::JsonText::with_capacity(
-        EXECUTE_FRAME_ROOM + id.as_str().len() + protocol.len() + method.len(),
+        EXECUTE_FRAME_ROOM + id.as_str().len() + protocol.len() + method.len() + room,
     );
     out.raw(r#"{"jsonrpc":"2.0","id":"#)
         .str(id.as_str())
@@ -250,12 +282,7 @@ pub fn encode_execute<P: Serialize + ?Sized>(
         .raw(r#","params":{"method":"#)
         .str(method)
         .raw(r#","params":"#);
-    if let Err(e) = out.value(params) {
-        tracing::error!(error = %e, "command params failed to serialize");
-        return String::new();
-    }
-    out.raw(r#","protocol":"#).str(protocol).raw("}}");
-    out.finish()
+    out
 }
 
 /// Room for a `blade.execute` frame's fixed pieces and typical params, beyond its strings.
@@ -387,6 +414,10 @@ mod tests {
             );
             assert_eq!(
                 encode_execute(&rid, protocol, method, &*raw),
+                execute_as_serde(id, protocol, method, &*raw)
+            );
+            assert_eq!(
+                encode_execute_text(&rid, protocol, method, raw.get()),
                 execute_as_serde(id, protocol, method, &*raw)
             );
         }
