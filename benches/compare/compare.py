@@ -13,6 +13,8 @@ too, so a reader can see whether it was the bottleneck.
 
 Usage: python3 benches/compare/compare.py [--rounds R] [--flow 1000,10000] [--hold 10000]
        [--baseline PATH]   (a consumer_load binary of an older commit: a third side, "before")
+       [--baseline-name NAME] (its name in the table; default "Rust before")
+       [--consumer PATH]   (the Rust consumer_load to measure; default target/release's)
        [--batch K] [--window W]
 
 Injection (same policy for every side, so both SDKs get the same offered load):
@@ -315,6 +317,10 @@ def main():
     ap.add_argument("--flow", default="1000,10000")
     ap.add_argument("--hold", default="10000")
     ap.add_argument("--baseline", help="consumer_load binary of an older commit (before/after)")
+    ap.add_argument("--baseline-name", default="Rust before",
+                    help="the baseline's column name (e.g. another build profile of this commit)")
+    ap.add_argument("--consumer", help="the Rust consumer_load binary to measure "
+                                       "(default: target/release/examples/consumer_load)")
     ap.add_argument("--batch", type=int, default=50,
                     help="calls per inbound_call request (0: one request per call, 4 threads)")
     ap.add_argument("--window", type=int, default=300,
@@ -323,8 +329,10 @@ def main():
                     help="count the Rust consumers' instructions per call under valgrind "
                          "(flow scenarios only, no Node side)")
     a = ap.parse_args()
-    global BASELINE, INSTRUCTIONS
+    global BASELINE, INSTRUCTIONS, RUST_CONSUMER
     BASELINE = a.baseline
+    if a.consumer:
+        RUST_CONSUMER = os.path.abspath(a.consumer)
     INSTRUCTIONS = a.instructions
     if INSTRUCTIONS:
         return instructions_table(a)
@@ -355,8 +363,8 @@ def main():
     head = f"| scenario | figure (median of {a.rounds}) | Rust | Node | Rust/Node |"
     rule = "|---|---|---:|---:|---:|"
     if BASELINE:
-        head += " Rust before | after/before |"
-        rule += "---:|---:|"
+        head += f" {a.baseline_name} | {a.baseline_name}/Node | Rust/{a.baseline_name} |"
+        rule += "---:|---:|---:|"
     print(head)
     print(rule)
     for mode, n in scenarios:
@@ -366,7 +374,9 @@ def main():
             row = f"| {mode} {n} | {k} | {rust:.2f} | {node:.2f} | {ratio} |"
             if BASELINE:
                 before = median(results[(mode, n, "before")], k)
-                row += f" {before:.2f} | {rust / before:.3f} |" if before else f" {before:.2f} | - |"
+                vs_node = f"{before / node:.3f}" if node else "-"
+                vs_before = f"{rust / before:.3f}" if before else "-"
+                row += f" {before:.2f} | {vs_node} | {vs_before} |"
             print(row)
     return 0
 
@@ -386,7 +396,7 @@ def instructions_table(a):
                       f"{res['instructions_per_call']:.0f}", flush=True)
     print()
     print(f"| scenario | instructions per call (median of {a.rounds}) | Rust |"
-          + (" Rust before | after/before |" if BASELINE else ""))
+          + (f" {a.baseline_name} | Rust/{a.baseline_name} |" if BASELINE else ""))
     print("|---|---|---:|" + ("---:|---:|" if BASELINE else ""))
     for n in sizes:
         rust = median(results[(n, "rust")], "instructions_per_call")
