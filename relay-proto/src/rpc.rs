@@ -122,10 +122,15 @@ impl<K: RequestTag> Pending<K> {
     }
 
     fn remove(&mut self, id: &RequestId) -> Option<InFlight<K>> {
-        let p = self.in_flight.remove(id)?;
+        self.remove_entry(id.as_str()).map(|(_, p)| p)
+    }
+
+    /// Takes a request out by its id's text, with the table's own id.
+    fn remove_entry(&mut self, id: &str) -> Option<(RequestId, InFlight<K>)> {
+        let (id, p) = self.in_flight.remove_entry(id)?;
         self.by_deadline.remove(&(p.deadline, p.seq));
         self.forget(&p);
-        Some(p)
+        Some((id, p))
     }
 
     /// Whether a relay command issued now may go out at once (nothing queued ahead of it, a
@@ -187,6 +192,11 @@ impl<K: RequestTag> Pending<K> {
     /// Takes the request an answer is for.
     pub(crate) fn answered(&mut self, id: &RequestId) -> Option<InFlight<K>> {
         self.remove(id)
+    }
+
+    /// [`answered`](Self::answered) by the id's text, handing back the table's own id.
+    pub(crate) fn answered_text(&mut self, id: &str) -> Option<(RequestId, InFlight<K>)> {
+        self.remove_entry(id)
     }
 
     /// Requests awaiting an answer.

@@ -472,9 +472,17 @@ impl Session {
                 }
             }
             Some(FastFrame::Relay { id, inner }) => {
+                // The usual id, a plain string, is looked up as it is in the frame: the
+                // table's own copy of the id goes on with the answer.
+                if let Some(plain) = id.and_then(wire::rpc::plain_string) {
+                    let answered = self.hub.requests.answered_text(plain);
+                    self.on_relay_answer(now, answered, plain, inner, text);
+                    return Ok(());
+                }
                 match id.and_then(wire::rpc::request_id) {
                     Some(id) => {
-                        self.on_relay_answer(now, id, inner, text);
+                        let answered = self.hub.requests.answered(&id).map(|p| (id.clone(), p));
+                        self.on_relay_answer(now, answered, id.as_str(), inner, text);
                         return Ok(());
                     }
                     // No usable id: the general path says what is wrong.
@@ -499,8 +507,15 @@ impl Session {
     }
 
     /// An answer read in one pass (see [`FastFrame::Relay`]).
-    fn on_relay_answer(&mut self, now: Instant, id: RequestId, inner: &RawValue, frame: &str) {
-        let Some(p) = self.hub.requests.answered(&id) else {
+    fn on_relay_answer(
+        &mut self,
+        now: Instant,
+        answered: Option<(RequestId, crate::rpc::InFlight<PendingKind>)>,
+        id: &str,
+        inner: &RawValue,
+        frame: &str,
+    ) {
+        let Some((id, p)) = answered else {
             tracing::debug!(request = %id, "answer to no pending request (late or unknown); ignored");
             return;
         };

@@ -88,13 +88,6 @@ impl RelayResult {
 
     /// The relay result of one JSON object's text (`None`: an empty one).
     fn from_object_text(obj: Option<&RawValue>) -> RelayResult {
-        #[derive(Deserialize)]
-        struct Fields<'a> {
-            #[serde(default, borrow)]
-            code: Option<&'a RawValue>,
-            #[serde(default, borrow)]
-            message: Option<&'a RawValue>,
-        }
         let Some(obj) = obj else {
             return RelayResult {
                 code: None,
@@ -102,10 +95,10 @@ impl RelayResult {
                 raw: empty_object(),
             };
         };
-        let (code, message) = match serde_json::from_str::<Fields<'_>>(obj.get()) {
+        let (code, message) = match serde_json::from_str::<CodeMessage>(obj.get()) {
             Ok(f) => (
-                f.code.and_then(|c| scalar_text(c, true)),
-                f.message.and_then(|m| scalar_text(m, false)),
+                f.code.and_then(|c| c.text(true)),
+                f.message.and_then(|m| m.text(false)),
             ),
             // A duplicate key: the tree reading keeps the last one.
             Err(_) => {
@@ -162,15 +155,135 @@ impl RelayResult {
     }
 }
 
-/// A JSON string's value, or (when `numbers` is set) a number's text; anything else is `None`.
-fn scalar_text(raw: &RawValue, numbers: bool) -> Option<String> {
-    let text = raw.get();
-    match text.as_bytes().first()? {
-        b'"' => serde_json::from_str(text).ok(),
-        b'-' | b'0'..=b'9' if numbers => serde_json::from_str::<serde_json::Number>(text)
-            .ok()
-            .map(|n| n.to_string()),
-        _ => None,
+/// `code` and `message` of a relay result object, read in one pass (the other members are
+/// skipped). A duplicate of either fails the read: the tree reading then keeps the last one.
+struct CodeMessage {
+    code: Option<Scalar>,
+    message: Option<Scalar>,
+}
+
+impl<'de> Deserialize<'de> for CodeMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CodeMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a relay result object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CodeMessage, A::Error> {
+                let mut out = CodeMessage {
+                    code: None,
+                    message: None,
+                };
+                while let Some(key) = map.next_key::<Field>()? {
+                    let slot = match key {
+                        Field::Code => &mut out.code,
+                        Field::Message => &mut out.message,
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(de::Error::duplicate_field("code or message"));
+                    }
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A relay result member's name, borrowed: `code`, `message` or anything else.
+enum Field {
+    Code,
+    Message,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "code" => Field::Code,
+                    "message" => Field::Message,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// A member's value as `code`/`message` read it: a string, a number's text, or anything else.
+enum Scalar {
+    Text(String),
+    Number(String),
+    Other,
+}
+
+impl Scalar {
+    /// A string's value, or (when `numbers` is set) a number's text; anything else is `None`.
+    fn text(self, numbers: bool) -> Option<String> {
+        match self {
+            Scalar::Text(s) => Some(s),
+            Scalar::Number(n) if numbers => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v))
+            }
+            // A number's text as serde_json writes it (the tree reading's rendering).
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(serde_json::Number::from(v).to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(serde_json::Number::from(v).to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(serde_json::Number::from_f64(v)
+                    .map_or(Scalar::Other, |n| Scalar::Number(n.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -200,6 +313,10 @@ mod tests {
             json!({"result":{"code":200}}),
             json!({"result":{"code":-1.5,"message":7}}),
             json!({"result":{"code":null,"message":"x"}}),
+            json!({"result":{"code":-5,"message":["x"]}}),
+            json!({"result":{"code":true,"message":{"a":1}}}),
+            json!({"result":{"code":18_446_744_073_709_551_615_u64,"message":false}}),
+            json!({"result":{"code":{"n":1},"message":null,"other":[1,{"code":"x"}]}}),
             json!({"result":"not an object","code":"404"}),
             json!({"protocol":"p"}),
             json!({"result":[1]}),
@@ -215,6 +332,36 @@ mod tests {
             serde_json::from_str(r#"{"result":{"code":"200","code":"500","url":"u"}}"#).unwrap();
         let r = RelayResult::from_blade_result_raw(&raw);
         assert_eq!(r.code.as_deref(), Some("500"));
+        // Spellings a tree cannot show: exponents, escaped names and values.
+        for (text, code, message) in [
+            (
+                r#"{"result":{"code":2e2,"message":"m"}}"#,
+                Some("200.0"),
+                Some("m"),
+            ),
+            (r#"{"result":{"code":1E400}}"#, None, None),
+            (
+                r#"{"result":{"c\u006fde":"2\u0030\u0030","message":"a\"b"}}"#,
+                Some("200"),
+                Some("a\"b"),
+            ),
+            (
+                r#"{"result":{"message":"x","message":"y"}}"#,
+                None,
+                Some("y"),
+            ),
+        ] {
+            let r = serde_json::from_str::<Box<RawValue>>(text)
+                .map(|raw| RelayResult::from_blade_result_raw(&raw));
+            match r {
+                Ok(r) => {
+                    assert_eq!(r.code.as_deref(), code, "{text}");
+                    assert_eq!(r.message.as_deref(), message, "{text}");
+                }
+                // serde_json refuses a number out of f64's range anywhere.
+                Err(_) => assert!(text.contains("1E400"), "{text}"),
+            }
+        }
         assert_eq!(r.str_field("url").as_deref(), Some("u"));
         assert_eq!(r.field::<u64>("url"), None);
     }

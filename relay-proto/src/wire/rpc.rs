@@ -96,6 +96,13 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
     from_members(envelope(text)?)
 }
 
+/// A JSON string's text when it needs no unescaping.
+pub(crate) fn plain_string(raw: &RawValue) -> Option<&str> {
+    let text = raw.get();
+    let plain = text.strip_prefix('"')?.strip_suffix('"')?;
+    (!plain.contains(['\\', '"'])).then_some(plain)
+}
+
 /// A request id: a string, or a number rendered as one; anything else (`null`, objects) is
 /// no id.
 pub(crate) fn request_id(raw: &RawValue) -> Option<RequestId> {
