@@ -130,7 +130,10 @@ pub(crate) struct Driver {
     options: ClientOptions,
     link: Link,
     closing: Vec<Closing>,
+    /// The session's next timer, as last read.
     deadline: Option<Instant>,
+    /// An input reached the session since `deadline` was read.
+    deadline_stale: bool,
     timer: Timer,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
@@ -165,6 +168,7 @@ impl Driver {
             link: Link::Idle,
             closing: Vec::new(),
             deadline: None,
+            deadline_stale: true,
             timer: Timer::default(),
             commands,
             commands_open: true,
@@ -329,7 +333,7 @@ impl Driver {
     /// Acts on every deadline that has passed at `now`; `true` if any had.
     fn handle_due(&mut self, now: Instant) -> bool {
         let mut busy = false;
-        if self.deadline.is_some_and(|at| at <= now) {
+        if self.session_deadline().is_some_and(|at| at <= now) {
             let _ = self.session.handle_input(now, Input::Timeout);
             busy = true;
         }
@@ -363,21 +367,38 @@ impl Driver {
         busy
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    /// The session's next timer, read again only after an input changed it.
+    fn session_deadline(&mut self) -> Option<Instant> {
+        if self.deadline_stale {
+            self.deadline = self.session.poll_timeout();
+            self.deadline_stale = false;
+        }
+        self.deadline
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let session = self.session_deadline();
         let link = match &self.link {
             Link::Idle => None,
             Link::Connecting { deadline, .. } => Some(*deadline),
             Link::Open(open) => open.stalled_since().map(|t| t + self.options.io_timeout),
         };
         let closing = self.closing.iter().map(|c| c.deadline).min();
-        [self.deadline, link, closing].into_iter().flatten().min()
+        [session, link, closing].into_iter().flatten().min()
     }
 
     /// Runs the session's output until it has nothing more: frames to the socket's queue,
     /// transport actions to the link, events to the router.
     fn drain_output(&mut self) {
+        // Whatever came in may have moved the session's timers.
+        self.deadline_stale = true;
         loop {
-            match self.session.poll_output() {
+            let Some(output) = self.session.next_output() else {
+                self.update_snapshot();
+                self.refresh_actions();
+                return;
+            };
+            match output {
                 Output::Transmit(frame) => match &mut self.link {
                     Link::Open(open) => open.queue(frame, self.runtime.now()),
                     _ => tracing::debug!("frame dropped: no socket"),
@@ -394,9 +415,7 @@ impl Driver {
                 Output::Event(event) => self.route(event),
                 Output::Timeout(at) => {
                     self.deadline = at;
-                    self.update_snapshot();
-                    self.refresh_actions();
-                    return;
+                    self.deadline_stale = false;
                 }
                 other => tracing::debug!(?other, "unhandled output"),
             }

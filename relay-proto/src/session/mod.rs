@@ -324,6 +324,14 @@ impl Session {
         Output::Timeout(self.poll_timeout())
     }
 
+    /// The next output other than [`Output::Timeout`]; `None` once drained. For drivers that
+    /// drain after every input and read [`poll_timeout`](Self::poll_timeout) only before they
+    /// sleep (the next instant is computed on each [`poll_output`](Self::poll_output) that
+    /// finds nothing more).
+    pub fn next_output(&mut self) -> Option<Output> {
+        self.hub.plumbing.pop_output()
+    }
+
     /// The next instant at which [`Input::Timeout`] must be fed, if any: the first instant of
     /// [`Session::timers`]. It may change after any input or command (a frame, a transport
     /// change, a command, a timeout), so read it again after each; [`Session::poll_output`]
