@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::calling::commands::Rest;
 use crate::calling::component_params::{
     DetectKind, DetectMode, DetectParams, FaxSendParams, FaxTone, PlayParams, PromptParams,
     RecordParams, ReferParams, TapParams,
@@ -126,9 +127,14 @@ impl CallMut<'_> {
                 format!("{r:?} is not one of hangup, cancel, busy, noAnswer, decline, error"),
             ));
         }
-        let mut m = Map::new();
-        m.insert("reason".into(), json!(reason.as_str()));
-        self.start(now, ComponentKind::Hangup, m)
+        self.calling.start(
+            self.out,
+            now,
+            &self.id,
+            ComponentKind::Hangup,
+            Rest::Str("reason", reason.as_str()),
+            |_| {},
+        )
     }
 
     /// Hands an inbound call back to Relay (`calling.pass`); finishes on the response, with

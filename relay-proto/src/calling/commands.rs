@@ -19,6 +19,28 @@ use crate::wire::{JsonText, RelayResult};
 
 /// The ids every call command carries (`node_id` when known, `call_id`, and `control_id` for
 /// a component), written into its params without building a JSON tree.
+/// A command's own params, besides the ids.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Rest<'a> {
+    /// Any params, as a tree.
+    Map(Map<String, Value>),
+    /// One string member (`calling.end`'s `reason`), with no tree built for it.
+    Str(&'static str, &'a str),
+}
+
+impl From<Map<String, Value>> for Rest<'_> {
+    fn from(m: Map<String, Value>) -> Self {
+        Rest::Map(m)
+    }
+}
+
+/// One member's value, as [`CallIds::with`] writes it.
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    Tree(&'a Value),
+    Str(&'a str),
+}
+
 pub(crate) struct CallIds<'a> {
     pub node_id: Option<&'a NodeId>,
     pub call_id: &'a CallId,
@@ -31,18 +53,36 @@ impl CallIds<'_> {
     /// are merged into `rest`'s insertion order instead). An id replaces a key of `rest` with
     /// its name. Written piece by piece ([`JsonText`]); the text is the core's own, so it is
     /// not parsed again to be checked.
-    pub(crate) fn with(&self, rest: &Map<String, Value>) -> Box<str> {
+    pub(crate) fn with(&self, rest: &Rest<'_>) -> String {
+        match rest {
+            Rest::Map(m) => self.write(
+                m.iter().map(|(k, v)| (k.as_str(), Member::Tree(v))),
+                m.len(),
+            ),
+            Rest::Str(k, v) => self.write(std::iter::once((*k, Member::Str(v))), 1),
+        }
+    }
+
+    fn write<'m>(&self, rest: impl Iterator<Item = (&'m str, Member<'m>)>, n: usize) -> String {
         let ids = self.entries();
         let is_id = |k: &str| ids.iter().any(|(name, v)| v.is_some() && *name == k);
         let room = ids
             .iter()
             .map(|(_, v)| v.map_or(0, |v| v.len() + 16))
             .sum::<usize>();
-        let mut t = JsonText::with_capacity(room + 2 + rest.len() * 48);
+        let mut t = JsonText::with_capacity(room + 2 + n * 48);
         let mut sep = "{";
-        let mut member = |t: &mut JsonText, k: &str, v: &dyn Fn(&mut JsonText)| {
+        let mut member = |t: &mut JsonText, k: &str, v: Member<'_>| {
             t.raw(sep).str(k).raw(":");
-            v(t);
+            match v {
+                Member::Str(s) => {
+                    t.str(s);
+                }
+                // A tree always serializes (string keys, finite numbers).
+                Member::Tree(v) => {
+                    let _ = t.value(v);
+                }
+            }
             sep = ",";
         };
         let mut next = 0;
@@ -50,31 +90,24 @@ impl CallIds<'_> {
             if is_id(k) {
                 continue;
             }
-            while next < ids.len() && ids[next].0 < k.as_str() {
+            while next < ids.len() && ids[next].0 < k {
                 if let (name, Some(id)) = ids[next] {
-                    member(&mut t, name, &|t| {
-                        t.str(id);
-                    });
+                    member(&mut t, name, Member::Str(id));
                 }
                 next += 1;
             }
-            // A tree always serializes (string keys, finite numbers).
-            member(&mut t, k, &|t| {
-                let _ = t.value(v);
-            });
+            member(&mut t, k, v);
         }
         for (name, id) in &ids[next..] {
             if let Some(id) = id {
-                member(&mut t, name, &|t| {
-                    t.str(id);
-                });
+                member(&mut t, name, Member::Str(id));
             }
         }
         if sep == "{" {
             t.raw("{");
         }
         t.raw("}");
-        t.finish().into_boxed_str()
+        t.finish()
     }
 
     fn entries(&self) -> [(&'static str, Option<&str>); 3] {
@@ -88,15 +121,16 @@ impl CallIds<'_> {
 
 impl Calling {
     /// Starts a component or call command (see [`CallMut`]).
-    pub(crate) fn start(
+    pub(crate) fn start<'p>(
         &mut self,
         out: &mut dyn Outbox,
         now: Instant,
         call_id: &CallId,
         kind: ComponentKind,
-        params: Map<String, Value>,
+        params: impl Into<Rest<'p>>,
         setup: impl FnOnce(&mut Component),
     ) -> Result<ControlId, CommandError> {
+        let params = params.into();
         let now = out.observe(now);
         let Some(call) = self.calls.get_mut(call_id) else {
             if self.is_gone(call_id) {
@@ -217,7 +251,7 @@ impl Calling {
             call_id,
             control_id: Some(control_id),
         }
-        .with(&params);
+        .with(&Rest::Map(params));
         let req = CallingRequest::Control {
             call_id: call_id.clone(),
             control_id: control_id.clone(),
@@ -456,8 +490,21 @@ mod tests {
                     call_id: &call,
                     control_id,
                 }
-                .with(&rest);
-                assert_eq!(&*got, Value::Object(expected).to_string());
+                .with(&Rest::Map(rest.clone()));
+                assert_eq!(&*got, Value::Object(expected.clone()).to_string());
+                // A one-string rest writes as the tree with that member would.
+                if rest.len() == 1 {
+                    if let Some((k, Value::String(v))) = rest.iter().next() {
+                        let key: &'static str = if k == "reason" { "reason" } else { continue };
+                        let one = CallIds {
+                            node_id,
+                            call_id: &call,
+                            control_id,
+                        }
+                        .with(&Rest::Str(key, v));
+                        assert_eq!(one, got);
+                    }
+                }
             }
         }
     }

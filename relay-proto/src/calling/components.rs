@@ -48,7 +48,7 @@ pub(crate) struct Component {
     pub stop_detector: bool,
     /// The execute params as sent, as JSON text (Node's `action.payload`); `None` when
     /// nothing was sent.
-    pub payload: Option<Box<str>>,
+    pub payload: Option<String>,
     /// The server answered the execute request successfully (the component is running there).
     pub answered: bool,
 }

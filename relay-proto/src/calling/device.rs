@@ -203,9 +203,19 @@ impl Text {
     }
 }
 
+impl Text {
+    /// The text's bytes (no UTF-8 check: equal bytes are equal texts).
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Text::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
 impl PartialEq for Text {
     fn eq(&self, other: &Text) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 

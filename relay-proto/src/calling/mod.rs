@@ -938,7 +938,7 @@ fn stop_detector(
         call_id: &call_id,
         control_id: Some(&control_id),
     }
-    .with(&Map::new());
+    .with(&commands::Rest::Map(Map::new()));
     let (log_call, log_control) = (call_id.clone(), control_id.clone());
     let req = CallingRequest::Control {
         call_id,
