@@ -229,8 +229,15 @@ impl CallMut<'_> {
     /// progress.
     #[must_use = "the id identifies the outcome"]
     pub fn play(&mut self, now: Instant, params: &PlayParams) -> Result<ControlId, CommandError> {
-        let m = params.to_wire()?;
-        self.start(now, ComponentKind::Play, m)
+        params.validate()?;
+        self.calling.start(
+            self.out,
+            now,
+            &self.id,
+            ComponentKind::Play,
+            Rest::Play(params),
+            |_| {},
+        )
     }
 
     /// Plays and collects (`calling.play_and_collect`); partial results and start of input

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::calling::component_params::PlayParams;
 use crate::calling::components::Component;
+use crate::calling::params::{Media, WireMediaList};
 use crate::calling::Outbox;
 use crate::calling::{
     complete_dial, emit_finished, params, CallEvent, CallState, Calling, CallingRequest,
@@ -26,6 +28,9 @@ pub(crate) enum Rest<'a> {
     Map(Map<String, Value>),
     /// One string member (`calling.end`'s `reason`), with no tree built for it.
     Str(&'static str, &'a str),
+    /// `calling.play`'s `play` list and `volume`, written with no tree built (checked first
+    /// with [`PlayParams::validate`]).
+    Play(&'a PlayParams),
 }
 
 impl From<Map<String, Value>> for Rest<'_> {
@@ -39,6 +44,7 @@ impl From<Map<String, Value>> for Rest<'_> {
 enum Member<'a> {
     Tree(&'a Value),
     Str(&'a str),
+    Media(&'a [Media]),
 }
 
 pub(crate) struct CallIds<'a> {
@@ -60,6 +66,12 @@ impl CallIds<'_> {
                 m.len(),
             ),
             Rest::Str(k, v) => self.write(std::iter::once((*k, Member::Str(v))), 1),
+            Rest::Play(p) => {
+                let volume = p.wire_volume();
+                let play = std::iter::once(("play", Member::Media(&p.media)));
+                let volume = volume.as_ref().map(|v| ("volume", Member::Tree(v)));
+                self.write(play.chain(volume), 2)
+            }
         }
     }
 
@@ -81,6 +93,10 @@ impl CallIds<'_> {
                 // A tree always serializes (string keys, finite numbers).
                 Member::Tree(v) => {
                     let _ = t.value(v);
+                }
+                // Checked before: every media item serializes.
+                Member::Media(m) => {
+                    let _ = t.value(&WireMediaList(m));
                 }
             }
             sep = ",";
@@ -456,6 +472,80 @@ mod tests {
 
     /// The ids written into the params come out exactly as inserting them into the map and
     /// serializing it would (what the frames were before, and what the golden transcripts hold).
+    /// `calling.play` params written as text are the bytes of the tree they replace, and
+    /// are refused exactly when the tree is.
+    #[test]
+    fn play_params_as_text_are_the_tree_bytes() {
+        use crate::calling::component_params::PlayParams;
+        use crate::calling::params::Media;
+        use crate::calling::TtsGender;
+        use std::time::Duration;
+        let node = NodeId::new("node-1");
+        let call = CallId::new("call-1");
+        let control = ControlId::new("ctl-1");
+        let ids = CallIds {
+            node_id: Some(&node),
+            call_id: &call,
+            control_id: Some(&control),
+        };
+        let tts = |t: &str, l: Option<&str>, g: Option<TtsGender>| Media::Tts {
+            text: t.into(),
+            language: l.map(Into::into),
+            gender: g,
+        };
+        let lists = vec![
+            vec![Media::tts("Welcome")],
+            vec![tts(
+                "hi \"there\" \\ ✓",
+                Some("en-GB"),
+                Some(TtsGender::Female),
+            )],
+            vec![
+                tts("x", None, Some(TtsGender::Male)),
+                tts("y", Some("fr-FR"), None),
+            ],
+            vec![Media::audio("https://example.invalid/a.mp3?x=1&y=\u{7f}")],
+            vec![
+                Media::silence(Duration::from_millis(500)),
+                Media::silence(Duration::from_secs(30)),
+            ],
+            vec![
+                Media::ringtone("us", None),
+                Media::ringtone("it", Some(Duration::from_secs_f64(2.25))),
+            ],
+            vec![],
+            vec![Media::tts("  ")],
+            vec![Media::audio("")],
+            vec![Media::silence(Duration::from_secs(100_000))],
+            vec![Media::ringtone("us", Some(Duration::from_secs(100_000)))],
+        ];
+        for media in lists {
+            for volume in [
+                None,
+                Some(0.0),
+                Some(2.5),
+                Some(-3.0),
+                Some(40.0),
+                Some(41.0),
+                Some(f64::NAN),
+            ] {
+                let p = PlayParams {
+                    media: media.clone(),
+                    volume,
+                };
+                match (p.validate(), p.to_wire()) {
+                    (Ok(()), Ok(tree)) => assert_eq!(
+                        ids.with(&Rest::Play(&p)),
+                        ids.with(&Rest::Map(tree)),
+                        "{p:?}"
+                    ),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{p:?}: validate {a:?}, tree {b:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn ids_are_written_where_a_map_would_put_them() {
         let node = NodeId::new("node-1");

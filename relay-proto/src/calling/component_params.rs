@@ -52,6 +52,27 @@ impl PlayParams {
         self
     }
 
+    /// Checks what [`to_wire`](Self::to_wire) checks, building nothing (the play command
+    /// writes its params straight to text: [`Rest::Play`](crate::calling::commands::Rest)).
+    pub(crate) fn validate(&self) -> Result<(), CommandError> {
+        if self.media.is_empty() {
+            return Err(misuse("play media", "needs at least one media item"));
+        }
+        self.media.iter().try_for_each(Media::validate)?;
+        if let Some(v) = self.volume {
+            validate_volume(v)?;
+        }
+        Ok(())
+    }
+
+    /// The volume member as sent: only when non-zero.
+    pub(crate) fn wire_volume(&self) -> Option<Value> {
+        self.volume.filter(|v| *v != 0.0).map(num)
+    }
+
+    /// The params as a tree: what [`Rest::Play`](crate::calling::commands::Rest) writes as
+    /// text (the tests hold the two to the same bytes).
+    #[cfg(test)]
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
         if self.media.is_empty() {
             return Err(misuse("play media", "needs at least one media item"));

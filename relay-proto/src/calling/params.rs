@@ -606,6 +606,22 @@ impl Media {
         }
     }
 
+    /// Checks what [`to_wire`](Self::to_wire) checks, building nothing.
+    pub(crate) fn validate(&self) -> Result<(), CommandError> {
+        match self {
+            Media::Audio { url } => non_empty("audio `url`", url),
+            Media::Tts { text, .. } => non_empty("tts `text`", text),
+            Media::Silence { duration } => secs("silence `duration`", *duration).map(drop),
+            Media::Ringtone { name, duration } => {
+                non_empty("ringtone `name`", name)?;
+                match duration {
+                    Some(d) => secs("ringtone `duration`", *d).map(drop),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     pub(crate) fn to_wire(&self) -> Result<Value, CommandError> {
         Ok(match self {
             Media::Audio { url } => {
@@ -832,3 +848,71 @@ impl Ringtone {
     }
 }
 from_text!(Ringtone, name);
+
+/// A list of media written as [`Media::to_wire`] trees serialize (keys in sorted order, as
+/// serde_json writes a map), with no tree built. Checked first with [`Media::validate`].
+pub(crate) struct WireMediaList<'a>(pub &'a [Media]);
+
+impl serde::Serialize for WireMediaList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for m in self.0 {
+            seq.serialize_element(&WireMedia(m))?;
+        }
+        seq.end()
+    }
+}
+
+struct WireMedia<'a>(&'a Media);
+
+impl serde::Serialize for WireMedia<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let kind = match self.0 {
+            Media::Audio { .. } => "audio",
+            Media::Tts { .. } => "tts",
+            Media::Silence { .. } => "silence",
+            Media::Ringtone { .. } => "ringtone",
+        };
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("params", &WireMediaParams(self.0))?;
+        m.serialize_entry("type", kind)?;
+        m.end()
+    }
+}
+
+struct WireMediaParams<'a>(&'a Media);
+
+impl serde::Serialize for WireMediaParams<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self.0 {
+            Media::Audio { url } => m.serialize_entry("url", url)?,
+            Media::Tts {
+                text,
+                language,
+                gender,
+            } => {
+                if let Some(g) = gender {
+                    m.serialize_entry("gender", g.as_str())?;
+                }
+                if let Some(l) = language {
+                    m.serialize_entry("language", l)?;
+                }
+                m.serialize_entry("text", text)?;
+            }
+            Media::Silence { duration } => {
+                m.serialize_entry("duration", &num(duration.as_secs_f64()))?;
+            }
+            Media::Ringtone { name, duration } => {
+                if let Some(d) = duration {
+                    m.serialize_entry("duration", &num(d.as_secs_f64()))?;
+                }
+                m.serialize_entry("name", name)?;
+            }
+        }
+        m.end()
+    }
+}
