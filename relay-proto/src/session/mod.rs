@@ -702,3 +702,79 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{Input, Output, Session};
+    use crate::fuzzing::ready_session;
+
+    /// Drains with `poll_output` until `Timeout`: the outputs and that timeout.
+    fn by_poll_output(s: &mut Session) -> (Vec<String>, Option<Instant>) {
+        let mut out = Vec::new();
+        loop {
+            match s.poll_output() {
+                Output::Timeout(at) => return (out, at),
+                o => out.push(format!("{o:?}")),
+            }
+        }
+    }
+
+    /// Drains with `next_output` until `None`, then reads `poll_timeout`.
+    fn by_next_output(s: &mut Session) -> (Vec<String>, Option<Instant>) {
+        let mut out = Vec::new();
+        while let Some(o) = s.next_output() {
+            assert!(!matches!(o, Output::Timeout(_)), "next_output gave {o:?}");
+            out.push(format!("{o:?}"));
+        }
+        (out, s.poll_timeout())
+    }
+
+    /// `next_output` then `poll_timeout` gives what `poll_output` gives: the same outputs in
+    /// the same order, and the same next timer, after frames, commands and timeouts.
+    #[test]
+    fn next_output_drains_as_poll_output_does() {
+        #[allow(clippy::disallowed_methods)] // the test is the driver, not the core
+        let t0 = Instant::now();
+        let receive = r#"{"jsonrpc":"2.0","id":"b","method":"blade.broadcast","params":{"event":"queuing.relay.events","params":{"event_type":"calling.call.receive","params":{"call_id":"c1","node_id":"n1","context":"office","call_state":"created","device":{"type":"phone","params":{"from_number":"+1","to_number":"+2"}}}}}}"#;
+        let (mut a, _) = ready_session(t0);
+        let (mut b, _) = ready_session(t0);
+        let _ = by_poll_output(&mut a);
+        let _ = by_next_output(&mut b);
+        type Step = Box<dyn Fn(&mut Session, Instant)>;
+        let steps: Vec<(Step, Instant)> = vec![
+            (
+                Box::new(|s, now| drop(s.handle_input(now, Input::Frame(receive)))),
+                t0,
+            ),
+            (
+                Box::new(|s, now| {
+                    let _ = s
+                        .call_mut(&crate::CallId::from("c1"))
+                        .map(|mut c| c.answer(now));
+                }),
+                t0,
+            ),
+            (
+                Box::new(|s, now| drop(s.handle_input(now, Input::Timeout))),
+                t0 + Duration::from_secs(40),
+            ),
+            (
+                Box::new(|s, now| drop(s.handle_input(now, Input::Timeout))),
+                t0 + Duration::from_secs(400),
+            ),
+        ];
+        let mut outputs = 0;
+        for (step, now) in steps {
+            step(&mut a, now);
+            step(&mut b, now);
+            let (pa, pb) = (by_poll_output(&mut a), by_next_output(&mut b));
+            assert_eq!(pa, pb);
+            outputs += pa.0.len();
+        }
+        // The call, the answer's frame, its timeout and what follows.
+        assert!(outputs >= 3, "{outputs}");
+        assert!(b.next_output().is_none());
+    }
+}
