@@ -38,7 +38,9 @@ pub struct ClientOptions {
     /// of its own (a bounded futures channel gives each waiting sender one). It never makes a
     /// command wait for long: every handle's command waits for its own answer before the
     /// next, so what the channel holds is bounded by the commands in progress, and the
-    /// session's own bounds (`Bounds`) refuse what is beyond them.
+    /// session's own bounds (`Bounds`) refuse what is beyond them. Default 1,024: below the
+    /// commands a busy consumer has in flight at once, most sends found the channel full and
+    /// took the slower path of a sender of their own (one clone and one drop each).
     pub command_capacity: usize,
     /// Capacity of each [`events`](crate::RelayClient::events) and
     /// [`Call::events`](crate::Call::events) subscription; a subscriber that falls this far
@@ -62,7 +64,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            command_capacity: 64,
+            command_capacity: 1024,
             event_capacity: 1024,
             consumer_backlog: 4096,
             connect_timeout: Duration::from_secs(10),
