@@ -78,12 +78,6 @@ fn bail<E: de::Error>() -> E {
     E::custom("not a plain frame")
 }
 
-/// The method text when it is a plain (unescaped) JSON string.
-fn plain_str(raw: &RawValue) -> Option<&str> {
-    let s = raw.get().strip_prefix('"')?.strip_suffix('"')?;
-    (!s.contains(['\\', '"'])).then_some(s)
-}
-
 /// A key, borrowed: one of the few names a visitor cares about, or anything else.
 enum Key {
     Id,
@@ -164,7 +158,8 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
                     if parts.params.is_some() || broadcast.is_some() {
                         return Err(bail());
                     }
-                    let is_broadcast = parts.method.and_then(plain_str) == Some(method::BROADCAST);
+                    let is_broadcast = parts.method.and_then(crate::wire::rpc::plain_string)
+                        == Some(method::BROADCAST);
                     if is_broadcast {
                         broadcast = Some(map.next_value_seed(BroadcastSeed(&mut *self.0))?);
                     } else {

@@ -109,11 +109,9 @@ pub(crate) fn request_id(raw: &RawValue) -> Option<RequestId> {
     let text = raw.get();
     match text.as_bytes().first()? {
         // The usual id (no escapes) goes straight into the id's one allocation.
-        b'"' => match text.get(1..text.len() - 1) {
-            Some(plain) if text.len() >= 2 && !plain.contains(['\\', '"']) => {
-                Some(RequestId::from(plain))
-            }
-            _ => serde_json::from_str::<String>(text)
+        b'"' => match plain_string(raw) {
+            Some(plain) => Some(RequestId::from(plain)),
+            None => serde_json::from_str::<String>(text)
                 .ok()
                 .map(RequestId::new),
         },
@@ -128,13 +126,11 @@ pub(crate) fn request_id(raw: &RawValue) -> Option<RequestId> {
 pub(crate) fn from_members(env: Members<'_>) -> Result<IncomingRef<'_>, InputError> {
     let id = env.id.and_then(request_id);
     if let Some(method) = env.method {
-        let method: Cow<'_, str> = match method
-            .get()
-            .strip_prefix('"')
-            .and_then(|m| m.strip_suffix('"'))
-        {
-            Some(plain) if !plain.contains(['\\', '"']) => Cow::Borrowed(plain),
-            _ => serde_json::from_str(method.get()).map_err(|_| PeerMisbehaved::MethodNotString)?,
+        let method: Cow<'_, str> = match plain_string(method) {
+            Some(plain) => Cow::Borrowed(plain),
+            None => {
+                serde_json::from_str(method.get()).map_err(|_| PeerMisbehaved::MethodNotString)?
+            }
         };
         return Ok(IncomingRef::Request {
             id,
