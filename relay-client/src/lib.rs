@@ -26,6 +26,45 @@
 //!   ([`RelayClient::events`], [`Call::events`]) are bounded; one that falls behind misses
 //!   events and is told how many ([`Lagged`]).
 //!
+//! # Where this SDK behaves differently from `@signalwire/node` 2.6.0, on purpose
+//!
+//! The wire protocol is the Node SDK's (same frames, same handshake, same correlation), so a
+//! server cannot tell the two apart. Section 13 of the protocol reference lists that SDK's
+//! faults; here each is fixed, with a test of its own in relay-proto (`tests/session_lifecycle.rs`
+//! and `tests/calling_bugs.rs` name them `bugN_...`):
+//!
+//! | Node 2.6.0 (§13 item) | here |
+//! |---|---|
+//! | the offline queue is re-sent after every reconnect (1) | a queued command is sent once, on the next ready session; past `offline_timeout` it resolves with `RequestError::OfflineTimeout` instead |
+//! | a request in flight at a disconnect hangs 10 s, then closes the *new* connection (2) | it resolves at once with `RequestError::ConnectionLost`; a stale timer never touches a newer connection |
+//! | keepalive chains multiply on server closes (3) | one keepalive per connection |
+//! | reconnect after 3-5 s, forever, no backoff (4) | exponential backoff with jitter ([`relay_proto::Backoff`]: 0.5 s doubling to 30 s, ±20%, optional attempt limit) |
+//! | no WebSocket Close frame on close (5) | a Close frame is sent, then the socket is closed |
+//! | a server `-32000` error forces a reconnect (6) | it is that request's error, nothing more |
+//! | a numeric `code: 200` counts as failure; nested `result`s are unwrapped (7) | `200` and `"200"` both succeed; a `result` inside a relay result stays data |
+//! | server `blade.ping` is not answered; `blade.disconnect` stalls 10-20 s (8) | the ping is answered; `blade.disconnect` pauses commands (they queue) until the next handshake |
+//! | commands before `signalwire.ready` go out with `protocol: null` (9) | they queue until the session is ready |
+//! | an auth error leaves the socket open; a setup without `protocol` still reports ready (10) | an auth error stops the session with [`relay_proto::StopReason::AuthFailed`] (unless configured to retry); a setup without a protocol closes and reconnects |
+//! | inbound handlers are dropped on every close, and `ready` runs again after each reconnect (11) | the session re-registers its contexts itself; [`RelayConsumer::on_ready`] runs once |
+//! | JSON `null` or a broadcast without `params` crashes the handler (13) | the frame is refused with a typed input error and the session goes on |
+//! | calls created from events stay in state `none` (14) | the first state (`created`, a peer's first state) is applied |
+//! | zombie and duplicate `Call` objects (15, 16) | one call per `call_id`; ended legs leave the registry; a multi-device dial resolves with the answered leg and its device |
+//! | `waitFor` returns `true` for skipped or unknown states (17) | [`Call::wait_for`] says which state was reached, or that the call ended first |
+//! | play/record `paused` marks the component done (18) | `paused` is progress; only a final state ends it |
+//! | `connect()` can stay pending on `disconnected` (19) | a `disconnected` without `connected` resolves it as a failure |
+//! | a prompt ends on the first partial result (20) | partial results and start-of-input are progress |
+//! | blocking detect leaves the server's detector running (21) | it is stopped once the blocking form has its answer |
+//! | `pass()` on an ending call throws; `answer()` on an answered call waits for the end (22) | a typed refusal; `answer()` on an answered call returns at once |
+//! | a terminal event then an error response turns success into failure (23) | the first outcome stands |
+//! | `onReceive("ctx", fn)` with one string throws (24) | one context or many |
+//! | `call.on(name, fn)` keeps one callback per name (25) | every subscriber gets every update |
+//! | parameter objects are mutated (26) | parameters are taken by value or borrowed, never changed |
+//! | `ConnectResult.call` is undefined without an earlier peer state event (27) | the peer leg exists either way |
+//! | `webrtc.message` events crash a `RelayClient` (28) | unknown events are ignored |
+//! | every client adds SIGINT/SIGTERM listeners (29) | only `run_consumer` of an adapter listens, while it runs |
+//! | `Task.deliver`: `Content-Length` in UTF-16 units, host fixed at port 443, rejects with `undefined` (30) | length in bytes, [`Task::with_host`], a typed [`DeliverError`] |
+//! | `SendResult.successful` can be `undefined` (31) | always a `bool` |
+//!
 //! # Example
 //!
 //! ```no_run
