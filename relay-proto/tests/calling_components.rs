@@ -121,6 +121,39 @@ fn prompt_speech_with_partials() {
 }
 
 #[test]
+fn record_input_sensitivity_and_extra_keys_go_into_audio() {
+    let mut h = Harness::new();
+    let call = h.answered_inbound("call-a");
+    // An extra key is sent as it is; a key a field sets comes from the field.
+    let params = RecordParams::new()
+        .beep(false)
+        .input_sensitivity(60.0)
+        .extra("max_length", 120)
+        .extra("beep", true);
+    let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
+    h.expect_execute(
+        "calling.record",
+        with(
+            &r,
+            json!({"record":{"audio":{"beep":false,"input_sensitivity":60.0,"max_length":120}}}),
+        ),
+    );
+    for bad in [f64::NAN, f64::INFINITY, -1.0] {
+        let params = RecordParams::new().input_sensitivity(bad);
+        let err =
+            h.s.call_mut(&call)
+                .unwrap()
+                .record(h.now, &params)
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("input_sensitivity"),
+            "{bad}: {err}"
+        );
+    }
+    assert!(h.take_sent().is_empty(), "a refused record sends nothing");
+}
+
+#[test]
 fn record_flow() {
     let mut h = Harness::new();
     let call = h.answered_inbound("call-a");
@@ -132,6 +165,8 @@ fn record_flow() {
         initial_timeout: Some(Duration::from_secs(5)),
         end_silence_timeout: Some(Duration::from_secs(3)),
         terminators: Some("#".into()),
+        input_sensitivity: None,
+        extra: Default::default(),
     };
     let r = h.s.call_mut(&call).unwrap().record(h.now, &params).unwrap();
     let rid = h.expect_execute(

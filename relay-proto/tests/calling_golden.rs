@@ -472,6 +472,50 @@ fn connect_sip_call_defaults_from_its_device() {
 }
 
 #[test]
+fn connect_defaults_cross_device_types_as_node_does() {
+    // Node's reduceConnectParams: the call's caller and a phone call's timeout go to a peer
+    // of either type.
+    let mut h = Harness::new();
+    h.ev(
+        "calling.call.receive",
+        json!({"call_state":"created","context":"office","direction":"inbound",
+            "device":{"type":"phone","params":{"from_number":"+15551110000","to_number":"+15552220000","timeout":20}},
+            "call_id":"call-p","node_id":"node-p"}),
+    );
+    let call = CallId::new("call-p");
+    let _ =
+        h.s.call_mut(&call)
+            .unwrap()
+            .connect(h.now, &ConnectParams::single(Device::sip_to("sip:agent@z")))
+            .unwrap();
+    h.expect_execute(
+        "calling.connect",
+        json!({"node_id":"node-p","call_id":"call-p",
+            "devices":[[{"type":"sip","params":{"from":"+15551110000","to":"sip:agent@z","timeout":20}}]]}),
+    );
+    h.ev(
+        "calling.call.receive",
+        json!({"call_state":"created","context":"office","direction":"inbound",
+            "device":{"type":"sip","params":{"from":"sip:caller@x","to":"sip:us@y"}},
+            "call_id":"call-s","node_id":"node-s"}),
+    );
+    let call = CallId::new("call-s");
+    let _ =
+        h.s.call_mut(&call)
+            .unwrap()
+            .connect(
+                h.now,
+                &ConnectParams::single(Device::phone_to("+15553330000")),
+            )
+            .unwrap();
+    h.expect_execute(
+        "calling.connect",
+        json!({"node_id":"node-s","call_id":"call-s",
+            "devices":[[{"type":"phone","params":{"from_number":"sip:caller@x","to_number":"+15553330000","timeout":30}}]]}),
+    );
+}
+
+#[test]
 fn commands_on_a_call_that_just_ended_are_refused_with_a_typed_outcome() {
     let mut h = Harness::new();
     let call = h.answered_inbound("call-a");

@@ -358,6 +358,12 @@ pub struct RecordParams {
     pub end_silence_timeout: Option<Duration>,
     /// Digits that end the recording.
     pub terminators: Option<String>,
+    /// How loud audio must be to count as input, for `initial_timeout` and
+    /// `end_silence_timeout` (the server's scale, default 44; finite and not negative).
+    pub input_sensitivity: Option<f64>,
+    /// Any other key the server accepts in `record.audio`, sent as it is (Node passes unknown
+    /// record keys through the same way). A key a field above sets is taken from the field.
+    pub extra: Map<String, Value>,
 }
 
 /// A recording built step by step (every setting the server's default when not set):
@@ -414,9 +420,28 @@ impl RecordParams {
         self.terminators = Some(terminators.into());
         self
     }
+    /// How loud audio must be to count as input (the server's scale, default 44).
+    pub fn input_sensitivity(mut self, sensitivity: f64) -> Self {
+        self.input_sensitivity = Some(sensitivity);
+        self
+    }
+    /// Another key of `record.audio`, sent as it is.
+    pub fn extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
 
     pub(crate) fn to_wire(&self) -> Result<Map<String, Value>, CommandError> {
-        let mut a = Map::new();
+        let mut a = self.extra.clone();
+        if let Some(s) = self.input_sensitivity {
+            if !s.is_finite() || s < 0.0 {
+                return Err(misuse(
+                    "record `input_sensitivity`",
+                    format!("{s} is not a finite, non-negative number"),
+                ));
+            }
+            a.insert("input_sensitivity".into(), Value::from(s));
+        }
         if let Some(b) = self.beep {
             a.insert("beep".into(), Value::Bool(b));
         }
@@ -931,7 +956,7 @@ impl TapParams {
 pub struct ReferParams {
     /// SIP URI (`sip:` or `sips:`).
     pub to: String,
-    /// Custom `X-` headers.
+    /// SIP headers (custom ones are named `X-...`).
     pub headers: Vec<SipHeader>,
 }
 
@@ -943,7 +968,7 @@ impl ReferParams {
             headers: Vec::new(),
         }
     }
-    /// Adds a custom `X-` header.
+    /// Adds a SIP header (custom headers are named `X-...`; any name is sent).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push(SipHeader::new(name, value));
         self

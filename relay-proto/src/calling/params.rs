@@ -85,10 +85,11 @@ pub fn validate_send_digits(digits: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// A SIP header to add to an INVITE or REFER. Only custom `X-` headers are allowed.
+/// A SIP header to add to an INVITE or REFER. Custom headers are named `X-...`; like Node,
+/// any name made of header-name characters is sent, and the server decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipHeader {
-    /// Header name; must start with `X-`.
+    /// Header name: not empty, letters, digits and `-_.!%*+`'~` only.
     pub name: String,
     /// Header value; no line breaks.
     pub value: String,
@@ -105,12 +106,9 @@ impl SipHeader {
 
     fn validate(&self) -> Result<(), CommandError> {
         let n = &self.name;
-        let prefixed = n.len() > 2 && n.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
-        if !prefixed {
-            return Err(misuse(
-                "SIP header name",
-                format!("{n:?} must start with \"X-\" and have a name after it"),
-            ));
+        // Any header name is sent, as Node does (servers take custom headers as `X-...`).
+        if n.is_empty() {
+            return Err(misuse("SIP header name", "must not be empty"));
         }
         if let Some(bad) = n
             .chars()
@@ -167,7 +165,7 @@ pub struct SipDevice {
     pub to: String,
     /// Ring timeout (default 30 s). Sent in seconds.
     pub timeout: Option<Duration>,
-    /// Custom `X-` headers.
+    /// SIP headers (custom ones are named `X-...`).
     pub headers: Vec<SipHeader>,
     /// Codecs (`PCMU`, `PCMA`, `OPUS`, `G729`, `G722`, `VP8`, `H264`).
     pub codecs: Vec<Codec>,
@@ -221,12 +219,12 @@ impl SipDevice {
         self.timeout = Some(timeout);
         self
     }
-    /// Adds a custom `X-` header (checked when the device is used).
+    /// Adds a SIP header (checked when the device is used).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push(SipHeader::new(name, value));
         self
     }
-    /// Adds custom `X-` headers.
+    /// Adds SIP headers.
     pub fn headers(mut self, headers: impl IntoIterator<Item = SipHeader>) -> Self {
         self.headers.extend(headers);
         self
@@ -317,35 +315,45 @@ impl Device {
     }
 
     /// The wire object. `defaults` is the current call's device (connect only): it supplies
-    /// a missing `from` (and, for phone, a missing timeout) as in PROTOCOL.md §4.5.
+    /// a missing `from` (a phone call's `from_number`, a SIP call's `from`) and a phone
+    /// call's timeout to a peer of either type, as Node's `reduceConnectParams` does
+    /// (PROTOCOL.md §4.5 reads as if only peers of the call's own type took them: the
+    /// lenient reading is Node's).
     pub(crate) fn to_wire(&self, defaults: Option<&DeviceInfo>) -> Result<Value, CommandError> {
         let default_param = |key: &str| -> Option<Value> {
             defaults.and_then(|d| d.param(key)).filter(|v| !v.is_null())
+        };
+        // The call's own caller: a phone call's `from_number`, a SIP call's `from`, for a
+        // peer of either type (Node's `reduceConnectParams`).
+        let default_from = |which: &str| -> Result<Value, CommandError> {
+            let key = match defaults.map(|d| &d.device_type) {
+                Some(DeviceType::Phone) => "from_number",
+                Some(DeviceType::Sip) => "from",
+                _ => return Err(misuse(which, "missing")),
+            };
+            default_param(key)
+                .ok_or_else(|| misuse(which, format!("missing, and the call has no {key}")))
+        };
+        // A phone call's ring timeout, for a peer of either type; else 30 seconds.
+        let default_timeout = || {
+            defaults
+                .filter(|d| d.device_type == DeviceType::Phone)
+                .and_then(|_| default_param("timeout"))
+                .unwrap_or_else(|| Value::from(DEFAULT_DEVICE_TIMEOUT))
         };
         match self {
             Device::Phone(p) => {
                 non_empty("phone device `to`", &p.to)?;
                 let from = match &p.from {
                     Some(f) => Value::from(f.clone()),
-                    None => match defaults.filter(|d| d.device_type == DeviceType::Phone) {
-                        Some(_) => default_param("from_number").ok_or_else(|| {
-                            misuse(
-                                "phone device `from`",
-                                "missing, and the call has no from_number",
-                            )
-                        })?,
-                        None => return Err(misuse("phone device `from`", "missing")),
-                    },
+                    None => default_from("phone device `from`")?,
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
                     return Err(misuse("phone device `from`", "must not be empty"));
                 }
                 let timeout = match p.timeout {
                     Some(t) => secs("phone device `timeout`", t)?,
-                    None => defaults
-                        .filter(|d| d.device_type == DeviceType::Phone)
-                        .and_then(|_| default_param("timeout"))
-                        .unwrap_or_else(|| Value::from(DEFAULT_DEVICE_TIMEOUT)),
+                    None => default_timeout(),
                 };
                 Ok(json!({"type": DeviceType::Phone, "params": {
                     "from_number": from, "to_number": p.to, "timeout": timeout}}))
@@ -354,12 +362,7 @@ impl Device {
                 non_empty("SIP device `to`", &s.to)?;
                 let from = match &s.from {
                     Some(f) => Value::from(f.clone()),
-                    None => match defaults.filter(|d| d.device_type == DeviceType::Sip) {
-                        Some(_) => default_param("from").ok_or_else(|| {
-                            misuse("SIP device `from`", "missing, and the call has no from")
-                        })?,
-                        None => return Err(misuse("SIP device `from`", "missing")),
-                    },
+                    None => default_from("SIP device `from`")?,
                 };
                 if from.as_str().is_some_and(|s| s.trim().is_empty()) {
                     return Err(misuse("SIP device `from`", "must not be empty"));
@@ -369,7 +372,7 @@ impl Device {
                 params.insert("to".into(), Value::from(s.to.clone()));
                 let timeout = match s.timeout {
                     Some(t) => secs("SIP device `timeout`", t)?,
-                    None => Value::from(DEFAULT_DEVICE_TIMEOUT),
+                    None => default_timeout(),
                 };
                 params.insert("timeout".into(), timeout);
                 if !s.codecs.is_empty() {
