@@ -12,10 +12,10 @@ use futures_channel::oneshot;
 use futures_util::Stream;
 use relay_proto::calling::{
     AnswerResult, CallEvent, CallInfo, CallState, ComponentResult, ConnectState, DeviceInfo,
-    DialOutcome, DialParams, Direction, EndReason, HangupResult, KindOutcome, PassResult,
-    ResultEvent,
+    DeviceType, DialOutcome, DialParams, Direction, EndReason, HangupResult, KindOutcome,
+    PassResult, ResultEvent, SipHeader, DEFAULT_DEVICE_TIMEOUT,
 };
-use relay_proto::{CallId, ControlId, NodeId};
+use relay_proto::{CallId, ControlId, DialTag, NodeId};
 
 use crate::client::RelayClient;
 use crate::delivery::{observer, Lagged, Observer};
@@ -183,30 +183,87 @@ impl Call {
         self.read_live(|l| l.node_id().cloned())
     }
 
-    /// The call's device (`type`, `from`, `to`, `timeout` are read from it).
+    /// The call's device (`type`, `from`, `to`, `timeout` are read from it). A call from
+    /// [`new_call`](crate::Calling::new_call) with a single device has it before it is
+    /// dialed, as the dial will send it (Node sets `device` when the call is made).
     pub fn device(&self) -> Option<DeviceInfo> {
         self.read_live(|l| l.device().cloned())
+            .or_else(|| self.planned_device())
+    }
+
+    /// Reads the device: the call's own, else the one it will dial.
+    fn with_device<T>(&self, f: impl Fn(&DeviceInfo) -> T) -> Option<T> {
+        self.read_live(|l| l.device().map(&f))
+            .or_else(|| self.planned_device().as_ref().map(&f))
+    }
+
+    /// The single device of a call not dialed yet.
+    fn planned_device(&self) -> Option<DeviceInfo> {
+        let params = self.dial.as_deref()?;
+        if self.id().is_some() {
+            return None;
+        }
+        match params.devices.as_slice() {
+            [group] => match group.as_slice() {
+                [device] => device.info().ok(),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The device type (Node's `type`: `phone`, `sip`, ...).
     pub fn call_type(&self) -> Option<String> {
-        self.read_live(|l| l.device().map(|d| d.device_type.as_str().to_owned()))
+        self.with_device(|d| d.device_type.as_str().to_owned())
     }
 
     /// The caller.
     pub fn from(&self) -> Option<String> {
-        self.read_live(|l| l.device().and_then(DeviceInfo::from).map(str::to_owned))
+        self.with_device(|d| d.from().map(str::to_owned)).flatten()
     }
 
     /// The callee.
     pub fn to(&self) -> Option<String> {
-        self.read_live(|l| l.device().and_then(DeviceInfo::to).map(str::to_owned))
+        self.with_device(|d| d.to().map(str::to_owned)).flatten()
     }
 
-    /// The ring timeout of the call's device (Node's `timeout`; whole seconds on the wire).
+    /// The ring timeout (Node's `timeout`; whole seconds on the wire): the device's, or for
+    /// a phone device without one the default of 30 seconds, as Node reports it.
     pub fn timeout(&self) -> Option<std::time::Duration> {
-        self.read_live(|l| l.device().and_then(DeviceInfo::timeout))
-            .map(std::time::Duration::from_secs)
+        self.with_device(|d| match (d.timeout(), &d.device_type) {
+            (Some(t), _) => Some(t),
+            (None, DeviceType::Phone) => Some(u64::from(DEFAULT_DEVICE_TIMEOUT)),
+            (None, _) => None,
+        })
+        .flatten()
+        .map(std::time::Duration::from_secs)
+    }
+
+    /// The SIP headers of a SIP call's device (Node's `headers`); empty for other calls.
+    pub fn headers(&self) -> Vec<SipHeader> {
+        self.with_device(|d| {
+            if d.device_type != DeviceType::Sip {
+                return Vec::new();
+            }
+            let Some(serde_json::Value::Array(items)) = d.other_param("headers") else {
+                return Vec::new();
+            };
+            items
+                .iter()
+                .filter_map(|h| {
+                    let name = h.get("name")?.as_str()?;
+                    let value = h.get("value").and_then(|v| v.as_str()).unwrap_or_default();
+                    Some(SipHeader::new(name, value))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The tag of a call this client dialed (Node's `tag`): how the dial's events are
+    /// matched to it before the call has an id.
+    pub fn tag(&self) -> Option<DialTag> {
+        self.read_live(|l| l.tag().cloned())
     }
 
     /// The context an inbound call was offered to.
@@ -234,10 +291,21 @@ impl Call {
         self.read_live(|l| l.end_reason().cloned())
     }
 
-    /// The bridged peer leg, as a `Call`.
+    /// The bridged peer leg, as a `Call` (Node's `peer`): its state, device and the rest are
+    /// the registry's, kept current while this call goes on.
     pub fn peer(&self) -> Option<Call> {
-        let peer = self.read_live(|l| l.peer().map(|p| p.call_id.clone()))?;
-        Some(Call::new(self.client.clone(), peer, None))
+        let (peer, linked) =
+            self.read_live(|l| (l.peer().map(|p| p.call_id.clone()), l.peer_cell().cloned()));
+        let peer = peer?;
+        let cell = match linked {
+            Some(cell) => cell,
+            None => self.client.call_cells().get_or_make(&peer, None),
+        };
+        Some(Call {
+            client: self.client.clone(),
+            cell,
+            dial: None,
+        })
     }
 
     /// The last state of a `connect` on this call.
@@ -245,9 +313,11 @@ impl Call {
         self.read_live(|l| l.connect_state().cloned())
     }
 
-    /// Neither `ending` nor `ended` (and not passed or lost).
+    /// Not [`ended`](Self::ended), as Node's `active`: a call from
+    /// [`new_call`](crate::Calling::new_call) is active before it is dialed (state
+    /// [`CallState::None`]).
     pub fn active(&self) -> bool {
-        self.read_live(|l| !l.state().is_ended() && !l.gone && l.state() != CallState::None)
+        !self.ended()
     }
 
     /// In state `answered`.
@@ -260,9 +330,11 @@ impl Call {
         self.state() == CallState::Ending
     }
 
-    /// In state `ended` (or passed to another consumer, or lost in a reconnect).
+    /// In state `ending` or `ended`, as Node's `ended` (or passed to another consumer, or
+    /// lost in a reconnect). [`ending`](Self::ending) and [`state`](Self::state) tell the two
+    /// apart.
     pub fn ended(&self) -> bool {
-        self.read_live(|l| l.state() == CallState::Ended || l.gone)
+        self.read_live(|l| l.state().is_ended() || l.gone)
     }
 
     /// Ended with reason `error`.

@@ -188,6 +188,26 @@ impl Call {
             .await
     }
 
+    /// Deprecated `detectHumanAsync`: the same as
+    /// [`detect_answering_machine_async`](Self::detect_answering_machine_async), as in Node.
+    #[deprecated(note = "use detect_answering_machine_async")]
+    pub async fn detect_human_async(
+        &self,
+        params: DetectParams,
+    ) -> Result<Action<DetectOutcome>, ClientError> {
+        self.detect_answering_machine_async(params).await
+    }
+
+    /// Deprecated `detectMachineAsync`: the same as
+    /// [`detect_answering_machine_async`](Self::detect_answering_machine_async), as in Node.
+    #[deprecated(note = "use detect_answering_machine_async")]
+    pub async fn detect_machine_async(
+        &self,
+        params: DetectParams,
+    ) -> Result<Action<DetectOutcome>, ClientError> {
+        self.detect_answering_machine_async(params).await
+    }
+
     component!(
         /// Fax tone detection (`detectFax`), any tone when `tone` is `None`, for at most
         /// `timeout` (server default when `None`).

@@ -56,9 +56,20 @@ impl Calling {
         Call::unstarted(self.client.clone(), params)
     }
 
-    /// A handle for a call known by id (no check is made until a command is issued).
+    /// A handle for a call known by id (no check is made until a command is issued). Its
+    /// state and device are known from the call's next event on; [`get_call`](Self::get_call)
+    /// has them at once.
     pub fn call(&self, id: CallId) -> Call {
         Call::new(self.client.clone(), id, None)
+    }
+
+    /// The call `id` if the client's registry has it (Node's `getCallById`), as a handle
+    /// whose state, device and the rest are current; `None` for a call it does not know (or
+    /// that ended and left it).
+    pub async fn get_call(&self, id: CallId) -> Result<Option<Call>, ClientError> {
+        let call = Call::new(self.client.clone(), id, None);
+        // Asking the registry brings the handle's state up to date.
+        Ok(call.info().await?.map(|_| call))
     }
 }
 

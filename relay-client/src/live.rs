@@ -32,7 +32,7 @@ pub(crate) struct CallLive {
 }
 
 /// The rare part of a [`CallLive`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 struct LiveExtra {
     /// The dial tag, while the call is not known by id yet.
     tag: Option<DialTag>,
@@ -40,6 +40,23 @@ struct LiveExtra {
     end_reason: Option<EndReason>,
     connect_state: Option<ConnectState>,
     refer_state: Option<ReferState>,
+    /// The peer leg's cell, held so that the driver keeps it current (Node's `call.peer`
+    /// is the registry's call, state and device included). Released when this call is over
+    /// (or the client stops): two bridged legs hold each other until then.
+    peer_cell: Option<Arc<CallCell>>,
+}
+
+// By hand: two bridged legs hold each other's cells, so a derived `Debug` would recurse.
+impl std::fmt::Debug for LiveExtra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveExtra")
+            .field("tag", &self.tag)
+            .field("end_reason", &self.end_reason)
+            .field("connect_state", &self.connect_state)
+            .field("refer_state", &self.refer_state)
+            .field("peer_cell", &self.peer_cell.as_ref().map(|c| c.id()))
+            .finish()
+    }
 }
 
 /// The bit of `state` in [`CallLive::visited`].
@@ -93,6 +110,12 @@ impl CallLive {
     }
     pub(crate) fn refer_state(&self) -> Option<&ReferState> {
         self.extra.as_ref()?.refer_state.as_ref()
+    }
+    /// The peer's cell, if the driver linked it and it is still this call's peer.
+    pub(crate) fn peer_cell(&self) -> Option<&Arc<CallCell>> {
+        let cell = self.extra.as_ref()?.peer_cell.as_ref()?;
+        let peer = self.peer()?;
+        (cell.id() == Some(&peer.call_id)).then_some(cell)
     }
     /// Every state the call has been in ([`state_bit`] bits).
     pub(crate) fn visited(&self) -> u8 {
@@ -250,6 +273,31 @@ impl CallCell {
     pub(crate) fn set_id(&self, id: CallId) {
         let _ = self.id.set(id);
     }
+
+    /// The peer's call id when the call has a peer whose cell is not linked yet.
+    pub(crate) fn unlinked_peer(&self) -> Option<CallId> {
+        let live = lock(&self.live);
+        let peer = live.peer()?;
+        match live.peer_cell() {
+            Some(_) => None,
+            None => Some(peer.call_id.clone()),
+        }
+    }
+
+    /// Holds the peer's cell (see [`LiveExtra::peer_cell`]).
+    pub(crate) fn link_peer(&self, peer: Arc<CallCell>) {
+        let old = lock(&self.live).extra().peer_cell.replace(peer);
+        drop(old);
+    }
+
+    /// Lets go of the peer's cell (taken out under the lock, dropped after it).
+    fn unlink_peer(&self) {
+        let old = {
+            let mut live = lock(&self.live);
+            live.extra.as_mut().and_then(|e| e.peer_cell.take())
+        };
+        drop(old);
+    }
 }
 
 /// Every call cell handles hold, by call id and (while dialing) by dial tag. Entries are weak:
@@ -261,10 +309,14 @@ pub(crate) struct CallCells {
 }
 
 impl CallCells {
-    /// The cell of `id`, shared with every other live handle of it (made if there is none).
+    /// The cell of `id`, shared with every other live handle of it (made if there is none);
+    /// `info`, the registry's entry, brings it up to date.
     pub(crate) fn get_or_make(&self, id: &CallId, info: Option<&Arc<CallInfo>>) -> Arc<CallCell> {
         let mut map = lock(&self.by_id);
         if let Some(cell) = map.get(id).and_then(Weak::upgrade) {
+            if let Some(info) = info {
+                lock(&cell.live).take_info(info);
+            }
             return cell;
         }
         let cell = Arc::new(CallCell::with_id(id.clone(), info));
@@ -281,8 +333,32 @@ impl CallCells {
         lock(&self.by_tag).insert(tag, Arc::downgrade(cell));
     }
 
+    /// Brings the cell of `id`, if a handle holds one, up to date with the registry's entry.
+    pub(crate) fn refresh(&self, id: &CallId, info: &Arc<CallInfo>) {
+        let cell = lock(&self.by_id).get(id).and_then(Weak::upgrade);
+        if let Some(cell) = cell {
+            lock(&cell.live).take_info(info);
+        }
+    }
+
+    /// Lets every cell go of its peer's (the client stopped: no event will end the calls).
+    pub(crate) fn unlink_peers(&self) {
+        let cells: Vec<Arc<CallCell>> = lock(&self.by_id)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for cell in cells {
+            cell.unlink_peer();
+        }
+    }
+
     /// Applies a call event to the cells it concerns. `info` is the registry's entry.
-    pub(crate) fn apply(&self, event: &CallEvent, info: Option<&Arc<CallInfo>>) {
+    /// Returns the call's cell while the call goes on (for the driver to link its peer).
+    pub(crate) fn apply(
+        &self,
+        event: &CallEvent,
+        info: Option<&Arc<CallInfo>>,
+    ) -> Option<Arc<CallCell>> {
         if let Some(tag) = event.dial_tag() {
             let mut tags = lock(&self.by_tag);
             if let Some(cell) = tags.get(tag).and_then(Weak::upgrade) {
@@ -301,16 +377,12 @@ impl CallCells {
                 event,
                 CallEvent::DialCompleted { .. } | CallEvent::DialProgress { .. }
             ) {
-                return;
+                return None;
             }
         }
-        let Some(id) = event.call_id() else {
-            return;
-        };
+        let id = event.call_id()?;
         let mut map = lock(&self.by_id);
-        let Some(cell) = map.get(id).and_then(Weak::upgrade) else {
-            return;
-        };
+        let cell = map.get(id).and_then(Weak::upgrade)?;
         cell.apply(event, info);
         let over = matches!(
             event,
@@ -323,7 +395,11 @@ impl CallCells {
         if over {
             // Nothing more will come for it; the handles keep the last state.
             map.remove(id);
+            drop(map);
+            cell.unlink_peer();
+            return None;
         }
+        Some(cell)
     }
 }
 

@@ -230,6 +230,24 @@ async fn async_connect_digits_refer_prompt<R: Runtime + Clone, C: Connector>(rt:
     assert_eq!(connect.state(), Some(ConnectState::Connected));
     let peer = call.peer().expect("peer as a Call");
     assert_eq!(peer.id(), bridged.outcome.peer.as_ref().map(|p| &p.call_id));
+    // As Node's `call.peer`: the registry's call, not an empty handle.
+    assert_eq!(peer.state(), CallState::Answered, "{:?}", peer.snapshot());
+    assert_eq!(peer.to().as_deref(), Some("+15553210003"));
+    assert_eq!(peer.call_type().as_deref(), Some("phone"));
+    assert!(peer.active() && !peer.ended());
+    let peer_id = peer.id().cloned().expect("an id");
+    let by_id = bounded(&rt, "get_call", client.calling().get_call(peer_id.clone()))
+        .await
+        .expect("asked")
+        .expect("the registry has the peer");
+    assert_eq!(by_id.state(), CallState::Answered);
+    assert_eq!(by_id.to().as_deref(), Some("+15553210003"));
+    let calling = client.calling();
+    let unknown = calling.get_call(relay_proto::CallId::new("no-such-call"));
+    assert!(bounded(&rt, "get_call unknown", unknown)
+        .await
+        .expect("asked")
+        .is_none());
     bounded(&rt, "disconnect", call.disconnect())
         .await
         .expect("disconnect");

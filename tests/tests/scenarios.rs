@@ -203,7 +203,19 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     let (client, _events) = connect(&mock, &rt, conn, &[]);
     let call = client.calling().new_call(phone());
     assert_eq!((call.id(), call.state()), (None, CallState::None));
-    assert!(!call.active() && !call.ended() && call.info().await.expect("info").is_none());
+    // As Node: not ended, so active, before it is dialed; its device is the one it dials.
+    assert!(call.active() && !call.ended() && call.info().await.expect("info").is_none());
+    assert_eq!(
+        (call.from().as_deref(), call.to().as_deref()),
+        (Some(FROM), Some(TO))
+    );
+    assert_eq!(call.call_type().as_deref(), Some("phone"));
+    assert_eq!(
+        call.timeout(),
+        Some(Duration::from_secs(30)),
+        "Node's default"
+    );
+    assert!(call.headers().is_empty() && call.tag().is_none());
     assert_eq!(call.answer().await, Err(ClientError::NotDialed));
     let mut events = call.events().await.expect("subscribe before dial");
     let dialed = step(&rt, "dial", call.dial()).await.expect("dial");
@@ -216,6 +228,7 @@ async fn outbound_call_lifecycle<R: Runtime + Clone, C: Connector>(rt: R, conn: 
     assert_eq!(dialed.outcome.state, DialState::Answered);
     assert_eq!(dialed.outcome.call_id.as_ref(), call.id());
     assert!(call.answered() && call.active() && !call.ending() && !call.ended());
+    assert!(call.tag().is_some(), "a dialed call has its dial's tag");
     assert_eq!(call.direction(), Some(Direction::Outbound));
     assert_eq!(call.call_type().as_deref(), Some("phone"));
     assert_eq!(

@@ -249,6 +249,10 @@ impl Driver {
                 reply,
             } => self.control_command(now, &call_id, &control_id, action, reply),
             Command::CallInfo { call_id, reply } => {
+                // The handle asking may know nothing yet (made from an id): bring it up to date.
+                if let Some(info) = self.session.call_shared(&call_id) {
+                    self.state.calls.refresh(&call_id, info);
+                }
                 let _ = reply.send(self.session.call(&call_id).cloned());
             }
             Command::MessagingSend { params, reply } => {
@@ -423,7 +427,15 @@ impl Driver {
     /// Keeps the live call and action cells current with a call event.
     fn update_cells(&mut self, event: &CallEvent) {
         let info = event.call_id().and_then(|id| self.session.call_shared(id));
-        self.state.calls.apply(event, info);
+        let cell = self.state.calls.apply(event, info);
+        // A call a handle holds that has a peer: the peer's cell is kept current too, so that
+        // `call.peer()` shows the peer's state and device (the registry's entry).
+        if let Some(cell) = cell {
+            if let Some(peer) = cell.unlinked_peer() {
+                let info = self.session.call_shared(&peer);
+                cell.link_peer(self.state.calls.get_or_make(&peer, info));
+            }
+        }
         if matches!(event, CallEvent::ComponentFinished { .. }) {
             return;
         }

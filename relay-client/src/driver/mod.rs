@@ -502,6 +502,7 @@ impl Driver {
         }
         self.link = Link::Idle;
         self.router.close();
+        self.state.calls.unlink_peers();
         self.state.update(&self.session);
         for w in self.router.close_waiters.drain(..) {
             let _ = w.send(());

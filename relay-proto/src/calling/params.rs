@@ -304,6 +304,33 @@ impl Device {
         })
     }
 
+    /// The device as a dial sends it (defaults filled in: a phone's 30-second timeout), read
+    /// as the server reports devices. Fails as a dial would on an invalid device (a missing
+    /// `from`, an empty `to`, a bad header).
+    ///
+    /// ```
+    /// use relay_proto::calling::Device;
+    ///
+    /// let info = Device::phone("+15550001", "+15550002").info().unwrap();
+    /// assert_eq!((info.from(), info.to(), info.timeout()), (Some("+15550001"), Some("+15550002"), Some(30)));
+    /// assert!(Device::phone_to("+15550002").info().is_err(), "no `from` outside a connect");
+    /// ```
+    pub fn info(&self) -> Result<DeviceInfo, CommandError> {
+        let wire = self.to_wire(None)?;
+        let device_type = match self {
+            Device::Phone(_) => DeviceType::Phone,
+            Device::Sip(_) => DeviceType::Sip,
+        };
+        let params = match wire {
+            Value::Object(mut m) => match m.remove("params") {
+                Some(Value::Object(p)) => p,
+                _ => Map::new(),
+            },
+            _ => Map::new(),
+        };
+        Ok(DeviceInfo::from_params(device_type, params))
+    }
+
     /// Sets the ring timeout (sent in seconds; longer than [`MAX_PARAM_DURATION`] is
     /// refused when the device is used).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
