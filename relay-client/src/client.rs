@@ -29,7 +29,7 @@ pub struct RelayClient {
 }
 
 /// What every clone of a [`RelayClient`] shares.
-struct ClientInner {
+pub(crate) struct ClientInner {
     /// Shared by every handle: a command goes through it without a clone of the sender
     /// (a bounded sender's clone is an allocation) whenever the channel takes it at once.
     tx: std::sync::Mutex<mpsc::Sender<Command>>,
@@ -151,6 +151,25 @@ impl<R: Runtime, C: Connector> ClientBuilder<R, C> {
         let url = self.url();
         RelayClient::connect_with(self.config, url, self.runtime, self.connector, self.options)
     }
+
+    /// [`connect`](Self::connect), also returning the client's inbound calls, messages,
+    /// message states and tasks as one lossless stream (Node's `calling.onReceive`,
+    /// `messaging.onReceive`, `messaging.onStateChange` and `tasking.onReceive` of a
+    /// `RelayClient`). [`RelayClient::events`] also sees them, but may lag and miss some;
+    /// this stream never does. See [`InboundStream`](crate::InboundStream) for what not
+    /// reading it does.
+    pub fn connect_with_inbound(self) -> (RelayClient, crate::InboundStream) {
+        let url = self.url();
+        let (client, inbox) = RelayClient::connect_lossless(
+            self.config,
+            url,
+            Arc::new(self.runtime),
+            Arc::new(self.connector),
+            self.options,
+        );
+        let inbound = crate::InboundStream::new(inbox, &client);
+        (client, inbound)
+    }
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -212,6 +231,16 @@ impl RelayClient {
             None,
         );
         (client, Events(observer))
+    }
+
+    /// A handle that does not keep the session open.
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<ClientInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The client again, if a handle still keeps it.
+    pub(crate) fn upgrade(weak: &std::sync::Weak<ClientInner>) -> Option<RelayClient> {
+        weak.upgrade().map(|inner| RelayClient { inner })
     }
 
     /// Like [`connect_with`](Self::connect_with), with the consumer's lossless queue instead

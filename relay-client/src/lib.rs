@@ -22,7 +22,8 @@
 //!   so commands, timers and [`RelayClient::disconnect`] are served in every state.
 //! * Events that must arrive (inbound calls, messages, tasks, outcomes) are never dropped: the
 //!   [`RelayConsumer`] gets them through a lossless queue whose backlog pauses reading the
-//!   socket, and outcomes go to the futures waiting for them. Optional observers
+//!   socket (a plain client gets the same queue as an [`InboundStream`], from
+//!   [`ClientBuilder::connect_with_inbound`]), and outcomes go to the futures waiting for them. Optional observers
 //!   ([`RelayClient::events`], [`Call::events`]) are bounded; one that falls behind misses
 //!   events and is told how many ([`Lagged`]).
 //!
@@ -105,6 +106,7 @@ mod delivery;
 mod driver;
 mod error;
 mod facades;
+mod inbound;
 mod live;
 pub mod prelude;
 mod runtime;
@@ -128,6 +130,7 @@ pub use delivery::{ClientEvent, Lagged, SessionFailure};
 pub use driver::ClientOptions;
 pub use error::ClientError;
 pub use facades::{Calling, Messaging};
+pub use inbound::{Inbound, InboundStream};
 pub use relay_proto;
 pub use relay_proto::task::TaskError;
 pub use runtime::{

@@ -8,8 +8,10 @@ use std::time::Duration;
 use client_support::{bounded, config, connect, until, Mock};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use relay_client::{ClientError, ClientOptions, Connector, RelayClient, RelayConsumer, Runtime};
-use relay_mock::control::InboundCall;
+use relay_client::{
+    ClientError, ClientOptions, Connector, Inbound, RelayClient, RelayConsumer, Runtime, Task,
+};
+use relay_mock::control::{InboundCall, InboundMessage};
 use relay_proto::calling::{
     CallEvent, CallState, CollectDigits, CollectParams, CollectResultType, ComponentKind,
     ConnectParams, DetectKind, DetectMode, DetectParams, Device, DialParams, Media, PlayParams,
@@ -484,7 +486,82 @@ async fn blocking_command_resolves_when_the_session_ends<R: Runtime + Clone, C: 
     );
 }
 
+/// Node's `client.calling.onReceive` / `messaging.onReceive` / `tasking.onReceive` on a plain
+/// client: one stream, lossless even when it is not read for a while (a backlog of 4, 40
+/// calls waiting), whose calls are usable handles, and which ends with the session.
+async fn client_inbound_stream_is_lossless<R: Runtime + Clone, C: Connector>(rt: R, conn: C) {
+    let mock = Mock::start();
+    let (client, mut inbound) = RelayClient::builder(config(&[]), rt.clone(), conn)
+        .with_host(mock.ws_url.clone())
+        .with_options(ClientOptions::default().with_consumer_backlog(4))
+        .connect_with_inbound();
+    bounded(&rt, "ready", client.wait_ready())
+        .await
+        .expect("ready");
+    bounded(&rt, "receive", client.receive(["office"]))
+        .await
+        .expect("context registered");
+    let call = InboundCall::phone("office").between("+15551230001", "+15553210002");
+    let injected = mock
+        .control(move |c| async move { c.inbound_calls(&call, 40).await })
+        .await
+        .expect("calls injected");
+    assert_eq!(injected.len(), 40);
+    let text = InboundMessage::text("office", "+15551230009", "+15553210002", "hi");
+    mock.control(move |c| async move { c.inbound_message(&text).await })
+        .await
+        .expect("message injected");
+    let task = Task::new("test-project", "test-token")
+        .expect("task")
+        .with_host(mock.http_base.clone())
+        .with_runtime(rt.clone());
+    bounded(
+        &rt,
+        "deliver",
+        task.deliver("office", &serde_json::json!({"job": 7})),
+    )
+    .await
+    .expect("task delivered");
+
+    let (mut calls, mut message, mut delivered) = (Vec::new(), None, None);
+    while calls.len() < 40 || message.is_none() || delivered.is_none() {
+        match bounded(&rt, "inbound", inbound.next()).await {
+            Some(Inbound::Call(call)) => {
+                assert_eq!(call.state(), CallState::Created);
+                assert_eq!(call.context().as_deref(), Some("office"));
+                assert_eq!(call.from().as_deref(), Some("+15551230001"));
+                calls.push(call);
+            }
+            Some(Inbound::Message(m)) => message = Some(m),
+            Some(Inbound::Task { context, message }) => delivered = Some((context, message)),
+            Some(other) => panic!("unexpected {other:?}"),
+            None => panic!("the stream ended early"),
+        }
+    }
+    let mut ids: Vec<_> = calls.iter().filter_map(|c| c.id().cloned()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "every call once");
+    assert_eq!(message.and_then(|m| m.body).as_deref(), Some("hi"));
+    assert_eq!(
+        delivered,
+        Some(("office".to_owned(), serde_json::json!({"job": 7})))
+    );
+    let first = &calls[0];
+    let answered = bounded(&rt, "answer", first.answer())
+        .await
+        .expect("answer");
+    assert!(answered.successful);
+    bounded(&rt, "hangup", first.hangup())
+        .await
+        .expect("hangup");
+    client.disconnect().await;
+    assert!(bounded(&rt, "end", inbound.next()).await.is_none());
+    assert_eq!(inbound.stop_reason(), Some(&StopReason::Closed));
+}
+
 on_both_runtimes!(
+    client_inbound_stream_is_lossless,
     blocking_command_resolves_when_the_session_ends,
     action_completes_without_wait,
     consumer_answers_plays_hangs_up,
