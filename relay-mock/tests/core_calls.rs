@@ -457,3 +457,230 @@ fn unknown_call_and_method() {
     let r = h.request(conn, "blade.nope", json!({}));
     assert_eq!(r["error"]["code"], -32601);
 }
+
+/// A stopped recording (and one cut short by the call's end) reports the audio it recorded so
+/// far, not its silence timeout; a fractional timeout is reported as such (not truncated).
+#[test]
+fn record_reports_what_it_recorded() {
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
+    let record = |control_id: &str, timeout: Value| {
+        with(
+            ids.clone(),
+            json!({"control_id": control_id,
+                "record": {"audio": {"format": "wav", "end_silence_timeout": timeout}}}),
+        )
+    };
+
+    // Stopped after 2.5 s of a 30 s silence timeout.
+    let r = h.execute(conn, &proto, "calling.record", record("r1", json!(30)));
+    let url = r["url"].as_str().unwrap().to_owned();
+    assert_eq!(h.event_names(conn), ["calling.call.record:recording"]);
+    h.advance(Duration::from_millis(2500));
+    assert!(h.events(conn).is_empty());
+    let stop = h.execute(
+        conn,
+        &proto,
+        "calling.record.stop",
+        with(ids.clone(), json!({"control_id": "r1"})),
+    );
+    assert_eq!(stop["code"], "200");
+    let ev = h.events(conn);
+    assert_eq!(ev.len(), 1);
+    let p = &ev[0]["params"];
+    assert_eq!(p["state"], "finished");
+    assert_eq!(p["url"], url.as_str());
+    assert_eq!(p["duration"], 2.5);
+    assert_eq!(p["size"], 2500 * 8 + 44);
+    assert_eq!(p["record"]["audio"]["format"], "wav");
+
+    // Runs out its own 0.5 s timeout: 0.5, not 0.
+    h.execute(conn, &proto, "calling.record", record("r2", json!(0.5)));
+    h.advance(Duration::from_millis(499));
+    assert_eq!(h.event_names(conn), ["calling.call.record:recording"]);
+    h.advance(Duration::from_millis(1));
+    let ev = h.events(conn);
+    assert_eq!(ev[0]["params"]["state"], "finished");
+    assert_eq!(ev[0]["params"]["duration"], 0.5);
+    assert_eq!(ev[0]["params"]["size"], 4044);
+
+    // A whole-second length stays an integer.
+    h.execute(conn, &proto, "calling.record", record("r3", json!(2)));
+    h.advance(Duration::from_secs(2));
+    let ev = h.events(conn);
+    assert_eq!(ev[1]["params"]["duration"], json!(2));
+
+    // The far end hangs up 4 s into a recording: it recorded 4 s.
+    h.execute(conn, &proto, "calling.record", record("r4", json!(30)));
+    h.advance(Duration::from_secs(4));
+    h.events(conn);
+    let cid = ids["call_id"].as_str().unwrap();
+    h.control("end_call", json!({"call_id": cid})).unwrap();
+    h.advance(Duration::from_secs(1));
+    let ev = h.events(conn);
+    assert_eq!(summary(&ev[0]), "calling.call.record:finished");
+    assert_eq!(ev[0]["params"]["control_id"], "r4");
+    assert_eq!(ev[0]["params"]["duration"], json!(4));
+    assert_eq!(ev[0]["params"]["size"], 4 * 8000 + 44);
+}
+
+/// The call hangs up while its `calling.connect` still rings: the connect fails and its legs
+/// are cancelled (the ones the client has heard of with `ending`/`ended` `cancel`), instead of
+/// the legs answering later and staying up with nobody to bridge them to.
+#[test]
+fn hangup_while_connecting_cancels_the_legs() {
+    let d1 = json!({"type":"phone","params":{"from_number":"+1","to_number":"+3","timeout":30}});
+    let d2 = json!({"type":"phone","params":{"from_number":"+1","to_number":"+4","timeout":30}});
+
+    // Before the legs were announced: they vanish without an event.
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
+    let connect = with(ids.clone(), json!({"devices": [[d1.clone(), d2.clone()]]}));
+    assert_eq!(
+        h.execute(conn, &proto, "calling.connect", connect)["code"],
+        "200"
+    );
+    assert_eq!(h.event_names(conn), ["calling.call.connect:connecting"]);
+    let r = h.execute(
+        conn,
+        &proto,
+        "calling.end",
+        with(ids.clone(), json!({"reason": "hangup"})),
+    );
+    assert_eq!(r["code"], "200");
+    h.advance(Duration::from_secs(2));
+    let ev = h.events(conn);
+    assert_eq!(
+        ev.iter().map(summary).collect::<Vec<_>>(),
+        [
+            "calling.call.connect:failed",
+            "calling.call.state:ending",
+            "calling.call.state:ended"
+        ]
+    );
+    assert_eq!(ev[0]["params"]["call_id"], ids["call_id"]);
+    assert!(ev[0]["params"].get("peer").is_none());
+    let health = h.control("health", json!({})).unwrap();
+    assert_eq!(health["active_calls"], 0, "{health}");
+
+    // After the legs rang: they are cancelled.
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
+    let connect = with(ids.clone(), json!({"devices": [[d1.clone(), d2.clone()]]}));
+    h.execute(conn, &proto, "calling.connect", connect);
+    h.advance(Duration::from_millis(35));
+    let ev = h.events(conn);
+    assert_eq!(
+        ev.iter().map(summary).collect::<Vec<_>>(),
+        [
+            "calling.call.connect:connecting",
+            "calling.call.state:created",
+            "calling.call.state:created",
+            "calling.call.state:ringing",
+            "calling.call.state:ringing"
+        ]
+    );
+    let legs = [
+        ev[1]["params"]["call_id"].clone(),
+        ev[2]["params"]["call_id"].clone(),
+    ];
+    let cid = ids["call_id"].as_str().unwrap();
+    h.control("end_call", json!({"call_id": cid, "reason": "hangup"}))
+        .unwrap();
+    h.advance(Duration::from_secs(2));
+    let ev = h.events(conn);
+    let seen: Vec<(String, Value)> = ev
+        .iter()
+        .map(|e| (summary(e), e["params"]["call_id"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "calling.call.connect:failed".to_owned(),
+                ids["call_id"].clone()
+            ),
+            ("calling.call.state:ending".to_owned(), legs[0].clone()),
+            ("calling.call.state:ending".to_owned(), legs[1].clone()),
+            (
+                "calling.call.state:ending".to_owned(),
+                ids["call_id"].clone()
+            ),
+            ("calling.call.state:ended".to_owned(), legs[0].clone()),
+            ("calling.call.state:ended".to_owned(), legs[1].clone()),
+            (
+                "calling.call.state:ended".to_owned(),
+                ids["call_id"].clone()
+            ),
+        ]
+    );
+    assert_eq!(ev[4]["params"]["end_reason"], "cancel");
+    assert_eq!(ev[4]["params"]["peer"]["call_id"], ids["call_id"]);
+    assert_eq!(ev[6]["params"]["end_reason"], "hangup");
+    let health = h.control("health", json!({})).unwrap();
+    assert_eq!(health["active_calls"], 0, "{health}");
+
+    // A connect that completed is no longer "in progress": a later hangup tears the bridge
+    // down as before (no `failed`).
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
+    h.execute(
+        conn,
+        &proto,
+        "calling.connect",
+        with(ids.clone(), json!({"devices": [[d1]]})),
+    );
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.event_names(conn).last().map(String::as_str),
+        Some("calling.call.connect:connected")
+    );
+    let cid = ids["call_id"].as_str().unwrap();
+    h.control("end_call", json!({"call_id": cid})).unwrap();
+    h.advance(Duration::from_secs(1));
+    let names = h.event_names(conn);
+    assert_eq!(names[0], "calling.call.connect:disconnected");
+    assert!(!names.contains(&"calling.call.connect:failed".to_owned()));
+}
+
+/// The ringing peer leg hangs up before the bridge is made: the connect fails (no `connected`
+/// to a leg that is gone) and the call stays up, unbridged.
+#[test]
+fn peer_hangs_up_while_ringing_fails_the_connect() {
+    let mut h = Harness::new();
+    let (conn, proto, ids) = answered_call(&mut h);
+    let dev = json!({"type":"phone","params":{"from_number":"+1","to_number":"+3","timeout":30}});
+    h.execute(
+        conn,
+        &proto,
+        "calling.connect",
+        with(ids.clone(), json!({"devices": [[dev]]})),
+    );
+    h.advance(Duration::from_millis(35));
+    let ev = h.events(conn);
+    assert_eq!(summary(&ev[1]), "calling.call.state:created");
+    let leg = ev[1]["params"]["call_id"].as_str().unwrap().to_owned();
+    h.control("end_call", json!({"call_id": leg, "reason": "busy"}))
+        .unwrap();
+    h.advance(Duration::from_secs(1));
+    let ev = h.events(conn);
+    assert_eq!(
+        ev.iter().map(summary).collect::<Vec<_>>(),
+        [
+            "calling.call.state:ending",
+            "calling.call.state:ended",
+            "calling.call.connect:failed"
+        ]
+    );
+    assert_eq!(ev[1]["params"]["end_reason"], "busy");
+    assert_eq!(ev[2]["params"]["call_id"], ids["call_id"]);
+    // Not bridged: disconnect fails, media still works on the call.
+    h.execute(conn, &proto, "calling.disconnect", ids.clone());
+    h.advance(Duration::from_millis(20));
+    assert_eq!(h.event_names(conn), ["calling.call.connect:failed"]);
+    let play = with(
+        ids,
+        json!({"control_id":"p","play":[{"type":"tts","params":{"text":"still here"}}]}),
+    );
+    assert_eq!(h.execute(conn, &proto, "calling.play", play)["code"], "200");
+}

@@ -145,3 +145,34 @@ fn inbound_call_with_count_creates_a_batch() {
         .unwrap_err();
     assert_eq!(err.status, 404);
 }
+
+#[test]
+fn stopped_recording_reports_media_time() {
+    // At half the time scale, 1 s of wall time is 2 s of recording.
+    let mut h = Harness::with(MockConfig::default().media_speed(0.5));
+    let (conn, proto, ids) = call(&mut h);
+    let mut p = ids.clone();
+    p["control_id"] = json!("r");
+    p["record"] = json!({"audio": {"end_silence_timeout": 30}});
+    assert_eq!(h.execute(conn, &proto, "calling.record", p)["code"], "200");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.event_names(conn), ["calling.call.record:recording"]);
+    let mut stop = ids.clone();
+    stop["control_id"] = json!("r");
+    h.execute(conn, &proto, "calling.record.stop", stop);
+    let ev = h.events(conn);
+    assert_eq!(ev[0]["params"]["state"], "finished");
+    assert_eq!(ev[0]["params"]["duration"], json!(2));
+
+    // At speed 0 a recording is over as soon as it starts: its whole timeout.
+    let mut h = Harness::with(MockConfig::default().media_speed(0.0));
+    let (conn, proto, ids) = call(&mut h);
+    let mut p = ids.clone();
+    p["control_id"] = json!("r");
+    p["record"] = json!({"audio": {"end_silence_timeout": 3}});
+    h.execute(conn, &proto, "calling.record", p);
+    h.advance(Duration::ZERO);
+    let ev = h.events(conn);
+    assert_eq!(ev[1]["params"]["state"], "finished");
+    assert_eq!(ev[1]["params"]["duration"], json!(3));
+}

@@ -19,7 +19,13 @@ use std::time::{Duration, Instant};
 use relay_mock::net::{start_with, ServeOptions};
 use relay_mock::MockConfig;
 
-const SCRIPTS: &[&str] = &["consumer.js", "client.js", "reconnect.js", "media.js"];
+const SCRIPTS: &[&str] = &[
+    "consumer.js",
+    "client.js",
+    "reconnect.js",
+    "media.js",
+    "surface.js",
+];
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(90);
 const SDK_VERSION: &str = "2.6.0";
 

@@ -45,6 +45,10 @@ pub(crate) struct Call {
     pub peer_of: Option<(String, String)>,
     /// The call this one is bridged with.
     pub peer: Option<String>,
+    /// The legs of this call's `calling.connect` while it is in progress (not yet connected).
+    pub connecting: Vec<String>,
+    /// Whether a `calling.call.state` event of this call was sent (the client knows the leg).
+    pub state_sent: bool,
     /// Components in creation order.
     pub components: Vec<Component>,
     /// Sessions that already had (and passed) this inbound call.
@@ -335,6 +339,18 @@ impl MockServer {
         params: Params,
         effect: Effect,
     ) {
+        // A bridge whose peer leg ended while it rang: the connect failed instead.
+        let (params, effect) = match effect {
+            Effect::Bridge(peer) if !self.calls.get(&peer).is_some_and(|p| !p.is_over()) => {
+                let ids = self.calls.get(call_id).map(Call::ids);
+                let failed = merge(json!({"connect_state": ConnectState::Failed}), ids);
+                if let Some(call) = self.calls.get_mut(call_id) {
+                    call.connecting.clear();
+                }
+                (Params::from(failed), Effect::None)
+            }
+            other => (params, other),
+        };
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
@@ -344,6 +360,7 @@ impl MockServer {
             Effect::State(s) => {
                 self.census.moved(call.state, s);
                 call.state = s;
+                call.state_sent = true;
                 if s == CallState::Ended {
                     self.forget_ended(call_id);
                 }
@@ -354,6 +371,7 @@ impl MockServer {
                 }
             }
             Effect::Bridge(peer) => {
+                call.connecting.clear();
                 call.peer = Some(peer.clone());
                 let me = call_id.to_owned();
                 if let Some(p) = self.calls.get_mut(&peer) {
@@ -418,6 +436,8 @@ impl MockServer {
             tag,
             peer_of,
             peer: None,
+            connecting: Vec::new(),
+            state_sent: false,
             components: Vec::new(),
             tried: BTreeSet::new(),
             cancelled_through: 0,
@@ -659,6 +679,7 @@ impl MockServer {
                 );
             }
         }
+        self.cancel_connect(call_id, scheduled);
         self.state_event(Duration::ZERO, call_id, CallState::Ending, Some(reason));
         self.state_event(GAP, call_id, CallState::Ended, Some(reason));
         if let (true, Some(tag)) = (dialing, tag) {
@@ -672,6 +693,45 @@ impl MockServer {
             c.state = CallState::Ending;
         }
         true
+    }
+
+    /// The call ends while its `calling.connect` still rings: the legs are cancelled (those
+    /// the client knows with `ending`/`ended` `cancel`, the others silently) and the connect
+    /// fails. `scheduled`: the last timer sequence number before the call began to end (the
+    /// legs' events up to it are cancelled).
+    fn cancel_connect(&mut self, call_id: &str, scheduled: u64) {
+        let Some(legs) = self
+            .calls
+            .get_mut(call_id)
+            .map(|c| std::mem::take(&mut c.connecting))
+            .filter(|legs| !legs.is_empty())
+        else {
+            return;
+        };
+        let ids = self.calls.get(call_id).map(Call::ids);
+        let failed = merge(json!({"connect_state": ConnectState::Failed}), ids);
+        self.call_event(
+            Duration::ZERO,
+            call_id,
+            EventType::CallConnect,
+            failed,
+            Effect::None,
+        );
+        for leg in &legs {
+            let Some(l) = self.calls.get_mut(leg).filter(|l| !l.is_over()) else {
+                continue;
+            };
+            l.cancelled_through = scheduled;
+            if l.state_sent {
+                self.state_event(Duration::ZERO, leg, CallState::Ending, Some("cancel"));
+                self.state_event(GAP, leg, CallState::Ended, Some("cancel"));
+            } else {
+                // Never announced: it just goes away.
+                self.census.moved(l.state, CallState::Ended);
+                l.state = CallState::Ended;
+                self.forget_ended(leg);
+            }
+        }
     }
 
     fn pass(&mut self, ex: &Exec, call_id: &str) {
@@ -762,6 +822,9 @@ impl MockServer {
         let Some(winner) = legs.first().cloned() else {
             return;
         };
+        if let Some(a) = self.calls.get_mut(call_id) {
+            a.connecting = legs.clone();
+        }
         for leg in &legs {
             self.state_event(GAP, leg, CallState::Created, None);
             self.state_event(GAP * 2, leg, CallState::Ringing, None);

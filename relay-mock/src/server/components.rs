@@ -77,11 +77,34 @@ pub(crate) struct Component {
     pub outcome: Option<Named>,
     /// Its scheduled events and finish with a sequence number up to this one are cancelled.
     pub cancelled_through: u64,
+    /// When it started (what a stopped recording measures its length from).
+    pub started_at: Option<Instant>,
 }
 
 fn secs(v: Option<&Value>) -> Option<Duration> {
     let f = v.and_then(relay_proto::wire::lenient::value_as_f64)?;
     (f.is_finite() && f >= 0.0).then(|| Duration::from_secs_f64(f.min(86_400.0)))
+}
+
+/// Whole milliseconds of `d` (saturating; lengths are capped at a day anyway).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A length in seconds as the server reports it: whole seconds as an integer, anything else
+/// as a number with millisecond precision.
+fn seconds_value(d: Duration) -> Value {
+    let ms = millis(d);
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
+}
+
+/// The size of `d` of recorded audio: 8000 bytes a second plus a 44-byte header.
+fn record_size(d: Duration) -> u64 {
+    millis(d).saturating_mul(8).saturating_add(44)
 }
 
 /// Media length: silence/ringtone `params.duration` (ringtone 1 s if absent), audio/tts 0.3 s.
@@ -116,9 +139,14 @@ impl Component {
         )
     }
 
-    fn record_finished(&self, ids: &Value, state: &str) -> Value {
-        let d = secs(self.spec.pointer("/record/audio/end_silence_timeout"))
-            .unwrap_or(Duration::from_secs(1));
+    /// How long a recording runs by itself: `record.audio.end_silence_timeout` (1 s if absent).
+    fn record_length(&self) -> Duration {
+        secs(self.spec.pointer("/record/audio/end_silence_timeout"))
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// A record event in `state`; a `finished` one reports `recorded` of audio (duration, size).
+    fn record_finished(&self, ids: &Value, state: &str, recorded: Duration) -> Value {
         let audio = self
             .spec
             .pointer("/record/audio")
@@ -129,8 +157,8 @@ impl Component {
             Some(self.base(ids)),
         );
         if state == "finished" {
-            p["duration"] = json!(d.as_secs());
-            p["size"] = json!(d.as_secs() * 8000 + 44);
+            p["duration"] = seconds_value(recorded);
+            p["size"] = json!(record_size(recorded));
         }
         p["record"] = json!({"audio": audio});
         p
@@ -237,7 +265,7 @@ impl Component {
                 } else {
                     "finished"
                 };
-                self.record_finished(ids, state)
+                self.record_finished(ids, state, self.record_length())
             }
             Kind::Detect => self.detect_event(ids, "finished"),
             Kind::SendFax | Kind::ReceiveFax => merge(
@@ -245,16 +273,17 @@ impl Component {
                 Some(self.base(ids)),
             ),
             // Tap, send_digits (and no other kind: only control-id kinds become components).
-            _ => return self.stop_event(ids),
+            _ => return self.stop_event(ids, Duration::ZERO),
         })
     }
 
-    /// The event sent when the component is stopped (or its call ends).
-    fn stop_event(&self, ids: &Value) -> Params {
+    /// The event sent when the component is stopped (or its call ends) after `ran` of media
+    /// time (a recording reports what it recorded so far).
+    fn stop_event(&self, ids: &Value, ran: Duration) -> Params {
         Params::from(match self.kind {
             Kind::Play | Kind::SendDigits => return self.state_event(ids, "finished"),
             Kind::Prompt => merge(json!({"result": {"type": "error"}}), Some(self.base(ids))),
-            Kind::Record => self.record_finished(ids, "finished"),
+            Kind::Record => self.record_finished(ids, "finished", ran.min(self.record_length())),
             Kind::Detect => self.detect_event(ids, "finished"),
             Kind::SendFax | Kind::ReceiveFax => merge(
                 json!({"fax": {"type": "finished", "params": self.fax_params(false)}}),
@@ -412,6 +441,7 @@ impl MockServer {
             spec,
             outcome: named,
             cancelled_through: 0,
+            started_at: self.now(),
         };
         let extra = match kind {
             Kind::Record => json!({"url": comp.record_url()}),
@@ -603,11 +633,21 @@ impl MockServer {
             _ => {
                 self.reply_ok(ex, "Stopped", json!({}));
                 self.cancel_component(call_id, control_id);
-                let p = comp_snapshot.stop_event(&ids);
+                let ran = self.media_ran(&comp_snapshot);
+                let p = comp_snapshot.stop_event(&ids, ran);
                 let done = Effect::Complete(control_id.to_owned());
                 self.comp_event(Duration::ZERO, &at, p, done);
             }
         }
+    }
+
+    /// How much media time `comp` has run since it started (all of it at media speed 0).
+    fn media_ran(&self, comp: &Component) -> Duration {
+        let wall = match (comp.started_at, self.now()) {
+            (Some(start), Some(now)) => now.saturating_duration_since(start),
+            _ => Duration::ZERO,
+        };
+        self.media_elapsed(wall)
     }
 
     /// A component's natural end (its [`Action::Finish`] fired).
@@ -654,7 +694,7 @@ impl MockServer {
                     Kind::Play | Kind::SendDigits => {
                         c.play_state(&call.call_id, &call.node_id, "finished")
                     }
-                    _ => c.stop_event(ids.get_or_insert_with(|| call.ids())),
+                    _ => c.stop_event(ids.get_or_insert_with(|| call.ids()), self.media_ran(c)),
                 };
                 (c.control_id.clone(), c.kind, p)
             })

@@ -655,6 +655,19 @@ impl MockServer {
         Duration::try_from_secs_f64((media.as_secs_f64() * scale).min(86_400.0)).unwrap_or(media)
     }
 
+    /// The media time that `wall` of wall time stands for (the inverse of
+    /// [`Self::media_time`]); at media speed 0 every length has passed at once.
+    pub(crate) fn media_elapsed(&self, wall: Duration) -> Duration {
+        let scale = self.config.media_speed;
+        if scale == 1.0 || !scale.is_finite() || scale < 0.0 {
+            return wall;
+        }
+        if scale == 0.0 {
+            return Duration::MAX;
+        }
+        Duration::try_from_secs_f64((wall.as_secs_f64() / scale).min(86_400.0)).unwrap_or(wall)
+    }
+
     pub(crate) fn schedule_in(&mut self, after: Duration, action: Action) {
         if let Some(now) = self.now {
             self.schedule(now + after, action);
