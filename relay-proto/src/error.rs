@@ -169,7 +169,8 @@ pub enum PeerMisbehaved {
         /// The state as sent.
         state: String,
     },
-    /// A `calling.call.dial` event with `dial_state: answered` and no `call`.
+    /// A `calling.call.dial` event with `dial_state: answered`, no `call`, and no leg of the
+    /// dial that says which one answered.
     #[error("calling.call.dial answered without `call`")]
     DialAnsweredWithoutCall,
 }

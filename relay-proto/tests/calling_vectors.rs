@@ -210,9 +210,19 @@ fn call_level_fixtures_are_accepted() {
             )
             .unwrap();
         h.take_events();
+        // A state the call is already in is taken, but is no transition: nothing to report.
+        let repeat = t == "calling.call.state"
+            && h.s
+                .call(&CallId::new(
+                    v["params"]["call_id"].as_str().unwrap_or_default(),
+                ))
+                .is_some_and(|c| v["params"]["call_state"] == c.state.as_str());
         h.event(&t, v["params"].clone())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(!h.take_events().is_empty(), "{name}: no typed event");
+        assert!(
+            !h.take_events().is_empty() || repeat,
+            "{name}: no typed event"
+        );
     }
 }
 

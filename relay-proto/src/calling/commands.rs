@@ -278,7 +278,13 @@ impl Calling {
     }
 
     pub(crate) fn register_dial(&mut self, tag: DialTag, devices: usize) {
-        self.dials.insert(tag, PendingDial { devices });
+        self.dials.insert(
+            tag,
+            PendingDial {
+                devices,
+                legs: Vec::new(),
+            },
+        );
     }
 
     pub(crate) fn check_dial_room(&self) -> Result<(), CommandError> {

@@ -140,6 +140,9 @@ pub(crate) enum CallingRequest {
 #[derive(Debug, Clone)]
 struct PendingDial {
     devices: usize,
+    /// The legs the dial's state events announced (with its tag), in order: the winner of
+    /// an `answered` that names none (bounded: each leg kept is a call in the registry).
+    legs: Vec<CallId>,
 }
 
 /// The calling sub-machine, owned by the session.
@@ -473,7 +476,13 @@ impl Calling {
         if let Some(r) = &end_reason {
             info.end_reason = Some(EndReason::parse(r));
         }
-        info.set_state(state);
+        // A repeat of the current state (servers send duplicates) is no transition: the
+        // details above are taken, but `prev_state` keeps the state before and no
+        // `StateChanged` is reported. The components still see it (harmless: each finishes once).
+        let repeated = info.state == state;
+        if !repeated {
+            info.set_state(state);
+        }
         let (prev, end_reason, tag, peer) = (
             info.prev_state,
             info.end_reason.clone(),
@@ -486,15 +495,19 @@ impl Calling {
         } else {
             None
         };
-        tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
-        out.emit(CallEvent::StateChanged {
-            call_id: id.clone(),
-            state,
-            prev_state: prev,
-            end_reason: end_reason.clone(),
-            tag,
-            peer,
-        });
+        if repeated {
+            tracing::debug!(call_id = %id, state = state.as_str(), "call state repeated; no transition");
+        } else {
+            tracing::debug!(call_id = %id, state = state.as_str(), prev = prev.as_str(), "call state");
+            out.emit(CallEvent::StateChanged {
+                call_id: id.clone(),
+                state,
+                prev_state: prev,
+                end_reason: end_reason.clone(),
+                tag,
+                peer,
+            });
+        }
         let ids: Vec<ControlId> = call.components.keys().cloned().collect();
         for cid in ids {
             let step = match call.components.get_mut(&cid) {
@@ -532,9 +545,36 @@ impl Calling {
         let mut info = CallInfo::new(s.call_id.clone());
         if dial_leg {
             info.tag = s.tag.clone();
+            if let Some(d) = s.tag.as_ref().and_then(|t| self.dials.get_mut(t)) {
+                // Only legs still in the registry are kept (bounded by it).
+                let calls = &self.calls;
+                d.legs
+                    .retain(|id| calls.contains_key(id) && *id != s.call_id);
+                d.legs.push(s.call_id.clone());
+            }
         }
         self.calls.insert(s.call_id.clone(), Call::new(info));
         Ok(true)
+    }
+
+    /// The winner of a dial whose `answered` event names none (`call` is missing: the
+    /// official SDK completes the dial all the same): its one leg, or the one leg that
+    /// answered. `None` when the legs do not say.
+    fn leg_that_answered(&self, tag: &DialTag) -> Option<DialCall> {
+        let legs = &self.dials.get(tag)?.legs;
+        let known = || legs.iter().filter_map(|id| self.calls.get(id));
+        let mut answered = known().filter(|c| c.info.state == CallState::Answered);
+        let winner = match (answered.next(), answered.next()) {
+            (Some(one), None) => one,
+            (None, _) if known().count() == 1 => known().next()?,
+            _ => return None,
+        };
+        Some(DialCall {
+            call_id: winner.info.id.clone(),
+            node_id: winner.info.node_id.clone(),
+            device: None,
+            dial_winner: Some(true),
+        })
     }
 
     /// A single-device dial whose leg ended before the dial completed: it completes as ended.
@@ -617,7 +657,7 @@ impl Calling {
         }
         match d.dial_state {
             DialState::Answered => {
-                let Some(w) = d.call else {
+                let Some(w) = d.call.or_else(|| self.leg_that_answered(&d.tag)) else {
                     return Err(PeerMisbehaved::DialAnsweredWithoutCall.into());
                 };
                 self.dials.remove(&d.tag);

@@ -600,7 +600,8 @@ pub enum CallEvent {
         call: std::sync::Arc<CallInfo>,
     },
     /// A call changed state (also the first state of a leg we learn of). On `ended` the call
-    /// has left the registry after its components were finished.
+    /// has left the registry after its components were finished. A state event that repeats
+    /// the call's current state (servers send duplicates) is no change and is not reported.
     StateChanged {
         /// Call id.
         call_id: CallId,

@@ -589,4 +589,199 @@ mod tests {
             );
         }
     }
+
+    /// A server request's answer carries its id back as the server wrote it: a number stays
+    /// a number (JSON-RPC 2.0 allows numeric ids; an answer with `"42"` for `42` matches no
+    /// request of the server). The one pass and the general path agree, in every member order
+    /// and spelling.
+    #[test]
+    fn server_requests_are_answered_with_their_own_id() {
+        #[allow(clippy::disallowed_methods)] // the test is the driver, not the core
+        let now = Instant::now();
+        let answers = |text: &str, general: bool| {
+            let (mut s, _) = ready_session(now);
+            while !matches!(s.poll_output(), Output::Timeout(_)) {}
+            let r = if general {
+                s.handle_frame_general(now, text)
+            } else {
+                s.handle_input(now, Input::Frame(text))
+            };
+            let mut sent = vec![format!("{:?}", r.is_ok())];
+            loop {
+                match s.poll_output() {
+                    Output::Timeout(_) => break,
+                    Output::Transmit(f) => sent.push(f),
+                    o => sent.push(format!("{o:?}")),
+                }
+            }
+            sent
+        };
+        for (frame, id) in [
+            (
+                r#"{"jsonrpc":"2.0","id":42,"method":"blade.ping","params":{"t":1}}"#,
+                "42",
+            ),
+            (r#"{"params":{"t":1},"method":"blade.ping","id":-7}"#, "-7"),
+            (
+                "{\n \"id\" : 1.5e3 ,\n \"method\" : \"blade\\u002eping\" }",
+                "1.5e3",
+            ),
+            (
+                r#"{"id":12345678901234567890123,"method":"blade.ping"}"#,
+                "12345678901234567890123",
+            ),
+            (r#"{"id":"bb\u002d1","method":"blade.ping"}"#, r#""bb-1""#),
+            (
+                r#"{"id":"bb-2","params":{},"method":"blade.ping"}"#,
+                r#""bb-2""#,
+            ),
+            (r#"{"id":9,"method":"blade.nope","params":{}}"#, "9"),
+        ] {
+            let one_pass = answers(frame, false);
+            assert_eq!(one_pass, answers(frame, true), "{frame}");
+            let reply: serde_json::Value = serde_json::from_str(&one_pass[1]).unwrap();
+            let want: serde_json::Value = serde_json::from_str(id).unwrap();
+            assert_eq!(reply["id"], want, "{frame}: {one_pass:?}");
+            assert_eq!(reply["jsonrpc"], "2.0");
+            // The id's own text, digit for digit (no round trip through a float).
+            assert!(
+                one_pass[1].contains(&format!(r#""id":{id}"#)),
+                "{one_pass:?}"
+            );
+            if frame.contains("nope") {
+                assert_eq!(reply["error"]["code"], -32601, "{reply}");
+            } else {
+                assert!(reply["result"].is_object(), "{reply}");
+            }
+        }
+    }
+
+    /// Writes `v` as another server may: members in sorted or reverse order (so `params`
+    /// before `method`, `event` and `event_type`), an unknown member in every object,
+    /// whitespace between every token, and names and strings escaped (`\u002e`, `\/`).
+    fn respell(v: &serde_json::Value, reverse: bool, escape: bool, pretty: bool) -> String {
+        use serde_json::Value;
+        let gap = if pretty { "\n\t " } else { "" };
+        let text = |s: &str| -> String {
+            if !escape {
+                return Value::from(s).to_string();
+            }
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '-' | '.' | '_' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    '/' => out.push_str("\\/"),
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        };
+        match v {
+            Value::Object(m) => {
+                let mut members: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{}{gap}:{gap}{}",
+                            text(k),
+                            respell(v, reverse, escape, pretty)
+                        )
+                    })
+                    .collect();
+                if reverse {
+                    members.reverse();
+                }
+                members.insert(0, format!(r#""x_extra"{gap}:{gap}{{"n":[1,null,"x"]}}"#));
+                format!("{{{gap}{}{gap}}}", members.join(&format!(",{gap}")))
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|v| respell(v, reverse, escape, pretty))
+                    .collect();
+                format!("[{gap}{}{gap}]", items.join(&format!(",{gap}")))
+            }
+            Value::String(s) => text(s),
+            other => other.to_string(),
+        }
+    }
+
+    /// Frames as an independent server writes them (every member order, unknown members,
+    /// whitespace, escapes), a repeated state among them: the one pass (falling back where
+    /// it must) and the general path give the same outputs, and every spelling gives the
+    /// same call transitions as the plain one.
+    #[test]
+    fn every_spelling_reads_as_the_plain_one() {
+        use serde_json::json;
+        let device = json!({"type":"phone","params":{"from_number":"+1","to_number":"+2"}});
+        let events = [
+            json!({"event_type":"calling.call.receive","params":{"call_id":"c-1.a","node_id":"n/1","context":"office","call_state":"created","device":device}}),
+            json!({"event_type":"calling.call.state","timestamp":1556036283,"params":{"call_id":"c-1.a","call_state":"created"}}),
+            json!({"event_type":"calling.call.state","params":{"call_id":"c-1.a","call_state":"answered","device":device,"tag":null}}),
+            json!({"event_type":"calling.call.state","params":{"call_id":"c-1.a","call_state":"answered"}}),
+            json!({"event_type":"calling.call.teleport","params":{"call_id":"c-1.a"}}),
+            json!({"event_type":"calling.call.play","params":{"call_id":"c-1.a","control_id":"k","state":"finished"}}),
+            json!({"event_type":"calling.call.state","params":{"call_id":"c-1.a","call_state":"ended","end_reason":"hangup"}}),
+        ];
+        let broadcast = |inner: &serde_json::Value| {
+            json!({"jsonrpc":"2.0","id":"b-1","method":"blade.broadcast","params":{
+                "protocol":crate::fuzzing::READY_PROTOCOL,"event":"queuing.relay.events",
+                "channel":"notifications","params":inner}})
+        };
+        #[allow(clippy::disallowed_methods)] // the test is the driver, not the core
+        let now = Instant::now();
+        let run = |frames: &[String], general: bool| {
+            let (mut s, _) = ready_session(now);
+            while !matches!(s.poll_output(), Output::Timeout(_)) {}
+            let mut out = Vec::new();
+            for f in frames {
+                let r = if general {
+                    s.handle_frame_general(now, f)
+                } else {
+                    s.handle_input(now, Input::Frame(f))
+                };
+                out.push(format!("{r:?}"));
+                loop {
+                    match s.poll_output() {
+                        Output::Timeout(_) => break,
+                        o => out.push(format!("{o:?}")),
+                    }
+                }
+            }
+            out
+        };
+        let transitions = |out: &[String]| -> Vec<String> {
+            out.iter()
+                .filter(|o| {
+                    o.contains("StateChanged") || o.starts_with("Err") || o.contains("IncomingCall")
+                })
+                .map(|o| o.split(", device").next().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let plain: Vec<String> = events.iter().map(|e| broadcast(e).to_string()).collect();
+        let want = run(&plain, false);
+        assert_eq!(want, run(&plain, true));
+        let states = transitions(&want);
+        assert_eq!(
+            states.iter().filter(|o| o.contains("StateChanged")).count(),
+            2,
+            "answered once, ended once: {want:#?}"
+        );
+        for reverse in [false, true] {
+            for escape in [false, true] {
+                for pretty in [false, true] {
+                    let frames: Vec<String> = events
+                        .iter()
+                        .map(|e| respell(&broadcast(e), reverse, escape, pretty))
+                        .collect();
+                    let one_pass = run(&frames, false);
+                    assert_eq!(one_pass, run(&frames, true), "{frames:#?}");
+                    assert_eq!(transitions(&one_pass), states, "{frames:#?}");
+                }
+            }
+        }
+    }
 }

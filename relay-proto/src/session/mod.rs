@@ -472,11 +472,11 @@ impl Session {
             return Err(UnexpectedInput::NoTransport.into());
         }
         let mut slot = None;
-        let incoming = match fast::read(text, &mut slot) {
+        let (incoming, raw_id) = match fast::read(text, &mut slot) {
             Some(FastFrame::Broadcast(b)) => {
                 match self.apply_broadcast(now, b, &mut slot, Reread::Frame(text)) {
                     Some(done) => return done,
-                    None => wire::rpc::decode_ref(text)?,
+                    None => wire::rpc::decode_ref_with_id(text)?,
                 }
             }
             Some(FastFrame::Relay { id, inner }) => {
@@ -494,13 +494,16 @@ impl Session {
                         return Ok(());
                     }
                     // No usable id: the general path says what is wrong.
-                    None => wire::rpc::decode_ref(text)?,
+                    None => wire::rpc::decode_ref_with_id(text)?,
                 }
             }
-            Some(FastFrame::Other(members)) => wire::rpc::from_members(members)?,
-            None => wire::rpc::decode_ref(text)?,
+            Some(FastFrame::Other(members)) => {
+                let raw_id = members.id;
+                (wire::rpc::from_members(members)?, raw_id)
+            }
+            None => wire::rpc::decode_ref_with_id(text)?,
         };
-        self.handle_incoming(now, incoming)
+        self.handle_incoming(now, incoming, raw_id)
     }
 
     /// A frame read by the general path only (tests hold the one pass to it).
@@ -510,8 +513,8 @@ impl Session {
         now: Instant,
         text: &str,
     ) -> Result<(), InputError> {
-        let incoming = wire::rpc::decode_ref(text)?;
-        self.handle_incoming(now, incoming)
+        let (incoming, raw_id) = wire::rpc::decode_ref_with_id(text)?;
+        self.handle_incoming(now, incoming, raw_id)
     }
 
     /// An answer read in one pass (see [`FastFrame::Relay`]).
@@ -531,10 +534,12 @@ impl Session {
         self.pump_queue(now);
     }
 
+    /// A decoded frame; `raw_id` is its `id` as the peer wrote it (echoed in an answer).
     fn handle_incoming(
         &mut self,
         now: Instant,
         incoming: IncomingRef<'_>,
+        raw_id: Option<&RawValue>,
     ) -> Result<(), InputError> {
         match incoming {
             IncomingRef::Response { id, payload } => {
@@ -550,7 +555,8 @@ impl Session {
                 if method == wire::method::BROADCAST {
                     return self.handle_broadcast(now, params);
                 }
-                self.handle_server_request(now, id, &method, wire::rpc::raw_to_value(params))
+                let params = wire::rpc::raw_to_value(params);
+                self.handle_server_request(now, id.map(|id| (id, raw_id)), &method, params)
             }
         }
     }
@@ -560,16 +566,18 @@ impl Session {
         wire.pump_queue(now, lifecycle.link());
     }
 
+    /// A request of the server; `id` is its id and how the server wrote it (the answer
+    /// carries a numeric id back as a number).
     fn handle_server_request(
         &mut self,
         now: Instant,
-        id: Option<RequestId>,
+        id: Option<(RequestId, Option<&RawValue>)>,
         method: &str,
         params: Value,
     ) -> Result<(), InputError> {
         match method {
             wire::method::PING => {
-                if let Some(id) = id {
+                if let Some((id, raw)) = id {
                     let echo = if params.is_object() {
                         params
                     } else {
@@ -577,7 +585,7 @@ impl Session {
                     };
                     self.hub
                         .plumbing
-                        .transmit(wire::rpc::encode_result(&id, &echo));
+                        .transmit(wire::rpc::encode_result_for(&id, raw, &echo));
                 }
                 Ok(())
             }
@@ -587,9 +595,10 @@ impl Session {
                 Ok(())
             }
             other => {
-                if let Some(id) = id {
-                    self.hub.plumbing.transmit(wire::rpc::encode_error(
-                        Some(&id),
+                if let Some((id, raw)) = id {
+                    self.hub.plumbing.transmit(wire::rpc::encode_error_for(
+                        &id,
+                        raw,
                         -32601,
                         "method not found",
                     ));

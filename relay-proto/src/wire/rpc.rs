@@ -96,6 +96,16 @@ pub fn decode_ref(text: &str) -> Result<IncomingRef<'_>, InputError> {
     from_members(envelope(text)?)
 }
 
+/// [`decode_ref`], with the frame's `id` as the peer wrote it (an answer to a request of the
+/// peer carries it back: see [`encode_result_for`]).
+pub(crate) fn decode_ref_with_id(
+    text: &str,
+) -> Result<(IncomingRef<'_>, Option<&RawValue>), InputError> {
+    let members = envelope(text)?;
+    let id = members.id;
+    Ok((from_members(members)?, id))
+}
+
 /// A JSON string's text when it needs no unescaping.
 pub(crate) fn plain_string(raw: &RawValue) -> Option<&str> {
     let text = raw.get();
@@ -304,6 +314,61 @@ pub fn encode_result(id: &RequestId, result: &Value) -> String {
     serde_json::json!({"jsonrpc": "2.0", "id": id.as_str(), "result": result}).to_string()
 }
 
+/// A request id the peer wrote as a JSON number: its text (`None` for a string id, or none).
+/// JSON-RPC 2.0 allows numbers; the answer must carry the same number, not its text as a
+/// string, or the peer cannot match it.
+fn numeric_id(raw: Option<&RawValue>) -> Option<&RawValue> {
+    raw.filter(|r| matches!(r.get().as_bytes().first(), Some(b'-' | b'0'..=b'9')))
+}
+
+/// [`encode_result`] of an answer to the peer's request whose id it wrote as `raw`: a
+/// number is echoed as written (a string id as [`encode_result`] writes it).
+pub(crate) fn encode_result_for(id: &RequestId, raw: Option<&RawValue>, result: &Value) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        id: &'a RawValue,
+        jsonrpc: &'static str,
+        result: &'a Value,
+    }
+    match numeric_id(raw) {
+        Some(id) => to_text_infallible(&Out {
+            id,
+            jsonrpc: "2.0",
+            result,
+        }),
+        None => encode_result(id, result),
+    }
+}
+
+/// [`encode_error`] of an answer to the peer's request whose id it wrote as `raw` (see
+/// [`encode_result_for`]).
+pub(crate) fn encode_error_for(
+    id: &RequestId,
+    raw: Option<&RawValue>,
+    code: i64,
+    message: &str,
+) -> String {
+    #[derive(Serialize)]
+    struct ErrorOut<'a> {
+        code: i64,
+        message: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Out<'a> {
+        error: ErrorOut<'a>,
+        id: &'a RawValue,
+        jsonrpc: &'static str,
+    }
+    match numeric_id(raw) {
+        Some(raw) => to_text_infallible(&Out {
+            error: ErrorOut { code, message },
+            id: raw,
+            jsonrpc: "2.0",
+        }),
+        None => encode_error(Some(id), code, message),
+    }
+}
+
 /// Encodes an error response frame.
 pub fn encode_error(id: Option<&RequestId>, code: i64, message: &str) -> String {
     serde_json::json!({
@@ -442,6 +507,48 @@ mod tests {
         assert_eq!(s("-1.5").as_deref(), Some("-1.5"));
         assert_eq!(s("null"), None);
         assert_eq!(s("{}"), None);
+    }
+
+    /// An answer to the peer's request carries a numeric id back as the number it was, a
+    /// string id as a string (the bytes [`encode_result`] writes).
+    #[test]
+    fn answers_echo_the_peers_id() {
+        let raw = |t: &str| RawValue::from_string(t.to_owned()).expect("JSON");
+        let result = serde_json::json!({"a": 1});
+        for (text, id) in [
+            ("7", RequestId::new("7")),
+            ("-3", RequestId::new("-3")),
+            ("1.0e3", RequestId::new("1000.0")),
+            (
+                "98765432109876543210",
+                RequestId::new("98765432109876543210"),
+            ),
+        ] {
+            let r = raw(text);
+            let frame = encode_result_for(&id, Some(&r), &result);
+            assert_eq!(
+                frame,
+                format!(r#"{{"id":{text},"jsonrpc":"2.0","result":{{"a":1}}}}"#)
+            );
+            let frame = encode_error_for(&id, Some(&r), -32601, "method not found");
+            assert_eq!(
+                frame,
+                format!(
+                    r#"{{"error":{{"code":-32601,"message":"method not found"}},"id":{text},"jsonrpc":"2.0"}}"#
+                )
+            );
+        }
+        let id = RequestId::new("bb-1");
+        for r in [Some(raw(r#""bb\u002d1""#)), Some(raw(r#""bb-1""#)), None] {
+            assert_eq!(
+                encode_result_for(&id, r.as_deref(), &result),
+                encode_result(&id, &result)
+            );
+            assert_eq!(
+                encode_error_for(&id, r.as_deref(), 1, "m"),
+                encode_error(Some(&id), 1, "m")
+            );
+        }
     }
 
     #[test]
