@@ -85,8 +85,9 @@ pub struct Authorization {
 /// The `blade.connect` result (fields the client uses; the rest kept in `extra`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectResult {
-    /// Whether the server restored the session named in the request.
-    #[serde(default)]
+    /// Whether the server restored the session named in the request (`null` or another
+    /// type reads as false: a reconnect then starts afresh instead of failing forever).
+    #[serde(default, deserialize_with = "super::lenient::bool_or_null")]
     pub session_restored: bool,
     /// The session id to present on the next reconnect.
     #[serde(default)]

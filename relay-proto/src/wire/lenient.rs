@@ -22,6 +22,16 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(v.as_ref().and_then(value_as_string))
 }
 
+/// A flag that may be absent, `null` (false), a boolean, or `"true"`/`"false"`; anything
+/// else reads as false rather than failing the whole message (Node only tests truthiness).
+pub fn bool_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    })
+}
+
 /// A list that may be absent or `null` (decoded as empty).
 pub fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
@@ -79,5 +89,25 @@ mod tests {
         assert_eq!(value_as_u64(&json!("x")), None);
         assert_eq!(value_as_f64(&json!("1.5")), Some(1.5));
         assert_eq!(value_as_string(&json!(202)), Some("202".into()));
+    }
+}
+
+#[cfg(test)]
+mod bool_tests {
+    use crate::wire::ConnectResult;
+
+    #[test]
+    fn session_restored_reads_leniently() {
+        for (text, want) in [
+            (r#"{"session_restored":true,"sessionid":"s"}"#, true),
+            (r#"{"session_restored":"true","sessionid":"s"}"#, true),
+            (r#"{"session_restored":false,"sessionid":"s"}"#, false),
+            (r#"{"session_restored":null,"sessionid":"s"}"#, false),
+            (r#"{"session_restored":1,"sessionid":"s"}"#, false),
+            (r#"{"sessionid":"s"}"#, false),
+        ] {
+            let r: ConnectResult = serde_json::from_str(text).expect(text);
+            assert_eq!(r.session_restored, want, "{text}");
+        }
     }
 }
