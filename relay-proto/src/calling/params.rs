@@ -311,9 +311,10 @@ impl Device {
     /// ```
     /// use relay_proto::calling::Device;
     ///
-    /// let info = Device::phone("+15550001", "+15550002").info().unwrap();
+    /// let info = Device::phone("+15550001", "+15550002").info()?;
     /// assert_eq!((info.from(), info.to(), info.timeout()), (Some("+15550001"), Some("+15550002"), Some(30)));
     /// assert!(Device::phone_to("+15550002").info().is_err(), "no `from` outside a connect");
+    /// # Ok::<(), relay_proto::CommandError>(())
     /// ```
     pub fn info(&self) -> Result<DeviceInfo, CommandError> {
         let wire = self.to_wire(None)?;
